@@ -1,0 +1,1 @@
+"""Task plugins (one folder each) and the statistics that score hypotheses against baselines."""

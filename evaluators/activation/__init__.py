@@ -1,0 +1,1 @@
+"""The activation-function task: a hypothesis defines ``activation(x) -> Tensor``."""

@@ -1,0 +1,281 @@
+"""Host side of the activation task: validate, launch in the sandbox, score with labels.
+
+Flow for one hypothesis: static check -> one sandbox job (probe + training on every split) ->
+host re-checks the probe arrays -> host loads the test logits, rejects malformed or non-finite
+ones, computes accuracy with test labels that never left the host -> win rate against the cached
+baseline results. Nothing the hypothesis prints or writes is read as a score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from evaluators.activation import datasets, runner
+from evaluators.activation.validator import StaticCheckError, check_source
+from evaluators.winrate import Cell, win_rate
+from hypoforge.errors import ConfigError, InfraError
+from hypoforge.records import DatasetScore, EvalReport, Outcome
+from hypoforge.settings import Limits
+from sandbox.artifacts import ArtifactError, read_json, read_npy
+from sandbox.base import Job, Mount, RunResult, Sandbox
+
+TASK = "activation"
+HERE = Path(__file__).parent
+BASELINES = ("relu", "gelu", "silu", "tanh")
+MAX_LOGITS_BYTES = 4 * 1024 * 1024
+MAX_STATUS_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    epochs: int
+    lr: float
+    wall_seconds: float  # for one candidate; a baseline run gets one of these per baseline
+    batch_size: int = 32
+    hidden: int = 64
+
+    def train_config(self) -> dict:
+        return {
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "hidden": self.hidden,
+        }
+
+
+BUDGETS = {
+    "one-pass": Budget("one-pass", epochs=1, lr=0.01, wall_seconds=120),
+    "full": Budget("full", epochs=30, lr=0.005, wall_seconds=900),
+}
+
+
+def harness_version() -> str:
+    """Hash of everything that defines a score: the runner, the data, this file, the budgets."""
+    h = hashlib.sha256()
+    for name in ("runner.py", "datasets.py", "harness.py"):
+        h.update((HERE / name).read_bytes())
+    for name in BASELINES:
+        h.update((HERE / "baselines" / f"{name}.py").read_bytes())
+    return h.hexdigest()[:12]
+
+
+def get_budget(name: str) -> Budget:
+    if name not in BUDGETS:
+        raise ConfigError(f"unknown budget {name!r}; choose one of: {', '.join(BUDGETS)}")
+    return BUDGETS[name]
+
+
+@dataclass(frozen=True)
+class Scored:
+    outcome: Outcome
+    reason: str
+    accuracy: dict[Cell, float]
+
+
+class ActivationEvaluator:
+    """Scores activation-function hypotheses. All untrusted code runs through ``sandbox``."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        home: Path,
+        limits: Limits | None = None,
+        splits: list[datasets.Split] | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.home = home
+        self.limits = limits or Limits()
+        self.splits = splits if splits is not None else datasets.all_splits()
+        self.version = harness_version()
+
+    # -- public ----------------------------------------------------------------------------------
+    def evaluate(
+        self, source: str, budget: str = "one-pass", *, static_check: bool = True
+    ) -> EvalReport:
+        """Evaluate one hypothesis. ``static_check=False`` is for tests of the sandbox layer."""
+        start = time.monotonic()
+        spec = get_budget(budget)
+        code_sha = hashlib.sha256(source.encode()).hexdigest()
+        base = dict(task=TASK, budget=spec.name, harness_version=self.version, code_sha=code_sha)
+        if static_check:
+            try:
+                check_source(source)
+            except StaticCheckError as exc:
+                return EvalReport(
+                    status=Outcome.INVALID, reason=str(exc), wall_seconds=_since(start), **base
+                )
+        job = self.make_job({"candidate": source}, spec, f"a{code_sha[:12]}")
+        result = self.sandbox.run(job)
+        scored = self.score_output(result, "candidate")
+        report = dict(base, image=result.image, log_tail=result.log_tail)
+        if scored.outcome is not Outcome.OK:
+            return EvalReport(
+                status=scored.outcome, reason=scored.reason, wall_seconds=_since(start), **report
+            )
+        baselines = self.baselines(spec)
+        wr = win_rate(scored.accuracy, baselines)
+        per_dataset = {
+            d: DatasetScore(
+                candidate=_mean(scored.accuracy, d),
+                baselines={b: _mean(acc, d) for b, acc in baselines.items()},
+                win_rate=wr.per_dataset[d],
+            )
+            for d in wr.per_dataset
+        }
+        return EvalReport(
+            status=Outcome.OK,
+            win_rate=wr.value,
+            win_rate_ci=wr.ci,
+            comparisons=wr.comparisons,
+            per_dataset=per_dataset,
+            wall_seconds=_since(start),
+            **report,
+        )
+
+    def baselines(self, spec: Budget) -> dict[str, dict[Cell, float]]:
+        """Test accuracies of every baseline; computed once per harness, budget and image."""
+        image_id = self.sandbox.image_ref().rsplit("@", 1)[-1].removeprefix("sha256:")[:12]
+        cache = self.home / "baselines" / f"{TASK}-{self.version}-{spec.name}-{image_id}.json"
+        if cache.exists():
+            raw = json.loads(cache.read_text())
+            return {b: {_cell(k): v for k, v in accs.items()} for b, accs in raw.items()}
+        sources = {b: (HERE / "baselines" / f"{b}.py").read_text() for b in BASELINES}
+        job = self.make_job(sources, spec, f"b{self.version}", n_candidates=len(sources))
+        result = self.sandbox.run(job)
+        out: dict[str, dict[Cell, float]] = {}
+        for b in BASELINES:
+            scored = self.score_output(result, b)
+            if scored.outcome is not Outcome.OK:
+                raise InfraError(f"baseline {b} failed ({scored.outcome}): {scored.reason}")
+            out[b] = scored.accuracy
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        raw_out = {b: {f"{d}-s{s}": v for (d, s), v in accs.items()} for b, accs in out.items()}
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(raw_out, indent=1))
+        tmp.replace(cache)  # atomic: a crash never leaves half a cache
+        return out
+
+    # -- building and reading jobs ---------------------------------------------------------------
+    def data_file(self) -> Path:
+        """The public arrays of every split (no test labels), written once per harness version."""
+        path = self.home / "data" / f"{TASK}-{self.version}-{len(self.splits)}.npz"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            arrays: dict[str, np.ndarray] = {}
+            for s in self.splits:
+                arrays.update(s.public())
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, **arrays)  # type: ignore[arg-type]
+            tmp.replace(path)
+        return path
+
+    def make_job(
+        self, sources: dict[str, str], spec: Budget, tag: str, n_candidates: int = 1
+    ) -> Job:
+        """Write a fresh attempt folder for ``sources`` and describe the sandbox job."""
+        root = self.home / "attempts" / TASK
+        root.mkdir(parents=True, exist_ok=True)
+        attempt = 0
+        while (root / f"{tag}-{spec.name}-{attempt}").exists():
+            attempt += 1
+        key = f"{tag}-{spec.name}-{attempt}"
+        in_dir = root / key / "in"
+        (in_dir / "candidates").mkdir(parents=True)
+        for name, src in sources.items():
+            (in_dir / "candidates" / f"{name}.py").write_text(src)
+        job_spec = {
+            "candidates": list(sources),
+            "splits": [s.name for s in self.splits],
+            "train": spec.train_config(),
+        }
+        (in_dir / "job.json").write_text(json.dumps(job_spec))
+        limits = self.limits.model_copy(update={"wall_seconds": spec.wall_seconds * n_candidates})
+        return Job(
+            key=key,
+            command=["python3", "-B", "/hf/code/runner.py", "/hf/in", "/hf/data.npz", "/hf/out"],
+            mounts=[
+                Mount(source=HERE / "runner.py", target="/hf/code/runner.py"),
+                Mount(source=self.data_file(), target="/hf/data.npz"),
+                Mount(source=in_dir, target="/hf/in"),
+            ],
+            out_dir=root / key / "out",
+            limits=limits,
+            env={"PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1"},
+            labels={"hypoforge.task": TASK},
+        )
+
+    def score_output(self, result: RunResult, name: str) -> Scored:
+        """Turn one candidate's output files into an outcome and host-computed accuracies."""
+        if result.outcome in (
+            Outcome.INFRA_ERROR,
+            Outcome.TIMEOUT,
+            Outcome.OOM,
+            Outcome.DISK_QUOTA,
+        ):
+            return Scored(result.outcome, result.reason, {})
+        advisory = self._advisory(result.out_dir, name)
+        problem = self._host_probe_check(result.out_dir, name)
+        if problem is not None or advisory.get("stage") in ("load", "probe"):
+            why = problem or advisory.get("error") or "failed the property check"
+            return Scored(Outcome.INVALID, why, {})
+        if result.outcome is Outcome.HYP_ERROR:
+            why = advisory.get("error") or result.reason
+            return Scored(Outcome.HYP_ERROR, str(why)[:500], {})
+        return self._score_logits(result.out_dir, name)
+
+    def _advisory(self, out_dir: Path, name: str) -> dict:
+        """The runner's status for ``name``: error messages for humans, never scores."""
+        try:
+            status = read_json(out_dir, "status.json", MAX_STATUS_BYTES)
+            entry = status.get(name, {}) if isinstance(status, dict) else {}
+            return {k: str(v)[:1000] for k, v in entry.items()} if isinstance(entry, dict) else {}
+        except ArtifactError:
+            return {}
+
+    def _host_probe_check(self, out_dir: Path, name: str) -> str | None:
+        try:
+            arrays = {
+                k: read_npy(out_dir, f"{name}.probe_{k}.npy", MAX_LOGITS_BYTES)
+                for k in ("y", "y_again", "y_batch", "grad")
+            }
+        except ArtifactError as exc:
+            return f"property check produced no usable arrays: {exc}"
+        return runner.check_probe(runner.probe_points(), **arrays)
+
+    def _score_logits(self, out_dir: Path, name: str) -> Scored:
+        accuracy: dict[Cell, float] = {}
+        for s in self.splits:
+            try:
+                logits = read_npy(out_dir, f"{name}.{s.name}.npy", MAX_LOGITS_BYTES)
+            except ArtifactError as exc:
+                return Scored(Outcome.INVALID_RESULT, str(exc), {})
+            want = (len(s.y_test), s.n_classes)
+            if logits.shape != want or logits.dtype.kind != "f":
+                got = f"{logits.dtype}{list(logits.shape)}"
+                why = f"{s.name}: logits {got}, expected float{list(want)}"
+                return Scored(Outcome.INVALID_RESULT, why, {})
+            if not np.isfinite(logits).all():
+                return Scored(Outcome.NONFINITE, f"{s.name}: non-finite predictions", {})
+            dataset, seed = _cell(s.name)
+            accuracy[(dataset, seed)] = float((logits.argmax(axis=1) == s.y_test).mean())
+        return Scored(Outcome.OK, "", accuracy)
+
+
+def _cell(split_name: str) -> Cell:
+    dataset, seed = split_name.rsplit("-s", 1)
+    return dataset, int(seed)
+
+
+def _mean(acc: dict[Cell, float], dataset: str) -> float:
+    return float(np.mean([v for (d, _), v in acc.items() if d == dataset]))
+
+
+def _since(start: float) -> float:
+    return round(time.monotonic() - start, 3)

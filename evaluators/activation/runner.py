@@ -1,0 +1,178 @@
+"""The fixed harness that runs INSIDE the sandbox container. Do not import hypoforge here.
+
+It loads each candidate activation, probes it on a fixed grid, trains the same small MLP with it on
+every split it was given, and writes test-set logits. It never sees test labels and computes no
+score: the host checks the probe arrays and scores the logits itself. Files it writes (flat, in the
+output folder): ``<cand>.probe_*.npy``, ``<cand>.<split>.npy`` and ``status.json`` (advisory only:
+error messages for humans).
+
+The probe check lives here so the container can skip training a candidate that fails it; the host
+runs the same function again on the arrays, and only the host's verdict counts.
+
+Usage (in the container): python3 -B runner.py IN_DIR DATA_NPZ OUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+GRID_HALF = 20.0
+GRID_POINTS = 401
+LARGE = (50.0, 100.0, 1e3, 1e4)
+BATCH_SHAPE = (3, -1)  # the probe grid is also passed as a 2-D batch
+
+
+def probe_points() -> np.ndarray:
+    """The probe inputs: a dense grid on [-20, 20] plus large magnitudes, float32."""
+    grid = np.linspace(-GRID_HALF, GRID_HALF, GRID_POINTS)
+    big = np.array([s * v for v in LARGE for s in (-1.0, 1.0)])
+    pts = np.concatenate([grid, big, [0.0, 1e-6, -1e-6]])
+    pts = pts[: (len(pts) // 3) * 3]  # divisible by 3 for the batch shape
+    return pts.astype(np.float32)
+
+
+def check_probe(
+    points: np.ndarray, y: np.ndarray, y_again: np.ndarray, y_batch: np.ndarray, grad: np.ndarray
+) -> str | None:
+    """Why the probed function is not a usable activation, or None if it is.
+
+    ``y``, ``y_again``: two calls on ``points``; ``y_batch``: one call on the points reshaped to
+    ``BATCH_SHAPE``; ``grad``: d(sum y)/dx, NaN-filled when the output did not depend on x.
+    """
+    if y.shape != points.shape:
+        return f"changes the shape of its input: {points.shape} -> {y.shape}"
+    if y.dtype.kind != "f":
+        return f"returns dtype {y.dtype}, not a float tensor"
+    bad = ~np.isfinite(y)
+    if bad.any():
+        return f"non-finite output at x={float(points[bad][0]):g}"
+    if y_again.shape != y.shape or not np.array_equal(y, y_again):
+        return "not deterministic: two calls on the same input differ"
+    if y_batch.shape != points.reshape(BATCH_SHAPE).shape:
+        return f"changes the shape of a 2-D batch: got {y_batch.shape}"
+    if not np.allclose(y_batch.reshape(-1), y, rtol=1e-5, atol=1e-6):
+        return "not elementwise: the output depends on the rest of the batch"
+    if np.ptp(y) == 0:
+        return "constant output: the function carries no information about x"
+    near = np.abs(points) <= GRID_HALF
+    if grad.shape != points.shape or not np.isfinite(grad[near]).all():
+        return "not differentiable: gradient missing or non-finite on [-20, 20]"
+    return None
+
+
+def _load_candidate(path: Path):
+    namespace: dict = {"__name__": "hypothesis"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    fn = namespace.get("activation")
+    if not callable(fn):
+        raise TypeError("the hypothesis defines no callable 'activation'")
+    return fn
+
+
+def _probe(act, out: Path, name: str) -> str | None:
+    import torch
+
+    pts = probe_points()
+    x = torch.from_numpy(pts.copy()).requires_grad_(True)
+    y = act(x)
+    arrays = {"y": _as_array(y), "y_again": _as_array(act(torch.from_numpy(pts.copy())))}
+    arrays["y_batch"] = _as_array(act(torch.from_numpy(pts.reshape(BATCH_SHAPE).copy())))
+    grad = np.full(pts.shape, np.nan, dtype=np.float32)
+    if isinstance(y, torch.Tensor) and y.requires_grad and y.shape == x.shape:
+        (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
+        if g is not None:
+            grad = g.detach().numpy().astype(np.float32)
+    arrays["grad"] = grad
+    for key, arr in arrays.items():
+        np.save(out / f"{name}.probe_{key}.npy", arr, allow_pickle=False)
+    return check_probe(pts, arrays["y"], arrays["y_again"], arrays["y_batch"], grad)
+
+
+def _as_array(y) -> np.ndarray:
+    import torch
+
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"activation returned {type(y).__name__}, not a torch.Tensor")
+    return y.detach().numpy().copy()
+
+
+def train_predict(act, data: dict, split: str, train: dict) -> np.ndarray:
+    """Train the fixed MLP with ``act`` on one split; return test logits [n_test, n_classes]."""
+    import torch
+    from torch import nn
+
+    class Act(nn.Module):
+        def forward(self, h):
+            return act(h)
+
+    x_tr = torch.from_numpy(data[f"{split}.x_train"])
+    y_tr = torch.from_numpy(data[f"{split}.y_train"])
+    x_te = torch.from_numpy(data[f"{split}.x_test"])
+    n_classes = int(data[f"{split}.n_classes"])
+    seed = zlib.crc32(split.encode())  # same init and data order for every candidate
+    torch.manual_seed(seed)
+    width = train["hidden"]
+    model = nn.Sequential(
+        nn.Linear(x_tr.shape[1], width),
+        Act(),
+        nn.Linear(width, width),
+        Act(),
+        nn.Linear(width, n_classes),
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=train["lr"])
+    gen = torch.Generator().manual_seed(seed)
+    batch = train["batch_size"]
+    for _ in range(train["epochs"]):
+        order = torch.randperm(len(x_tr), generator=gen)
+        for i in range(0, len(order), batch):
+            idx = order[i : i + batch]
+            loss = nn.functional.cross_entropy(model(x_tr[idx]), y_tr[idx])
+            if not torch.isfinite(loss):
+                return np.full((len(x_te), n_classes), np.nan, dtype=np.float32)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return model(x_te).numpy().astype(np.float32)
+
+
+def run(in_dir: Path, data_path: Path, out: Path) -> int:
+    """Evaluate every candidate named in ``IN_DIR/job.json``; the exit code of the container."""
+    import torch
+
+    torch.set_num_threads(1)
+    job = json.loads((in_dir / "job.json").read_text())
+    data = dict(np.load(data_path, allow_pickle=False))
+    status: dict[str, dict] = {}
+    code = 0
+    for name in job["candidates"]:
+        stage = "load"
+        try:
+            act = _load_candidate(in_dir / "candidates" / f"{name}.py")
+            stage = "probe"
+            problem = _probe(act, out, name)
+            if problem:
+                status[name] = {"stage": "probe", "error": problem}
+                code = max(code, 4)
+                continue
+            stage = "train"
+            for split in job["splits"]:
+                logits = train_predict(act, data, split, job["train"])
+                np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
+            status[name] = {"stage": "done"}
+        except Exception as exc:
+            tail = traceback.format_exc(limit=-3)[-1500:]
+            status[name] = {"stage": stage, "error": f"{type(exc).__name__}: {exc}", "trace": tail}
+            code = max(code, 3)
+    (out / "status.json").write_text(json.dumps(status))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))

@@ -1,0 +1,58 @@
+"""Typed records shared by the sandbox, the evaluators and the CLI."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Outcome(StrEnum):
+    """The closed set of terminal outcomes of one evaluation attempt.
+
+    ``infra_error`` is the machinery's fault and never counts against a hypothesis.
+    """
+
+    OK = "ok"
+    INVALID = "invalid"  # rejected by the validator (static or property check)
+    HYP_ERROR = "hyp_error"  # the hypothesis raised or exited non-zero
+    TIMEOUT = "timeout"  # killed by the host's wall clock
+    OOM = "oom"  # killed by the memory limit
+    DISK_QUOTA = "disk_quota"  # exceeded the output size / file-count budget
+    NONFINITE = "nonfinite"  # NaN or inf predictions
+    INVALID_RESULT = "invalid_result"  # missing, malformed or oversized artifacts
+    INFRA_ERROR = "infra_error"  # Docker, disk or image trouble
+
+    @property
+    def counts_against_hypothesis(self) -> bool:
+        return self is not Outcome.INFRA_ERROR
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetScore(_Record):
+    """Per-dataset summary: mean test accuracy over seeds, for the candidate and each baseline."""
+
+    candidate: float
+    baselines: dict[str, float]
+    win_rate: float
+
+
+class EvalReport(_Record):
+    """The one structured result of evaluating one hypothesis. Every number is host-computed."""
+
+    task: str
+    budget: str
+    status: Outcome
+    reason: str = ""
+    win_rate: float | None = None
+    win_rate_ci: tuple[float, float] | None = None
+    comparisons: int = 0
+    per_dataset: dict[str, DatasetScore] = Field(default_factory=dict)
+    image: str | None = None
+    harness_version: str
+    code_sha: str
+    wall_seconds: float
+    log_tail: str = ""

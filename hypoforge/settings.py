@@ -1,0 +1,80 @@
+"""Settings: one validated object, resolved once at the edge (the CLI) and passed down."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hypoforge.errors import ConfigError
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Config):
+    """Per-container resource limits. Enforced by Docker and by the host's clock and watchdog."""
+
+    wall_seconds: float = Field(300.0, gt=0)
+    grace_seconds: float = Field(1.0, ge=0)  # SIGTERM -> SIGKILL escalation
+    memory_mb: int = Field(2048, ge=64)  # memory == memory+swap: no swap
+    cpus: float = Field(1.0, gt=0)
+    pids: int = Field(512, ge=16)  # counts threads too: torch needs a few dozen
+    tmpfs_mb: int = Field(64, ge=1)  # /tmp, charged to the memory limit
+    shm_mb: int = Field(64, ge=1)
+    output_mb: int = Field(64, ge=1)  # per-attempt output budget; also the largest single file
+    output_files: int = Field(256, ge=1)
+    nofile: int = Field(1024, ge=64)
+    log_tail_bytes: int = Field(8192, ge=256)  # how much of stdout/stderr is kept
+
+
+class DockerSandboxSettings(_Config):
+    type: Literal["docker"] = "docker"
+    image: str | None = None  # None: the tag derived from the image recipe (sandbox.build)
+    disk_floor_mb: int = Field(1024, ge=0)  # no launch below this much free disk
+    api_timeout_seconds: float = Field(60.0, gt=0)
+    poll_seconds: float = Field(0.1, gt=0)
+    limits: Limits = Limits()
+
+
+class Settings(_Config):
+    home: Path  # caches, attempt folders, baseline results
+    sandbox: DockerSandboxSettings = DockerSandboxSettings()
+
+
+def default_home(env: Mapping[str, str]) -> Path:
+    if "HYPOFORGE_HOME" in env:
+        return Path(env["HYPOFORGE_HOME"]).expanduser()
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hypoforge"
+
+
+def load_settings(config: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from an optional TOML file, then ``HYPOFORGE_*`` variables.
+
+    Raises ``ConfigError`` with the offending key for anything malformed.
+    """
+    env = os.environ if env is None else env
+    data: dict = {}
+    if config is not None:
+        try:
+            data = tomllib.loads(config.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {config}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config}: not valid TOML: {exc}") from None
+    data.setdefault("home", str(default_home(env)))
+    if "HYPOFORGE_IMAGE" in env:
+        data.setdefault("sandbox", {})["image"] = env["HYPOFORGE_IMAGE"]
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        source = config if config is not None else "settings"
+        raise ConfigError(f"{source}: {where}: {first['msg']}") from None
