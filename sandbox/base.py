@@ -130,5 +130,9 @@ class Sandbox(abc.ABC):
     def image_ref(self) -> str:
         """The ``tag@id`` of the environment jobs run in; recorded with every result."""
 
+    @abc.abstractmethod
+    def reap_orphans(self) -> list[str]:
+        """Remove what runs whose owner process died left behind; return what was removed."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources and remove anything this sandbox left behind."""

@@ -109,7 +109,12 @@ class DockerSandbox(Sandbox):
         self._image_id = image.id
         if root and Path(root).exists():
             self._check_disk(Path(root))
-        reaper.reap(self.client)
+
+    def reap_orphans(self) -> list[str]:
+        try:
+            return reaper.reap(self.client)
+        except _infra_exceptions() as exc:
+            raise SandboxUnavailable(f"Docker engine not reachable: {exc}") from None
 
     def image_ref(self) -> str:
         if self._image_id is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,8 +89,10 @@ class ActivationEvaluator:
         home: Path,
         limits: Limits | None = None,
         splits: list[datasets.Split] | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.sandbox = sandbox
+        self.notify = notify or (lambda stage: None)  # progress messages for a live display
         self.home = home
         self.limits = limits or Limits()
         self.splits = splits if splits is not None else datasets.all_splits()
@@ -112,6 +115,7 @@ class ActivationEvaluator:
                     status=Outcome.INVALID, reason=str(exc), wall_seconds=_since(start), **base
                 )
         job = self.make_job({"candidate": source}, spec, f"a{code_sha[:12]}")
+        self.notify(f"training on {len(self.splits)} splits in the sandbox ({spec.name})")
         result = self.sandbox.run(job)
         scored = self.score_output(result, "candidate")
         report = dict(base, image=result.image, log_tail=result.log_tail)
@@ -147,6 +151,7 @@ class ActivationEvaluator:
             raw = json.loads(cache.read_text())
             return {b: {_cell(k): v for k, v in accs.items()} for b, accs in raw.items()}
         sources = {b: (HERE / "baselines" / f"{b}.py").read_text() for b in BASELINES}
+        self.notify(f"computing baselines {', '.join(BASELINES)} (cached afterwards)")
         job = self.make_job(sources, spec, f"b{self.version}", n_candidates=len(sources))
         result = self.sandbox.run(job)
         out: dict[str, dict[Cell, float]] = {}

@@ -136,7 +136,13 @@ def _check_body(fn: ast.FunctionDef, aliases: dict[str, str], constants: set[str
         elif isinstance(node, ast.comprehension):
             local.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
     known = local | set(aliases) | BUILTINS | constants
-    unknown: set[str] = set()
+    unknown = {
+        n.id
+        for n in ast.walk(fn)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in known
+    }
+    if unknown:
+        raise StaticCheckError(f"unknown or forbidden names: {', '.join(sorted(unknown))}")
     for node in ast.walk(fn):
         line = getattr(node, "lineno", fn.lineno)
         if isinstance(node, FORBIDDEN_NODES):
@@ -147,9 +153,6 @@ def _check_body(fn: ast.FunctionDef, aliases: dict[str, str], constants: set[str
             raise StaticCheckError(f"line {line}: nested functions are not allowed")
         if isinstance(node, ast.Attribute):
             _check_attribute(node, aliases, local, line)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            if node.id not in known:
-                unknown.add(node.id)
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
             raise StaticCheckError(f"line {line}: item assignment (in-place change) not allowed")
         elif isinstance(node, ast.AugAssign) and not isinstance(node.target, ast.Name):
@@ -158,8 +161,6 @@ def _check_body(fn: ast.FunctionDef, aliases: dict[str, str], constants: set[str
             )
         elif isinstance(node, ast.Constant) and isinstance(node.value, bytes):
             raise StaticCheckError(f"line {line}: bytes literals are not allowed")
-    if unknown:
-        raise StaticCheckError(f"unknown or forbidden names: {', '.join(sorted(unknown))}")
 
 
 def _check_attribute(

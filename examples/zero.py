@@ -1,0 +1,5 @@
+"""A degenerate hypothesis: constant zero. The property check rejects it."""
+
+
+def activation(x):
+    return x * 0

@@ -1,0 +1,464 @@
+"""The adversarial catalogue: small hostile programs with the outcome a safe sandbox must give.
+
+Numbers follow the catalogue in the project's sandbox research notes (CPU cases). Each probe runs
+as ``python3 -c CODE`` in a fresh container. A probe passes when the outcome is the expected one,
+the expected marker (printed by the probe when the attack failed) is in its log, and the host-side
+check finds the host unaffected. Used by ``hypoforge sandbox check`` and by the integration tests.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hypoforge.records import Outcome
+from hypoforge.settings import Limits
+from sandbox.base import RunResult
+
+SECRET_NAME = "HYPOFORGE_PROBE_SECRET"
+SECRET_VALUE = "probe-secret-7f3a9c"
+RELAUNCH_MARK = "hf-relaunch-probe"
+
+HostCheck = Callable[[RunResult], str | None]
+
+
+@dataclass(frozen=True)
+class Probe:
+    case: int
+    name: str
+    code: str
+    expect: Outcome
+    marker: str | None = None
+    limits: dict = field(default_factory=dict)
+    host_check: HostCheck | None = None
+    quick: bool = False  # part of the default `hypoforge sandbox check`
+
+    def limits_for(self, base: Limits) -> Limits:
+        return base.model_copy(update={"wall_seconds": 4.0, **self.limits})
+
+
+def _code(s: str) -> str:
+    return textwrap.dedent(s).strip() + "\n"
+
+
+def _no_relaunched_processes(_: RunResult) -> str | None:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if RELAUNCH_MARK.encode() in cmdline and int(proc.name) != os.getpid():
+            return f"process {proc.name} from the probe still runs on the host"
+    return None
+
+
+def _beacon_stopped(result: RunResult) -> str | None:
+    beacon = result.out_dir / "beacon"
+    if not beacon.exists():
+        return "the daemonized child never wrote its beacon"
+    before = beacon.stat().st_size
+    time.sleep(1.0)
+    if beacon.stat().st_size != before:
+        return "the daemonized child keeps writing after the container ended"
+    return None
+
+
+def _within(extra: float) -> HostCheck:
+    def check(result: RunResult) -> str | None:
+        limit = 4.0 + extra
+        if result.wall_seconds > limit:
+            return f"ran {result.wall_seconds:.1f} s, more than {limit:.1f} s"
+        return None
+
+    return check
+
+
+def _pids_bounded(limit: int) -> HostCheck:
+    def check(result: RunResult) -> str | None:
+        if result.pids_peak is not None and result.pids_peak > limit:
+            return f"{result.pids_peak} tasks, over the {limit} pids limit"
+        return _within(3.0)(result)
+
+    return check
+
+
+def _log_capped(result: RunResult) -> str | None:
+    if len(result.log_tail.encode()) > 3 * Limits().log_tail_bytes:
+        return f"kept {len(result.log_tail)} characters of log"
+    return None
+
+
+PROBES: tuple[Probe, ...] = (
+    Probe(
+        1,
+        "fork bomb",
+        _code("""
+        import os, time
+        n = 0
+        while True:
+            try:
+                if os.fork() == 0:
+                    time.sleep(1000)
+                    os._exit(0)
+                n += 1
+            except OSError:
+                print("FORK-LIMIT", n, flush=True)
+                time.sleep(1000)
+        """),
+        Outcome.TIMEOUT,
+        "FORK-LIMIT",
+        {"pids": 64},
+        _pids_bounded(64),
+        quick=True,
+    ),
+    Probe(
+        2,
+        "thread bomb",
+        _code("""
+        import threading, time
+        n = 0
+        try:
+            while True:
+                threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+                n += 1
+        except RuntimeError:
+            print("THREAD-LIMIT", n, flush=True)
+        time.sleep(1000)
+        """),
+        Outcome.TIMEOUT,
+        "THREAD-LIMIT",
+        {"pids": 64},
+        _pids_bounded(64),
+    ),
+    Probe(
+        3,
+        "self-relaunch",
+        _code(f"""
+        import subprocess, sys, time
+        CODE = ("import subprocess, sys, time  # {RELAUNCH_MARK}\\n"
+                "try:\\n subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[1]])\\n"
+                "except Exception: pass\\ntime.sleep(1000)\\n")
+        subprocess.Popen([sys.executable, "-c", CODE, CODE])
+        print("RELAUNCHED", flush=True)
+        time.sleep(1000)
+        """),
+        Outcome.TIMEOUT,
+        "RELAUNCHED",
+        {"pids": 64},
+        _no_relaunched_processes,
+    ),
+    Probe(
+        4,
+        "detach and daemonize",
+        _code("""
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                while True:
+                    with open("/hf/out/beacon", "a") as f:
+                        f.write("x")
+                    time.sleep(0.05)
+            os._exit(0)
+        time.sleep(0.3)
+        print("PARENT-EXIT", flush=True)
+        """),
+        Outcome.OK,
+        "PARENT-EXIT",
+        {},
+        _beacon_stopped,
+    ),
+    Probe(
+        5,
+        "RAM bomb",
+        _code("""
+        blocks = []
+        while True:
+            blocks.append(bytearray(32 * 2**20))
+        """),
+        Outcome.OOM,
+        None,
+        {"memory_mb": 256},
+        _within(2.0),
+        quick=True,
+    ),
+    Probe(
+        7,
+        "/dev/shm exhaustion",
+        _code("""
+        try:
+            with open("/dev/shm/fill", "wb") as f:
+                for _ in range(256):
+                    f.write(b"x" * 2**20)
+        except OSError as e:
+            print("SHM-FULL", e.errno, flush=True)
+        """),
+        Outcome.OK,
+        "SHM-FULL",
+    ),
+    Probe(
+        8,
+        "CPU spin",
+        "while True:\n    pass\n",
+        Outcome.TIMEOUT,
+        None,
+        {},
+        _within(2.5),
+        quick=True,
+    ),
+    Probe(
+        9,
+        "ignore SIGTERM",
+        _code("""
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("IGNORING", flush=True)
+        while True:
+            pass
+        """),
+        Outcome.TIMEOUT,
+        "IGNORING",
+        {"grace_seconds": 1.0},
+        _within(3.5),
+    ),
+    Probe(
+        10,
+        "block forever",
+        _code("""
+        import sys, time
+        sys.stdin.read()
+        print("STDIN-CLOSED", flush=True)
+        time.sleep(1e9)
+        """),
+        Outcome.TIMEOUT,
+        "STDIN-CLOSED",
+        {},
+        _within(2.5),
+    ),
+    Probe(
+        11,
+        "fd exhaustion",
+        _code("""
+        files = []
+        while True:
+            files.append(open("/dev/null"))
+        """),
+        Outcome.HYP_ERROR,
+        "Too many open files",
+    ),
+    Probe(
+        12,
+        "fill /tmp",
+        _code("""
+        with open("/tmp/fill", "wb") as f:
+            while True:
+                f.write(b"x" * 2**20)
+        """),
+        Outcome.HYP_ERROR,
+        "No space left on device",
+    ),
+    Probe(
+        13,
+        "write to rootfs and inputs",
+        _code("""
+        import errno
+        denied = 0
+        for path in ("/usr/evil", "/etc/passwd", "/hf/evil", "/root/evil", "/bin/sh"):
+            try:
+                open(path, "a").write("x")
+            except OSError as e:
+                denied += e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+        print("RO-DENIED" if denied == 5 else f"WROTE {5 - denied}", flush=True)
+        """),
+        Outcome.OK,
+        "RO-DENIED",
+        quick=True,
+    ),
+    Probe(
+        14,
+        "single huge file",
+        _code("""
+        with open("/hf/out/checkpoint.pt", "wb") as f:
+            for _ in range(64):
+                f.write(b"x" * 2**20)
+        """),
+        Outcome.DISK_QUOTA,
+        None,
+        {"output_mb": 16},
+    ),
+    Probe(
+        15,
+        "many files in the output folder",
+        _code("""
+        for i in range(100000):
+            with open(f"/hf/out/f{i}", "wb") as f:
+                f.write(b"x" * 4096)
+        """),
+        Outcome.DISK_QUOTA,
+        None,
+        {"output_files": 200},
+        _within(1.0),
+    ),
+    Probe(
+        17,
+        "huge stdout",
+        _code("""
+        import sys
+        line = "y" * 1023 + "\\n"
+        for _ in range(40 * 1024):
+            sys.stdout.write(line)
+        print("END-OF-FLOOD", flush=True)
+        """),
+        Outcome.OK,
+        "END-OF-FLOOD",
+        {"wall_seconds": 20.0},
+        _log_capped,
+    ),
+    Probe(
+        18,
+        "binary output",
+        _code("""
+        import sys
+        sys.stdout.buffer.write(bytes(range(256)) + b"\\xff\\xfe\\x80 BINARY-DONE\\n")
+        """),
+        Outcome.OK,
+        "BINARY-DONE",
+    ),
+    Probe(
+        19,
+        "network egress",
+        _code("""
+        import socket, urllib.request
+        blocked = 0
+        def attempt(fn):
+            global blocked
+            try:
+                fn()
+            except OSError:
+                blocked += 1
+        def tcp():
+            socket.create_connection(("192.0.2.1", 80), timeout=2)
+        def udp():
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("192.0.2.1", 53))
+        attempt(tcp)
+        attempt(udp)
+        attempt(lambda: socket.getaddrinfo("pypi.org", 443))
+        attempt(lambda: urllib.request.urlopen("https://pypi.org/simple/", timeout=2))
+        print("NET-BLOCKED" if blocked == 4 else f"NET-OPEN {4 - blocked}", flush=True)
+        """),
+        Outcome.OK,
+        "NET-BLOCKED",
+        quick=True,
+    ),
+    Probe(
+        20,
+        "cloud metadata and LAN",
+        _code("""
+        import socket
+        blocked = 0
+        for addr in (("169.254.169.254", 80), ("172.17.0.1", 2375), ("10.0.0.1", 22)):
+            try:
+                socket.create_connection(addr, timeout=2)
+            except OSError:
+                blocked += 1
+        print("LAN-BLOCKED" if blocked == 3 else "LAN-OPEN", flush=True)
+        """),
+        Outcome.OK,
+        "LAN-BLOCKED",
+    ),
+    Probe(
+        21,
+        "read host secrets",
+        _code(f"""
+        import os
+        seen = "{SECRET_NAME}" in os.environ
+        for path in ("/proc/1/environ", "/proc/self/environ"):
+            try:
+                seen = seen or b"{SECRET_VALUE}" in open(path, "rb").read()
+            except OSError:
+                pass
+        homes = [p for p in ("/root/.docker", "/root/.aws", "/root/.ssh", "/home/runner")
+                 if os.path.exists(p)]
+        print("NO-SECRETS" if not seen and not homes else f"LEAK {{seen}} {{homes}}", flush=True)
+        """),
+        Outcome.OK,
+        "NO-SECRETS",
+        quick=True,
+    ),
+    Probe(
+        22,
+        "read other hypotheses' files",
+        _code("""
+        import os
+        visible = sorted(os.listdir("/hf"))
+        host = [p for p in ("/work", "/root/.cache/hypoforge", "/var/lib/docker")
+                if os.path.exists(p)]
+        print("ISOLATED" if visible == ["out"] and not host else f"VISIBLE {visible} {host}")
+        """),
+        Outcome.OK,
+        "ISOLATED",
+    ),
+    Probe(
+        23,
+        "privilege escalation",
+        _code("""
+        import ctypes, os, socket
+        status = open("/proc/self/status").read()
+        capeff = [l for l in status.splitlines() if l.startswith("CapEff:")][0].split()[1]
+        nnp = [l for l in status.splitlines() if l.startswith("NoNewPrivs:")][0].split()[1]
+        denied = 0
+        for attempt in (lambda: os.setuid(0),
+                        lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
+                        lambda: os.chown("/tmp", 0, 0)):
+            try:
+                attempt()
+            except (PermissionError, OSError):
+                denied += 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        mounted = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None) == 0
+        ok = int(capeff, 16) == 0 and nnp == "1" and denied == 3 and not mounted
+        print("PRIV-DENIED" if ok else f"PRIV {capeff} {nnp} {denied} {mounted}", flush=True)
+        """),
+        Outcome.OK,
+        "PRIV-DENIED",
+        quick=True,
+    ),
+    Probe(
+        24,
+        "Docker socket",
+        _code("""
+        import os
+        found = [p for p in ("/var/run/docker.sock", "/run/docker.sock") if os.path.exists(p)]
+        print("NO-SOCKET" if not found else f"SOCKET {found}", flush=True)
+        """),
+        Outcome.OK,
+        "NO-SOCKET",
+    ),
+    Probe(
+        25,
+        "container escape probes",
+        _code("""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
+        blocked = 0
+        blocked += libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0
+        for path, data in (("/proc/sysrq-trigger", "h"), ("/sys/kernel/uevent_helper", "/x"),
+                           ("/proc/sys/kernel/core_pattern", "|/x")):
+            try:
+                open(path, "w").write(data)
+            except OSError:
+                blocked += 1
+        blocked += not os.path.exists("/dev/mem")
+        print("ESCAPE-BLOCKED" if blocked == 5 else f"ESCAPE {blocked}", flush=True)
+        """),
+        Outcome.OK,
+        "ESCAPE-BLOCKED",
+    ),
+)
