@@ -46,7 +46,7 @@ def make_sandbox(settings: Settings) -> Sandbox:
 def _fail(exc: HypoforgeError) -> typer.Exit:
     code = 3 if isinstance(exc, InfraError) else 2
     kind = "infrastructure error" if code == 3 else "error"
-    err.print(f"hypoforge: {kind}: {exc}", markup=False, highlight=False)
+    err.print(f"hypoforge: {kind}: {exc}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -115,7 +115,7 @@ def eval_cmd(
 
         print_eval(out, report)
     if report.status is Outcome.INFRA_ERROR:
-        err.print(f"hypoforge: infrastructure error: {report.reason}", markup=False)
+        err.print(f"hypoforge: infrastructure error: {report.reason}", markup=False, soft_wrap=True)
         raise typer.Exit(3)
 
 

@@ -90,6 +90,7 @@ class ActivationEvaluator:
         limits: Limits | None = None,
         splits: list[datasets.Split] | None = None,
         notify: Callable[[str], None] | None = None,
+        wall_seconds: float | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.notify = notify or (lambda stage: None)  # progress messages for a live display
@@ -97,6 +98,9 @@ class ActivationEvaluator:
         self.limits = limits or Limits()
         self.splits = splits if splits is not None else datasets.all_splits()
         self.version = harness_version()
+        self.wall_seconds = wall_seconds  # overrides the budget's limit (tests use short ones)
+        names = ",".join(s.name for s in self.splits)
+        self.splits_id = hashlib.sha256(names.encode()).hexdigest()[:8]
 
     # -- public ----------------------------------------------------------------------------------
     def evaluate(
@@ -146,7 +150,8 @@ class ActivationEvaluator:
     def baselines(self, spec: Budget) -> dict[str, dict[Cell, float]]:
         """Test accuracies of every baseline; computed once per harness, budget and image."""
         image_id = self.sandbox.image_ref().rsplit("@", 1)[-1].removeprefix("sha256:")[:12]
-        cache = self.home / "baselines" / f"{TASK}-{self.version}-{spec.name}-{image_id}.json"
+        stem = f"{TASK}-{self.version}-{self.splits_id}-{spec.name}-{image_id}"
+        cache = self.home / "baselines" / f"{stem}.json"
         if cache.exists():
             raw = json.loads(cache.read_text())
             return {b: {_cell(k): v for k, v in accs.items()} for b, accs in raw.items()}
@@ -170,7 +175,7 @@ class ActivationEvaluator:
     # -- building and reading jobs ---------------------------------------------------------------
     def data_file(self) -> Path:
         """The public arrays of every split (no test labels), written once per harness version."""
-        path = self.home / "data" / f"{TASK}-{self.version}-{len(self.splits)}.npz"
+        path = self.home / "data" / f"{TASK}-{self.version}-{self.splits_id}.npz"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             arrays: dict[str, np.ndarray] = {}
@@ -201,7 +206,8 @@ class ActivationEvaluator:
             "train": spec.train_config(),
         }
         (in_dir / "job.json").write_text(json.dumps(job_spec))
-        limits = self.limits.model_copy(update={"wall_seconds": spec.wall_seconds * n_candidates})
+        wall = (self.wall_seconds or spec.wall_seconds) * n_candidates
+        limits = self.limits.model_copy(update={"wall_seconds": wall})
         return Job(
             key=key,
             command=["python3", "-B", "/hf/code/runner.py", "/hf/in", "/hf/data.npz", "/hf/out"],

@@ -135,6 +135,10 @@ def _check_body(fn: ast.FunctionDef, aliases: dict[str, str], constants: set[str
             local.add(node.id)  # type: ignore[union-attr]
         elif isinstance(node, ast.comprehension):
             local.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+    for node in ast.walk(fn):
+        if isinstance(node, FORBIDDEN_NODES):
+            line = getattr(node, "lineno", fn.lineno)
+            raise StaticCheckError(f"line {line}: {type(node).__name__} is not allowed")
     known = local | set(aliases) | BUILTINS | constants
     unknown = {
         n.id
@@ -143,16 +147,21 @@ def _check_body(fn: ast.FunctionDef, aliases: dict[str, str], constants: set[str
     }
     if unknown:
         raise StaticCheckError(f"unknown or forbidden names: {', '.join(sorted(unknown))}")
+    # Inner links of a dotted chain (``torch.special`` in ``torch.special.expit``) are checked
+    # as part of the whole chain.
+    inner = {
+        id(n.value) for n in ast.walk(fn) if isinstance(n, ast.Attribute) and _dotted(n) is not None
+    }
     for node in ast.walk(fn):
         line = getattr(node, "lineno", fn.lineno)
-        if isinstance(node, FORBIDDEN_NODES):
-            raise StaticCheckError(f"line {line}: {type(node).__name__} is not allowed")
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise StaticCheckError(f"line {line}: imports inside the function are not allowed")
         if isinstance(node, ast.FunctionDef) and node is not fn:
             raise StaticCheckError(f"line {line}: nested functions are not allowed")
-        if isinstance(node, ast.Attribute):
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
             _check_attribute(node, aliases, local, line)
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise StaticCheckError(f"line {line}: access to private or dunder attribute")
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
             raise StaticCheckError(f"line {line}: item assignment (in-place change) not allowed")
         elif isinstance(node, ast.AugAssign) and not isinstance(node.target, ast.Name):

@@ -1,0 +1,50 @@
+# The two commands of the README: `make demo` and `make test`. Both run `make setup` first, which
+# installs whatever is missing (venv, Python packages, Docker engine, sandbox image) and does
+# nothing slow when everything is there.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup docker image demo test lint unit integration bench clean
+
+setup: $(STAMP) docker image
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# torch first, pinned: 2.13.0 is the CPU build; anything else pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -c "import torch, docker, sklearn, typer, rich, pydantic, pytest" 
+	@touch $(STAMP)
+
+docker:
+	@bash scripts/ensure_docker.sh
+
+image: $(STAMP) docker
+	@$(VENV)/bin/hypoforge sandbox build
+
+demo: setup
+	@bash scripts/demo.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -m "not docker" -q
+
+integration: setup
+	$(VENV)/bin/pytest -m docker -q
+
+test: setup lint
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) benchmarks/eval_speed.py
+	$(PY) benchmarks/sandbox_overhead.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

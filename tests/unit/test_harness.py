@@ -1,0 +1,156 @@
+"""The host side of the activation task on a fake sandbox: outcome mapping and scoring."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from evaluators.activation.harness import ActivationEvaluator
+from hypoforge.records import Outcome
+from tests.fakes import SMALL_SPLITS, FakeSandbox, half_right
+
+RELU = "import torch\n\ndef activation(x):\n    return torch.relu(x)\n"
+
+
+def evaluator(tmp_path, sandbox):
+    return ActivationEvaluator(sandbox, tmp_path, splits=SMALL_SPLITS)
+
+
+def test_perfect_candidate_wins_every_comparison(tmp_path):
+    sb = FakeSandbox()
+    report = evaluator(tmp_path, sb).evaluate(RELU)
+    assert report.status is Outcome.OK
+    assert report.win_rate == 1.0
+    assert report.comparisons == 3 * 4  # splits x baselines
+    assert set(report.per_dataset) == {"iris", "wine", "moons"}
+    assert report.per_dataset["iris"].candidate == 1.0
+    assert report.image == "fake:1@sha256:0123456789abcdef"
+
+
+def test_candidate_equal_to_baselines_ties(tmp_path):
+    report = evaluator(tmp_path, FakeSandbox(candidate_logits=half_right)).evaluate(RELU)
+    assert report.win_rate == 0.5
+
+
+def test_baselines_are_computed_once_and_cached(tmp_path):
+    sb = FakeSandbox()
+    ev = evaluator(tmp_path, sb)
+    ev.evaluate(RELU)
+    ev.evaluate(RELU.replace("relu", "tanh"))
+    keys = [j.key for j in sb.jobs]
+    assert len(keys) == 3
+    assert sum(k.startswith("b") for k in keys) == 1
+    assert len(list((tmp_path / "baselines").glob("*.json"))) == 1
+
+
+def test_test_labels_never_reach_the_container(tmp_path):
+    sb = FakeSandbox()
+    ev = evaluator(tmp_path, sb)
+    ev.evaluate(RELU)
+    with np.load(ev.data_file()) as data:
+        keys = set(data.files)
+    assert keys and not any("y_test" in k for k in keys)
+    assert {"iris-s0.x_test", "iris-s0.y_train", "iris-s0.x_train"} <= keys
+
+
+def test_static_rejection_runs_nothing(tmp_path):
+    sb = FakeSandbox()
+    report = evaluator(tmp_path, sb).evaluate("import os\n\ndef activation(x):\n    return x\n")
+    assert report.status is Outcome.INVALID
+    assert report.reason == "line 1: import of os not allowed"
+    assert sb.jobs == []
+
+
+def test_property_check_is_redone_on_the_host(tmp_path):
+    sb = FakeSandbox(probe_fn=lambda p: np.zeros_like(p))
+    report = evaluator(tmp_path, sb).evaluate(RELU)
+    assert report.status is Outcome.INVALID
+    assert report.reason == "constant output: the function carries no information about x"
+
+
+def test_nonfinite_predictions(tmp_path):
+    def nan_logits(split):
+        out = half_right(split)
+        out[0, 0] = np.nan
+        return out
+
+    report = evaluator(tmp_path, FakeSandbox(candidate_logits=nan_logits)).evaluate(RELU)
+    assert report.status is Outcome.NONFINITE
+    assert report.win_rate is None
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda out: np.save(out / "candidate.iris-s0.npy", np.zeros((3, 3))), "expected float"),
+        (lambda out: (out / "candidate.wine-s0.npy").unlink(), "candidate.wine-s0.npy: missing"),
+        (lambda out: (out / "candidate.wine-s0.npy").write_bytes(b"junk"), "not a valid .npy"),
+        (lambda out: (out / "candidate.iris-s0.npy").write_bytes(b"\0" * (5 << 20)), "cap"),
+        (
+            lambda out: np.save(out / "candidate.iris-s0.npy", np.array([{}]), allow_pickle=True),
+            "not a valid .npy",
+        ),
+    ],
+    ids=["wrong shape", "missing", "garbage", "oversized", "pickled"],
+)
+def test_malformed_predictions_are_invalid_result(tmp_path, damage, reason):
+    report = evaluator(tmp_path, FakeSandbox(after=damage)).evaluate(RELU)
+    assert report.status is Outcome.INVALID_RESULT
+    assert reason in report.reason
+
+
+def test_symlinked_prediction_is_not_followed(tmp_path):
+    secret = tmp_path / "host-secret.npy"
+    np.save(secret, np.ones((45, 3), dtype=np.float32))
+
+    def link(out):
+        os.unlink(out / "candidate.iris-s0.npy")
+        os.symlink(secret, out / "candidate.iris-s0.npy")
+
+    report = evaluator(tmp_path, FakeSandbox(after=link)).evaluate(RELU)
+    assert report.status is Outcome.INVALID_RESULT
+    assert "cannot open" in report.reason
+
+
+def test_fake_metrics_written_by_the_hypothesis_are_ignored(tmp_path):
+    def brag(out):
+        (out / "metrics.json").write_text(json.dumps({"accuracy": 1.0, "win_rate": 1.0}))
+        (out / "status.json").write_text(json.dumps({"candidate": {"stage": "done"}}))
+
+    sb = FakeSandbox(candidate_logits=half_right, after=brag)
+    report = evaluator(tmp_path, sb).evaluate(RELU)
+    assert report.status is Outcome.OK
+    assert report.win_rate == 0.5
+
+
+@pytest.mark.parametrize(
+    "outcome", [Outcome.TIMEOUT, Outcome.OOM, Outcome.DISK_QUOTA, Outcome.INFRA_ERROR]
+)
+def test_sandbox_outcomes_pass_through(tmp_path, outcome):
+    report = evaluator(tmp_path, FakeSandbox(outcome=outcome)).evaluate(RELU)
+    assert report.status is outcome
+    assert report.reason == "fake"
+    assert report.win_rate is None
+
+
+def test_hypothesis_error_uses_the_runner_message(tmp_path):
+    def crashed(out):
+        status = {"candidate": {"stage": "train", "error": "ZeroDivisionError: boom"}}
+        (out / "status.json").write_text(json.dumps(status))
+
+    report = evaluator(tmp_path, FakeSandbox(outcome=Outcome.HYP_ERROR, after=crashed)).evaluate(
+        RELU
+    )
+    assert report.status is Outcome.HYP_ERROR
+    assert report.reason == "ZeroDivisionError: boom"
+
+
+def test_every_attempt_gets_a_fresh_folder_and_name(tmp_path):
+    sb = FakeSandbox()
+    ev = evaluator(tmp_path, sb)
+    ev.evaluate(RELU)
+    ev.evaluate(RELU)
+    cand = [j for j in sb.jobs if j.key.startswith("a")]
+    assert [j.key[-2:] for j in cand] == ["-0", "-1"]
+    assert cand[0].out_dir != cand[1].out_dir

@@ -1,0 +1,80 @@
+"""Sandbox pieces that need no engine: artifact reading, the reaper's liveness test, job records,
+and how a finished container is classified."""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from hypoforge.records import Outcome
+from hypoforge.settings import Limits
+from sandbox import reaper
+from sandbox.artifacts import ArtifactError, read_bytes, read_npy
+from sandbox.base import Job, Mount
+from sandbox.docker_sandbox import DockerSandbox, output_usage
+
+
+def test_artifact_reads_refuse_links_fifos_and_escapes(tmp_path):
+    (tmp_path / "ok.npy").write_bytes(b"")
+    np.save(tmp_path / "a.npy", np.arange(3.0))
+    assert read_npy(tmp_path, "a.npy", 1000).tolist() == [0.0, 1.0, 2.0]
+    os.symlink("/etc/hostname", tmp_path / "link")
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(ArtifactError, match="cannot open"):
+        read_bytes(tmp_path, "link", 1000)
+    with pytest.raises(ArtifactError, match="not a regular file"):
+        read_bytes(tmp_path, "fifo", 1000)
+    with pytest.raises(ArtifactError, match="bad artifact name"):
+        read_bytes(tmp_path, "../etc/passwd", 1000)
+    with pytest.raises(ArtifactError, match="over the 10-byte cap"):
+        read_bytes(tmp_path, "a.npy", 10)
+
+
+def test_owner_liveness():
+    assert reaper.owner_alive(reaper.owner_id())
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    host = reaper.owner_id().split("/")[0]
+    assert not reaper.owner_alive(f"{host}/{proc.pid}/1")
+    assert not reaper.owner_alive("garbage")
+    assert reaper.owner_alive("some-other-host/1/1")
+
+
+def test_job_rejects_unlisted_env_and_bad_mounts(tmp_path):
+    with pytest.raises(ValidationError, match="not in the allowlist"):
+        Job(key="k", command=["true"], out_dir=tmp_path, env={"OPENAI_API_KEY": "x"})
+    with pytest.raises(ValidationError, match="must lie under /hf/"):
+        Mount(source=tmp_path, target="/etc")
+    with pytest.raises(ValidationError, match="outside /hf/out"):
+        Mount(source=tmp_path, target="/hf/out/x")
+    with pytest.raises(ValidationError, match="lower-case"):
+        Job(key="Bad Key", command=["true"], out_dir=tmp_path)
+
+
+def test_output_usage_counts_without_following_links(tmp_path):
+    (tmp_path / "a").write_bytes(b"x" * 100)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "b").write_bytes(b"x" * 50)
+    os.symlink("/usr", tmp_path / "l")
+    used, count = output_usage(tmp_path, 100)
+    assert count == 4
+    assert 150 <= used < 150 + 4096 + 100
+
+
+@pytest.mark.parametrize(
+    ("kw", "outcome"),
+    [
+        (dict(exit_code=0, oom_killed=False, timed_out=False, quota=False), Outcome.OK),
+        (dict(exit_code=1, oom_killed=False, timed_out=False, quota=False), Outcome.HYP_ERROR),
+        (dict(exit_code=137, oom_killed=True, timed_out=False, quota=False), Outcome.OOM),
+        (dict(exit_code=137, oom_killed=False, timed_out=False, quota=False), Outcome.OOM),
+        (dict(exit_code=137, oom_killed=False, timed_out=True, quota=False), Outcome.TIMEOUT),
+        (dict(exit_code=137, oom_killed=False, timed_out=True, quota=True), Outcome.DISK_QUOTA),
+        (dict(exit_code=1, oom_killed=False, timed_out=False, quota=True), Outcome.DISK_QUOTA),
+    ],
+)
+def test_classification(tmp_path, kw, outcome):
+    r = DockerSandbox._classify(lim=Limits(), common={"out_dir": tmp_path}, **kw)
+    assert r.outcome is outcome
