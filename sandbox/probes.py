@@ -262,6 +262,7 @@ PROBES: tuple[Probe, ...] = (
         """),
         Outcome.HYP_ERROR,
         "No space left on device",
+        {"tmpfs_mb": 16},
     ),
     Probe(
         13,

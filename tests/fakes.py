@@ -38,6 +38,7 @@ def write_probe(out: Path, name: str, fn: Callable[[np.ndarray], np.ndarray]) ->
         "y": y,
         "y_again": y,
         "y_batch": fn(pts.reshape(runner.BATCH_SHAPE)),
+        "y_part": fn(pts[: len(pts) // 3]),
         "grad": np.where(pts > 0, 1.0, 0.0).astype(np.float32),
     }
     for key, arr in arrays.items():

@@ -254,7 +254,7 @@ class ActivationEvaluator:
         try:
             arrays = {
                 k: read_npy(out_dir, f"{name}.probe_{k}.npy", MAX_LOGITS_BYTES)
-                for k in ("y", "y_again", "y_batch", "grad")
+                for k in ("y", "y_again", "y_batch", "y_part", "grad")
             }
         except ArtifactError as exc:
             return f"property check produced no usable arrays: {exc}"

@@ -38,12 +38,19 @@ def probe_points() -> np.ndarray:
 
 
 def check_probe(
-    points: np.ndarray, y: np.ndarray, y_again: np.ndarray, y_batch: np.ndarray, grad: np.ndarray
+    points: np.ndarray,
+    y: np.ndarray,
+    y_again: np.ndarray,
+    y_batch: np.ndarray,
+    y_part: np.ndarray,
+    grad: np.ndarray,
 ) -> str | None:
     """Why the probed function is not a usable activation, or None if it is.
 
     ``y``, ``y_again``: two calls on ``points``; ``y_batch``: one call on the points reshaped to
-    ``BATCH_SHAPE``; ``grad``: d(sum y)/dx, NaN-filled when the output did not depend on x.
+    ``BATCH_SHAPE``; ``y_part``: one call on the first third of the points alone (a function of
+    batch statistics would see the test batch: a shortcut); ``grad``: d(sum y)/dx, NaN-filled
+    when the output did not depend on x.
     """
     if y.shape != points.shape:
         return f"changes the shape of its input: {points.shape} -> {y.shape}"
@@ -56,13 +63,17 @@ def check_probe(
         return "not deterministic: two calls on the same input differ"
     if y_batch.shape != points.reshape(BATCH_SHAPE).shape:
         return f"changes the shape of a 2-D batch: got {y_batch.shape}"
-    if not np.allclose(y_batch.reshape(-1), y, rtol=1e-5, atol=1e-6):
+    part = len(points) // 3
+    same_part = y_part.shape == (part,) and np.allclose(y_part, y[:part], rtol=1e-5, atol=1e-6)
+    if not np.allclose(y_batch.reshape(-1), y, rtol=1e-5, atol=1e-6) or not same_part:
         return "not elementwise: the output depends on the rest of the batch"
     if np.ptp(y) == 0:
         return "constant output: the function carries no information about x"
     near = np.abs(points) <= GRID_HALF
     if grad.shape != points.shape or not np.isfinite(grad[near]).all():
         return "not differentiable: gradient missing or non-finite on [-20, 20]"
+    if not np.any(grad[near]):
+        return "zero gradient everywhere on [-20, 20]: nothing can be learned through it"
     return None
 
 
@@ -83,6 +94,7 @@ def _probe(act, out: Path, name: str) -> str | None:
     y = act(x)
     arrays = {"y": _as_array(y), "y_again": _as_array(act(torch.from_numpy(pts.copy())))}
     arrays["y_batch"] = _as_array(act(torch.from_numpy(pts.reshape(BATCH_SHAPE).copy())))
+    arrays["y_part"] = _as_array(act(torch.from_numpy(pts[: len(pts) // 3].copy())))
     grad = np.full(pts.shape, np.nan, dtype=np.float32)
     if isinstance(y, torch.Tensor) and y.requires_grad and y.shape == x.shape:
         (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
@@ -91,7 +103,7 @@ def _probe(act, out: Path, name: str) -> str | None:
     arrays["grad"] = grad
     for key, arr in arrays.items():
         np.save(out / f"{name}.probe_{key}.npy", arr, allow_pickle=False)
-    return check_probe(pts, arrays["y"], arrays["y_again"], arrays["y_batch"], grad)
+    return check_probe(pts, **arrays)
 
 
 def _as_array(y) -> np.ndarray:

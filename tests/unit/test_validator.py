@@ -4,8 +4,12 @@ from evaluators.activation.validator import StaticCheckError, check_source
 
 VALID = {
     "relu": "import torch\n\ndef activation(x):\n    return torch.relu(x)\n",
-    "functional alias": "import torch.nn.functional as F\n\ndef activation(x):\n    return F.gelu(x)\n",
-    "from import": "from torch.nn import functional as F\n\ndef activation(x):\n    return F.silu(x)\n",
+    "functional alias": (
+        "import torch.nn.functional as F\n\ndef activation(x):\n    return F.gelu(x)\n"
+    ),
+    "from import": (
+        "from torch.nn import functional as F\n\ndef activation(x):\n    return F.silu(x)\n"
+    ),
     "constants and locals": (
         '"""doc"""\nimport math\nimport torch\nBETA = 1.5\nSHIFT = -0.1\n\n'
         "def activation(x):\n    g = torch.sigmoid(BETA * x)\n    return x * g + SHIFT * math.pi\n"
