@@ -13,7 +13,8 @@ suite=bookworm   # its python3 is 3.11, the ABI of the pinned wheels
 
 if ! command -v debootstrap >/dev/null; then
     echo "installing debootstrap from Debian's packages"
-    apt-get install -y -qq debootstrap >/dev/null
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hypoforge-image.XXXXXX")
