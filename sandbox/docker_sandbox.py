@@ -72,6 +72,10 @@ def _pids_current(container_id: str) -> int | None:
     return None
 
 
+def _unreachable(exc: BaseException) -> SandboxUnavailable:
+    return SandboxUnavailable(f"Docker engine not reachable: {exc}")
+
+
 class DockerSandbox(Sandbox):
     """Runs each job in a fresh hardened container and removes it afterwards."""
 
@@ -89,7 +93,7 @@ class DockerSandbox(Sandbox):
             try:
                 self._client = _docker().from_env(timeout=int(self.settings.api_timeout_seconds))
             except _infra_exceptions() as exc:
-                raise SandboxUnavailable(f"Docker engine not reachable: {exc}") from None
+                raise _unreachable(exc) from None
         return self._client
 
     def preflight(self) -> None:
@@ -105,7 +109,7 @@ class DockerSandbox(Sandbox):
                 "(or `hypoforge sandbox build`)"
             ) from None
         except _infra_exceptions() as exc:
-            raise SandboxUnavailable(f"Docker engine not reachable: {exc}") from None
+            raise _unreachable(exc) from None
         self._image_id = image.id
         if root and Path(root).exists():
             self._check_disk(Path(root))
@@ -114,7 +118,7 @@ class DockerSandbox(Sandbox):
         try:
             return reaper.reap(self.client)
         except _infra_exceptions() as exc:
-            raise SandboxUnavailable(f"Docker engine not reachable: {exc}") from None
+            raise _unreachable(exc) from None
 
     def image_ref(self) -> str:
         if self._image_id is None:

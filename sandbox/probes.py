@@ -22,6 +22,7 @@ from sandbox.base import RunResult
 SECRET_NAME = "HYPOFORGE_PROBE_SECRET"
 SECRET_VALUE = "probe-secret-7f3a9c"
 RELAUNCH_MARK = "hf-relaunch-probe"
+PROBE_WALL_SECONDS = 4.0  # wall-clock limit of a probe unless it sets its own
 
 HostCheck = Callable[[RunResult], str | None]
 
@@ -38,7 +39,7 @@ class Probe:
     quick: bool = False  # part of the default `hypoforge sandbox check`
 
     def limits_for(self, base: Limits) -> Limits:
-        return base.model_copy(update={"wall_seconds": 4.0, **self.limits})
+        return base.model_copy(update={"wall_seconds": PROBE_WALL_SECONDS, **self.limits})
 
 
 def _code(s: str) -> str:
@@ -71,7 +72,7 @@ def _beacon_stopped(result: RunResult) -> str | None:
 
 def _within(extra: float) -> HostCheck:
     def check(result: RunResult) -> str | None:
-        limit = 4.0 + extra
+        limit = PROBE_WALL_SECONDS + extra
         if result.wall_seconds > limit:
             return f"ran {result.wall_seconds:.1f} s, more than {limit:.1f} s"
         return None

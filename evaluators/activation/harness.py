@@ -148,7 +148,7 @@ class ActivationEvaluator:
         )
 
     def baselines(self, spec: Budget) -> dict[str, dict[Cell, float]]:
-        """Test accuracies of every baseline; computed once per harness, budget and image."""
+        """Baseline test accuracies, computed once per harness, splits, budget and image."""
         image_id = self.sandbox.image_ref().rsplit("@", 1)[-1].removeprefix("sha256:")[:12]
         stem = f"{TASK}-{self.version}-{self.splits_id}-{spec.name}-{image_id}"
         cache = self.home / "baselines" / f"{stem}.json"
@@ -254,7 +254,7 @@ class ActivationEvaluator:
         try:
             arrays = {
                 k: read_npy(out_dir, f"{name}.probe_{k}.npy", MAX_LOGITS_BYTES)
-                for k in ("y", "y_again", "y_batch", "y_part", "grad")
+                for k in runner.PROBE_ARRAYS
             }
         except ArtifactError as exc:
             return f"property check produced no usable arrays: {exc}"

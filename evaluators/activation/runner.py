@@ -26,6 +26,8 @@ GRID_HALF = 20.0
 GRID_POINTS = 401
 LARGE = (50.0, 100.0, 1e3, 1e4)
 BATCH_SHAPE = (3, -1)  # the probe grid is also passed as a 2-D batch
+# The arrays the probe saves, in the order check_probe takes them after the points.
+PROBE_ARRAYS = ("y", "y_again", "y_batch", "y_part", "grad")
 
 
 def probe_points() -> np.ndarray:
