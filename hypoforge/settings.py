@@ -42,9 +42,38 @@ class DockerSandboxSettings(_Config):
     limits: Limits = Limits()
 
 
+class LLMSettings(_Config):
+    """Where the agents' chat model lives. ``embedded`` starts a local model (no key, offline)."""
+
+    endpoint: str = "embedded"  # or an OpenAI-compatible base URL, e.g. http://host:8000/v1
+    model: str = "smollm2"
+    api_key_env: str = "OPENAI_API_KEY"  # read from the environment; never stored
+    roles: dict[Literal["proposer", "critic", "coder", "analyst"], str] = Field(
+        default_factory=dict
+    )  # per-role model names
+    temperature: float = Field(0.8, ge=0, le=2)
+    max_tokens: int = Field(400, ge=16)
+    timeout_seconds: float = Field(120.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)  # extra tries when a reply cannot be parsed
+
+
+class CampaignSettings(_Config):
+    """Hard budgets, enforced by the orchestrator; nothing an agent writes can change them."""
+
+    proposals: int = Field(6, ge=1)  # hypotheses proposed in all
+    batch: int = Field(2, ge=1)  # proposals per round
+    hours: float = Field(1.0, gt=0)  # wall-clock budget
+    tokens: int = Field(200_000, ge=1)  # LLM tokens (prompt + completion)
+    repairs: int = Field(2, ge=0, le=10)  # coder attempts after a validation failure
+    full_top_k: int = Field(1, ge=0)  # screened hypotheses promoted to the full budget per round
+    mode: Literal["incremental", "novel", "mixed"] = "mixed"
+
+
 class Settings(_Config):
     home: Path  # caches, attempt folders, baseline results
     sandbox: DockerSandboxSettings = DockerSandboxSettings()
+    llm: LLMSettings = LLMSettings()
+    campaign: CampaignSettings = CampaignSettings()
 
 
 def default_home(env: Mapping[str, str]) -> Path:

@@ -103,6 +103,25 @@ class ActivationEvaluator:
         self.splits_id = hashlib.sha256(names.encode()).hexdigest()[:8]
 
     # -- public ----------------------------------------------------------------------------------
+    @property
+    def description(self) -> str:
+        """What the task asks for, in words, for the agents' prompts."""
+        return (HERE / "description.md").read_text().strip()
+
+    def experiment_key(self, source: str, budget: str) -> str:
+        """Identity of one experiment: same key, same result (used for exactly-once launches)."""
+        code_sha = hashlib.sha256(source.encode()).hexdigest()
+        parts = (TASK, code_sha, get_budget(budget).name, self.splits_id, self.version)
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+    def static_problem(self, source: str) -> str | None:
+        """Why the static check rejects ``source``, or None if it passes."""
+        try:
+            check_source(source)
+        except StaticCheckError as exc:
+            return str(exc)
+        return None
+
     def evaluate(
         self, source: str, budget: str = "one-pass", *, static_check: bool = True
     ) -> EvalReport:

@@ -1,0 +1,66 @@
+"""The analyst: decides keep/discard from measured numbers and writes the round's findings.
+
+Decisions are computed, not generated: a result is kept when its win rate's confidence interval
+lies above 1/2 (the noise floor). The model only writes commentary on a table rendered by code,
+and any number in its text that is not in the table is flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from agents.llm import Answer, ask
+from agents.prompting import render
+from hypoforge.records import EvalReport
+
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    hypothesis: str
+    idea: str
+    win_rate: float
+    ci: tuple[float, float]
+    keep: bool
+
+
+def decide(hypothesis: str, idea: str, report: EvalReport) -> Finding | None:
+    """Keep when the CI's lower end is above 1/2; None when there is no win rate to judge."""
+    if report.win_rate is None or report.win_rate_ci is None:
+        return None
+    return Finding(
+        hypothesis=hypothesis,
+        idea=idea,
+        win_rate=report.win_rate,
+        ci=report.win_rate_ci,
+        keep=report.win_rate_ci[0] > 0.5,
+    )
+
+
+def table(findings: list[Finding]) -> str:
+    lines = ["| hypothesis | idea | win rate | 95% CI | keep |", "|---|---|---|---|---|"]
+    for f in findings:
+        lines.append(
+            f"| {f.hypothesis} | {f.idea} | {f.win_rate:.2f} | "
+            f"{f.ci[0]:.2f}-{f.ci[1]:.2f} | {'yes' if f.keep else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def unsupported_numbers(text: str, source: str) -> list[str]:
+    """Numbers in ``text`` that appear nowhere in ``source`` (likely invented)."""
+    allowed = set(NUMBER.findall(source))
+    return sorted({n for n in NUMBER.findall(text) if n not in allowed and len(n) > 1})
+
+
+def summarise(
+    model: Any, findings: list[Finding], task_description: str, task_dir: Path | None = None
+) -> Answer[str]:
+    system = render("system", task_dir, role="analyst", task_description=task_description)
+    prompt = render("analyst", task_dir, table=table(findings))
+    return ask(model, system, prompt, lambda text: text.strip(), retries=0)

@@ -1,0 +1,68 @@
+"""Lenient readers for small models' replies: code wrapped in prose or fences, loose JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from agents.llm import ParseError
+
+FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|\Z)", re.DOTALL)
+IMPORT_HINTS = {
+    "torch.": "import torch",
+    "F.": "import torch.nn.functional as F",
+    "math.": "import math",
+}
+
+
+def extract_code(text: str) -> str:
+    """The hypothesis code in a reply: a fenced block, else the text from ``def activation``.
+
+    Missing imports of torch, F or math are added when the code uses them (a common slip of small
+    models); everything else is left for the validator to judge.
+    """
+    blocks = [b for b in FENCE.findall(text) if "def activation" in b]
+    if blocks:
+        code = blocks[0]
+    elif "def activation" in text:
+        code = text[text.index("def activation") :]
+    else:
+        raise ParseError("no `def activation(x):` found in the reply")
+    code = code.strip("\n") + "\n"
+    header = [imp for hint, imp in IMPORT_HINTS.items() if hint in code and imp not in code]
+    if header:
+        code = "\n".join(header) + "\n\n" + code
+    return code
+
+
+def extract_idea(text: str) -> str:
+    """The one-sentence idea: the ``IDEA:`` line, else the first line of prose."""
+    for line in text.splitlines():
+        if line.strip().upper().startswith("IDEA:"):
+            idea = line.split(":", 1)[1].strip()
+            if idea:
+                return idea[:300]
+    for line in text.splitlines():
+        line = line.strip().strip("#*").strip()
+        if line and not line.startswith(("```", "import", "def ", "return")):
+            return line[:300]
+    raise ParseError("no `IDEA:` line found")
+
+
+def extract_json(text: str) -> dict:
+    """The first JSON object in a reply (fences and prose around it are ignored)."""
+    start = text.find("{")
+    while start != -1:
+        depth = 0
+        for i in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                try:
+                    value = json.loads(text[start : i + 1])
+                except ValueError:
+                    break
+                if isinstance(value, dict):
+                    return value
+                break
+        start = text.find("{", start + 1)
+    raise ParseError("no JSON object found; answer with one JSON object")

@@ -1,0 +1,27 @@
+"""The one prompt loader: Jinja2 files from ``prompts/``, a task folder's ``prompts/`` first.
+
+Undefined variables are errors (StrictUndefined), so a template and its caller cannot drift apart
+silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+import prompts
+
+DEFAULT_DIR = Path(prompts.__file__).parent
+
+
+def render(name: str, task_dir: Path | None = None, **variables: object) -> str:
+    """Render ``<name>.md.j2``; a same-named file in ``task_dir/prompts`` overrides the default."""
+    search = [str(task_dir / "prompts")] if task_dir is not None else []
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([*search, str(DEFAULT_DIR)]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # plain text for a language model, not HTML
+    )
+    return env.get_template(f"{name}.md.j2").render(**variables).strip() + "\n"

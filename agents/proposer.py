@@ -1,0 +1,51 @@
+"""The proposer: one new hypothesis (an idea in words and code for the task's slot) per call.
+
+Two prompt modes from the paper: ``incremental`` (improve on the best so far) and ``novel`` (move
+away from what is known). Its context is the best results so far, recent failures and why, and
+what the reward model predicted for recent ideas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from agents.llm import Answer, ask
+from agents.parsing import extract_code, extract_idea
+from agents.prompting import render
+
+
+class Proposal(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    idea: str
+    code: str
+
+
+class KnownResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    idea: str
+    win_rate: float
+
+
+def parse_proposal(text: str) -> Proposal:
+    return Proposal(idea=extract_idea(text), code=extract_code(text))
+
+
+def propose(
+    model: Any,
+    *,
+    mode: str,
+    task_description: str,
+    best: list[KnownResult],
+    failures: list[str],
+    predictions: list[str],
+    retries: int,
+    task_dir: Path | None = None,
+) -> Answer[Proposal]:
+    system = render("system", task_dir, role="proposer", task_description=task_description)
+    prompt = render(
+        "proposer", task_dir, mode=mode, best=best, failures=failures, predictions=predictions
+    )
+    return ask(model, system, prompt, parse_proposal, retries)

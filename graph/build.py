@@ -1,0 +1,50 @@
+"""Wiring only: the campaign graph in one block, one node or edge per line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import START, StateGraph
+
+from graph import nodes, routing
+from graph.state import CampaignState
+
+RECURSION_LIMIT = 10_000  # set explicitly; each round takes about ten steps
+
+
+def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
+    """Compile the campaign graph over ``deps``.
+
+    context -> propose -> critique -> code -> validate -(repairs left)-> code
+                                                        -> screen -> evaluate -> analyze -> record
+    record -> context -> (budget spent) -> END
+    """
+
+    def bind(fn: Any) -> Any:
+        def node(state: CampaignState) -> Any:
+            return fn(state, deps)
+
+        node.__name__ = fn.__name__
+        return node
+
+    g = StateGraph(CampaignState)
+    g.add_node("context", bind(nodes.context))
+    g.add_node("propose", bind(nodes.propose))
+    g.add_node("critique", bind(nodes.critique))
+    g.add_node("code", bind(nodes.code))
+    g.add_node("validate", bind(nodes.validate))
+    g.add_node("screen", bind(nodes.screen))
+    g.add_node("evaluate", bind(nodes.evaluate))
+    g.add_node("analyze", bind(nodes.analyze))
+    g.add_node("record", bind(nodes.record))
+    g.add_edge(START, "context")
+    g.add_conditional_edges("context", lambda s: routing.after_context(s["stop"]))
+    g.add_edge("propose", "critique")
+    g.add_edge("critique", "code")
+    g.add_edge("code", "validate")
+    g.add_conditional_edges("validate", bind(nodes.after_validate))
+    g.add_edge("screen", "evaluate")
+    g.add_edge("evaluate", "analyze")
+    g.add_edge("analyze", "record")
+    g.add_edge("record", "context")
+    return g.compile(checkpointer=checkpointer)

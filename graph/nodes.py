@@ -1,0 +1,336 @@
+"""One small function per node. Each is idempotent: it reads the ledger, does only the work its
+hypotheses still need, and writes the outcome there, so a resumed graph may re-run any node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from agents import analyst, coder, critic, proposer
+from graph import routing
+from graph.state import CampaignState
+from hypoforge.errors import InfraError
+from hypoforge.ledger import HypothesisRow, Ledger
+from hypoforge.records import EvalReport, Outcome
+from hypoforge.settings import CampaignSettings
+
+
+class TaskEvaluator(Protocol):
+    description: str
+
+    def evaluate(self, source: str, budget: str = ...) -> EvalReport: ...
+    def experiment_key(self, source: str, budget: str) -> str: ...
+    def static_problem(self, source: str) -> str | None: ...
+
+
+@dataclass
+class Deps:
+    """What the nodes need; built once by the campaign runner."""
+
+    campaign: str
+    folder: Path
+    ledger: Ledger
+    evaluator: TaskEvaluator
+    models: dict[str, Any]  # role -> chat model
+    settings: CampaignSettings
+    retries: int
+    notify: Callable[[str, str], None] = lambda agent, message: None
+
+    def rows(self, batch: list[str]) -> list[HypothesisRow]:
+        found = (self.ledger.hypothesis(self.campaign, h) for h in batch)
+        return [r for r in found if r is not None]
+
+    def code_path(self, hid: str) -> Path:
+        return self.folder / "hypotheses" / f"{hid}.py"
+
+    def write_code(self, row: HypothesisRow, code: str) -> HypothesisRow:
+        path = self.code_path(row.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code)
+        return row.model_copy(update={"code_sha": hashlib.sha256(code.encode()).hexdigest()})
+
+    def spend(self, tokens: int) -> None:
+        self.ledger.add_usage(self.campaign, tokens=tokens)
+
+
+def context(state: CampaignState, deps: Deps) -> dict:
+    """Check the hard budgets before a new round; set ``stop`` when one is spent."""
+    tokens, _ = deps.ledger.usage(deps.campaign)
+    started = deps.ledger.started(deps.campaign) or time.time()
+    stop = routing.budget_stop(
+        proposed=len(deps.ledger.hypotheses(deps.campaign)),
+        max_proposals=deps.settings.proposals,
+        tokens=tokens,
+        max_tokens=deps.settings.tokens,
+        elapsed_hours=(time.time() - started) / 3600,
+        max_hours=deps.settings.hours,
+    )
+    if stop:
+        deps.ledger.log(deps.campaign, "orchestrator", "stop", stop)
+    return {"stop": stop}
+
+
+def _mode(settings: CampaignSettings, index: int) -> str:
+    if settings.mode != "mixed":
+        return settings.mode
+    return "incremental" if index % 2 == 0 else "novel"
+
+
+def _context_for_proposer(deps: Deps) -> dict:
+    rows = deps.ledger.hypotheses(deps.campaign)
+    scored = [r for r in rows if r.screen_win_rate is not None]
+    scored.sort(key=lambda r: r.full_win_rate or r.screen_win_rate or 0, reverse=True)
+    best = [
+        proposer.KnownResult(idea=r.idea, win_rate=r.full_win_rate or r.screen_win_rate or 0)
+        for r in scored[:5]
+    ]
+    failed = [r for r in rows if r.outcome not in (None, "ok")][-5:]
+    failures = [f"{r.idea}: {r.outcome} ({(r.reason or '')[:120]})" for r in failed]
+    judged = [r for r in scored if r.p_win is not None][-5:]
+    predictions = [
+        f"{r.idea}: critic predicted {r.p_win:.2f} chance to win, measured win rate "
+        f"{r.screen_win_rate:.2f}"
+        for r in judged
+    ]
+    return {"best": best, "failures": failures, "predictions": predictions}
+
+
+def propose(state: CampaignState, deps: Deps) -> dict:
+    """Ask the proposer for this round's batch (no more than the proposal budget allows)."""
+    rnd = state["round"]
+    made = len(deps.ledger.hypotheses(deps.campaign))
+    batch = list(state["batch"])
+    room = deps.settings.proposals - made + len(batch)
+    for i in range(min(deps.settings.batch, room)):
+        hid = f"r{rnd}-{i}"
+        if hid not in batch:
+            batch.append(hid)
+        if deps.ledger.hypothesis(deps.campaign, hid) is not None:
+            continue  # proposed before a crash
+        mode = _mode(deps.settings, rnd * deps.settings.batch + i)
+        deps.notify("proposer", f"proposing {hid} ({mode})")
+        answer = proposer.propose(
+            deps.models["proposer"],
+            mode=mode,
+            task_description=deps.evaluator.description,
+            retries=deps.retries,
+            **_context_for_proposer(deps),
+        )
+        deps.spend(answer.tokens)
+        if answer.value is None:
+            row = HypothesisRow(
+                campaign=deps.campaign,
+                id=hid,
+                round=rnd,
+                mode=mode,
+                idea="(unparseable reply)",
+                stage="invalid",
+                outcome="invalid",
+                reason="; ".join(answer.errors)[-300:],
+            )
+            deps.ledger.log(deps.campaign, "proposer", "malformed", answer.text[-500:])
+        else:
+            row = HypothesisRow(
+                campaign=deps.campaign, id=hid, round=rnd, mode=mode, idea=answer.value.idea
+            )
+            row = deps.write_code(row, answer.value.code)
+        deps.ledger.save(row)
+    return {"batch": batch}
+
+
+def critique(state: CampaignState, deps: Deps) -> dict:
+    """The critic's verdict on every new proposal; exact duplicates are rejected without a call."""
+    earlier = {
+        r.code_sha: r.id
+        for r in deps.ledger.hypotheses(deps.campaign)
+        if r.id not in state["batch"] and r.code_sha
+    }
+    for row in deps.rows(state["batch"]):
+        if row.stage != "proposed" or row.verdict is not None:
+            continue
+        if row.code_sha in earlier:
+            reason = f"same code as {earlier[row.code_sha]}"
+            deps.ledger.save(
+                row.model_copy(
+                    update={
+                        "verdict": "reject",
+                        "stage": "rejected",
+                        "outcome": "duplicate",
+                        "reason": reason,
+                    }
+                )
+            )
+            continue
+        deps.notify("critic", f"reviewing {row.id}")
+        answer = critic.critique(
+            deps.models["critic"],
+            idea=row.idea,
+            code=deps.code_path(row.id).read_text(),
+            neighbours=[],
+            task_description=deps.evaluator.description,
+            retries=deps.retries,
+        )
+        deps.spend(answer.tokens)
+        verdict = answer.value or critic.Verdict(decision="run", reasons="critic reply unusable")
+        update: dict[str, Any] = {"verdict": verdict.decision, "p_win": verdict.p_win}
+        if verdict.decision == "reject":
+            update.update(stage="rejected", outcome="rejected", reason=verdict.reasons[:300])
+        elif verdict.decision == "revise":
+            update.update(stage="needs_repair", reason=verdict.reasons[:300])
+        deps.ledger.log(deps.campaign, "critic", "verdict", {"id": row.id, **verdict.model_dump()})
+        deps.ledger.save(row.model_copy(update=update))
+    return {}
+
+
+def code(state: CampaignState, deps: Deps) -> dict:
+    """The coder repairs every hypothesis waiting for it (critic's revise or a failed check)."""
+    for row in deps.rows(state["batch"]):
+        if row.stage != "needs_repair":
+            continue
+        deps.notify("coder", f"repairing {row.id}: {row.reason}")
+        path = deps.code_path(row.id)
+        answer = coder.write_code(
+            deps.models["coder"],
+            idea=row.idea,
+            code=path.read_text() if path.exists() else None,
+            error=row.reason,
+            task_description=deps.evaluator.description,
+            retries=deps.retries,
+        )
+        deps.spend(answer.tokens)
+        row = row.model_copy(update={"repairs": row.repairs + 1, "stage": "proposed"})
+        if answer.value is not None:
+            row = deps.write_code(row, answer.value)
+        deps.ledger.save(row)
+    return {}
+
+
+def validate(state: CampaignState, deps: Deps) -> dict:
+    """Static check; a failure goes back to the coder while repairs remain, else is final."""
+    for row in deps.rows(state["batch"]):
+        if row.stage != "proposed" or row.verdict not in ("run", "revise"):
+            continue
+        problem = deps.evaluator.static_problem(deps.code_path(row.id).read_text())
+        if problem is None:
+            update: dict[str, Any] = {"stage": "coded", "reason": None}
+        elif row.repairs < deps.settings.repairs:
+            update = {"stage": "needs_repair", "reason": problem}
+        else:
+            update = {"stage": "invalid", "outcome": "invalid", "reason": problem}
+        deps.ledger.save(row.model_copy(update=update))
+    return {}
+
+
+def after_validate(state: CampaignState, deps: Deps) -> str:
+    return routing.after_validate(deps.rows(state["batch"]))
+
+
+def _experiment(deps: Deps, row: HypothesisRow, budget: str) -> EvalReport:
+    """Run one experiment exactly once: a result already in the ledger is reused."""
+    source = deps.code_path(row.id).read_text()
+    key = deps.evaluator.experiment_key(source, budget)
+    report = deps.ledger.result(key)
+    if report is not None:
+        return report
+    deps.notify("sandbox", f"{budget} evaluation of {row.id}")
+    deps.ledger.add_usage(deps.campaign, launches=1)
+    report = deps.evaluator.evaluate(source, budget)
+    if report.status is Outcome.INFRA_ERROR:
+        # Never counted against the hypothesis: the campaign stops here and can be resumed.
+        raise InfraError(f"{row.id}: {report.reason}")
+    deps.ledger.put_result(key, deps.campaign, row.id, report)
+    return report
+
+
+def screen(state: CampaignState, deps: Deps) -> dict:
+    """One-pass screening of every coded hypothesis."""
+    for row in deps.rows(state["batch"]):
+        if row.stage != "coded":
+            continue
+        report = _experiment(deps, row, "one-pass")
+        stage = "screened" if report.status is Outcome.OK else "failed"
+        deps.ledger.save(
+            row.model_copy(
+                update={
+                    "stage": stage,
+                    "outcome": report.status.value,
+                    "reason": report.reason or None,
+                    "screen_win_rate": report.win_rate,
+                }
+            )
+        )
+    return {}
+
+
+def evaluate(state: CampaignState, deps: Deps) -> dict:
+    """Full-budget evaluation of the best screened hypotheses of the round."""
+    screened = [r for r in deps.rows(state["batch"]) if r.stage in ("screened", "evaluated")]
+    screened.sort(key=lambda r: r.screen_win_rate or 0, reverse=True)
+    for row in screened[: deps.settings.full_top_k]:
+        if row.stage == "evaluated":
+            continue
+        report = _experiment(deps, row, "full")
+        deps.ledger.save(
+            row.model_copy(
+                update={
+                    "stage": "evaluated",
+                    "outcome": report.status.value,
+                    "reason": report.reason or None,
+                    "full_win_rate": report.win_rate,
+                }
+            )
+        )
+    return {}
+
+
+def analyze(state: CampaignState, deps: Deps) -> dict:
+    """Keep/discard from measured numbers; the analyst comments on the rendered table."""
+    out = deps.folder / "findings" / f"round-{state['round']}.md"
+    if out.exists():
+        return {}
+    findings = []
+    for row in deps.rows(state["batch"]):
+        for budget in ("full", "one-pass"):
+            source = deps.code_path(row.id)
+            if not source.exists():
+                break
+            report = deps.ledger.result(deps.evaluator.experiment_key(source.read_text(), budget))
+            finding = analyst.decide(row.id, row.idea, report) if report else None
+            if finding is not None:
+                findings.append(finding)
+                break
+    text = [f"# Round {state['round']}", "", analyst.table(findings), ""]
+    if findings:
+        deps.notify("analyst", f"summarising round {state['round']}")
+        answer = analyst.summarise(deps.models["analyst"], findings, deps.evaluator.description)
+        deps.spend(answer.tokens)
+        if answer.value:
+            flagged = analyst.unsupported_numbers(answer.value, analyst.table(findings))
+            text += [
+                "Analyst's commentary (model-written; the table above is measured):",
+                "",
+                answer.value,
+                "",
+            ]
+            if flagged:
+                text.append(f"Numbers in the commentary that are not in the table: {flagged}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(text) + "\n")
+    return {}
+
+
+def record(state: CampaignState, deps: Deps) -> dict:
+    """Close the round: every hypothesis of the batch has a final stage in the ledger."""
+    rows = deps.rows(state["batch"])
+    deps.ledger.log(
+        deps.campaign,
+        "orchestrator",
+        "round",
+        {"round": state["round"], "stages": {r.id: r.stage for r in rows}},
+    )
+    return {"round": state["round"] + 1, "batch": []}

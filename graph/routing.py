@@ -1,0 +1,35 @@
+"""Pure routing predicates, tested without the graph."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from hypoforge.ledger import HypothesisRow
+
+
+def after_context(stop: str) -> Literal["propose", "__end__"]:
+    return "__end__" if stop else "propose"
+
+
+def after_validate(rows: list[HypothesisRow]) -> Literal["code", "screen"]:
+    """Back to the coder while a hypothesis awaits a repair, else on to screening."""
+    return "code" if any(r.stage == "needs_repair" for r in rows) else "screen"
+
+
+def budget_stop(
+    *,
+    proposed: int,
+    max_proposals: int,
+    tokens: int,
+    max_tokens: int,
+    elapsed_hours: float,
+    max_hours: float,
+) -> str:
+    """The first exhausted budget, in words, or "" when all have room left."""
+    if proposed >= max_proposals:
+        return f"proposal budget reached ({proposed}/{max_proposals})"
+    if tokens >= max_tokens:
+        return f"token budget reached ({tokens}/{max_tokens})"
+    if elapsed_hours >= max_hours:
+        return f"time budget reached ({elapsed_hours:.2f}/{max_hours:g} h)"
+    return ""

@@ -1,0 +1,134 @@
+"""A campaign folder and its run: ledger, checkpoints, code and findings in one place.
+
+Layout of a campaign folder:
+    campaign.json        id, task and the budgets fixed at the start (resume reuses them)
+    ledger.sqlite        results, hypotheses, usage, events (hypoforge.ledger)
+    checkpoints.sqlite   LangGraph's SqliteSaver (small state only)
+    hypotheses/<id>.py   every hypothesis's code
+    findings/round-N.md  the analyst's per-round findings
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from hypoforge.errors import ConfigError
+from hypoforge.ledger import Ledger
+from hypoforge.settings import CampaignSettings
+
+ROLES = ("proposer", "critic", "coder", "analyst")
+
+
+class CampaignInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    task: str
+    budgets: CampaignSettings
+
+
+def create(folder: Path, task: str, budgets: CampaignSettings) -> CampaignInfo:
+    """Start a new campaign folder; refuse one that already holds a campaign."""
+    meta = folder / "campaign.json"
+    if meta.exists():
+        raise ConfigError(f"{folder} already holds a campaign: use `hypoforge resume {folder}`")
+    folder.mkdir(parents=True, exist_ok=True)
+    info = CampaignInfo(id=uuid.uuid4().hex[:12], task=task, budgets=budgets)
+    meta.write_text(info.model_dump_json(indent=1))
+    return info
+
+
+def load(folder: Path) -> CampaignInfo:
+    meta = folder / "campaign.json"
+    try:
+        return CampaignInfo.model_validate_json(meta.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"no campaign in {folder} (no campaign.json)") from None
+    except ValueError as exc:
+        raise ConfigError(f"{meta} is damaged: {exc}") from None
+
+
+def run(
+    folder: Path,
+    evaluator: Any,
+    models: dict[str, Any],
+    retries: int,
+    notify: Callable[[str, str], None] = lambda agent, message: None,
+) -> dict:
+    """Run (or resume) the campaign in ``folder`` until a budget is spent; return the state.
+
+    Checkpoints are written before each next step (durability "sync"), so a killed process
+    resumes where it stopped; the ledger keeps finished experiments from running twice.
+    """
+    os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from graph.build import RECURSION_LIMIT, build
+    from graph.nodes import Deps
+
+    info = load(folder)
+    ledger = Ledger(folder / "ledger.sqlite")
+    conn = sqlite3.connect(folder / "checkpoints.sqlite", check_same_thread=False)
+    try:
+        saver = SqliteSaver(conn)
+        deps = Deps(
+            campaign=info.id,
+            folder=folder,
+            ledger=ledger,
+            evaluator=evaluator,
+            models=models,
+            settings=info.budgets,
+            retries=retries,
+            notify=notify,
+        )
+        app = build(deps, checkpointer=saver)
+        config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}
+        fresh = saver.get_tuple(config) is None
+        if ledger.started(info.id) is None:
+            ledger.log(info.id, "orchestrator", "start", {"task": info.task})
+        else:
+            ledger.log(info.id, "orchestrator", "resume", {})
+        start = {"round": 0, "batch": [], "stop": ""} if fresh else None
+        return app.invoke(start, config, durability="sync")
+    finally:
+        conn.close()
+        ledger.close()
+
+
+def status(folder: Path) -> dict:
+    """A summary of a campaign folder for ``hypoforge status`` (no LLM, no Docker)."""
+    info = load(folder)
+    ledger = Ledger(folder / "ledger.sqlite")
+    try:
+        rows = ledger.hypotheses(info.id)
+        tokens, launches = ledger.usage(info.id)
+        stops = ledger.events(info.id, "stop")
+        stages: dict[str, int] = {}
+        for r in rows:
+            stages[r.stage] = stages.get(r.stage, 0) + 1
+        best = sorted(
+            (r for r in rows if r.screen_win_rate is not None),
+            key=lambda r: r.full_win_rate or r.screen_win_rate or 0,
+            reverse=True,
+        )
+        return {
+            "id": info.id,
+            "task": info.task,
+            "proposals": len(rows),
+            "budget_proposals": info.budgets.proposals,
+            "tokens": tokens,
+            "budget_tokens": info.budgets.tokens,
+            "launches": launches,
+            "stages": stages,
+            "stopped": stops[-1][2] if stops else "",
+            "best": [json.loads(r.model_dump_json()) for r in best[:5]],
+        }
+    finally:
+        ledger.close()

@@ -1,0 +1,156 @@
+"""The campaign ledger: an append-mostly SQLite file outside the graph's checkpoints.
+
+It holds what must survive any crash and must never be done twice: experiment results keyed by
+the hash of (task, code, budget, splits, harness version), one row per hypothesis with its fate,
+token usage, and an event log (who did what, when). A resumed graph that re-runs a node finds a
+finished experiment here instead of launching it again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from hypoforge.records import EvalReport
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY, campaign TEXT NOT NULL, hypothesis TEXT NOT NULL, budget TEXT NOT NULL,
+    status TEXT NOT NULL, win_rate REAL, report TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS hypotheses (
+    campaign TEXT NOT NULL, id TEXT NOT NULL, round INTEGER NOT NULL, mode TEXT NOT NULL,
+    idea TEXT NOT NULL, code_sha TEXT, stage TEXT NOT NULL, verdict TEXT, p_win REAL,
+    outcome TEXT, reason TEXT, screen_win_rate REAL, full_win_rate REAL, repairs INTEGER NOT NULL,
+    updated REAL NOT NULL, PRIMARY KEY (campaign, id));
+CREATE TABLE IF NOT EXISTS usage (
+    campaign TEXT PRIMARY KEY, tokens INTEGER NOT NULL, launches INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    campaign TEXT NOT NULL, at REAL NOT NULL, who TEXT NOT NULL, kind TEXT NOT NULL,
+    detail TEXT NOT NULL);
+"""
+
+
+class HypothesisRow(BaseModel):
+    """One proposal's life: from idea to final outcome. ``stage`` says how far it got."""
+
+    model_config = ConfigDict(extra="forbid")
+    campaign: str
+    id: str
+    round: int
+    mode: str  # incremental | novel
+    idea: str
+    code_sha: str | None = None
+    stage: str = "proposed"  # proposed, rejected, coded, invalid, screened, evaluated
+    verdict: str | None = None  # the critic's: run | revise | reject
+    p_win: float | None = None  # the critic's predicted chance to beat the baselines
+    outcome: str | None = None
+    reason: str | None = None
+    screen_win_rate: float | None = None
+    full_win_rate: float | None = None
+    repairs: int = 0
+
+
+class Ledger:
+    """One SQLite file per campaign folder; WAL mode, one writer (the campaign process)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- results: exactly once ---------------------------------------------------------------
+    def result(self, key: str) -> EvalReport | None:
+        row = self.db.execute("SELECT report FROM results WHERE key = ?", (key,)).fetchone()
+        return EvalReport.model_validate_json(row[0]) if row else None
+
+    def put_result(self, key: str, campaign: str, hypothesis: str, report: EvalReport) -> None:
+        """Record a finished experiment. A second write of the same key is ignored."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                campaign,
+                hypothesis,
+                report.budget,
+                report.status.value,
+                report.win_rate,
+                report.model_dump_json(),
+                time.time(),
+            ),
+        )
+
+    def results(self, campaign: str) -> list[tuple[str, str, EvalReport]]:
+        rows = self.db.execute(
+            "SELECT key, hypothesis, report FROM results WHERE campaign = ? ORDER BY created",
+            (campaign,),
+        )
+        return [(k, h, EvalReport.model_validate_json(r)) for k, h, r in rows]
+
+    # -- hypotheses ----------------------------------------------------------------------------
+    def save(self, row: HypothesisRow) -> None:
+        data = row.model_dump()
+        cols = ", ".join(data)
+        marks = ", ".join("?" for _ in data)
+        self.db.execute(
+            f"INSERT OR REPLACE INTO hypotheses ({cols}, updated) VALUES ({marks}, ?)",
+            (*data.values(), time.time()),
+        )
+
+    def hypothesis(self, campaign: str, hid: str) -> HypothesisRow | None:
+        rows = self._hyps("campaign = ? AND id = ?", (campaign, hid))
+        return rows[0] if rows else None
+
+    def hypotheses(self, campaign: str) -> list[HypothesisRow]:
+        return self._hyps("campaign = ?", (campaign,))
+
+    def _hyps(self, where: str, args: tuple) -> list[HypothesisRow]:
+        fields = list(HypothesisRow.model_fields)
+        cur = self.db.execute(
+            f"SELECT {', '.join(fields)} FROM hypotheses WHERE {where} ORDER BY round, id", args
+        )
+        return [HypothesisRow(**dict(zip(fields, r, strict=True))) for r in cur]
+
+    # -- budgets and events --------------------------------------------------------------------
+    def add_usage(self, campaign: str, tokens: int = 0, launches: int = 0) -> None:
+        self.db.execute(
+            "INSERT INTO usage VALUES (?, ?, ?) ON CONFLICT(campaign) DO UPDATE SET "
+            "tokens = tokens + excluded.tokens, launches = launches + excluded.launches",
+            (campaign, tokens, launches),
+        )
+
+    def usage(self, campaign: str) -> tuple[int, int]:
+        """(LLM tokens, sandbox launches) spent so far."""
+        row = self.db.execute(
+            "SELECT tokens, launches FROM usage WHERE campaign = ?", (campaign,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
+    def log(self, campaign: str, who: str, kind: str, detail: dict | str = "") -> None:
+        text = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
+        self.db.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?)", (campaign, time.time(), who, kind, text)
+        )
+
+    def started(self, campaign: str) -> float | None:
+        """When the campaign's first ``start`` event was logged (epoch seconds)."""
+        row = self.db.execute(
+            "SELECT MIN(at) FROM events WHERE campaign = ? AND kind = 'start'", (campaign,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def events(self, campaign: str, kind: str | None = None) -> list[tuple[str, str, str]]:
+        sql = "SELECT who, kind, detail FROM events WHERE campaign = ?"
+        args: tuple = (campaign,)
+        if kind is not None:
+            sql += " AND kind = ?"
+            args = (campaign, kind)
+        return list(self.db.execute(sql + " ORDER BY at, rowid", args))

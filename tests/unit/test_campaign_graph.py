@@ -1,0 +1,197 @@
+"""The whole campaign graph on fake chat models and a fake evaluator: routing, bounded repairs,
+budgets, ledger rows, exactly-once experiments and resume."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from evaluators.activation.validator import StaticCheckError, check_source
+from hypoforge import campaign
+from hypoforge.errors import InfraError
+from hypoforge.ledger import Ledger
+from hypoforge.records import EvalReport, Outcome
+from hypoforge.settings import CampaignSettings
+
+
+def proposal(expr: str, idea: str = "a gate") -> str:
+    return f"IDEA: {idea}\n```python\nimport torch\n\ndef activation(x):\n    return {expr}\n```"
+
+
+class FakeEvaluator:
+    description = "find a good activation"
+
+    def __init__(self, fail_with: Outcome | None = None) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.fail_with = fail_with
+
+    def experiment_key(self, source: str, budget: str) -> str:
+        return hashlib.sha256(f"{source}|{budget}".encode()).hexdigest()[:24]
+
+    def static_problem(self, source: str) -> str | None:
+        try:
+            check_source(source)
+        except StaticCheckError as exc:
+            return str(exc)
+        return None
+
+    def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
+        self.calls.append((source, budget))
+        if self.fail_with is not None:
+            return EvalReport(
+                task="t",
+                budget=budget,
+                status=self.fail_with,
+                reason="engine down",
+                harness_version="h",
+                code_sha="c",
+                wall_seconds=0.1,
+            )
+        wr = int(hashlib.sha256(source.encode()).hexdigest()[:4], 16) / 65535
+        return EvalReport(
+            task="t",
+            budget=budget,
+            status=Outcome.OK,
+            win_rate=wr,
+            win_rate_ci=(wr - 0.1, wr + 0.1),
+            comparisons=84,
+            harness_version="h",
+            code_sha="c",
+            wall_seconds=0.1,
+        )
+
+
+def models(
+    proposals: list[str], verdicts: list[str] | None = None, code: list[str] | None = None
+) -> dict:
+    run = '{"decision": "run", "reasons": "fine", "p_win": 0.6}'
+    return {
+        "proposer": FakeListChatModel(responses=proposals),
+        "critic": FakeListChatModel(responses=verdicts or [run]),
+        "coder": FakeListChatModel(responses=code or [proposal("torch.tanh(x) * x")]),
+        "analyst": FakeListChatModel(responses=["The gate did best at 0.97 win rate."]),
+    }
+
+
+def start(tmp_path, **budgets):
+    folder = tmp_path / "camp"
+    info = campaign.create(folder, "activation", CampaignSettings(**budgets))
+    return folder, info
+
+
+def test_campaign_runs_to_the_proposal_budget(tmp_path):
+    folder, info = start(tmp_path, proposals=4, batch=2, full_top_k=1)
+    ev = FakeEvaluator()
+    props = [proposal(f"x * torch.sigmoid({k}.0 * x)") for k in range(1, 9)]
+    state = campaign.run(folder, ev, models(props), retries=1)
+    assert state["stop"] == "proposal budget reached (4/4)"
+    assert state["round"] == 2
+    ledger = Ledger(folder / "ledger.sqlite")
+    rows = ledger.hypotheses(info.id)
+    assert [r.id for r in rows] == ["r0-0", "r0-1", "r1-0", "r1-1"]
+    assert [r.mode for r in rows] == ["incremental", "novel", "incremental", "novel"]
+    assert {r.stage for r in rows} == {"screened", "evaluated"}
+    assert sum(r.stage == "evaluated" for r in rows) == 2  # top 1 per round
+    assert all(r.verdict == "run" and r.p_win == 0.6 for r in rows)
+    assert [b for _, b in ev.calls].count("one-pass") == 4
+    assert [b for _, b in ev.calls].count("full") == 2
+    assert ledger.usage(info.id)[1] == 6  # sandbox launches
+    assert (folder / "findings" / "round-0.md").read_text().startswith("# Round 0")
+    assert (folder / "hypotheses" / "r1-1.py").exists()
+
+
+def test_duplicate_code_is_rejected_without_running(tmp_path):
+    folder, info = start(tmp_path, proposals=2, batch=1, full_top_k=0)
+    ev = FakeEvaluator()
+    same = proposal("x * torch.sigmoid(x)")
+    campaign.run(folder, ev, models([same, same]), retries=0)
+    rows = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
+    assert rows[1].stage == "rejected"
+    assert rows[1].reason == "same code as r0-0"
+    assert len(ev.calls) == 1
+
+
+def test_failed_validation_goes_back_to_the_coder_a_bounded_number_of_times(tmp_path):
+    folder, info = start(tmp_path, proposals=1, batch=1, repairs=2, full_top_k=0)
+    bad = proposal("x.numpy()")
+    still_bad = "```python\nimport os\n\ndef activation(x):\n    return x\n```"
+    ev = FakeEvaluator()
+    campaign.run(folder, ev, models([bad], code=[still_bad]), retries=0)
+    row = Ledger(folder / "ledger.sqlite").hypotheses(info.id)[0]
+    assert row.stage == "invalid"
+    assert row.repairs == 2
+    assert row.reason == "line 1: import of os not allowed"
+    assert ev.calls == []
+
+
+def test_repair_that_works_is_screened(tmp_path):
+    folder, info = start(tmp_path, proposals=1, batch=1, repairs=2, full_top_k=0)
+    ev = FakeEvaluator()
+    campaign.run(folder, ev, models([proposal("x.numpy()")]), retries=0)
+    row = Ledger(folder / "ledger.sqlite").hypotheses(info.id)[0]
+    assert row.stage == "screened"
+    assert row.repairs == 1
+    assert "torch.tanh(x) * x" in (folder / "hypotheses" / "r0-0.py").read_text()
+
+
+def test_critic_reject_and_malformed_replies_are_recorded(tmp_path):
+    folder, info = start(tmp_path, proposals=2, batch=2, full_top_k=0)
+    verdicts = [
+        '{"decision": "reject", "reasons": "this is just ReLU", "p_win": 0.1}',
+        "I think it is fine.",
+    ]  # second reply unparseable, retries exhausted
+    ev = FakeEvaluator()
+    props = [proposal("torch.relu(x)"), proposal("x * torch.tanh(x)")]
+    campaign.run(folder, ev, models(props, verdicts=verdicts), retries=0)
+    ledger = Ledger(folder / "ledger.sqlite")
+    rows = ledger.hypotheses(info.id)
+    assert (rows[0].stage, rows[0].reason) == ("rejected", "this is just ReLU")
+    assert rows[1].verdict == "run"  # an unusable critic never blocks; the sandbox decides
+    assert len(ev.calls) == 1
+    assert len(ledger.events(info.id, "verdict")) == 2
+
+
+def test_unparseable_proposal_is_invalid_and_logged(tmp_path):
+    folder, info = start(tmp_path, proposals=1, batch=1)
+    ev = FakeEvaluator()
+    campaign.run(folder, ev, models(["I cannot help with that."]), retries=1)
+    ledger = Ledger(folder / "ledger.sqlite")
+    row = ledger.hypotheses(info.id)[0]
+    assert (row.stage, row.outcome) == ("invalid", "invalid")
+    assert "no `def activation(x):` found" in row.reason
+    assert ledger.events(info.id, "malformed")
+
+
+def test_token_budget_stops_the_campaign(tmp_path):
+    folder, info = start(tmp_path, proposals=100, batch=1, tokens=50, full_top_k=0)
+    props = [proposal(f"x * torch.sigmoid({k}.0 * x)") for k in range(1, 50)]
+    state = campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    assert state["stop"].startswith("token budget reached")
+    assert len(Ledger(folder / "ledger.sqlite").hypotheses(info.id)) < 100
+
+
+def test_infra_error_pauses_and_resume_runs_each_experiment_once(tmp_path):
+    folder, info = start(tmp_path, proposals=2, batch=2, full_top_k=0)
+    props = [proposal("x * torch.sigmoid(x)"), proposal("x * torch.tanh(x)")]
+    with pytest.raises(InfraError, match="engine down"):
+        campaign.run(folder, FakeEvaluator(fail_with=Outcome.INFRA_ERROR), models(props), retries=0)
+    ledger = Ledger(folder / "ledger.sqlite")
+    assert all(r.outcome is None for r in ledger.hypotheses(info.id))  # nothing counted
+    ev = FakeEvaluator()
+    state = campaign.run(folder, ev, models(["unused"]), retries=0)
+    assert state["stop"] == "proposal budget reached (2/2)"
+    assert len(ev.calls) == 2  # proposals were not made again; each screened once
+    assert {r.stage for r in ledger.hypotheses(info.id)} == {"screened"}
+    again = FakeEvaluator()
+    campaign.run(folder, again, models(["unused"]), retries=0)
+    assert again.calls == []
+
+
+def test_a_folder_holds_one_campaign(tmp_path):
+    folder, _ = start(tmp_path)
+    from hypoforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="already holds a campaign"):
+        campaign.create(folder, "activation", CampaignSettings())
