@@ -6,10 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LLM_STAMP := $(VENV)/.llm-installed
 
 .PHONY: setup docker image demo test lint unit integration bench clean
 
-setup: $(STAMP) docker image
+setup: $(STAMP) $(LLM_STAMP) docker image
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
 	$(PY) -c "import torch, docker, sklearn, typer, rich, pydantic, pytest, langgraph, langchain_openai" 
 	@touch $(STAMP)
+
+$(LLM_STAMP): $(STAMP) scripts/install_llm.sh
+	bash scripts/install_llm.sh $(PY)
+	@touch $(LLM_STAMP)
 
 docker:
 	@bash scripts/ensure_docker.sh

@@ -35,9 +35,16 @@ class Answer(Generic[T]):
     errors: list[str] = field(default_factory=list)
 
 
-def make_chat_model(llm: LLMSettings, base_url: str, role: str) -> Any:
-    """A ``ChatOpenAI`` for ``role`` (its model from ``llm.roles``, else ``llm.model``)."""
+def make_chat_model(llm: LLMSettings, base_url: str, role: str, grammar: str | None = None) -> Any:
+    """A ``ChatOpenAI`` for ``role`` (its model from ``llm.roles``, else ``llm.model``).
+
+    ``grammar`` (GBNF) constrains the reply on servers that accept one (llama.cpp).
+    """
     from langchain_openai import ChatOpenAI
+
+    extra: dict[str, Any] = {"max_tokens": llm.max_tokens}
+    if grammar is not None:
+        extra["grammar"] = grammar
 
     return ChatOpenAI(
         model=llm.roles.get(role, llm.model),  # type: ignore[call-overload]
@@ -47,7 +54,7 @@ def make_chat_model(llm: LLMSettings, base_url: str, role: str) -> Any:
         timeout=llm.timeout_seconds,
         max_retries=1,
         # llama.cpp's server ignores max_completion_tokens (what max_tokens= sends); this it reads.
-        extra_body={"max_tokens": llm.max_tokens},
+        extra_body=extra,
     )
 
 

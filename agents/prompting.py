@@ -15,6 +15,11 @@ import prompts
 DEFAULT_DIR = Path(prompts.__file__).parent
 
 
+def grammar(name: str) -> str:
+    """A default GBNF grammar from ``prompts/`` (task grammars come from the task folder)."""
+    return (DEFAULT_DIR / f"{name}.gbnf").read_text()
+
+
 def render(name: str, task_dir: Path | None = None, **variables: object) -> str:
     """Render ``<name>.md.j2``; a same-named file in ``task_dir/prompts`` overrides the default."""
     search = [str(task_dir / "prompts")] if task_dir is not None else []

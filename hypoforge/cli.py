@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -117,6 +117,143 @@ def eval_cmd(
     if report.status is Outcome.INFRA_ERROR:
         err.print(f"hypoforge: infrastructure error: {report.reason}", markup=False, soft_wrap=True)
         raise typer.Exit(3)
+
+
+TASKS = ("activation",)
+
+
+def _open_llm(settings: Settings, folder: Path) -> Any:
+    """A context manager yielding the endpoint's base URL: the embedded server, or a checked URL."""
+    from contextlib import nullcontext
+
+    from hypoforge.llm_server import embedded_server, wait_healthy
+
+    if settings.llm.endpoint == "embedded":
+        return embedded_server(settings.llm.model, log=folder / "llm-server.log")
+    wait_healthy(settings.llm.endpoint.rstrip("/"), timeout=10)
+    return nullcontext(settings.llm.endpoint.rstrip("/"))
+
+
+def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
+    """Run or resume the campaign in ``folder`` with a live view; infra trouble pauses it."""
+    from agents.llm import make_chat_model
+    from agents.prompting import grammar as prompt_grammar
+    from evaluators.activation.harness import ActivationEvaluator
+    from hypoforge import campaign
+    from hypoforge.campaign import ROLES
+    from hypoforge.ledger import Ledger
+    from hypoforge.live import LiveView
+
+    with _session(config) as (settings, sandbox):
+        if llm is not None:
+            settings = settings.model_copy(
+                update={"llm": settings.llm.model_copy(update={"endpoint": llm})}
+            )
+        info = campaign.load(folder)
+        evaluator = ActivationEvaluator(sandbox, settings.home, settings.sandbox.limits)
+        try:
+            with _open_llm(settings, folder) as base_url:
+                grammars: dict[str, str] = {}
+                if settings.llm.use_grammar:
+                    grammars = {**evaluator.grammars(), "critic": prompt_grammar("verdict")}
+                models = {
+                    r: make_chat_model(settings.llm, base_url, r, grammars.get(r)) for r in ROLES
+                }
+                view_ledger = Ledger(folder / "ledger.sqlite")
+                with LiveView(out, view_ledger, info.id, info.budgets) as view:
+                    state = campaign.run(
+                        folder, evaluator, models, settings.llm.retries, notify=view.update
+                    )
+                view_ledger.close()
+        except InfraError as exc:
+            err.print(
+                f"hypoforge: campaign paused: {exc}; continue with `hypoforge resume {folder}`",
+                markup=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(3) from None
+    out.print()
+    out.print(f"campaign {info.id} stopped: {state['stop']}")
+    out.print(f"findings: {folder / 'findings'}   ledger: {folder / 'ledger.sqlite'}")
+
+
+@app.command("run")
+def run_cmd(
+    task: Annotated[str, typer.Option(help="Research task.")] = "activation",
+    proposals: Annotated[int | None, typer.Option(help="Proposal budget.")] = None,
+    hours: Annotated[float | None, typer.Option(help="Wall-clock budget in hours.")] = None,
+    batch: Annotated[int | None, typer.Option(help="Proposals per round.")] = None,
+    campaign_dir: Annotated[
+        Path | None, typer.Option("--campaign", help="Campaign folder.")
+    ] = None,
+    llm: Annotated[str | None, typer.Option(help="'embedded' or an OpenAI-compatible URL.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Start a research campaign: propose, criticise, code, screen, evaluate, analyse, repeat."""
+    import time
+
+    from hypoforge import campaign
+
+    try:
+        if task not in TASKS:
+            raise ConfigError(f"unknown task {task!r}; available: {', '.join(TASKS)}")
+        settings = load_settings(config)
+        updates = {
+            k: v
+            for k, v in (("proposals", proposals), ("hours", hours), ("batch", batch))
+            if v is not None
+        }
+        budgets = settings.campaign.model_validate({**settings.campaign.model_dump(), **updates})
+        folder = campaign_dir or settings.home / "campaigns" / time.strftime("%Y%m%d-%H%M%S")
+        campaign.create(folder, task, budgets)
+    except HypoforgeError as exc:
+        raise _fail(exc) from None
+    except ValueError as exc:
+        raise _fail(ConfigError(str(exc).splitlines()[0])) from None
+    out.print(f"campaign folder: {folder}")
+    _execute(folder, config, llm)
+
+
+@app.command("resume")
+def resume_cmd(
+    folder: Annotated[Path, typer.Argument(help="Campaign folder.")],
+    llm: Annotated[str | None, typer.Option(help="'embedded' or an OpenAI-compatible URL.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Continue a stopped or crashed campaign; finished experiments are not run again."""
+    _execute(folder, config, llm)
+
+
+@app.command("status")
+def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")]) -> None:
+    """Show a campaign's budgets, stages and best hypotheses (no Docker, no LLM needed)."""
+    from rich.table import Table
+
+    from hypoforge import campaign
+
+    try:
+        st = campaign.status(folder)
+    except HypoforgeError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"campaign {st['id']} ({st['task']}): {st['proposals']}/{st['budget_proposals']} "
+        f"proposals, {st['tokens']}/{st['budget_tokens']} tokens, "
+        f"{st['launches']} sandbox runs"
+    )
+    out.print("stages: " + ", ".join(f"{k} {v}" for k, v in sorted(st["stages"].items())))
+    if st["stopped"]:
+        out.print(f"stopped: {st['stopped']}")
+    table = Table(title="best", title_justify="left")
+    for col in ("id", "idea", "screen", "full"):
+        table.add_column(col)
+    for b in st["best"]:
+        table.add_row(
+            b["id"],
+            b["idea"][:70],
+            f"{b['screen_win_rate']:.3f}",
+            "-" if b["full_win_rate"] is None else f"{b['full_win_rate']:.3f}",
+        )
+    out.print(table)
 
 
 @sandbox_app.command("check")

@@ -55,6 +55,13 @@ class LLMSettings(_Config):
     max_tokens: int = Field(400, ge=16)
     timeout_seconds: float = Field(120.0, gt=0)
     retries: int = Field(2, ge=0, le=10)  # extra tries when a reply cannot be parsed
+    # Constrain replies with the task's GBNF grammars (llama.cpp servers accept them; OpenAI does
+    # not). "auto": on for the embedded model only.
+    grammar: Literal["auto", "on", "off"] = "auto"
+
+    @property
+    def use_grammar(self) -> bool:
+        return self.grammar == "on" or (self.grammar == "auto" and self.endpoint == "embedded")
 
 
 class CampaignSettings(_Config):

@@ -108,6 +108,14 @@ class ActivationEvaluator:
         """What the task asks for, in words, for the agents' prompts."""
         return (HERE / "description.md").read_text().strip()
 
+    def grammars(self) -> dict[str, str]:
+        """GBNF grammars that make even a tiny model's proposer and coder write valid code."""
+        expr = (HERE / "grammars" / "expression.gbnf").read_text()
+        return {
+            role: (HERE / "grammars" / f"{name}.gbnf").read_text() + "\n" + expr
+            for role, name in (("proposer", "proposal"), ("coder", "code"))
+        }
+
     def experiment_key(self, source: str, budget: str) -> str:
         """Identity of one experiment: same key, same result (used for exactly-once launches)."""
         code_sha = hashlib.sha256(source.encode()).hexdigest()

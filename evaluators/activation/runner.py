@@ -71,6 +71,11 @@ def check_probe(
         return "not elementwise: the output depends on the rest of the batch"
     if np.ptp(y) == 0:
         return "constant output: the function carries no information about x"
+    grid = np.abs(points) <= GRID_HALF
+    xs, ys = points[grid].astype(np.float64), y[grid].astype(np.float64)
+    line = np.polyval(np.polyfit(xs, ys, 1), xs)
+    if np.max(np.abs(ys - line)) <= 1e-4 * max(1.0, float(np.max(np.abs(ys)))):
+        return "affine on [-20, 20]: a network built with it is just a linear model"
     near = np.abs(points) <= GRID_HALF
     if grad.shape != points.shape or not np.isfinite(grad[near]).all():
         return "not differentiable: gradient missing or non-finite on [-20, 20]"

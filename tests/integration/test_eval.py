@@ -58,8 +58,9 @@ def test_zero_function_is_rejected_by_the_property_check(full_eval):
         ("def activation(x):\n    return x.sum()\n", "changes the shape of its input"),
         ("import torch\n\ndef activation(x):\n    return x - x.mean()\n", None),
         ("import torch\n\ndef activation(x):\n    return torch.relu(x).round()\n", None),
+        ("def activation(x):\n    return x * 1.7 - 0.39\n", "affine on [-20, 20]"),
     ],
-    ids=["overflow", "reduces", "batch-dependent", "piecewise constant"],
+    ids=["overflow", "reduces", "batch-dependent", "piecewise constant", "affine"],
 )
 def test_property_check_rejects_unusable_functions(small_eval, source, reason):
     report = small_eval.evaluate(source, static_check=False)

@@ -1,0 +1,66 @@
+"""The live view of a running campaign: budgets, what each agent is doing, the leaderboard."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+
+from hypoforge.ledger import Ledger
+
+AGENTS = ("proposer", "critic", "coder", "sandbox", "analyst")
+
+
+class LiveView:
+    """Call ``update(agent, message)`` from the nodes; the screen refreshes from the ledger."""
+
+    def __init__(self, console: Any, ledger: Ledger, campaign: str, budgets: Any) -> None:
+        self.ledger = ledger
+        self.campaign = campaign
+        self.budgets = budgets
+        self.stages: dict[str, str] = dict.fromkeys(AGENTS, "-")
+        self.live = Live(self.render(), console=console, refresh_per_second=2, transient=False)
+
+    def __enter__(self) -> LiveView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self.render())
+        self.live.__exit__(*exc)  # type: ignore[arg-type]
+
+    def update(self, agent: str, message: str) -> None:
+        self.stages[agent] = f"{message}  [dim]{time.strftime('%H:%M:%S')}[/]"
+        self.live.update(self.render())
+
+    def render(self) -> Group:
+        rows = self.ledger.hypotheses(self.campaign)
+        tokens, launches = self.ledger.usage(self.campaign)
+        head = Table.grid(padding=(0, 2))
+        head.add_row(
+            f"[bold]campaign {self.campaign}[/]",
+            f"proposals {len(rows)}/{self.budgets.proposals}",
+            f"tokens {tokens}/{self.budgets.tokens}",
+            f"sandbox runs {launches}",
+        )
+        agents = Table(title="agents", title_justify="left", show_header=False)
+        for agent in AGENTS:
+            agents.add_row(agent, self.stages[agent])
+        board = Table(title="leaderboard (win rate vs ReLU/GELU/SiLU/tanh)", title_justify="left")
+        for col in ("id", "idea", "screen", "full", "stage"):
+            board.add_column(col)
+        scored = sorted(
+            rows, key=lambda r: r.full_win_rate or r.screen_win_rate or -1, reverse=True
+        )
+        for r in scored[:8]:
+            board.add_row(
+                r.id, r.idea[:60], _fmt(r.screen_win_rate), _fmt(r.full_win_rate), r.stage
+            )
+        return Group(head, agents, board)
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
