@@ -108,7 +108,8 @@ class ActivationEvaluator:
         """What the task asks for, in words, for the agents' prompts."""
         return (HERE / "description.md").read_text().strip()
 
-    def grammars(self) -> dict[str, str]:
+    @staticmethod
+    def grammars() -> dict[str, str]:
         """GBNF grammars that make even a tiny model's proposer and coder write valid code."""
         expr = (HERE / "grammars" / "expression.gbnf").read_text()
         return {

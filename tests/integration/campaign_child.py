@@ -1,0 +1,52 @@
+"""A campaign process for the crash tests: the real Docker sandbox, SqliteSaver and ledger, with
+scripted proposals (fake chat models) so that only the crash behaviour is under test.
+
+Usage: python campaign_child.py FOLDER HOME
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from evaluators.activation import datasets
+from evaluators.activation.harness import ActivationEvaluator
+from hypoforge import campaign
+from hypoforge.ledger import Ledger
+from hypoforge.settings import load_settings
+from sandbox.docker_sandbox import DockerSandbox
+
+SPLITS = [datasets.split("iris", 0), datasets.split("moons", 0)]
+EXPRESSIONS = [f"x * torch.sigmoid({k / 4:.2f} * x)" for k in range(1, 41)]
+
+
+def main(folder: Path, home: Path) -> None:
+    settings = load_settings(env={"HYPOFORGE_HOME": str(home)})
+    sandbox = DockerSandbox(settings.sandbox)
+    sandbox.preflight()
+    sandbox.reap_orphans()  # as the CLI does at every start
+    ev = ActivationEvaluator(sandbox, home, settings.sandbox.limits, splits=SPLITS, wall_seconds=60)
+    info = campaign.load(folder)
+    ledger = Ledger(folder / "ledger.sqlite")
+    done = len(ledger.hypotheses(info.id))
+    ledger.close()
+    # A resumed process continues the script where the ledger says the last one got to.
+    replies = [
+        f"IDEA: gate {i}\n```python\nimport torch\n\ndef activation(x):\n    return {e}\n```"
+        for i, e in enumerate(EXPRESSIONS)
+    ][done:]
+    run = '{"decision": "run", "reasons": "ok", "p_win": 0.5}'
+    models = {
+        "proposer": FakeListChatModel(responses=replies),
+        "critic": FakeListChatModel(responses=[run]),
+        "coder": FakeListChatModel(responses=[replies[0]]),
+        "analyst": FakeListChatModel(responses=["Summary."]),
+    }
+    campaign.run(folder, ev, models, retries=0)
+    sandbox.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -1,0 +1,93 @@
+"""Campaigns on the real pieces: the embedded LLM server, the Docker sandbox, SqliteSaver."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agents.llm import make_chat_model
+from agents.prompting import grammar
+from evaluators.activation import datasets
+from evaluators.activation.harness import ActivationEvaluator
+from hypoforge import campaign
+from hypoforge.campaign import ROLES
+from hypoforge.ledger import Ledger
+from hypoforge.llm_server import embedded_server
+from hypoforge.settings import CampaignSettings, LLMSettings
+from sandbox import reaper
+
+CHILD = Path(__file__).with_name("campaign_child.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_short_campaign_with_the_embedded_llm(docker_sandbox, settings, tmp_path):
+    folder = tmp_path / "camp"
+    info = campaign.create(
+        folder, "activation", CampaignSettings(proposals=2, batch=2, full_top_k=0)
+    )
+    splits = [datasets.split("iris", 0), datasets.split("wine", 0)]
+    ev = ActivationEvaluator(
+        docker_sandbox, settings.home, settings.sandbox.limits, splits=splits, wall_seconds=60
+    )
+    llm = LLMSettings()
+    grammars = {**ev.grammars(), "critic": grammar("verdict")}
+    with embedded_server(llm.model, log=folder / "llm.log") as url:
+        models = {r: make_chat_model(llm, url, r, grammars.get(r)) for r in ROLES}
+        state = campaign.run(folder, ev, models, retries=2)
+    assert state["stop"] == "proposal budget reached (2/2)"
+    ledger = Ledger(folder / "ledger.sqlite")
+    rows = ledger.hypotheses(info.id)
+    assert len(rows) == 2
+    screened = [r for r in rows if r.stage == "screened"]
+    assert screened, [(r.stage, r.reason) for r in rows]
+    assert all(0.0 <= r.screen_win_rate <= 1.0 for r in screened)
+    assert ledger.usage(info.id)[0] > 0  # tokens were counted
+    assert "| hypothesis | idea | win rate |" in (folder / "findings" / "round-0.md").read_text()
+
+
+def _own_orphans(client) -> list:
+    return client.containers.list(all=True, filters={"label": f"{reaper.MANAGED_LABEL}=1"})
+
+
+def test_kill_9_at_random_points_loses_nothing(docker_sandbox, settings, tmp_path):
+    """10 SIGKILLs at random moments, each followed by a resume: no finished result is lost,
+    at most one experiment re-runs per kill, and no container is left behind."""
+    folder = tmp_path / "crash"
+    info = campaign.create(
+        folder, "activation", CampaignSettings(proposals=6, batch=2, full_top_k=0)
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(1234)
+    ledger = Ledger(folder / "ledger.sqlite")
+    kills = 0
+    for _ in range(10):
+        before = {k for k, _, _ in ledger.results(info.id)}
+        child = subprocess.Popen(
+            [sys.executable, str(CHILD), str(folder), str(settings.home)], env=env
+        )
+        time.sleep(rng.uniform(1.0, 6.0))
+        if child.poll() is not None:
+            break  # finished before the kill
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        kills += 1
+        after = {k for k, _, _ in ledger.results(info.id)}
+        assert before <= after  # nothing finished was lost
+    final = subprocess.run(
+        [sys.executable, str(CHILD), str(folder), str(settings.home)], env=env, timeout=600
+    )
+    assert final.returncode == 0
+    rows = ledger.hypotheses(info.id)
+    assert len(rows) == 6
+    assert all(r.stage in ("screened", "rejected") for r in rows), [r.stage for r in rows]
+    results = ledger.results(info.id)
+    _, launches = ledger.usage(info.id)
+    assert launches <= len(results) + kills  # at most one re-run per kill
+    assert kills >= 5
+    # The last process reaped its predecessors' orphans at start and removed its own at exit.
+    assert _own_orphans(docker_sandbox.client) == []
