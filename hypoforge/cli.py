@@ -256,6 +256,18 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
     out.print(table)
 
 
+@app.command("report")
+def report_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")]) -> None:
+    """Write a Markdown report with plots (PNG) and the ledger as TSV into DIR/report/."""
+    from hypoforge.report import write_report
+
+    try:
+        path = write_report(folder)
+    except HypoforgeError as exc:
+        raise _fail(exc) from None
+    out.print(f"report: {path}")
+
+
 @sandbox_app.command("check")
 def sandbox_check(
     all_probes: Annotated[

@@ -56,3 +56,4 @@ class EvalReport(_Record):
     code_sha: str
     wall_seconds: float
     log_tail: str = ""
+    artifacts: str | None = None  # the attempt's output folder (untrusted files: read with care)

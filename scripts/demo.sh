@@ -14,5 +14,4 @@ else
     $hf run --task activation --proposals 2 --batch 2 --campaign "$folder"
 fi
 $hf status "$folder"
-echo
-echo "findings: $folder/findings/   code: $folder/hypotheses/   ledger: $folder/ledger.sqlite"
+$hf report "$folder"

@@ -150,7 +150,9 @@ class ActivationEvaluator:
         self.notify(f"training on {len(self.splits)} splits in the sandbox ({spec.name})")
         result = self.sandbox.run(job)
         scored = self.score_output(result, "candidate")
-        report = dict(base, image=result.image, log_tail=result.log_tail)
+        report = dict(
+            base, image=result.image, log_tail=result.log_tail, artifacts=str(result.out_dir)
+        )
         if scored.outcome is not Outcome.OK:
             return EvalReport(
                 status=scored.outcome, reason=scored.reason, wall_seconds=_since(start), **report

@@ -12,7 +12,7 @@ from evaluators.activation.validator import StaticCheckError, check_source
 from hypoforge import campaign
 from hypoforge.errors import InfraError
 from hypoforge.ledger import Ledger
-from hypoforge.records import EvalReport, Outcome
+from hypoforge.records import DatasetScore, EvalReport, Outcome
 from hypoforge.settings import CampaignSettings
 
 
@@ -50,6 +50,10 @@ class FakeEvaluator:
                 wall_seconds=0.1,
             )
         wr = int(hashlib.sha256(source.encode()).hexdigest()[:4], 16) / 65535
+        per_dataset = {
+            d: DatasetScore(candidate=wr, baselines={"relu": 0.5, "tanh": 0.4}, win_rate=wr)
+            for d in ("iris", "wine")
+        }
         return EvalReport(
             task="t",
             budget=budget,
@@ -57,6 +61,7 @@ class FakeEvaluator:
             win_rate=wr,
             win_rate_ci=(wr - 0.1, wr + 0.1),
             comparisons=84,
+            per_dataset=per_dataset,
             harness_version="h",
             code_sha="c",
             wall_seconds=0.1,

@@ -1,0 +1,46 @@
+import csv
+
+import numpy as np
+
+from evaluators.activation import runner
+from hypoforge import campaign
+from hypoforge.ledger import Ledger
+from hypoforge.report import write_report
+from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+
+
+def test_report_has_plots_leaders_and_the_ledger(tmp_path):
+    folder, info = start(tmp_path, proposals=3, batch=3, full_top_k=1)
+    props = [proposal(f"x * torch.sigmoid({k}.0 * x)", idea=f"gate {k}") for k in (1, 2, 3)]
+    campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    path = write_report(folder)
+    text = path.read_text()
+    assert text.startswith(f"# Campaign {info.id} (activation)")
+    assert "3 proposals, 3 scored, 4 sandbox runs" in text
+    assert "| r0-" in text and "| full |" in text
+    for png in ("progress.png", "heatmap.png"):
+        assert (path.parent / png).read_bytes()[:4] == b"\x89PNG"
+    assert not (path.parent / "curves.png").exists()  # the fake evaluator left no probe arrays
+    with (path.parent / "ledger.tsv").open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert [r["id"] for r in rows] == ["r0-0", "r0-1", "r0-2"]
+    assert {r["idea"] for r in rows} == {"gate 1", "gate 2", "gate 3"}
+    assert "## Findings: round-0" in text
+
+
+def test_curves_come_from_the_sandbox_probe_arrays(tmp_path):
+    folder, info = start(tmp_path, proposals=1, batch=1, full_top_k=0)
+    campaign.run(folder, FakeEvaluator(), models([proposal("x * torch.sigmoid(x)")]), retries=0)
+    artifacts = tmp_path / "attempt"
+    artifacts.mkdir()
+    pts = runner.probe_points()
+    np.save(artifacts / "candidate.probe_y.npy", pts * 0.5 * (1 + np.tanh(pts / 2)))
+    ledger = Ledger(folder / "ledger.sqlite")
+    key, _, rep = ledger.results(info.id)[0]
+    ledger.db.execute(
+        "UPDATE results SET report = ? WHERE key = ?",
+        (rep.model_copy(update={"artifacts": str(artifacts)}).model_dump_json(), key),
+    )
+    path = write_report(folder)
+    assert (path.parent / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![curves](curves.png)" in path.read_text()
