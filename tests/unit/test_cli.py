@@ -107,3 +107,21 @@ def test_bad_config_is_exit_2(monkeypatch, tmp_path):
     result = runner.invoke(cli.app, ["sandbox", "check", "--config", str(cfg)])
     assert result.exit_code == 2
     assert "sandbox.limits.cpus: Input should be greater than 0" in result.stderr
+
+
+def test_doctor_reports_each_check_and_fails_on_a_dead_llm(fake, tmp_path):
+    result = runner.invoke(
+        cli.app, ["doctor", "--llm", "http://127.0.0.1:9/v1"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 3
+    assert "Docker engine and sandbox image" in result.stdout
+    assert "fake:1@sha256:0123456789abcdef" in result.stdout
+    assert "FAIL LLM endpoint http://127.0.0.1:9/v1 not reachable after 3 s" in result.stdout
+
+
+def test_status_of_a_missing_campaign_is_a_usage_error(tmp_path):
+    result = runner.invoke(cli.app, ["status", str(tmp_path)])
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip() == f"hypoforge: error: no campaign in {tmp_path} (no campaign.json)"
+    )
