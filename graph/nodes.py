@@ -69,6 +69,8 @@ def context(state: CampaignState, deps: Deps) -> dict:
         max_tokens=deps.settings.tokens,
         elapsed_hours=(time.time() - started) / 3600,
         max_hours=deps.settings.hours,
+        cost=deps.settings.spent(tokens),
+        max_cost=deps.settings.cost,
     )
     if stop:
         deps.ledger.log(deps.campaign, "orchestrator", "stop", stop)

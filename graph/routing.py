@@ -24,6 +24,8 @@ def budget_stop(
     max_tokens: int,
     elapsed_hours: float,
     max_hours: float,
+    cost: float | None = None,
+    max_cost: float | None = None,
 ) -> str:
     """The first exhausted budget, in words, or "" when all have room left."""
     if proposed >= max_proposals:
@@ -32,4 +34,6 @@ def budget_stop(
         return f"token budget reached ({tokens}/{max_tokens})"
     if elapsed_hours >= max_hours:
         return f"time budget reached ({elapsed_hours:.2f}/{max_hours:g} h)"
+    if cost is not None and max_cost is not None and cost >= max_cost:
+        return f"cost budget reached ({cost:.4f}/{max_cost:g})"
     return ""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hypoforge.errors import ConfigError
 
@@ -74,6 +74,20 @@ class CampaignSettings(_Config):
     repairs: int = Field(2, ge=0, le=10)  # coder attempts after a validation failure
     full_top_k: int = Field(1, ge=0)  # screened hypotheses promoted to the full budget per round
     mode: Literal["incremental", "novel", "mixed"] = "mixed"
+    cost: float | None = Field(None, gt=0)  # spending cap, in the currency of the price below
+    price_per_million_tokens: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _cost_needs_price(self) -> CampaignSettings:
+        if self.cost is not None and self.price_per_million_tokens is None:
+            raise ValueError("a cost budget needs price_per_million_tokens")
+        return self
+
+    def spent(self, tokens: int) -> float | None:
+        """Money spent on ``tokens``, when a price is configured."""
+        if self.price_per_million_tokens is None:
+            return None
+        return tokens * self.price_per_million_tokens / 1e6
 
 
 class Settings(_Config):

@@ -18,6 +18,7 @@ from hypoforge import campaign
 from hypoforge.campaign import ROLES
 from hypoforge.ledger import Ledger
 from hypoforge.llm_server import embedded_server
+from hypoforge.report import write_report
 from hypoforge.settings import CampaignSettings, LLMSettings
 from sandbox import reaper
 
@@ -48,6 +49,10 @@ def test_short_campaign_with_the_embedded_llm(docker_sandbox, settings, tmp_path
     assert all(0.0 <= r.screen_win_rate <= 1.0 for r in screened)
     assert ledger.usage(info.id)[0] > 0  # tokens were counted
     assert "| hypothesis | idea | win rate |" in (folder / "findings" / "round-0.md").read_text()
+    report = write_report(folder)
+    assert "## Leaders" in report.read_text()
+    # The leaders' curves come from the probe arrays the sandbox wrote.
+    assert (report.parent / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def _own_orphans(client) -> list:

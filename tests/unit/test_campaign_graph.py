@@ -200,3 +200,39 @@ def test_a_folder_holds_one_campaign(tmp_path):
 
     with pytest.raises(ConfigError, match="already holds a campaign"):
         campaign.create(folder, "activation", CampaignSettings())
+
+
+class DeadEndpoint(FakeListChatModel):
+    def _call(self, *args, **kwargs):
+        import httpx
+        import openai
+
+        raise openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9"))
+
+
+def test_llm_outage_mid_run_pauses_and_resume_continues(tmp_path):
+    from agents.llm import LLMUnavailable
+
+    folder, info = start(tmp_path, proposals=2, batch=1, full_top_k=0)
+    ms = models([proposal("x * torch.sigmoid(x)"), proposal("x * torch.tanh(x)")])
+    ms["critic"] = DeadEndpoint(responses=["unused"])
+    with pytest.raises(LLMUnavailable, match="LLM endpoint not reachable"):
+        campaign.run(folder, FakeEvaluator(), ms, retries=0)
+    ledger = Ledger(folder / "ledger.sqlite")
+    assert [(r.id, r.stage, r.verdict) for r in ledger.hypotheses(info.id)] == [
+        ("r0-0", "proposed", None)
+    ]
+    state = campaign.run(
+        folder, FakeEvaluator(), models([proposal("x * torch.tanh(x)")]), retries=0
+    )
+    assert state["stop"] == "proposal budget reached (2/2)"
+    assert [r.stage for r in ledger.hypotheses(info.id)] == ["screened", "screened"]
+
+
+def test_cost_budget_stops_the_campaign(tmp_path):
+    folder, _ = start(
+        tmp_path, proposals=100, batch=1, full_top_k=0, cost=0.0001, price_per_million_tokens=1.0
+    )
+    props = [proposal(f"x * torch.sigmoid({k}.0 * x)") for k in range(1, 50)]
+    state = campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    assert state["stop"].startswith("cost budget reached")
