@@ -31,8 +31,9 @@ CHILD = ROOT / "tests" / "integration" / "campaign_child.py"
 def main(kills_wanted: int, proposals: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="hf-crash-"))
     folder, home = work / "campaign", work / "home"
-    info = campaign.create(folder, "activation",
-                           CampaignSettings(proposals=proposals, batch=2, full_top_k=0))
+    info = campaign.create(
+        folder, "activation", CampaignSettings(proposals=proposals, batch=2, full_top_k=0)
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, str(CHILD), str(folder), str(home)]
     rng = random.Random(7)
@@ -54,8 +55,10 @@ def main(kills_wanted: int, proposals: int) -> None:
     _, launches = ledger.usage(info.id)
     client = DockerSandbox(load_settings(env={"HYPOFORGE_HOME": str(home)}).sandbox).client
     orphans = client.containers.list(all=True, filters={"label": f"{reaper.MANAGED_LABEL}=1"})
-    print(f"kills {kills}, experiments finished {len(results)}, launches {launches}, "
-          f"{time.monotonic() - start:.0f} s")
+    print(
+        f"kills {kills}, experiments finished {len(results)}, launches {launches}, "
+        f"{time.monotonic() - start:.0f} s"
+    )
     print(f"finished results lost: {lost} (goal 0)")
     print(f"extra launches per kill: {(launches - len(results)) / max(kills, 1):.2f} (goal <= 1)")
     print(f"orphan containers: {len(orphans)} (goal 0)")
@@ -63,4 +66,4 @@ def main(kills_wanted: int, proposals: int) -> None:
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:]]
-    main(*(args + [20, 12][len(args):]))
+    main(*(args + [20, 12][len(args) :]))

@@ -16,7 +16,8 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     """Compile the campaign graph over ``deps``.
 
     context -> propose -> critique -> code -> validate -(repairs left)-> code
-                                                        -> screen -> evaluate -> analyze -> record
+                                                        -> screen -(code fault, repairs left)-> code
+                                                                  -> evaluate -> analyze -> record
     record -> context -> (budget spent) -> END
     """
 
@@ -43,7 +44,7 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     g.add_edge("critique", "code")
     g.add_edge("code", "validate")
     g.add_conditional_edges("validate", bind(nodes.after_validate))
-    g.add_edge("screen", "evaluate")
+    g.add_conditional_edges("screen", bind(nodes.after_screen))
     g.add_edge("evaluate", "analyze")
     g.add_edge("analyze", "record")
     g.add_edge("record", "context")

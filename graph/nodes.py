@@ -249,13 +249,22 @@ def _experiment(deps: Deps, row: HypothesisRow, budget: str) -> EvalReport:
     return report
 
 
+# Sandbox outcomes the coder can fix from the error message (not timeouts, memory or disk).
+REPAIRABLE = (Outcome.INVALID, Outcome.HYP_ERROR, Outcome.NONFINITE)
+
+
 def screen(state: CampaignState, deps: Deps) -> dict:
-    """One-pass screening of every coded hypothesis."""
+    """One-pass screening of every coded hypothesis; code faults go back to the coder."""
     for row in deps.rows(state["batch"]):
         if row.stage != "coded":
             continue
         report = _experiment(deps, row, "one-pass")
-        stage = "screened" if report.status is Outcome.OK else "failed"
+        if report.status is Outcome.OK:
+            stage = "screened"
+        elif report.status in REPAIRABLE and row.repairs < deps.settings.repairs:
+            stage = "needs_repair"
+        else:
+            stage = "failed"
         deps.ledger.save(
             row.model_copy(
                 update={
@@ -267,6 +276,10 @@ def screen(state: CampaignState, deps: Deps) -> dict:
             )
         )
     return {}
+
+
+def after_screen(state: CampaignState, deps: Deps) -> str:
+    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "evaluate"
 
 
 def evaluate(state: CampaignState, deps: Deps) -> dict:

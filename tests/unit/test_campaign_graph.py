@@ -39,6 +39,16 @@ class FakeEvaluator:
 
     def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
         self.calls.append((source, budget))
+        if "torch.sin(" in source:  # stands for a hypothesis the sandbox's property check rejects
+            return EvalReport(
+                task="t",
+                budget=budget,
+                status=Outcome.INVALID,
+                reason="non-finite output at x=100",
+                harness_version="h",
+                code_sha="c",
+                wall_seconds=0.1,
+            )
         if self.fail_with is not None:
             return EvalReport(
                 task="t",
@@ -236,3 +246,23 @@ def test_cost_budget_stops_the_campaign(tmp_path):
     props = [proposal(f"x * torch.sigmoid({k}.0 * x)") for k in range(1, 50)]
     state = campaign.run(folder, FakeEvaluator(), models(props), retries=0)
     assert state["stop"].startswith("cost budget reached")
+
+
+def test_sandbox_rejection_goes_back_to_the_coder(tmp_path):
+    folder, info = start(tmp_path, proposals=1, batch=1, repairs=1, full_top_k=0)
+    ev = FakeEvaluator()
+    campaign.run(folder, ev, models([proposal("torch.sin(x) * x")]), retries=0)
+    row = Ledger(folder / "ledger.sqlite").hypotheses(info.id)[0]
+    assert (row.stage, row.repairs) == ("screened", 1)
+    assert [src.splitlines()[-1].strip() for src, _ in ev.calls] == [
+        "return torch.sin(x) * x",
+        "return torch.tanh(x) * x",
+    ]
+
+
+def test_sandbox_rejection_without_repairs_left_fails(tmp_path):
+    folder, info = start(tmp_path, proposals=1, batch=1, repairs=0, full_top_k=0)
+    campaign.run(folder, FakeEvaluator(), models([proposal("torch.sin(x) * x")]), retries=0)
+    row = Ledger(folder / "ledger.sqlite").hypotheses(info.id)[0]
+    assert (row.stage, row.outcome) == ("failed", "invalid")
+    assert row.reason == "non-finite output at x=100"
