@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,14 @@ def _best_report(ledger: Ledger, campaign_id: str) -> dict[str, EvalReport]:
     return best
 
 
+def _save(fig: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _plot_curves(out: Path, leaders: list[HypothesisRow], reports: dict[str, EvalReport]) -> bool:
     import matplotlib.pyplot as plt
 
@@ -73,9 +82,7 @@ def _plot_curves(out: Path, leaders: list[HypothesisRow], reports: dict[str, Eva
     ax.set_ylim(-3, 5)
     ax.legend(fontsize=7)
     ax.set_title("leaders next to the baselines")
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "curves.png")
     return True
 
 
@@ -96,9 +103,7 @@ def _plot_progress(out: Path, rows: list[HypothesisRow]) -> None:
     ax.set_ylabel("win rate")
     ax.legend(fontsize=7)
     ax.set_title("win rate per proposal, in order")
-    fig.tight_layout()
-    fig.savefig(out / "progress.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "progress.png")
 
 
 def _plot_heatmap(out: Path, leaders: list[HypothesisRow], reports: dict[str, EvalReport]) -> bool:
@@ -125,9 +130,7 @@ def _plot_heatmap(out: Path, leaders: list[HypothesisRow], reports: dict[str, Ev
     ax.set_yticks(range(len(leaders)), [r.id for r in leaders], fontsize=8)
     fig.colorbar(im, ax=ax, label="accuracy minus best baseline")
     ax.set_title("leaders per dataset")
-    fig.tight_layout()
-    fig.savefig(out / "heatmap.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "heatmap.png")
     return True
 
 

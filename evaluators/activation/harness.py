@@ -123,7 +123,8 @@ class ActivationEvaluator:
         parts = (TASK, code_sha, get_budget(budget).name, self.splits_id, self.version)
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
-    def static_problem(self, source: str) -> str | None:
+    @staticmethod
+    def static_problem(source: str) -> str | None:
         """Why the static check rejects ``source``, or None if it passes."""
         try:
             check_source(source)

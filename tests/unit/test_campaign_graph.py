@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from evaluators.activation.validator import StaticCheckError, check_source
+from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
 from hypoforge.errors import InfraError
 from hypoforge.ledger import Ledger
@@ -30,12 +30,7 @@ class FakeEvaluator:
     def experiment_key(self, source: str, budget: str) -> str:
         return hashlib.sha256(f"{source}|{budget}".encode()).hexdigest()[:24]
 
-    def static_problem(self, source: str) -> str | None:
-        try:
-            check_source(source)
-        except StaticCheckError as exc:
-            return str(exc)
-        return None
+    static_problem = staticmethod(ActivationEvaluator.static_problem)
 
     def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
         self.calls.append((source, budget))
