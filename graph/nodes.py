@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agents import analyst, coder, critic, proposer
-from graph import routing
+from graph import knowledge, routing
 from graph.state import CampaignState
 from hypoforge.errors import InfraError
 from hypoforge.ledger import HypothesisRow, Ledger
@@ -26,6 +26,7 @@ class TaskEvaluator(Protocol):
     def evaluate(self, source: str, budget: str = ...) -> EvalReport: ...
     def experiment_key(self, source: str, budget: str) -> str: ...
     def static_problem(self, source: str) -> str | None: ...
+    def behaviour(self, report: EvalReport) -> list[float] | None: ...
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Deps:
     settings: CampaignSettings
     retries: int
     notify: Callable[[str, str], None] = lambda agent, message: None
+    archive: Any = None  # evaluators.novelty.NoveltyArchive, shared across campaigns
+    generator: str = "llm"  # provenance recorded in the archive
 
     def rows(self, batch: list[str]) -> list[HypothesisRow]:
         found = (self.ledger.hypothesis(self.campaign, h) for h in batch)
@@ -173,7 +176,7 @@ def critique(state: CampaignState, deps: Deps) -> dict:
             deps.models["critic"],
             idea=row.idea,
             code=deps.code_path(row.id).read_text(),
-            neighbours=[],
+            neighbours=knowledge.neighbours(deps, row, deps.code_path(row.id).read_text()),
             task_description=deps.evaluator.description,
             retries=deps.retries,
         )
@@ -342,6 +345,7 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
 def record(state: CampaignState, deps: Deps) -> dict:
     """Close the round: every hypothesis of the batch has a final stage in the ledger."""
     rows = deps.rows(state["batch"])
+    knowledge.remember(deps, rows)
     deps.ledger.log(
         deps.campaign,
         "orchestrator",

@@ -61,6 +61,8 @@ def run(
     models: dict[str, Any],
     retries: int,
     notify: Callable[[str, str], None] = lambda agent, message: None,
+    archive: Any = None,
+    generator: str = "llm",
 ) -> dict:
     """Run (or resume) the campaign in ``folder`` until a budget is spent; return the state.
 
@@ -87,6 +89,8 @@ def run(
             settings=info.budgets,
             retries=retries,
             notify=notify,
+            archive=archive,
+            generator=generator,
         )
         app = build(deps, checkpointer=saver)
         config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}

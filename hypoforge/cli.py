@@ -139,6 +139,7 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
     from agents.llm import make_chat_model
     from agents.prompting import grammar as prompt_grammar
     from evaluators.activation.harness import ActivationEvaluator
+    from evaluators.novelty import NoveltyArchive
     from hypoforge import campaign
     from hypoforge.campaign import ROLES
     from hypoforge.ledger import Ledger
@@ -159,10 +160,17 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
                 models = {
                     r: make_chat_model(settings.llm, base_url, r, grammars.get(r)) for r in ROLES
                 }
+                archive = NoveltyArchive(settings.home / "archive")
                 view_ledger = Ledger(folder / "ledger.sqlite")
                 with LiveView(out, view_ledger, info.id, info.budgets) as view:
                     state = campaign.run(
-                        folder, evaluator, models, settings.llm.retries, notify=view.update
+                        folder,
+                        evaluator,
+                        models,
+                        settings.llm.retries,
+                        notify=view.update,
+                        archive=archive,
+                        generator=f"{settings.llm.endpoint}:{settings.llm.model}",
                     )
                 view_ledger.close()
         except InfraError as exc:

@@ -124,6 +124,22 @@ class ActivationEvaluator:
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
     @staticmethod
+    def behaviour(report: EvalReport) -> list[float] | None:
+        """The behavioural fingerprint from the probe arrays of ``report``'s sandbox run."""
+        from evaluators.fingerprint import fingerprint
+
+        if not report.artifacts:
+            return None
+        try:
+            y = read_npy(Path(report.artifacts), "candidate.probe_y.npy", MAX_LOGITS_BYTES)
+        except ArtifactError:
+            return None
+        points = runner.probe_points()
+        if y.shape != points.shape or y.dtype.kind != "f" or not np.isfinite(y).all():
+            return None
+        return [float(v) for v in fingerprint(points, y)]
+
+    @staticmethod
     def static_problem(source: str) -> str | None:
         """Why the static check rejects ``source``, or None if it passes."""
         try:

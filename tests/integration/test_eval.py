@@ -147,3 +147,17 @@ def test_memory_bomb_is_oom(small_eval):
 def test_container_sees_no_test_labels_file(small_eval):
     with np.load(small_eval.data_file()) as data:
         assert not [k for k in data.files if "y_test" in k]
+
+
+def test_two_spellings_of_swish_have_the_same_behaviour(small_eval):
+    from evaluators.fingerprint import same_behaviour
+
+    a = small_eval.evaluate("import torch\n\ndef activation(x):\n    return x * torch.sigmoid(x)\n")
+    b = small_eval.evaluate(
+        "import torch\n\ndef activation(x):\n    return x / (1 + torch.exp(-x))\n"
+    )
+    c = small_eval.evaluate("import torch\n\ndef activation(x):\n    return torch.tanh(x)\n")
+    fa, fb, fc = (small_eval.behaviour(r) for r in (a, b, c))
+    assert fa is not None and fb is not None and fc is not None
+    assert same_behaviour(np.asarray(fa), np.asarray(fb))
+    assert not same_behaviour(np.asarray(fa), np.asarray(fc))

@@ -31,6 +31,7 @@ class FakeEvaluator:
         return hashlib.sha256(f"{source}|{budget}".encode()).hexdigest()[:24]
 
     static_problem = staticmethod(ActivationEvaluator.static_problem)
+    behaviour = staticmethod(ActivationEvaluator.behaviour)
 
     def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
         self.calls.append((source, budget))

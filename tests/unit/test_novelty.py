@@ -107,3 +107,31 @@ def test_upsert_is_idempotent(tmp_path):
     archive.add(e.model_copy(update={"outcome": "timeout"}))
     assert len(archive) == 1
     assert archive.nearest("gate", SWISH_A, k=1)[0].outcome == "timeout"
+
+
+def test_campaign_feeds_the_archive_and_shows_the_critic_its_neighbours(tmp_path):
+    import json
+
+    from hypoforge import campaign
+    from hypoforge.ledger import Ledger
+    from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+
+    archive = NoveltyArchive(tmp_path / "chroma")
+    folder, info = start(tmp_path, proposals=2, batch=1, full_top_k=0)
+    props = [
+        proposal("x * torch.sigmoid(x)", idea="sigmoid gate"),
+        proposal("x * torch.sigmoid(2.0 * x)", idea="steeper sigmoid gate"),
+    ]
+    campaign.run(
+        folder, FakeEvaluator(), models(props), retries=0, archive=archive, generator="fake-llm"
+    )
+    assert len(archive) == 2
+    near = archive.nearest("sigmoid gate", "x * torch.sigmoid(x)", k=1)[0]
+    assert near.id == f"{info.id}/r0-0"
+    assert near.outcome == "ok" and near.win_rate is not None
+    events = Ledger(folder / "ledger.sqlite").events(info.id, "neighbours")
+    first, second = (json.loads(detail) for _, _, detail in events)
+    assert first == {"id": "r0-0", "neighbours": []}
+    assert [n[0] for n in second["neighbours"]] == [f"{info.id}/r0-0"]
+    # Reopened (as after a crash), the archive still holds both.
+    assert len(NoveltyArchive(tmp_path / "chroma")) == 2
