@@ -11,6 +11,7 @@ The store is a ``chromadb.PersistentClient`` folder, with telemetry off.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,8 @@ class ArchiveEntry(BaseModel):
     idea: str
     code: str
     outcome: str
-    win_rate: float | None = None
+    win_rate: float | None = None  # best measured (full budget if run, else one-pass)
+    screen_win_rate: float | None = None  # one-pass: what the reward model learns
     fingerprint: list[float] | None = None
 
 
@@ -102,9 +104,12 @@ class NoveltyArchive:
             "generator": entry.generator,
             "idea": entry.idea,
             "outcome": entry.outcome,
+            "added": time.time(),
         }
         if entry.win_rate is not None:
             meta["win_rate"] = entry.win_rate
+        if entry.screen_win_rate is not None:
+            meta["screen_win_rate"] = entry.screen_win_rate
         doc = f"{entry.idea}\n{entry.code}"
         self.ideas.upsert(
             ids=[entry.id], documents=[doc], embeddings=embed([doc]), metadatas=[meta]
@@ -122,6 +127,42 @@ class NoveltyArchive:
             where={"task": task} if task else None,
         )
         return _neighbours(res)
+
+    def examples(self, task: str, campaign: str | None = None) -> list[Any]:
+        """Every archived hypothesis of ``task`` (of one campaign if given) as a reward-model
+        example, with its stored embedding and fingerprint, oldest first."""
+        from evaluators.reward import Example, target_of
+
+        where: Any = (
+            {"task": task}
+            if campaign is None
+            else {"$and": [{"task": task}, {"campaign": campaign}]}
+        )
+        got = self.ideas.get(where=where, include=["documents", "metadatas", "embeddings"])
+        if not got["ids"]:
+            return []
+        fps = self.behaviours.get(ids=list(got["ids"]), include=["embeddings"])
+        fp_by_id = dict(zip(fps["ids"], fps["embeddings"], strict=True))
+        out = []
+        for hid, doc, meta, emb in zip(
+            got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+        ):
+            idea, _, code = str(doc).partition("\n")
+            measured = meta.get("screen_win_rate", meta.get("win_rate"))
+            fp = fp_by_id.get(hid)
+            out.append(
+                Example(
+                    id=hid,
+                    idea=idea,
+                    code=code,
+                    embedding=np.asarray(emb, dtype=float),
+                    fingerprint=None if fp is None else np.asarray(fp, dtype=float),
+                    target=target_of(str(meta["outcome"]), measured),
+                    generator=str(meta["generator"]),
+                    added=float(meta.get("added", 0.0)),
+                )
+            )
+        return sorted(out, key=lambda e: e.added)
 
     def behaviour_twin(self, fingerprint: list[float], task: str | None = None) -> Neighbour | None:
         """An archived hypothesis with the same behaviour, if there is one."""

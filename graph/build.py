@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.graph import START, StateGraph
 
-from graph import nodes, routing
+from graph import nodes, routing, selection
 from graph.state import CampaignState
 
 RECURSION_LIMIT = 10_000  # set explicitly; each round takes about ten steps
@@ -16,8 +16,9 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     """Compile the campaign graph over ``deps``.
 
     context -> propose -> critique -> code -> validate -(repairs left)-> code
-                                                        -> screen -(code fault, repairs left)-> code
-                                                                  -> evaluate -> analyze -> record
+               -> probe -(code fault, repairs left)-> code
+               -> select (duplicates, reward model, top-k) -> screen -(code fault)-> code
+               -> evaluate -> analyze -> record
     record -> context -> (budget spent) -> END
     """
 
@@ -34,6 +35,8 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     g.add_node("critique", bind(nodes.critique))
     g.add_node("code", bind(nodes.code))
     g.add_node("validate", bind(nodes.validate))
+    g.add_node("probe", bind(selection.probe))
+    g.add_node("select", bind(selection.select))
     g.add_node("screen", bind(nodes.screen))
     g.add_node("evaluate", bind(nodes.evaluate))
     g.add_node("analyze", bind(nodes.analyze))
@@ -44,6 +47,8 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     g.add_edge("critique", "code")
     g.add_edge("code", "validate")
     g.add_conditional_edges("validate", bind(nodes.after_validate))
+    g.add_conditional_edges("probe", bind(selection.after_probe))
+    g.add_edge("select", "screen")
     g.add_conditional_edges("screen", bind(nodes.after_screen))
     g.add_edge("evaluate", "analyze")
     g.add_edge("analyze", "record")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from hypoforge.ledger import HypothesisRow
 
 if TYPE_CHECKING:
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 
 NEIGHBOURS = 3
 TASK = "activation"
+MAX_TRAIN = 800  # newest archived examples the reward model learns from each round
 
 
 def neighbours(deps: Deps, row: HypothesisRow, code: str) -> list[str]:
@@ -42,18 +45,24 @@ def neighbours(deps: Deps, row: HypothesisRow, code: str) -> list[str]:
 
 
 def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
-    """Add every hypothesis of the round that has an outcome to the archive (idempotent)."""
+    """Add every hypothesis of the round that has an outcome to the archive (idempotent).
+
+    Behavioural duplicates stay out: the original stands for them.
+    """
     from evaluators.novelty import ArchiveEntry
 
     if deps.archive is None:
         return
     for row in rows:
         path = deps.code_path(row.id)
-        if row.outcome is None or not path.exists():
+        if row.outcome in (None, "duplicate") or not path.exists():
             continue
         code = path.read_text()
         report = deps.ledger.result(deps.evaluator.experiment_key(code, "one-pass"))
         fingerprint = deps.evaluator.behaviour(report) if report is not None else None
+        if fingerprint is None:
+            probed = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "")
+            fingerprint = probed[1] if probed else None
         deps.archive.add(
             ArchiveEntry(
                 id=f"{deps.campaign}/{row.id}",
@@ -64,6 +73,48 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
                 code=code,
                 outcome=row.outcome,
                 win_rate=row.full_win_rate or row.screen_win_rate,
+                screen_win_rate=row.screen_win_rate,
                 fingerprint=fingerprint,
             )
         )
+
+
+def best_archived(deps: Deps, exclude: set[str], k: int = 5) -> list[tuple[str, float]]:
+    """The best measured ideas of the archive (all campaigns), for the proposer's prompt."""
+    if deps.archive is None:
+        return []
+    found = [
+        (e.idea, float(e.target))
+        for e in deps.archive.examples(TASK)
+        if e.target is not None and e.fingerprint is not None and e.idea not in exclude
+    ]
+    return sorted(found, key=lambda f: f[1], reverse=True)[:k]
+
+
+def predict(
+    deps: Deps, items: list[tuple[HypothesisRow, str, list[float] | None]]
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(mean, std, fitted) of the predicted win rate of each (row, code, fingerprint), from a
+    reward model refitted on the archive; zeros and False while it knows too little."""
+    from evaluators import reward
+    from evaluators.novelty import embed
+
+    zeros = np.zeros(len(items))
+    if deps.archive is None or not items:
+        return zeros, zeros, False
+    model = reward.trained(deps.archive.examples(TASK)[-MAX_TRAIN:], deps.settings.reward_model)
+    if model is None:
+        return zeros, zeros, False
+    vectors = embed([f"{row.idea}\n{code}" for row, code, _ in items])
+    candidates = [
+        reward.Example(
+            id=row.id,
+            idea=row.idea,
+            code=code,
+            embedding=np.asarray(vec),
+            fingerprint=None if fp is None else np.asarray(fp),
+        )
+        for (row, code, fp), vec in zip(items, vectors, strict=True)
+    ]
+    mean, std = model.predict(candidates)
+    return mean, std, True

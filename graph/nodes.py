@@ -27,6 +27,7 @@ class TaskEvaluator(Protocol):
     def experiment_key(self, source: str, budget: str) -> str: ...
     def static_problem(self, source: str) -> str | None: ...
     def behaviour(self, report: EvalReport) -> list[float] | None: ...
+    def probe_many(self, sources: dict[str, str]) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -80,7 +81,9 @@ def context(state: CampaignState, deps: Deps) -> dict:
     return {"stop": stop}
 
 
-def _mode(settings: CampaignSettings, index: int) -> str:
+def _mode(settings: CampaignSettings, index: int, explore: bool = False) -> str:
+    if explore:
+        return "novel"  # the reward model collapsed last round
     if settings.mode != "mixed":
         return settings.mode
     return "incremental" if index % 2 == 0 else "novel"
@@ -88,19 +91,28 @@ def _mode(settings: CampaignSettings, index: int) -> str:
 
 def _context_for_proposer(deps: Deps) -> dict:
     rows = deps.ledger.hypotheses(deps.campaign)
-    scored = [r for r in rows if r.screen_win_rate is not None]
-    scored.sort(key=lambda r: r.full_win_rate or r.screen_win_rate or 0, reverse=True)
-    best = [
-        proposer.KnownResult(idea=r.idea, win_rate=r.full_win_rate or r.screen_win_rate or 0)
-        for r in scored[:5]
-    ]
-    failed = [r for r in rows if r.outcome not in (None, "ok")][-5:]
+    scored = [r for r in rows if r.screen_win_rate is not None and r.stage != "duplicate"]
+    known = [(r.idea, r.full_win_rate or r.screen_win_rate or 0.0) for r in scored]
+    known += knowledge.best_archived(deps, exclude={r.idea for r in scored})
+    known.sort(key=lambda k: k[1], reverse=True)
+    best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]
+    failed = [r for r in rows if r.outcome not in (None, "ok", "pruned")][-5:]
     failures = [f"{r.idea}: {r.outcome} ({(r.reason or '')[:120]})" for r in failed]
-    judged = [r for r in scored if r.p_win is not None][-5:]
+    judged = [r for r in scored if r.p_win is not None][-3:]
     predictions = [
         f"{r.idea}: critic predicted {r.p_win:.2f} chance to win, measured win rate "
         f"{r.screen_win_rate:.2f}"
         for r in judged
+    ]
+    ranked = [r for r in rows if r.predicted is not None][-6:]
+    predictions += [
+        f"{r.idea}: reward model predicted win rate {r.predicted:.2f}, "
+        + (
+            f"measured {r.screen_win_rate:.2f}"
+            if r.screen_win_rate is not None
+            else "pruned before running"
+        )
+        for r in ranked
     ]
     return {"best": best, "failures": failures, "predictions": predictions}
 
@@ -117,8 +129,11 @@ def propose(state: CampaignState, deps: Deps) -> dict:
             batch.append(hid)
         if deps.ledger.hypothesis(deps.campaign, hid) is not None:
             continue  # proposed before a crash
-        mode = _mode(deps.settings, rnd * deps.settings.batch + i)
+        mode = _mode(deps.settings, rnd * deps.settings.batch + i, state.get("explore", False))
         deps.notify("proposer", f"proposing {hid} ({mode})")
+        if deps.settings.generator == "search":
+            deps.ledger.save(_searched(deps, hid, rnd, mode))
+            continue
         answer = proposer.propose(
             deps.models["proposer"],
             mode=mode,
@@ -148,6 +163,21 @@ def propose(state: CampaignState, deps: Deps) -> dict:
     return {"batch": batch}
 
 
+def _searched(deps: Deps, hid: str, rnd: int, mode: str) -> HypothesisRow:
+    """A proposal of the built-in search generator: no LLM, no critic (it always runs)."""
+    from evaluators.activation.search import SearchGenerator
+
+    seed = int(hashlib.sha256(f"{deps.campaign}/{hid}".encode()).hexdigest()[:8], 16)
+    context = _context_for_proposer(deps)
+    known = [(k.idea, k.win_rate) for k in context["best"]]
+    known += [(r.idea, r.screen_win_rate or 0.0) for r in deps.ledger.hypotheses(deps.campaign)]
+    idea, code = SearchGenerator(seed).propose(mode, known)
+    row = HypothesisRow(
+        campaign=deps.campaign, id=hid, round=rnd, mode=mode, idea=idea, verdict="run"
+    )
+    return deps.write_code(row, code)
+
+
 def critique(state: CampaignState, deps: Deps) -> dict:
     """The critic's verdict on every new proposal; exact duplicates are rejected without a call."""
     earlier = {
@@ -156,7 +186,7 @@ def critique(state: CampaignState, deps: Deps) -> dict:
         if r.id not in state["batch"] and r.code_sha
     }
     for row in deps.rows(state["batch"]):
-        if row.stage != "proposed" or row.verdict is not None:
+        if row.stage != "proposed":
             continue
         if row.code_sha in earlier:
             reason = f"same code as {earlier[row.code_sha]}"
@@ -171,6 +201,8 @@ def critique(state: CampaignState, deps: Deps) -> dict:
                 )
             )
             continue
+        if row.verdict is not None:
+            continue  # judged before (a repair) or needs no judge (the search generator)
         deps.notify("critic", f"reviewing {row.id}")
         answer = critic.critique(
             deps.models["critic"],
@@ -196,6 +228,11 @@ def code(state: CampaignState, deps: Deps) -> dict:
     """The coder repairs every hypothesis waiting for it (critic's revise or a failed check)."""
     for row in deps.rows(state["batch"]):
         if row.stage != "needs_repair":
+            continue
+        if "coder" not in deps.models:  # no LLM in this campaign (the search generator)
+            deps.ledger.save(
+                row.model_copy(update={"stage": "failed", "outcome": row.outcome or "invalid"})
+            )
             continue
         deps.notify("coder", f"repairing {row.id}: {row.reason}")
         path = deps.code_path(row.id)
@@ -232,7 +269,7 @@ def validate(state: CampaignState, deps: Deps) -> dict:
 
 
 def after_validate(state: CampaignState, deps: Deps) -> str:
-    return routing.after_validate(deps.rows(state["batch"]))
+    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "probe"
 
 
 def _experiment(deps: Deps, row: HypothesisRow, budget: str) -> EvalReport:
@@ -257,9 +294,9 @@ REPAIRABLE = (Outcome.INVALID, Outcome.HYP_ERROR, Outcome.NONFINITE)
 
 
 def screen(state: CampaignState, deps: Deps) -> dict:
-    """One-pass screening of every coded hypothesis; code faults go back to the coder."""
+    """One-pass screening of every selected hypothesis; code faults go back to the coder."""
     for row in deps.rows(state["batch"]):
-        if row.stage != "coded":
+        if row.stage != "selected":
             continue
         report = _experiment(deps, row, "one-pass")
         if report.status is Outcome.OK:
@@ -323,7 +360,7 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
                 findings.append(finding)
                 break
     text = [f"# Round {state['round']}", "", analyst.table(findings), ""]
-    if findings:
+    if findings and "analyst" in deps.models:
         deps.notify("analyst", f"summarising round {state['round']}")
         answer = analyst.summarise(deps.models["analyst"], findings, deps.evaluator.description)
         deps.spend(answer.tokens)
@@ -345,7 +382,12 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
 def record(state: CampaignState, deps: Deps) -> dict:
     """Close the round: every hypothesis of the batch has a final stage in the ledger."""
     rows = deps.rows(state["batch"])
-    knowledge.remember(deps, rows)
+    for row in rows:
+        original = (row.duplicate_of or "").removeprefix(f"{deps.campaign}/")
+        source = deps.ledger.hypothesis(deps.campaign, original) if row.duplicate_of else None
+        if source is not None and row.screen_win_rate is None and source.screen_win_rate:
+            deps.ledger.save(row.model_copy(update={"screen_win_rate": source.screen_win_rate}))
+    knowledge.remember(deps, deps.rows(state["batch"]))
     deps.ledger.log(
         deps.campaign,
         "orchestrator",

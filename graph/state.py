@@ -6,10 +6,11 @@ and each hypothesis's fate in the ledger.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class CampaignState(TypedDict):
     round: int  # the round being worked on, from 0
     batch: list[str]  # hypothesis ids of this round
     stop: str  # why the campaign stopped; "" while it runs
+    explore: NotRequired[bool]  # the reward model collapsed: the next round proposes novel ideas

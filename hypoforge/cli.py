@@ -7,7 +7,6 @@ image). Domain errors become one-line messages here and nowhere else.
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
     from sandbox.base import Sandbox
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
-sandbox_app = typer.Typer(no_args_is_help=True, help="Build, test and clean up the sandbox.")
-app.add_typer(sandbox_app, name="sandbox")
 
 out = Console()
 err = Console(stderr=True)
@@ -128,6 +125,8 @@ def _open_llm(settings: Settings, folder: Path) -> Any:
 
     from hypoforge.llm_server import embedded_server, wait_healthy
 
+    if settings.campaign.generator == "search":
+        return nullcontext(None)  # the built-in generator needs no language model
     if settings.llm.endpoint == "embedded":
         return embedded_server(settings.llm.model, log=folder / "llm-server.log")
     wait_healthy(settings.llm.endpoint.rstrip("/"), timeout=10)
@@ -151,6 +150,8 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
                 update={"llm": settings.llm.model_copy(update={"endpoint": llm})}
             )
         info = campaign.load(folder)
+        settings = settings.model_copy(update={"campaign": info.budgets})
+        search = info.budgets.generator == "search"
         evaluator = ActivationEvaluator(sandbox, settings.home, settings.sandbox.limits)
         try:
             with _open_llm(settings, folder) as base_url:
@@ -158,7 +159,9 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
                 if settings.llm.use_grammar:
                     grammars = {**evaluator.grammars(), "critic": prompt_grammar("verdict")}
                 models = {
-                    r: make_chat_model(settings.llm, base_url, r, grammars.get(r)) for r in ROLES
+                    r: make_chat_model(settings.llm, base_url, r, grammars.get(r))
+                    for r in ROLES
+                    if not search
                 }
                 archive = NoveltyArchive(settings.home / "archive")
                 view_ledger = Ledger(folder / "ledger.sqlite")
@@ -170,7 +173,9 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
                         settings.llm.retries,
                         notify=view.update,
                         archive=archive,
-                        generator=f"{settings.llm.endpoint}:{settings.llm.model}",
+                        generator="search"
+                        if search
+                        else f"{settings.llm.endpoint}:{settings.llm.model}",
                     )
                 view_ledger.close()
         except InfraError as exc:
@@ -195,6 +200,9 @@ def run_cmd(
         Path | None, typer.Option("--campaign", help="Campaign folder.")
     ] = None,
     llm: Annotated[str | None, typer.Option(help="'embedded' or an OpenAI-compatible URL.")] = None,
+    generator: Annotated[
+        str | None, typer.Option(help="Who proposes: 'llm' or 'search' (built-in, no LLM).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Start a research campaign: propose, criticise, code, screen, evaluate, analyse, repeat."""
@@ -208,7 +216,12 @@ def run_cmd(
         settings = load_settings(config)
         updates = {
             k: v
-            for k, v in (("proposals", proposals), ("hours", hours), ("batch", batch))
+            for k, v in (
+                ("proposals", proposals),
+                ("hours", hours),
+                ("batch", batch),
+                ("generator", generator),
+            )
             if v is not None
         }
         budgets = settings.campaign.model_validate({**settings.campaign.model_dump(), **updates})
@@ -334,62 +347,8 @@ def report_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
     out.print(f"report: {path}")
 
 
-@sandbox_app.command("check")
-def sandbox_check(
-    all_probes: Annotated[
-        bool, typer.Option("--all", help="Run the whole adversarial catalogue.")
-    ] = False,
-    config: ConfigOpt = None,
-) -> None:
-    """Run adversarial probes in the sandbox and print a pass/fail table."""
-    from hypoforge.console import probe_table
-    from sandbox.selftest import run_all
-
-    with _session(config) as (settings, sandbox):
-        work = settings.home / "selftest"
-        work.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=work) as tmp, err.status("running probes"):
-            reports = run_all(sandbox, Path(tmp), quick=not all_probes)
-    out.print(probe_table(reports))
-    failed = [r for r in reports if not r.passed]
-    out.print(f"{len(reports) - len(failed)} passed, {len(failed)} failed")
-    if failed:
-        raise typer.Exit(1)
-
-
-@sandbox_app.command("build")
-def sandbox_build(
-    config: ConfigOpt = None,
-    force: Annotated[bool, typer.Option(help="Rebuild even if the image exists.")] = False,
-) -> None:
-    """Build the sandbox image offline (debootstrap + pinned wheels) unless it exists."""
-    from hypoforge.errors import ImageMissing
-    from sandbox.build import build_offline, default_tag
-
-    try:
-        settings = load_settings(config)
-        tag = settings.sandbox.image or default_tag()
-        sandbox = make_sandbox(settings)
-        try:
-            sandbox.preflight()
-            exists = True
-        except ImageMissing:
-            exists = False
-        if exists and not force:
-            out.print(f"sandbox image {tag} is present")
-            return
-        build_offline(tag)
-        out.print(f"built sandbox image {tag}")
-    except HypoforgeError as exc:
-        raise _fail(exc) from None
-
-
-@sandbox_app.command("reap")
-def sandbox_reap(config: ConfigOpt = None) -> None:
-    """Remove containers left behind by hypoforge processes that no longer run."""
-    with _session(config, reap=False) as (_, sandbox):
-        removed = sandbox.reap_orphans()
-    out.print(f"removed {len(removed)} orphaned container(s)")
+# Sub-command groups register themselves on ``app``.
+from hypoforge import cli_reward, cli_sandbox  # noqa: E402, F401
 
 
 def main() -> None:

@@ -25,7 +25,10 @@ CREATE TABLE IF NOT EXISTS hypotheses (
     campaign TEXT NOT NULL, id TEXT NOT NULL, round INTEGER NOT NULL, mode TEXT NOT NULL,
     idea TEXT NOT NULL, code_sha TEXT, stage TEXT NOT NULL, verdict TEXT, p_win REAL,
     outcome TEXT, reason TEXT, screen_win_rate REAL, full_win_rate REAL, repairs INTEGER NOT NULL,
-    updated REAL NOT NULL, PRIMARY KEY (campaign, id));
+    updated REAL NOT NULL, predicted REAL, duplicate_of TEXT, PRIMARY KEY (campaign, id));
+CREATE TABLE IF NOT EXISTS probes (
+    campaign TEXT NOT NULL, id TEXT NOT NULL, code_sha TEXT NOT NULL, problem TEXT,
+    fingerprint TEXT, PRIMARY KEY (campaign, id, code_sha));
 CREATE TABLE IF NOT EXISTS usage (
     campaign TEXT PRIMARY KEY, tokens INTEGER NOT NULL, launches INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -44,7 +47,9 @@ class HypothesisRow(BaseModel):
     mode: str  # incremental | novel
     idea: str
     code_sha: str | None = None
-    stage: str = "proposed"  # proposed, rejected, coded, invalid, screened, evaluated
+    # proposed, rejected, needs_repair, coded, probed, invalid, duplicate, pruned, selected,
+    # screened, failed, evaluated
+    stage: str = "proposed"
     verdict: str | None = None  # the critic's: run | revise | reject
     p_win: float | None = None  # the critic's predicted chance to beat the baselines
     outcome: str | None = None
@@ -52,6 +57,12 @@ class HypothesisRow(BaseModel):
     screen_win_rate: float | None = None
     full_win_rate: float | None = None
     repairs: int = 0
+    predicted: float | None = None  # the reward model's predicted win rate when it ranked this
+    duplicate_of: str | None = None  # archive id (campaign/hypothesis) of the original
+
+
+# Columns added after the first release, for ledgers created before them.
+ADDED_COLUMNS = {"predicted": "REAL", "duplicate_of": "TEXT"}
 
 
 class Ledger:
@@ -63,6 +74,10 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(hypotheses)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in have:
+                self.db.execute(f"ALTER TABLE hypotheses ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -118,6 +133,28 @@ class Ledger:
             f"SELECT {', '.join(fields)} FROM hypotheses WHERE {where} ORDER BY round, id", args
         )
         return [HypothesisRow(**dict(zip(fields, r, strict=True))) for r in cur]
+
+    # -- probes: behaviour before compute -------------------------------------------------------
+    def put_probe(
+        self, campaign: str, hid: str, code_sha: str, problem: str | None, fp: list[float] | None
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO probes VALUES (?, ?, ?, ?, ?)",
+            (campaign, hid, code_sha, problem, None if fp is None else json.dumps(fp)),
+        )
+
+    def probe(
+        self, campaign: str, hid: str, code_sha: str
+    ) -> tuple[str | None, list[float] | None] | None:
+        """(problem, fingerprint) of the probe of this code, or None if it was never probed."""
+        row = self.db.execute(
+            "SELECT problem, fingerprint FROM probes "
+            "WHERE campaign = ? AND id = ? AND code_sha = ?",
+            (campaign, hid, code_sha),
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0], None if row[1] is None else json.loads(row[1])
 
     # -- budgets and events --------------------------------------------------------------------
     def add_usage(self, campaign: str, tokens: int = 0, launches: int = 0) -> None:

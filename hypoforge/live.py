@@ -11,7 +11,7 @@ from rich.table import Table
 
 from hypoforge.ledger import Ledger
 
-AGENTS = ("proposer", "critic", "coder", "sandbox", "analyst")
+AGENTS = ("proposer", "critic", "coder", "sandbox", "reward", "analyst")
 
 
 class LiveView:
@@ -46,18 +46,30 @@ class LiveView:
             f"tokens {tokens}/{self.budgets.tokens}",
             f"sandbox runs {launches}",
         )
+        alarms = self.ledger.events(self.campaign, "collapse")
+        head.add_row(
+            f"pruned {sum(r.stage == 'pruned' for r in rows)}",
+            f"duplicates {sum(r.stage == 'duplicate' for r in rows)}",
+            f"[bold red]reward collapse: {alarms[-1][2]}[/]" if alarms else "no reward collapse",
+            "",
+        )
         agents = Table(title="agents", title_justify="left", show_header=False)
         for agent in AGENTS:
             agents.add_row(agent, self.stages[agent])
         board = Table(title="leaderboard (win rate vs ReLU/GELU/SiLU/tanh)", title_justify="left")
-        for col in ("id", "idea", "screen", "full", "stage"):
+        for col in ("id", "idea", "predicted", "screen", "full", "stage"):
             board.add_column(col)
         scored = sorted(
             rows, key=lambda r: r.full_win_rate or r.screen_win_rate or -1, reverse=True
         )
         for r in scored[:8]:
             board.add_row(
-                r.id, r.idea[:60], _fmt(r.screen_win_rate), _fmt(r.full_win_rate), r.stage
+                r.id,
+                r.idea[:60],
+                _fmt(r.predicted),
+                _fmt(r.screen_win_rate),
+                _fmt(r.full_win_rate),
+                r.stage,
             )
         return Group(head, agents, board)
 

@@ -5,6 +5,7 @@ Plots (PNG, in ``<campaign>/report/``):
                 untrusted artifacts) next to the baselines (computed here from their formulas)
   progress.png  win rate of every proposal in the order it was made
   heatmap.png   per-dataset accuracy of the leaders minus the best baseline
+  reward.png    the reward model's predicted win rates against the measured ones
 """
 
 from __future__ import annotations
@@ -134,6 +135,40 @@ def _plot_heatmap(out: Path, leaders: list[HypothesisRow], reports: dict[str, Ev
     return True
 
 
+def _plot_reward(out: Path, rows: list[HypothesisRow]) -> bool:
+    """The reward model's predictions against what screening measured (pruned ones on the axis)."""
+    import matplotlib.pyplot as plt
+
+    ran = [r for r in rows if r.predicted is not None and r.screen_win_rate is not None]
+    pruned = [r.predicted for r in rows if r.stage == "pruned" and r.predicted is not None]
+    if not ran and not pruned:
+        return False
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":")
+    ax.plot([r.predicted for r in ran], [r.screen_win_rate for r in ran], "o", label="screened")
+    ax.plot(pruned, [-0.03] * len(pruned), "|", color="grey", ms=12, label="pruned (not run)")
+    ax.set_xlabel("predicted win rate")
+    ax.set_ylabel("measured one-pass win rate")
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.06, 1.05)
+    ax.legend(fontsize=7)
+    ax.set_title("reward model: predicted vs measured")
+    _save(fig, out / "reward.png")
+    return True
+
+
+def _decisions(rows: list[HypothesisRow], alarms: list[str]) -> list[str]:
+    """What was not run and why: duplicates with their originals, pruned with predictions."""
+    lines = ["## What was not run, and why", ""]
+    for r in rows:
+        if r.stage == "duplicate":
+            lines.append(f"- {r.id} ({r.idea}): behaves like {r.duplicate_of}, result reused")
+        elif r.stage == "pruned":
+            lines.append(f"- {r.id} ({r.idea}): {r.reason}")
+    lines += [f"- reward collapse alarm: {a}" for a in alarms]
+    return [*lines, ""] if len(lines) > 2 else []
+
+
 def write_tsv(path: Path, rows: list[HypothesisRow]) -> None:
     fields = list(HypothesisRow.model_fields)
     with path.open("w", newline="") as f:
@@ -155,6 +190,7 @@ def write_report(folder: Path) -> Path:
         reports = _best_report(ledger, info.id)
         tokens, launches = ledger.usage(info.id)
         stops = ledger.events(info.id, "stop")
+        alarms = [detail for _, _, detail in ledger.events(info.id, "collapse")]
     finally:
         ledger.close()
     out = folder / "report"
@@ -190,6 +226,9 @@ def write_report(folder: Path) -> Path:
             lines += ["![curves](curves.png)", ""]
         if _plot_heatmap(out, leaders, reports):
             lines += ["![per-dataset heatmap](heatmap.png)", ""]
+    lines += _decisions(rows, alarms)
+    if _plot_reward(out, rows):
+        lines += ["![reward model](reward.png)", ""]
     lines += [
         "## Every proposal",
         "",

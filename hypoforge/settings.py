@@ -73,6 +73,10 @@ class CampaignSettings(_Config):
     tokens: int = Field(200_000, ge=1)  # LLM tokens (prompt + completion)
     repairs: int = Field(2, ge=0, le=10)  # coder attempts after a validation failure
     full_top_k: int = Field(1, ge=0)  # screened hypotheses promoted to the full budget per round
+    screen_top_k: int = Field(4, ge=1)  # probed hypotheses the reward model keeps per round
+    exploration: float = Field(1.0, ge=0)  # weight of the reward model's uncertainty bonus
+    reward_model: Literal["gp", "ridge"] = "gp"
+    generator: Literal["llm", "search"] = "llm"  # who proposes: the LLM or the built-in search
     mode: Literal["incremental", "novel", "mixed"] = "mixed"
     cost: float | None = Field(None, gt=0)  # spending cap, in the currency of the price below
     price_per_million_tokens: float | None = Field(None, ge=0)

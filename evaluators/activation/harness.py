@@ -14,63 +14,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from evaluators.activation import datasets, runner
+from evaluators.activation.budgets import BASELINES, HERE, Budget, get_budget, harness_version
 from evaluators.activation.validator import StaticCheckError, check_source
 from evaluators.winrate import Cell, win_rate
-from hypoforge.errors import ConfigError, InfraError
+from hypoforge.errors import InfraError
 from hypoforge.records import DatasetScore, EvalReport, Outcome
 from hypoforge.settings import Limits
 from sandbox.artifacts import ArtifactError, read_json, read_npy
 from sandbox.base import Job, Mount, RunResult, Sandbox
 
 TASK = "activation"
-HERE = Path(__file__).parent
-BASELINES = ("relu", "gelu", "silu", "tanh")
 MAX_LOGITS_BYTES = 4 * 1024 * 1024
 MAX_STATUS_BYTES = 64 * 1024
+PROBE_WALL = 60.0  # seconds for one batch probe job (import torch, probe each hypothesis)
 
 
 @dataclass(frozen=True)
-class Budget:
-    name: str
-    epochs: int
-    lr: float
-    wall_seconds: float  # for one candidate; a baseline run gets one of these per baseline
-    batch_size: int = 32
-    hidden: int = 64
+class Probe:
+    """What the probe alone says of a hypothesis: a problem, or its behavioural fingerprint
+    (both None when the probe job gave no verdict)."""
 
-    def train_config(self) -> dict:
-        return {
-            "epochs": self.epochs,
-            "lr": self.lr,
-            "batch_size": self.batch_size,
-            "hidden": self.hidden,
-        }
-
-
-BUDGETS = {
-    "one-pass": Budget("one-pass", epochs=1, lr=0.01, wall_seconds=120),
-    "full": Budget("full", epochs=30, lr=0.005, wall_seconds=900),
-}
-
-
-def harness_version() -> str:
-    """Hash of everything that defines a score: the runner, the data, this file, the budgets."""
-    h = hashlib.sha256()
-    for name in ("runner.py", "datasets.py", "harness.py"):
-        h.update((HERE / name).read_bytes())
-    for name in BASELINES:
-        h.update((HERE / "baselines" / f"{name}.py").read_bytes())
-    return h.hexdigest()[:12]
-
-
-def get_budget(name: str) -> Budget:
-    if name not in BUDGETS:
-        raise ConfigError(f"unknown budget {name!r}; choose one of: {', '.join(BUDGETS)}")
-    return BUDGETS[name]
+    problem: str | None
+    fingerprint: list[float] | None
 
 
 @dataclass(frozen=True)
@@ -124,20 +94,16 @@ class ActivationEvaluator:
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
     @staticmethod
-    def behaviour(report: EvalReport) -> list[float] | None:
-        """The behavioural fingerprint from the probe arrays of ``report``'s sandbox run."""
-        from evaluators.fingerprint import fingerprint
-
+    def behaviour(report: EvalReport, name: str = "candidate") -> list[float] | None:
+        """The behavioural fingerprint from the probe arrays of ``report``'s sandbox run
+        (``name``: the hypothesis's name in a batch of ``evaluate_many``)."""
         if not report.artifacts:
             return None
         try:
-            y = read_npy(Path(report.artifacts), "candidate.probe_y.npy", MAX_LOGITS_BYTES)
+            y = read_npy(Path(report.artifacts), f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
         except ArtifactError:
             return None
-        points = runner.probe_points()
-        if y.shape != points.shape or y.dtype.kind != "f" or not np.isfinite(y).all():
-            return None
-        return [float(v) for v in fingerprint(points, y)]
+        return _fingerprint(y)
 
     @staticmethod
     def static_problem(source: str) -> str | None:
@@ -152,46 +118,109 @@ class ActivationEvaluator:
         self, source: str, budget: str = "one-pass", *, static_check: bool = True
     ) -> EvalReport:
         """Evaluate one hypothesis. ``static_check=False`` is for tests of the sandbox layer."""
+        return self.evaluate_many({"candidate": source}, budget, static_check=static_check)[
+            "candidate"
+        ]
+
+    def evaluate_many(
+        self, sources: dict[str, str], budget: str = "one-pass", *, static_check: bool = True
+    ) -> dict[str, EvalReport]:
+        """Evaluate several hypotheses in ONE container (one torch import for all).
+
+        Campaigns evaluate one hypothesis per container, so that none can disturb another's run;
+        batching is for filling an archive with hypotheses from the built-in generator.
+        """
         start = time.monotonic()
         spec = get_budget(budget)
-        code_sha = hashlib.sha256(source.encode()).hexdigest()
-        base = dict(task=TASK, budget=spec.name, harness_version=self.version, code_sha=code_sha)
-        if static_check:
-            try:
-                check_source(source)
-            except StaticCheckError as exc:
-                return EvalReport(
-                    status=Outcome.INVALID, reason=str(exc), wall_seconds=_since(start), **base
-                )
-        job = self.make_job({"candidate": source}, spec, f"a{code_sha[:12]}")
+        reports: dict[str, EvalReport] = {}
+        runnable: dict[str, str] = {}
+        for name, source in sources.items():
+            problem = self.static_problem(source) if static_check else None
+            if problem is None:
+                runnable[name] = source
+            else:
+                reports[name] = self._report(source, spec, start, Outcome.INVALID, problem)
+        if not runnable:
+            return reports
+        shas = "".join(sorted(_sha(s) for s in runnable.values()))
+        job = self.make_job(runnable, spec, f"a{_sha(shas)[:12]}", n_candidates=len(runnable))
         self.notify(f"training on {len(self.splits)} splits in the sandbox ({spec.name})")
         result = self.sandbox.run(job)
-        scored = self.score_output(result, "candidate")
-        report = dict(
-            base, image=result.image, log_tail=result.log_tail, artifacts=str(result.out_dir)
+        extra = dict(image=result.image, log_tail=result.log_tail, artifacts=str(result.out_dir))
+        for name, source in runnable.items():
+            scored = self.score_output(result, name)
+            if scored.outcome is not Outcome.OK:
+                reports[name] = self._report(
+                    source, spec, start, scored.outcome, scored.reason, **extra
+                )
+                continue
+            baselines = self.baselines(spec)
+            wr = win_rate(scored.accuracy, baselines)
+            per_dataset = {
+                d: DatasetScore(
+                    candidate=_mean(scored.accuracy, d),
+                    baselines={b: _mean(acc, d) for b, acc in baselines.items()},
+                    win_rate=wr.per_dataset[d],
+                )
+                for d in wr.per_dataset
+            }
+            reports[name] = self._report(
+                source,
+                spec,
+                start,
+                Outcome.OK,
+                "",
+                win_rate=wr.value,
+                win_rate_ci=wr.ci,
+                comparisons=wr.comparisons,
+                per_dataset=per_dataset,
+                **extra,
+            )
+        return reports
+
+    def probe_many(self, sources: dict[str, str]) -> dict[str, Probe]:
+        """Run only the property probe of several hypotheses, in one container, before any
+        training: a code fault or a behavioural duplicate is then found for the cost of one
+        launch per round. Advisory: screening probes each hypothesis again on its own.
+        """
+        spec = get_budget("one-pass")
+        tag = f"p{_sha(''.join(sorted(map(_sha, sources.values()))))[:12]}"
+        job = self.make_job(sources, spec, tag, splits=[])
+        job = job.model_copy(
+            update={"limits": job.limits.model_copy(update={"wall_seconds": PROBE_WALL})}
         )
-        if scored.outcome is not Outcome.OK:
-            return EvalReport(
-                status=scored.outcome, reason=scored.reason, wall_seconds=_since(start), **report
-            )
-        baselines = self.baselines(spec)
-        wr = win_rate(scored.accuracy, baselines)
-        per_dataset = {
-            d: DatasetScore(
-                candidate=_mean(scored.accuracy, d),
-                baselines={b: _mean(acc, d) for b, acc in baselines.items()},
-                win_rate=wr.per_dataset[d],
-            )
-            for d in wr.per_dataset
-        }
+        self.notify(f"probing {len(sources)} hypotheses in the sandbox")
+        result = self.sandbox.run(job)
+        if result.outcome is Outcome.INFRA_ERROR:
+            raise InfraError(f"probe job: {result.reason}")
+        out: dict[str, Probe] = {}
+        for name in sources:
+            if result.outcome in (Outcome.TIMEOUT, Outcome.OOM, Outcome.DISK_QUOTA):
+                out[name] = Probe(None, None)  # one of them spoiled the batch: no verdict
+                continue
+            advisory = self._advisory(result.out_dir, name)
+            problem = self._host_probe_check(result.out_dir, name)
+            if problem is None and advisory.get("stage") in ("load", "probe"):
+                problem = advisory.get("error") or "failed the property check"
+            if problem is not None:
+                out[name] = Probe(problem, None)
+                continue
+            y = read_npy(result.out_dir, f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
+            out[name] = Probe(None, _fingerprint(y))
+        return out
+
+    def _report(
+        self, source: str, spec: Budget, start: float, status: Outcome, reason: str, **extra: Any
+    ) -> EvalReport:
         return EvalReport(
-            status=Outcome.OK,
-            win_rate=wr.value,
-            win_rate_ci=wr.ci,
-            comparisons=wr.comparisons,
-            per_dataset=per_dataset,
+            task=TASK,
+            budget=spec.name,
+            harness_version=self.version,
+            code_sha=_sha(source),
+            status=status,
+            reason=reason,
             wall_seconds=_since(start),
-            **report,
+            **extra,
         )
 
     def baselines(self, spec: Budget) -> dict[str, dict[Cell, float]]:
@@ -234,7 +263,12 @@ class ActivationEvaluator:
         return path
 
     def make_job(
-        self, sources: dict[str, str], spec: Budget, tag: str, n_candidates: int = 1
+        self,
+        sources: dict[str, str],
+        spec: Budget,
+        tag: str,
+        n_candidates: int = 1,
+        splits: list[str] | None = None,
     ) -> Job:
         """Write a fresh attempt folder for ``sources`` and describe the sandbox job."""
         root = self.home / "attempts" / TASK
@@ -249,7 +283,7 @@ class ActivationEvaluator:
             (in_dir / "candidates" / f"{name}.py").write_text(src)
         job_spec = {
             "candidates": list(sources),
-            "splits": [s.name for s in self.splits],
+            "splits": [s.name for s in self.splits] if splits is None else splits,
             "train": spec.train_config(),
         }
         (in_dir / "job.json").write_text(json.dumps(job_spec))
@@ -283,7 +317,8 @@ class ActivationEvaluator:
         if problem is not None or advisory.get("stage") in ("load", "probe"):
             why = problem or advisory.get("error") or "failed the property check"
             return Scored(Outcome.INVALID, why, {})
-        if result.outcome is Outcome.HYP_ERROR:
+        if result.outcome is Outcome.HYP_ERROR and advisory.get("stage") != "done":
+            # In a batch, another hypothesis may have set the exit code: this one finished.
             why = advisory.get("error") or result.reason
             return Scored(Outcome.HYP_ERROR, str(why)[:500], {})
         return self._score_logits(result.out_dir, name)
@@ -333,6 +368,19 @@ def _cell(split_name: str) -> Cell:
 
 def _mean(acc: dict[Cell, float], dataset: str) -> float:
     return float(np.mean([v for (d, _), v in acc.items() if d == dataset]))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _fingerprint(y: np.ndarray) -> list[float] | None:
+    from evaluators.fingerprint import fingerprint
+
+    points = runner.probe_points()
+    if y.shape != points.shape or y.dtype.kind != "f" or not np.isfinite(y).all():
+        return None
+    return [float(v) for v in fingerprint(points, y)]
 
 
 def _since(start: float) -> float:

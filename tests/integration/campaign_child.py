@@ -44,7 +44,10 @@ def main(folder: Path, home: Path) -> None:
         "coder": FakeListChatModel(responses=[replies[0]]),
         "analyst": FakeListChatModel(responses=["Summary."]),
     }
-    campaign.run(folder, ev, models, retries=0)
+    from evaluators.novelty import NoveltyArchive
+
+    archive = NoveltyArchive(folder.parent / "archive")  # real Chroma, beside the campaign
+    campaign.run(folder, ev, models, retries=0, archive=archive, generator="scripted")
     sandbox.close()
 
 

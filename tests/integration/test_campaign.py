@@ -96,7 +96,17 @@ def test_kill_9_at_random_points_loses_nothing(docker_sandbox, settings, tmp_pat
     assert all(r.stage in ("screened", "rejected") for r in rows), [r.stage for r in rows]
     results = ledger.results(info.id)
     _, launches = ledger.usage(info.id)
-    assert launches <= len(results) + kills  # at most one re-run per kill
+    # One probe job per round (5 rounds), plus at most one re-run per kill.
+    assert launches <= len(results) + 5 + kills
     assert kills == 10
+    # The archive, written across the kills, is intact and holds every hypothesis once.
+    from evaluators.novelty import NoveltyArchive
+
+    archived = {e.id: e for e in NoveltyArchive(tmp_path / "archive").examples("activation")}
+    assert set(archived) == {f"{info.id}/{r.id}" for r in rows}
+    for r in rows:
+        entry = archived[f"{info.id}/{r.id}"]
+        assert entry.target == pytest.approx(r.screen_win_rate)
+        assert (entry.fingerprint is not None) == (r.stage == "screened")
     # The last process reaped its predecessors' orphans at start and removed its own at exit.
     assert _own_orphans(docker_sandbox.client) == []

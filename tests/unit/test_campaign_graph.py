@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from evaluators.activation.harness import ActivationEvaluator
+from evaluators.activation.harness import ActivationEvaluator, Probe
 from hypoforge import campaign
 from hypoforge.errors import InfraError
 from hypoforge.ledger import Ledger
@@ -23,9 +23,33 @@ def proposal(expr: str, idea: str = "a gate") -> str:
 class FakeEvaluator:
     description = "find a good activation"
 
-    def __init__(self, fail_with: Outcome | None = None) -> None:
+    def __init__(self, fail_with: Outcome | None = None, probe_rejects: str = "") -> None:
         self.calls: list[tuple[str, str]] = []
+        self.probed: list[str] = []
         self.fail_with = fail_with
+        self.probe_rejects = probe_rejects  # code containing this fails the fake probe
+
+    def probe_many(self, sources: dict[str, str]) -> dict[str, Probe]:
+        """Fingerprints from running the (test-written, trusted) code here with torch."""
+        import torch
+
+        from evaluators.activation.runner import probe_points
+        from evaluators.fingerprint import fingerprint
+
+        if self.fail_with is not None:
+            raise InfraError("engine down")
+        out = {}
+        for name, source in sources.items():
+            self.probed.append(name)
+            if self.probe_rejects and self.probe_rejects in source:
+                out[name] = Probe("zero gradient everywhere", None)
+                continue
+            namespace: dict = {}
+            exec(source, namespace)
+            pts = probe_points()
+            y = namespace["activation"](torch.from_numpy(pts)).numpy()
+            out[name] = Probe(None, [float(v) for v in fingerprint(pts, y)])
+        return out
 
     def experiment_key(self, source: str, budget: str) -> str:
         return hashlib.sha256(f"{source}|{budget}".encode()).hexdigest()[:24]
@@ -108,7 +132,7 @@ def test_campaign_runs_to_the_proposal_budget(tmp_path):
     assert all(r.verdict == "run" and r.p_win == 0.6 for r in rows)
     assert [b for _, b in ev.calls].count("one-pass") == 4
     assert [b for _, b in ev.calls].count("full") == 2
-    assert ledger.usage(info.id)[1] == 6  # sandbox launches
+    assert ledger.usage(info.id)[1] == 8  # sandbox launches: 2 probes, 4 screens, 2 full
     assert (folder / "findings" / "round-0.md").read_text().startswith("# Round 0")
     assert (folder / "hypotheses" / "r1-1.py").exists()
 

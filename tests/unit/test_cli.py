@@ -125,3 +125,20 @@ def test_status_of_a_missing_campaign_is_a_usage_error(tmp_path):
     assert (
         result.stderr.strip() == f"hypoforge: error: no campaign in {tmp_path} (no campaign.json)"
     )
+
+
+def test_reward_eval_needs_exactly_one_source(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
+    res = runner.invoke(cli.app, ["reward", "eval"])
+    assert res.exit_code == 2
+    assert "give a campaign or archive folder, or --archive" in res.output
+    res = runner.invoke(cli.app, ["reward", "eval", "--model", "svm", "--archive"])
+    assert res.exit_code == 2 and "unknown reward model 'svm'" in res.output
+
+
+def test_reward_eval_on_an_empty_archive_says_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
+    res = runner.invoke(cli.app, ["reward", "eval", "--archive"])
+    assert res.exit_code == 2
+    assert "0 hypotheses" in res.output
+    assert "too few measured hypotheses" in res.output

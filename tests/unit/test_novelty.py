@@ -135,3 +135,96 @@ def test_campaign_feeds_the_archive_and_shows_the_critic_its_neighbours(tmp_path
     assert [n[0] for n in second["neighbours"]] == [f"{info.id}/r0-0"]
     # Reopened (as after a crash), the archive still holds both.
     assert len(NoveltyArchive(tmp_path / "chroma")) == 2
+
+
+FUNCTIONS = {
+    "relu": (lambda x: np.maximum(x, 0), 0.55),
+    "leaky": (lambda x: np.maximum(x, 0.1 * x), 0.6),
+    "swish": (lambda x: x * sigmoid(x), 0.7),
+    "swish2": (lambda x: x * sigmoid(2 * x), 0.68),
+    "gelu-ish": (lambda x: x * sigmoid(1.702 * x), 0.69),
+    "tanh": (np.tanh, 0.4),
+    "tanh2": (lambda x: np.tanh(2 * x), 0.35),
+    "softsign": (lambda x: x / (1 + np.abs(x)), 0.38),
+    "sin": (np.sin, 0.1),
+    "cos-gate": (lambda x: x * np.cos(x), 0.05),
+    "square": (np.square, 0.15),
+    "softplus": (lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0), 0.58),
+}
+
+
+def test_reward_model_ranks_prunes_and_reports_to_the_proposer(tmp_path):
+    """A real archive of 12 measured hypotheses from an earlier campaign: the next campaign's
+    reward model predicts, prunes to the top 1, records the predictions, and the proposer's
+    next prompt carries them; a proposal behaving exactly like an archived one reuses it."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from hypoforge import campaign
+    from hypoforge.ledger import Ledger
+    from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+
+    archive = NoveltyArchive(tmp_path / "chroma")
+    for i, (name, (f, wr)) in enumerate(FUNCTIONS.items()):
+        archive.add(entry(i, name, f"# {name}", f(PTS), win_rate=wr))
+    examples = archive.examples("activation")
+    assert len(examples) == 12 and all(e.target is not None for e in examples)
+
+    prompts: list[str] = []
+
+    class Recording(FakeListChatModel):
+        def _call(self, messages, *args, **kwargs):
+            prompts.append(messages[-1].content)
+            return super()._call(messages, *args, **kwargs)
+
+    folder, info = start(tmp_path, proposals=4, batch=3, screen_top_k=1, full_top_k=0)
+    props = [
+        proposal("x * torch.sigmoid(1.5 * x)", "a sigmoid gate"),
+        proposal("torch.sin(2.0 * x) * 0.5 + torch.cos(x)", "a wave"),
+        proposal("torch.tanh(3.0 * x)", "a steep tanh"),
+        proposal("x / (1 + torch.exp(-x))", "a logistic ratio"),  # behaves like "swish"
+    ]
+    ms = models(props)
+    ms["proposer"] = Recording(responses=props)
+    campaign.run(folder, FakeEvaluator(), ms, retries=0, archive=archive, generator="fake-llm")
+    ledger = Ledger(folder / "ledger.sqlite")
+    rows = ledger.hypotheses(info.id)
+    first_round = rows[:3]
+    assert all(r.predicted is not None for r in first_round)
+    assert [r.stage for r in first_round].count("pruned") == 2
+    kept = next(r for r in first_round if r.stage != "pruned")
+    assert kept.predicted == max(r.predicted for r in first_round)  # no bonus needed here
+    assert kept.id == "r0-0"  # the gate, near the archive's best, over the wave and the tanh
+    assert ledger.events(info.id, "ranked")
+    # The next round's prompt shows the model's predictions and the archive's best ideas.
+    assert "reward model predicted" in prompts[3] and "pruned before running" in prompts[3]
+    assert "swish" in prompts[3]
+    twin = rows[3]
+    assert (twin.stage, twin.duplicate_of) == ("duplicate", "c1/h2")
+    assert twin.screen_win_rate == pytest.approx(0.7)
+
+
+def test_reward_eval_command_on_an_archive_folder(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from hypoforge import cli
+
+    archive = NoveltyArchive(tmp_path / "chroma")
+    i = 0
+    for scale in (0.5, 1.0, 1.5, 2.0):
+        for name, (f, wr) in FUNCTIONS.items():
+            values = f(scale * PTS)
+            archive.add(entry(i, f"{name} at {scale}", f"# {name} {scale}", values, win_rate=wr))
+            i += 1
+    res = CliRunner().invoke(cli.app, ["reward", "eval", str(tmp_path / "chroma")])
+    assert res.exit_code == 0, res.output
+    assert "48 hypotheses, 48 with a measured win rate" in res.output
+    assert "Kendall tau" in res.output
+    res = CliRunner().invoke(cli.app, ["reward", "eval", str(tmp_path / "chroma"), "--json"])
+    figures = json.loads(res.output)
+    assert figures["labelled"] == 48
+    for kind in ("gp", "ridge"):
+        held = figures[kind]["by time (newest 30%)"]
+        assert held["n"] == 15  # 30% of 48, all passed the probe
+        assert -1 <= held["kendall_tau"] <= 1 and held["discovery_auc_vs_random"] > 0

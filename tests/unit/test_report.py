@@ -16,7 +16,7 @@ def test_report_has_plots_leaders_and_the_ledger(tmp_path):
     path = write_report(folder)
     text = path.read_text()
     assert text.startswith(f"# Campaign {info.id} (activation)")
-    assert "3 proposals, 3 scored, 4 sandbox runs" in text
+    assert "3 proposals, 3 scored, 5 sandbox runs" in text  # 1 probe, 3 screens, 1 full
     assert "| r0-" in text and "| full |" in text
     for png in ("progress.png", "heatmap.png"):
         assert (path.parent / png).read_bytes()[:4] == b"\x89PNG"
@@ -44,3 +44,22 @@ def test_curves_come_from_the_sandbox_probe_arrays(tmp_path):
     path = write_report(folder)
     assert (path.parent / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert "![curves](curves.png)" in path.read_text()
+
+
+def test_report_explains_what_was_not_run(tmp_path):
+    folder, info = start(tmp_path, proposals=4, batch=4, screen_top_k=2, full_top_k=0)
+    props = [
+        proposal("x * torch.sigmoid(x)", "gate"),
+        proposal("x / (1 + torch.exp(-x))", "logistic ratio"),  # a behavioural twin
+        proposal("torch.tanh(x)", "tanh"),
+        proposal("x * torch.tanh(x)", "tanh gate"),
+    ]
+    campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    text = write_report(folder).read_text()
+    assert "## What was not run, and why" in text
+    assert f"- r0-1 (logistic ratio): behaves like {info.id}/r0-0, result reused" in text
+    assert "- r0-3 (tanh gate): pruned: no reward model yet" in text
+    with (folder / "report" / "ledger.tsv").open() as f:
+        rows = {r["id"]: r for r in csv.DictReader(f, delimiter="\t")}
+    assert rows["r0-1"]["duplicate_of"] == f"{info.id}/r0-0"
+    assert rows["r0-3"]["stage"] == "pruned"

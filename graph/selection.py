@@ -1,0 +1,150 @@
+"""Between validation and screening: what deserves compute.
+
+``probe``  one sandbox job per round runs only the property probe of every new hypothesis: code
+           faults go back to the coder, the rest get a behavioural fingerprint.
+``select`` behavioural duplicates (of this campaign or of the archive) reuse the original's result
+           instead of running; the reward model ranks the rest and a diverse top-k goes on to
+           screening; the others are pruned with their predicted score, so every decision can be
+           audited in the ledger. A collapsed choice raises the alarm and turns the next round's
+           proposer to novel ideas.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from graph import knowledge, routing
+from graph.state import CampaignState
+from hypoforge.ledger import HypothesisRow
+
+if TYPE_CHECKING:
+    from graph.nodes import Deps
+
+
+def probe(state: CampaignState, deps: Deps) -> dict:
+    """Probe every coded hypothesis of the round in one container (once per code version)."""
+    todo = [r for r in deps.rows(state["batch"]) if r.stage == "coded" and r.code_sha]
+    missing = [r for r in todo if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
+    if missing:
+        deps.notify("sandbox", f"probing {len(missing)} hypotheses")
+        deps.ledger.add_usage(deps.campaign, launches=1)
+        found = deps.evaluator.probe_many({r.id: deps.code_path(r.id).read_text() for r in missing})
+        for r in missing:
+            p = found[r.id]
+            deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", p.problem, p.fingerprint)
+    for row in todo:
+        problem, _ = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "") or (None, None)
+        if problem is None:
+            update: dict[str, Any] = {"stage": "probed"}
+        elif row.repairs < deps.settings.repairs:
+            update = {"stage": "needs_repair", "reason": problem}
+        else:
+            update = {"stage": "failed", "outcome": "invalid", "reason": problem}
+        deps.ledger.save(row.model_copy(update=update))
+    return {}
+
+
+def after_probe(state: CampaignState, deps: Deps) -> str:
+    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "select"
+
+
+def _fingerprint(deps: Deps, row: HypothesisRow) -> list[float] | None:
+    found = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "")
+    return found[1] if found else None
+
+
+def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: list[HypothesisRow]) -> Any:
+    """(pointer, win rate) of a hypothesis that behaves exactly like ``row``, or None."""
+    from evaluators.fingerprint import same_behaviour
+
+    mine = np.asarray(fp)
+    for other in earlier:
+        theirs = _fingerprint(deps, other)
+        if theirs is not None and same_behaviour(mine, np.asarray(theirs)):
+            return f"{deps.campaign}/{other.id}", other.screen_win_rate
+    if deps.archive is not None:
+        twin = deps.archive.behaviour_twin(fp, task=knowledge.TASK)
+        if twin is not None and twin.id != f"{deps.campaign}/{row.id}":
+            return twin.id, twin.win_rate
+    return None
+
+
+def select(state: CampaignState, deps: Deps) -> dict:
+    """De-duplicate by behaviour, rank with the reward model, keep a diverse top-k."""
+    rows = deps.rows(state["batch"])
+    earlier = [
+        r
+        for r in deps.ledger.hypotheses(deps.campaign)
+        if r.stage not in ("duplicate", "invalid", "rejected", "proposed", "needs_repair")
+        and r.id not in state["batch"]
+    ]
+    candidates: list[tuple[HypothesisRow, list[float] | None]] = []
+    for row in rows:
+        if row.stage != "probed":
+            if row.stage in ("selected", "screened", "evaluated", "failed"):
+                earlier.append(row)
+            continue
+        fp = _fingerprint(deps, row)
+        twin = _twin(deps, row, fp, earlier) if fp is not None else None
+        if twin is not None:
+            pointer, win = twin
+            deps.ledger.save(
+                row.model_copy(
+                    update={
+                        "stage": "duplicate",
+                        "outcome": "duplicate",
+                        "duplicate_of": pointer,
+                        "screen_win_rate": win,
+                        "reason": f"behaves exactly like {pointer}: its result is reused",
+                    }
+                )
+            )
+            deps.ledger.log(deps.campaign, "archive", "duplicate", {"id": row.id, "of": pointer})
+            continue
+        earlier.append(row)
+        candidates.append((row, fp))
+    if not candidates:
+        return {"explore": False}
+    from evaluators.reward import collapse
+    from evaluators.reward import select as choose
+
+    items = [(r, deps.code_path(r.id).read_text(), fp) for r, fp in candidates]
+    mean, std, model_used = knowledge.predict(deps, items)
+    vectors = [None if fp is None else np.asarray(fp) for _, fp in candidates]
+    k = deps.settings.screen_top_k
+    chosen = choose(mean, std, vectors, k, bonus=deps.settings.exploration)
+    for i, (row, _) in enumerate(candidates):
+        predicted = float(mean[i]) if model_used else None
+        if i in chosen:
+            update: dict[str, Any] = {"stage": "selected", "predicted": predicted}
+        else:
+            why = (
+                f"predicted win rate {mean[i]:.2f} ± {std[i]:.2f}"
+                if model_used
+                else "no reward model yet (too few measured hypotheses)"
+            )
+            update = {
+                "stage": "pruned",
+                "outcome": "pruned",
+                "predicted": predicted,
+                "reason": f"pruned: {why}, not in the diverse top {k}",
+            }
+        deps.ledger.save(row.model_copy(update=update))
+    deps.ledger.log(
+        deps.campaign,
+        "reward",
+        "ranked",
+        {
+            "ids": [r.id for r, _ in candidates],
+            "mean": [round(float(m), 4) for m in mean],
+            "std": [round(float(s), 4) for s in std],
+            "chosen": [candidates[i][0].id for i in chosen],
+        },
+    )
+    alarm = collapse(mean if model_used else None, [vectors[i] for i in chosen])
+    if alarm:
+        deps.ledger.log(deps.campaign, "reward", "collapse", alarm)
+        deps.notify("reward", f"reward collapse: {alarm}; next round proposes novel ideas")
+    return {"explore": bool(alarm)}

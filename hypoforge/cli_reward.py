@@ -1,0 +1,95 @@
+"""``hypoforge reward eval``: how well the reward model ranks hypotheses it has not seen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hypoforge import cli
+from hypoforge.cli import ConfigOpt
+from hypoforge.errors import ConfigError, HypoforgeError
+
+reward_app = typer.Typer(no_args_is_help=True, help="Measure the reward model.")
+cli.app.add_typer(reward_app, name="reward")
+
+TASK = "activation"
+
+
+def _examples(target: Path | None, whole: bool, config: Path | None) -> tuple[str, list]:
+    """(what was read, examples) from a campaign folder, an archive folder or the home archive."""
+    from evaluators.novelty import NoveltyArchive
+    from hypoforge import campaign
+
+    settings = cli.load_settings(config)
+    if whole == (target is not None):
+        raise ConfigError("give a campaign or archive folder, or --archive (not both)")
+    if target is None:
+        path = settings.home / "archive"
+        return f"archive {path}", NoveltyArchive(path).examples(TASK)
+    if (target / "chroma.sqlite3").exists():
+        return f"archive {target}", NoveltyArchive(target).examples(TASK)
+    info = campaign.load(target)
+    path = settings.home / "archive"
+    return f"campaign {info.id} in {path}", NoveltyArchive(path).examples(TASK, info.id)
+
+
+@reward_app.command("eval")
+def reward_eval(
+    folder: Annotated[
+        Path | None, typer.Argument(help="Campaign folder, or a Chroma archive folder.")
+    ] = None,
+    archive: Annotated[
+        bool, typer.Option("--archive", help="Use the whole archive under the home folder.")
+    ] = False,
+    model: Annotated[str, typer.Option(help="gp, ridge or all.")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Kendall's tau, Spearman, Pearson and discovery AUC vs random on held-out splits
+    (newest 30% by time; each generator in turn)."""
+    from rich.table import Table
+
+    from evaluators.reward import MIN_EXAMPLES, MODELS, held_out
+
+    try:
+        kinds = list(MODELS) if model == "all" else [model]
+        if any(k not in MODELS for k in kinds):
+            raise ConfigError(f"unknown reward model {model!r}; choose gp, ridge or all")
+        where, examples = _examples(folder, archive, config)
+        labelled = [e for e in examples if e.target is not None]
+        generators = ", ".join(sorted({e.generator for e in examples})) or "-"
+        summary = (
+            f"{where}: {len(examples)} hypotheses, {len(labelled)} with a measured win rate, "
+            f"generators: {generators}"
+        )
+        if not as_json:
+            cli.out.print(summary, soft_wrap=True)
+        results = {k: held_out(examples, k) for k in kinds}
+        if not any(results.values()):
+            raise ConfigError(
+                f"too few measured hypotheses to evaluate: need {MIN_EXAMPLES} to train and 10 "
+                "held out (fill an archive with benchmarks/reward_model.py or a campaign)"
+            )
+    except HypoforgeError as exc:
+        raise cli._fail(exc) from None
+    if as_json:
+        print(json.dumps({"examples": len(examples), "labelled": len(labelled), **results}))
+        return
+    table = Table(title="reward model on held-out hypotheses", title_justify="left")
+    for col in ("model", "held out", "n", "Kendall tau", "Spearman", "Pearson", "AUC/random"):
+        table.add_column(col)
+    for kind, splits in results.items():
+        for split, m in splits.items():
+            table.add_row(
+                kind,
+                split,
+                f"{m['n']:.0f}",
+                f"{m['kendall_tau']:.3f}",
+                f"{m['spearman']:.3f}",
+                f"{m['pearson']:.3f}",
+                f"{m['discovery_auc_vs_random']:.2f}",
+            )
+    cli.out.print(table)
