@@ -120,7 +120,7 @@ def main() -> None:
     sandbox.close()
     examples = archive.examples("activation", "bench")
     labelled = [e for e in examples if e.target is not None]
-    ok = [e for e in labelled if e.fingerprint is not None]
+    ok = [e for e in labelled if e.rankable]
     print(f"archive {path}: {len(examples)} hypotheses, {len(labelled)} labelled, "
           f"{len(ok)} passed the probe; filled in {time.monotonic() - start:.0f} s")  # fmt: skip
     for kind in MODELS:

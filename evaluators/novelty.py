@@ -160,6 +160,7 @@ class NoveltyArchive:
                     target=target_of(str(meta["outcome"]), measured),
                     generator=str(meta["generator"]),
                     added=float(meta.get("added", 0.0)),
+                    outcome=str(meta["outcome"]),
                 )
             )
         return sorted(out, key=lambda e: e.added)

@@ -48,7 +48,13 @@ class Example:
     target: float | None = None  # measured one-pass win rate (0 for a sandbox failure)
     generator: str = ""
     added: float = 0.0
+    outcome: str = ""
     stats: np.ndarray = field(init=False)
+
+    @property
+    def rankable(self) -> bool:
+        """Passed the property probe: the kind of hypothesis a campaign asks the model to rank."""
+        return self.fingerprint is not None and self.outcome != "invalid"
 
     def __post_init__(self) -> None:
         self.stats = code_stats(self.code)
@@ -294,10 +300,12 @@ def held_out(
 ) -> dict[str, dict[str, float]]:
     """Metrics on held-out splits: the newest 30% by time, and each generator in turn.
 
-    Training uses every labelled example; testing, those that passed the probe (they have a
-    fingerprint), which are the ones a campaign asks the model to rank.
+    Only hypotheses that passed the property probe are used, for training and testing: they
+    are the ones a campaign asks the model to rank (the probe rejects the others first).
     """
-    labelled = sorted((e for e in examples if e.target is not None), key=lambda e: e.added)
+    labelled = sorted(
+        (e for e in examples if e.target is not None and e.rankable), key=lambda e: e.added
+    )
     splits: dict[str, tuple[list[Example], list[Example]]] = {}
     cut = int(len(labelled) * 0.7)
     splits["by time (newest 30%)"] = (labelled[:cut], labelled[cut:])
@@ -309,7 +317,6 @@ def held_out(
     out = {}
     for name, (train, test) in splits.items():
         model = trained(train, kind)
-        test = [e for e in test if e.fingerprint is not None]
         if model is None or len(test) < min_test:
             continue
         predicted, _ = model.predict(test)

@@ -102,7 +102,8 @@ def predict(
     zeros = np.zeros(len(items))
     if deps.archive is None or not items:
         return zeros, zeros, False
-    model = reward.trained(deps.archive.examples(TASK)[-MAX_TRAIN:], deps.settings.reward_model)
+    known = [e for e in deps.archive.examples(TASK) if e.rankable]
+    model = reward.trained(known[-MAX_TRAIN:], deps.settings.reward_model)
     if model is None:
         return zeros, zeros, False
     vectors = embed([f"{row.idea}\n{code}" for row, code, _ in items])

@@ -145,7 +145,9 @@ def _plot_reward(out: Path, rows: list[HypothesisRow]) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":")
-    ax.plot([r.predicted for r in ran], [r.screen_win_rate for r in ran], "o", label="screened")
+    predicted = np.array([r.predicted for r in ran], dtype=float)
+    measured = np.array([r.screen_win_rate for r in ran], dtype=float)
+    ax.plot(predicted, measured, "o", label="screened")
     ax.plot(pruned, [-0.03] * len(pruned), "|", color="grey", ms=12, label="pruned (not run)")
     ax.set_xlabel("predicted win rate")
     ax.set_ylabel("measured one-pass win rate")

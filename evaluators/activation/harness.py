@@ -146,6 +146,12 @@ class ActivationEvaluator:
         job = self.make_job(runnable, spec, f"a{_sha(shas)[:12]}", n_candidates=len(runnable))
         self.notify(f"training on {len(self.splits)} splits in the sandbox ({spec.name})")
         result = self.sandbox.run(job)
+        spoiled = result.outcome in (Outcome.TIMEOUT, Outcome.OOM, Outcome.DISK_QUOTA)
+        if spoiled and len(runnable) > 1:
+            # One of them spoiled the shared container: each is judged alone instead.
+            for name, source in runnable.items():
+                reports.update(self.evaluate_many({name: source}, budget, static_check=False))
+            return reports
         extra = dict(image=result.image, log_tail=result.log_tail, artifacts=str(result.out_dir))
         for name, source in runnable.items():
             scored = self.score_output(result, name)
@@ -178,16 +184,18 @@ class ActivationEvaluator:
             )
         return reports
 
-    def probe_many(self, sources: dict[str, str]) -> dict[str, Probe]:
+    def probe_many(
+        self, sources: dict[str, str], wall_seconds: float = PROBE_WALL
+    ) -> dict[str, Probe]:
         """Run only the property probe of several hypotheses, in one container, before any
         training: a code fault or a behavioural duplicate is then found for the cost of one
         launch per round. Advisory: screening probes each hypothesis again on its own.
         """
         spec = get_budget("one-pass")
         tag = f"p{_sha(''.join(sorted(map(_sha, sources.values()))))[:12]}"
-        job = self.make_job(sources, spec, tag, splits=[])
+        job = self.make_job(sources, spec, tag, n_candidates=len(sources), splits=[])
         job = job.model_copy(
-            update={"limits": job.limits.model_copy(update={"wall_seconds": PROBE_WALL})}
+            update={"limits": job.limits.model_copy(update={"wall_seconds": wall_seconds})}
         )
         self.notify(f"probing {len(sources)} hypotheses in the sandbox")
         result = self.sandbox.run(job)
@@ -288,7 +296,9 @@ class ActivationEvaluator:
         }
         (in_dir / "job.json").write_text(json.dumps(job_spec))
         wall = (self.wall_seconds or spec.wall_seconds) * n_candidates
-        limits = self.limits.model_copy(update={"wall_seconds": wall})
+        # Each hypothesis of a batch may write as many files as one alone (bytes stay capped).
+        files = self.limits.output_files * n_candidates
+        limits = self.limits.model_copy(update={"wall_seconds": wall, "output_files": files})
         return Job(
             key=key,
             command=["python3", "-B", "/hf/code/runner.py", "/hf/in", "/hf/data.npz", "/hf/out"],

@@ -161,3 +161,39 @@ def test_two_spellings_of_swish_have_the_same_behaviour(small_eval):
     assert fa is not None and fb is not None and fc is not None
     assert same_behaviour(np.asarray(fa), np.asarray(fb))
     assert not same_behaviour(np.asarray(fa), np.asarray(fc))
+
+
+def test_batch_probe_finds_faults_and_behavioural_twins_in_one_launch(small_eval):
+    """One container probes a round: the two spellings of swish get the same fingerprint, a
+    function that overflows is named, and a hypothesis that loops forever leaves the batch without a
+    verdict (screening then decides each one alone) rather than with a wrong one."""
+    from evaluators.fingerprint import same_behaviour
+
+    sources = {
+        "a": "import torch\n\ndef activation(x):\n    return x * torch.sigmoid(x)\n",
+        "b": "import torch\n\ndef activation(x):\n    return x / (1 + torch.exp(-x))\n",
+        "c": "import torch\n\ndef activation(x):\n    return torch.exp(x) * torch.sin(x)\n",
+        "d": "import torch\n\ndef activation(x):\n    return torch.tanh(x)\n",
+    }
+    found = small_eval.probe_many(sources)
+    assert found["a"].problem is None and found["b"].problem is None
+    assert same_behaviour(np.array(found["a"].fingerprint), np.array(found["b"].fingerprint))
+    assert not same_behaviour(np.array(found["a"].fingerprint), np.array(found["d"].fingerprint))
+    assert found["c"].problem.startswith("non-finite output")
+    assert found["c"].fingerprint is None
+    hang = "def activation(x):\n    while True:\n        pass\n"
+    spoiled = small_eval.probe_many({"d": sources["d"], "hang": hang}, wall_seconds=5.0)
+    assert spoiled["d"].problem is None and spoiled["d"].fingerprint is None
+    assert spoiled["hang"].problem is None and spoiled["hang"].fingerprint is None
+
+
+def test_batched_evaluation_scores_each_hypothesis_as_if_alone(small_eval, relu_small):
+    tanh = "import torch\n\ndef activation(x):\n    return torch.tanh(x)\n"
+    bad = "import torch\n\ndef activation(x):\n    return x * 0.0 + 1.0\n"
+    reports = small_eval.evaluate_many({"r": RELU, "t": tanh, "bad": bad})
+    assert reports["r"].status is Outcome.OK
+    assert reports["r"].win_rate == relu_small.win_rate  # same as its own container
+    assert reports["t"].status is Outcome.OK
+    assert reports["t"].win_rate == small_eval.evaluate(tanh).win_rate
+    assert reports["bad"].status is Outcome.INVALID and "constant" in reports["bad"].reason
+    assert small_eval.behaviour(reports["t"], "t") is not None

@@ -154,3 +154,14 @@ def test_every_attempt_gets_a_fresh_folder_and_name(tmp_path):
     cand = [j for j in sb.jobs if j.key.startswith("a")]
     assert [j.key[-2:] for j in cand] == ["-0", "-1"]
     assert cand[0].out_dir != cand[1].out_dir
+
+
+def test_a_batch_job_gives_each_hypothesis_the_output_allowance_of_one(tmp_path):
+    from evaluators.activation.budgets import get_budget
+
+    ev = evaluator(tmp_path, FakeSandbox())
+    one = ev.make_job({"a": RELU}, get_budget("one-pass"), "t")
+    ten = ev.make_job({f"h{i}": RELU for i in range(10)}, get_budget("one-pass"), "t", 10)
+    assert ten.limits.output_files == 10 * one.limits.output_files
+    assert ten.limits.output_mb == one.limits.output_mb  # bytes stay capped per job
+    assert ten.limits.wall_seconds == 10 * one.limits.wall_seconds

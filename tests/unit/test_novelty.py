@@ -201,6 +201,11 @@ def test_reward_model_ranks_prunes_and_reports_to_the_proposer(tmp_path):
     twin = rows[3]
     assert (twin.stage, twin.duplicate_of) == ("duplicate", "c1/h2")
     assert twin.screen_win_rate == pytest.approx(0.7)
+    from hypoforge.report import write_report
+
+    report = write_report(folder)
+    assert (report.parent / "reward.png").read_bytes()[:4] == b"\x89PNG"
+    assert "pruned: predicted win rate" in report.read_text()
 
 
 def test_reward_eval_command_on_an_archive_folder(tmp_path):
