@@ -17,6 +17,7 @@ import hashlib
 import time
 from pathlib import Path
 
+import numpy as np
 from _common import evaluator
 from rich.progress import Progress
 
@@ -104,6 +105,24 @@ def fill_llm(archive: NoveltyArchive, ev, want: int, progress: Progress) -> None
                 batch = []
 
 
+def compare_generators(examples: list) -> None:
+    """The generators at equal budget: the first N proposals of each (N = the smallest count)."""
+    by_gen: dict[str, list] = {}
+    for e in examples:
+        by_gen.setdefault(e.generator, []).append(e)
+    n = min(len(v) for v in by_gen.values())
+    for gen, items in sorted(by_gen.items()):
+        first = items[:n]
+        passed = [e for e in first if e.rankable]
+        wins = [e.target for e in passed if e.target is not None]
+        print(
+            f"generator {gen:8s} first {n}: {len(passed)} passed the probe, "
+            f"mean win rate {np.mean(wins) if wins else float('nan'):.3f}, "
+            f"best {max(wins, default=float('nan')):.3f}, "
+            f"{sum(w > 0.5 for w in wins)} beat the baselines (win rate > 0.5)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--search", type=int, default=250)
@@ -123,6 +142,7 @@ def main() -> None:
     ok = [e for e in labelled if e.rankable]
     print(f"archive {path}: {len(examples)} hypotheses, {len(labelled)} labelled, "
           f"{len(ok)} passed the probe; filled in {time.monotonic() - start:.0f} s")  # fmt: skip
+    compare_generators(examples)
     for kind in MODELS:
         t = time.monotonic()
         for split, m in held_out(examples, kind).items():

@@ -271,16 +271,21 @@ def collapse(mean: np.ndarray | None, vectors: list[np.ndarray | None]) -> str |
 
 
 # -- measuring it --------------------------------------------------------------------------------
-def discovery_auc(predicted: np.ndarray, measured: np.ndarray, top: float = 0.1) -> float:
-    """AUC of the curve 'share of the true top hypotheses found after examining i of n in the
-    model's order', divided by its expected value in random order (1.0: no better than random)."""
+def discovery_curve(predicted: np.ndarray, measured: np.ndarray, top: float = 0.1) -> np.ndarray:
+    """Share of the true top ``top`` hypotheses found after examining 1..n in the model's order."""
     n = len(measured)
     k = max(1, round(top * n))
     best = set(np.argsort(-measured, kind="stable")[:k].tolist())
     order = np.argsort(-predicted, kind="stable")
-    found = np.cumsum([i in best for i in order]) / k
+    return np.cumsum([i in best for i in order]) / k
+
+
+def discovery_auc(predicted: np.ndarray, measured: np.ndarray, top: float = 0.1) -> float:
+    """AUC of the discovery curve divided by its expected value in random order (1.0: no better
+    than random)."""
+    n = len(measured)
     random_curve = np.arange(1, n + 1) / n
-    return float(found.mean() / random_curve.mean())
+    return float(discovery_curve(predicted, measured, top).mean() / random_curve.mean())
 
 
 def metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
@@ -296,9 +301,13 @@ def metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
 
 
 def held_out(
-    examples: list[Example], kind: str = "gp", min_test: int = 10
+    examples: list[Example],
+    kind: str = "gp",
+    min_test: int = 10,
+    curves: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Metrics on held-out splits: the newest 30% by time, and each generator in turn.
+    """Metrics on held-out splits: the newest 30% by time, and each generator in turn
+    (``curves``, when given, receives each split's discovery curve).
 
     Only hypotheses that passed the property probe are used, for training and testing: they
     are the ones a campaign asks the model to rank (the probe rejects the others first).
@@ -320,5 +329,8 @@ def held_out(
         if model is None or len(test) < min_test:
             continue
         predicted, _ = model.predict(test)
-        out[name] = metrics(predicted, np.array([e.target for e in test], dtype=float))
+        measured = np.array([e.target for e in test], dtype=float)
+        out[name] = metrics(predicted, measured)
+        if curves is not None:  # the discovery curve of each split, for a plot
+            curves[name] = discovery_curve(predicted, measured)
     return out

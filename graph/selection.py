@@ -114,7 +114,9 @@ def select(state: CampaignState, deps: Deps) -> dict:
     mean, std, model_used = knowledge.predict(deps, items)
     vectors = [None if fp is None else np.asarray(fp) for _, fp in candidates]
     k = deps.settings.screen_top_k
-    chosen = choose(mean, std, vectors, k, bonus=deps.settings.exploration)
+    # After a crash mid-way, or for a repaired hypothesis, those already chosen keep their places.
+    taken = sum(r.stage in ("selected", "screened", "evaluated") for r in rows)
+    chosen = choose(mean, std, vectors, max(1, k - taken), bonus=deps.settings.exploration)
     for i, (row, _) in enumerate(candidates):
         predicted = float(mean[i]) if model_used else None
         if i in chosen:

@@ -46,6 +46,9 @@ def reward_eval(
     ] = False,
     model: Annotated[str, typer.Option(help="gp, ridge or all.")] = "all",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the discovery curves to this PNG file.")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Kendall's tau, Spearman, Pearson and discovery AUC vs random on held-out splits
@@ -62,12 +65,13 @@ def reward_eval(
         labelled = [e for e in examples if e.target is not None]
         generators = ", ".join(sorted({e.generator for e in examples})) or "-"
         summary = (
-            f"{where}: {len(examples)} hypotheses, {len(labelled)} with a measured win rate, "
+            f"{where}: {len(examples)} hypotheses, {len(labelled)} labelled, "
             f"generators: {generators}"
         )
         if not as_json:
             cli.out.print(summary, soft_wrap=True)
-        results = {k: held_out(examples, k) for k in kinds}
+        curves: dict[str, dict] = {k: {} for k in kinds}
+        results = {k: held_out(examples, k, curves=curves[k]) for k in kinds}
         if not any(results.values()):
             raise ConfigError(
                 f"too few measured hypotheses to evaluate: need {MIN_EXAMPLES} to train and 10 "
@@ -75,6 +79,8 @@ def reward_eval(
             )
     except HypoforgeError as exc:
         raise cli._fail(exc) from None
+    if plot is not None:
+        _plot_curves(plot, curves)
     if as_json:
         print(json.dumps({"examples": len(examples), "labelled": len(labelled), **results}))
         return
@@ -93,3 +99,27 @@ def reward_eval(
                 f"{m['discovery_auc_vs_random']:.2f}",
             )
     cli.out.print(table)
+
+
+def _plot_curves(path: Path, curves: dict[str, dict]) -> None:
+    """Discovery curves (share of the true top 10% found vs hypotheses examined), per model and
+    held-out split, against the random-order diagonal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for kind, splits in curves.items():
+        for split, curve in splits.items():
+            xs = [(i + 1) / len(curve) for i in range(len(curve))]
+            ax.plot(xs, curve, label=f"{kind}: {split}")
+    ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":", label="random order")
+    ax.set_xlabel("share of held-out hypotheses examined, best predicted first")
+    ax.set_ylabel("share of the true top 10% found")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    cli.out.print(f"discovery curves: {path}")

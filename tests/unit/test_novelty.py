@@ -222,9 +222,11 @@ def test_reward_eval_command_on_an_archive_folder(tmp_path):
             values = f(scale * PTS)
             archive.add(entry(i, f"{name} at {scale}", f"# {name} {scale}", values, win_rate=wr))
             i += 1
-    res = CliRunner().invoke(cli.app, ["reward", "eval", str(tmp_path / "chroma")])
+    png = tmp_path / "curves.png"
+    res = CliRunner().invoke(cli.app, ["reward", "eval", str(tmp_path / "chroma"), "--plot", png])
     assert res.exit_code == 0, res.output
-    assert "48 hypotheses, 48 with a measured win rate" in res.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "48 hypotheses, 48 labelled" in res.output
     assert "Kendall tau" in res.output
     res = CliRunner().invoke(cli.app, ["reward", "eval", str(tmp_path / "chroma"), "--json"])
     figures = json.loads(res.output)
