@@ -87,6 +87,14 @@ class Node:
 X = Node("x")
 
 
+def degenerate(tree: Node) -> bool:
+    """Trees that waste an evaluation: the bare input, or a binary unit of two equal operands
+    (max(u,u) is u, sub(u,u) is 0)."""
+    return tree.op == "x" or any(
+        n.op in BINARY and n.children[0] == n.children[1] for n in tree.nodes()
+    )
+
+
 def source(tree: Node) -> str:
     """The hypothesis file for ``tree``."""
     return (
@@ -157,7 +165,7 @@ class SearchGenerator:
     def fresh(self) -> Node:
         while True:
             tree = self.random_tree(self.rng.choice((2, 3, 3, 4)))
-            if tree.op != "x" and tree.op not in ("neg",) and "x" in tree.prefix():
+            if tree.op not in ("x", "neg") and not degenerate(tree):
                 return tree
 
     def mutate(self, tree: Node) -> Node:
@@ -175,7 +183,7 @@ class SearchGenerator:
 
         for _ in range(20):
             child = rebuild(tree)
-            if child != tree and child.depth() <= MAX_DEPTH + 1 and child.op != "x":
+            if child != tree and child.depth() <= MAX_DEPTH + 1 and not degenerate(child):
                 return child
             target = self.rng.choice(tree.nodes())
         return self.fresh()

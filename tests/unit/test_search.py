@@ -15,16 +15,17 @@ def test_random_trees_are_valid_hypotheses_and_round_trip():
         check_source(code)  # raises on anything the validator rejects
         tree = search.parse(idea)
         assert tree is not None and search.source(tree) == code
+        assert not search.degenerate(tree)
         seen.add(code)
     assert len(seen) > 120  # varied, not one idea over and over
 
 
 def test_incremental_mode_mutates_the_best_known_tree():
     gen = search.SearchGenerator(seed=1)
-    best = search.Node("gate", (search.X, search.X))
+    best = search.Node("gate", (search.X, search.Node("tanh", (search.X,))))
     known = [(search.idea(best), 0.9), ("a free-text idea from an LLM", 0.95)]
     children = [search.parse(gen.propose("incremental", known)[0]) for _ in range(30)]
-    assert all(c is not None and c != best for c in children)
+    assert all(c is not None and c != best and not search.degenerate(c) for c in children)
     # One change at a time: most children keep the parent's root or one of its operands.
     close = [c for c in children if c is not None and (c.op == "gate" or best in c.nodes())]
     assert len(close) >= 15
@@ -40,3 +41,10 @@ def test_same_seed_same_proposals():
     a = [search.SearchGenerator(3).propose("novel", [])[1] for _ in range(1)]
     b = [search.SearchGenerator(3).propose("novel", [])[1] for _ in range(1)]
     assert a == b
+
+
+def test_degenerate_trees_are_recognised():
+    x = search.X
+    assert search.degenerate(x)
+    assert search.degenerate(search.Node("sub", (x, search.Node("max", (x, x)))))
+    assert not search.degenerate(search.Node("gate", (x, search.Node("tanh", (x,)))))
