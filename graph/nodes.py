@@ -189,14 +189,15 @@ def critique(state: CampaignState, deps: Deps) -> dict:
         if row.stage != "proposed":
             continue
         if row.code_sha in earlier:
-            reason = f"same code as {earlier[row.code_sha]}"
+            original = earlier[row.code_sha]
             deps.ledger.save(
                 row.model_copy(
                     update={
                         "verdict": "reject",
-                        "stage": "rejected",
+                        "stage": "duplicate",
                         "outcome": "duplicate",
-                        "reason": reason,
+                        "duplicate_of": f"{deps.campaign}/{original}",
+                        "reason": f"same code as {original}",
                     }
                 )
             )

@@ -143,8 +143,10 @@ def test_duplicate_code_is_rejected_without_running(tmp_path):
     same = proposal("x * torch.sigmoid(x)")
     campaign.run(folder, ev, models([same, same]), retries=0)
     rows = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
-    assert rows[1].stage == "rejected"
+    assert rows[1].stage == "duplicate"
     assert rows[1].reason == "same code as r0-0"
+    assert rows[1].duplicate_of == f"{info.id}/r0-0"
+    assert rows[1].screen_win_rate == rows[0].screen_win_rate  # the original's result, reused
     assert len(ev.calls) == 1
 
 
