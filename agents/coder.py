@@ -19,7 +19,8 @@ def write_code(
     task_description: str,
     retries: int,
     task_dir: Path | None = None,
+    function: str = "activation",
 ) -> Answer[str]:
     system = render("system", task_dir, role="coder", task_description=task_description)
     prompt = render("coder", task_dir, idea=idea, code=code or "", error=error or "")
-    return ask(model, system, prompt, extract_code, retries)
+    return ask(model, system, prompt, lambda text: extract_code(text, function), retries)

@@ -15,19 +15,21 @@ IMPORT_HINTS = {
 }
 
 
-def extract_code(text: str) -> str:
-    """The hypothesis code in a reply: a fenced block, else the text from ``def activation``.
+def extract_code(text: str, function: str = "activation") -> str:
+    """The hypothesis code in a reply: a fenced block defining ``function``, else the text from
+    ``def <function>``.
 
     Missing imports of torch, F or math are added when the code uses them (a common slip of small
     models); everything else is left for the validator to judge.
     """
-    blocks = [b for b in FENCE.findall(text) if "def activation" in b]
+    start = f"def {function}"
+    blocks = [b for b in FENCE.findall(text) if start in b]
     if blocks:
         code = blocks[0]
-    elif "def activation" in text:
-        code = text[text.index("def activation") :]
+    elif start in text:
+        code = text[text.index(start) :]
     else:
-        raise ParseError("no `def activation(x):` found in the reply")
+        raise ParseError(f"no `def {function}(...):` found in the reply")
     code = code.strip("\n") + "\n"
     header = [imp for hint, imp in IMPORT_HINTS.items() if hint in code and imp not in code]
     if header:

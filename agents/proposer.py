@@ -29,8 +29,8 @@ class KnownResult(BaseModel):
     win_rate: float
 
 
-def parse_proposal(text: str) -> Proposal:
-    return Proposal(idea=extract_idea(text), code=extract_code(text))
+def parse_proposal(text: str, function: str = "activation") -> Proposal:
+    return Proposal(idea=extract_idea(text), code=extract_code(text, function))
 
 
 def propose(
@@ -43,9 +43,10 @@ def propose(
     predictions: list[str],
     retries: int,
     task_dir: Path | None = None,
+    function: str = "activation",
 ) -> Answer[Proposal]:
     system = render("system", task_dir, role="proposer", task_description=task_description)
     prompt = render(
         "proposer", task_dir, mode=mode, best=best, failures=failures, predictions=predictions
     )
-    return ask(model, system, prompt, parse_proposal, retries)
+    return ask(model, system, prompt, lambda text: parse_proposal(text, function), retries)

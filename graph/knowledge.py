@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from graph.nodes import Deps
 
 NEIGHBOURS = 3
-TASK = "activation"
 MAX_TRAIN = 800  # newest archived examples the reward model learns from each round
 
 
@@ -27,7 +26,7 @@ def neighbours(deps: Deps, row: HypothesisRow, code: str) -> list[str]:
         return []
     found = [
         n
-        for n in deps.archive.nearest(row.idea, code, NEIGHBOURS + 1, task=TASK)
+        for n in deps.archive.nearest(row.idea, code, NEIGHBOURS + 1, task=deps.task)
         if n.id != f"{deps.campaign}/{row.id}"
     ][:NEIGHBOURS]
     deps.ledger.log(
@@ -66,7 +65,7 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
         deps.archive.add(
             ArchiveEntry(
                 id=f"{deps.campaign}/{row.id}",
-                task=TASK,
+                task=deps.task,
                 campaign=deps.campaign,
                 generator=deps.generator,
                 idea=row.idea,
@@ -85,7 +84,7 @@ def best_archived(deps: Deps, exclude: set[str], k: int = 5) -> list[tuple[str, 
         return []
     found = [
         (e.idea, float(e.target))
-        for e in deps.archive.examples(TASK)
+        for e in deps.archive.examples(deps.task)
         if e.target is not None and e.fingerprint is not None and e.idea not in exclude
     ]
     return sorted(found, key=lambda f: f[1], reverse=True)[:k]
@@ -102,7 +101,7 @@ def predict(
     zeros = np.zeros(len(items))
     if deps.archive is None or not items:
         return zeros, zeros, False
-    known = [e for e in deps.archive.examples(TASK) if e.rankable]
+    known = [e for e in deps.archive.examples(deps.task) if e.rankable]
     model = reward.trained(known[-MAX_TRAIN:], deps.settings.reward_model)
     if model is None:
         return zeros, zeros, False

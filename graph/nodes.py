@@ -27,7 +27,6 @@ class TaskEvaluator(Protocol):
     def experiment_key(self, source: str, budget: str) -> str: ...
     def static_problem(self, source: str) -> str | None: ...
     def behaviour(self, report: EvalReport) -> list[float] | None: ...
-    def probe_many(self, sources: dict[str, str]) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -44,6 +43,9 @@ class Deps:
     notify: Callable[[str, str], None] = lambda agent, message: None
     archive: Any = None  # evaluators.novelty.NoveltyArchive, shared across campaigns
     generator: str = "llm"  # provenance recorded in the archive
+    task: str = "activation"  # the task plugin's name (evaluators.registry)
+    task_dir: Path | None = None  # its folder: prompt overrides live in task_dir/prompts
+    function: str = "activation"  # the name a hypothesis defines (the task's slot)
 
     def rows(self, batch: list[str]) -> list[HypothesisRow]:
         found = (self.ledger.hypothesis(self.campaign, h) for h in batch)
@@ -139,6 +141,8 @@ def propose(state: CampaignState, deps: Deps) -> dict:
             mode=mode,
             task_description=deps.evaluator.description,
             retries=deps.retries,
+            task_dir=deps.task_dir,
+            function=deps.function,
             **_context_for_proposer(deps),
         )
         deps.spend(answer.tokens)
@@ -165,13 +169,13 @@ def propose(state: CampaignState, deps: Deps) -> dict:
 
 def _searched(deps: Deps, hid: str, rnd: int, mode: str) -> HypothesisRow:
     """A proposal of the built-in search generator: no LLM, no critic (it always runs)."""
-    from evaluators.activation.search import SearchGenerator
+    from evaluators import registry
 
     seed = int(hashlib.sha256(f"{deps.campaign}/{hid}".encode()).hexdigest()[:8], 16)
     context = _context_for_proposer(deps)
     known = [(k.idea, k.win_rate) for k in context["best"]]
     known += [(r.idea, r.screen_win_rate or 0.0) for r in deps.ledger.hypotheses(deps.campaign)]
-    idea, code = SearchGenerator(seed).propose(mode, known)
+    idea, code = registry.get(deps.task).make_generator(seed).propose(mode, known)
     row = HypothesisRow(
         campaign=deps.campaign, id=hid, round=rnd, mode=mode, idea=idea, verdict="run"
     )
@@ -212,6 +216,7 @@ def critique(state: CampaignState, deps: Deps) -> dict:
             neighbours=knowledge.neighbours(deps, row, deps.code_path(row.id).read_text()),
             task_description=deps.evaluator.description,
             retries=deps.retries,
+            task_dir=deps.task_dir,
         )
         deps.spend(answer.tokens)
         verdict = answer.value or critic.Verdict(decision="run", reasons="critic reply unusable")
@@ -244,6 +249,8 @@ def code(state: CampaignState, deps: Deps) -> dict:
             error=row.reason,
             task_description=deps.evaluator.description,
             retries=deps.retries,
+            task_dir=deps.task_dir,
+            function=deps.function,
         )
         deps.spend(answer.tokens)
         row = row.model_copy(update={"repairs": row.repairs + 1, "stage": "proposed"})
@@ -363,7 +370,9 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
     text = [f"# Round {state['round']}", "", analyst.table(findings), ""]
     if findings and "analyst" in deps.models:
         deps.notify("analyst", f"summarising round {state['round']}")
-        answer = analyst.summarise(deps.models["analyst"], findings, deps.evaluator.description)
+        answer = analyst.summarise(
+            deps.models["analyst"], findings, deps.evaluator.description, deps.task_dir
+        )
         deps.spend(answer.tokens)
         if answer.value:
             flagged = analyst.unsupported_numbers(answer.value, analyst.table(findings))

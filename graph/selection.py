@@ -28,12 +28,15 @@ def probe(state: CampaignState, deps: Deps) -> dict:
     todo = [r for r in deps.rows(state["batch"]) if r.stage == "coded" and r.code_sha]
     missing = [r for r in todo if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
     if missing:
-        deps.notify("sandbox", f"probing {len(missing)} hypotheses")
-        deps.ledger.add_usage(deps.campaign, launches=1)
-        found = deps.evaluator.probe_many({r.id: deps.code_path(r.id).read_text() for r in missing})
+        probe_many = getattr(deps.evaluator, "probe_many", None)
+        found: dict[str, Any] = {}
+        if probe_many is not None:  # a task without a probe: no fingerprints, screening decides
+            deps.notify("sandbox", f"probing {len(missing)} hypotheses")
+            deps.ledger.add_usage(deps.campaign, launches=1)
+            found = probe_many({r.id: deps.code_path(r.id).read_text() for r in missing})
         for r in missing:
-            p = found[r.id]
-            deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", p.problem, p.fingerprint)
+            problem, fp = (found[r.id].problem, found[r.id].fingerprint) if found else (None, None)
+            deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", problem, fp)
     for row in todo:
         problem, _ = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "") or (None, None)
         if problem is None:
@@ -65,7 +68,7 @@ def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: list[Hypothe
         if theirs is not None and same_behaviour(mine, np.asarray(theirs)):
             return f"{deps.campaign}/{other.id}", other.screen_win_rate
     if deps.archive is not None:
-        twin = deps.archive.behaviour_twin(fp, task=knowledge.TASK)
+        twin = deps.archive.behaviour_twin(fp, task=deps.task)
         if twin is not None and twin.id != f"{deps.campaign}/{row.id}":
             return twin.id, twin.win_rate
     return None

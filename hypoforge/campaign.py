@@ -76,6 +76,9 @@ def run(
     from graph.nodes import Deps
 
     info = load(folder)
+    from evaluators import registry
+
+    plugin = registry.get(info.task)
     ledger = Ledger(folder / "ledger.sqlite")
     conn = sqlite3.connect(folder / "checkpoints.sqlite", check_same_thread=False)
     try:
@@ -91,6 +94,9 @@ def run(
             notify=notify,
             archive=archive,
             generator=generator,
+            task=plugin.name,
+            task_dir=plugin.folder,
+            function=plugin.function,
         )
         app = build(deps, checkpointer=saver)
         config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}

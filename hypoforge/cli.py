@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
     from sandbox.base import Sandbox
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
+app: typer.Typer = typer.Typer(
+    add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0]
+)
 
 out = Console()
 err = Console(stderr=True)
@@ -71,17 +73,20 @@ def _session(config: Path | None, reap: bool = True) -> Iterator[tuple[Settings,
 
 @app.command("eval")
 def eval_cmd(
-    path: Annotated[Path, typer.Argument(help="Hypothesis file defining activation(x).")],
+    path: Annotated[Path, typer.Argument(help="Hypothesis file (see `hypoforge tasks list`).")],
+    task: Annotated[str, typer.Option(help="Research task.")] = "activation",
     budget: Annotated[str, typer.Option(help="one-pass (screening) or full.")] = "one-pass",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Evaluate one hypothesis in the sandbox and report its win rate against the baselines."""
-    from evaluators.activation.harness import ActivationEvaluator, get_budget
+    from evaluators import registry
 
     try:
+        plugin = registry.get(task)
         source = path.read_text()
-        get_budget(budget)
+        if budget not in ("one-pass", "full"):
+            raise ConfigError(f"unknown budget {budget!r}; choose one of: one-pass, full")
     except OSError as exc:
         raise _fail(ConfigError(f"cannot read {path}: {exc.strerror}")) from None
     except UnicodeDecodeError:
@@ -95,7 +100,7 @@ def eval_cmd(
             if status is not None:
                 status.update(stage)
 
-        evaluator = ActivationEvaluator(
+        evaluator = plugin.make_evaluator(
             sandbox, settings.home, settings.sandbox.limits, notify=notify
         )
         if status is not None:
@@ -116,9 +121,6 @@ def eval_cmd(
         raise typer.Exit(3)
 
 
-TASKS = ("activation",)
-
-
 def _open_llm(settings: Settings, folder: Path) -> Any:
     """A context manager yielding the endpoint's base URL: the embedded server, or a checked URL."""
     from contextlib import nullcontext
@@ -137,7 +139,7 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
     """Run or resume the campaign in ``folder`` with a live view; infra trouble pauses it."""
     from agents.llm import make_chat_model
     from agents.prompting import grammar as prompt_grammar
-    from evaluators.activation.harness import ActivationEvaluator
+    from evaluators import registry
     from evaluators.novelty import NoveltyArchive
     from hypoforge import campaign
     from hypoforge.campaign import ROLES
@@ -152,12 +154,14 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
         info = campaign.load(folder)
         settings = settings.model_copy(update={"campaign": info.budgets})
         search = info.budgets.generator == "search"
-        evaluator = ActivationEvaluator(sandbox, settings.home, settings.sandbox.limits)
+        plugin = registry.get(info.task)
+        evaluator = plugin.make_evaluator(sandbox, settings.home, settings.sandbox.limits)
         try:
             with _open_llm(settings, folder) as base_url:
                 grammars: dict[str, str] = {}
                 if settings.llm.use_grammar:
-                    grammars = {**evaluator.grammars(), "critic": prompt_grammar("verdict")}
+                    task_grammars: dict[str, str] = getattr(evaluator, "grammars", dict)()
+                    grammars = {**task_grammars, "critic": prompt_grammar("verdict")}
                 models = {
                     r: make_chat_model(settings.llm, base_url, r, grammars.get(r))
                     for r in ROLES
@@ -211,8 +215,9 @@ def run_cmd(
     from hypoforge import campaign
 
     try:
-        if task not in TASKS:
-            raise ConfigError(f"unknown task {task!r}; available: {', '.join(TASKS)}")
+        from evaluators import registry
+
+        plugin = registry.get(task)
         settings = load_settings(config)
         updates = {
             k: v
@@ -225,6 +230,8 @@ def run_cmd(
             if v is not None
         }
         budgets = settings.campaign.model_validate({**settings.campaign.model_dump(), **updates})
+        if budgets.generator == "search" and plugin.generator is None:
+            raise ConfigError(f"task {task!r} has no built-in search generator; use the LLM")
         folder = campaign_dir or settings.home / "campaigns" / time.strftime("%Y%m%d-%H%M%S")
         campaign.create(folder, task, budgets)
     except HypoforgeError as exc:
@@ -348,7 +355,7 @@ def report_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
 
 
 # Sub-command groups register themselves on ``app``.
-from hypoforge import cli_reward, cli_sandbox  # noqa: E402, F401
+from hypoforge import cli_reward, cli_sandbox, cli_tasks  # noqa: E402, F401
 
 
 def main() -> None:

@@ -15,10 +15,8 @@ from hypoforge.errors import ConfigError, HypoforgeError
 reward_app = typer.Typer(no_args_is_help=True, help="Measure the reward model.")
 cli.app.add_typer(reward_app, name="reward")
 
-TASK = "activation"
 
-
-def _examples(target: Path | None, whole: bool, config: Path | None) -> tuple[str, list]:
+def _examples(target: Path | None, whole: bool, config: Path | None, task: str) -> tuple[str, list]:
     """(what was read, examples) from a campaign folder, an archive folder or the home archive."""
     from evaluators.novelty import NoveltyArchive
     from hypoforge import campaign
@@ -28,12 +26,12 @@ def _examples(target: Path | None, whole: bool, config: Path | None) -> tuple[st
         raise ConfigError("give a campaign or archive folder, or --archive (not both)")
     if target is None:
         path = settings.home / "archive"
-        return f"archive {path}", NoveltyArchive(path).examples(TASK)
+        return f"archive {path}", NoveltyArchive(path).examples(task)
     if (target / "chroma.sqlite3").exists():
-        return f"archive {target}", NoveltyArchive(target).examples(TASK)
+        return f"archive {target}", NoveltyArchive(target).examples(task)
     info = campaign.load(target)
     path = settings.home / "archive"
-    return f"campaign {info.id} in {path}", NoveltyArchive(path).examples(TASK, info.id)
+    return f"campaign {info.id} in {path}", NoveltyArchive(path).examples(task, info.id)
 
 
 @reward_app.command("eval")
@@ -45,6 +43,7 @@ def reward_eval(
         bool, typer.Option("--archive", help="Use the whole archive under the home folder.")
     ] = False,
     model: Annotated[str, typer.Option(help="gp, ridge or all.")] = "all",
+    task: Annotated[str, typer.Option(help="Research task.")] = "activation",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     plot: Annotated[
         Path | None, typer.Option(help="Write the discovery curves to this PNG file.")
@@ -61,7 +60,7 @@ def reward_eval(
         kinds = list(MODELS) if model == "all" else [model]
         if any(k not in MODELS for k in kinds):
             raise ConfigError(f"unknown reward model {model!r}; choose gp, ridge or all")
-        where, examples = _examples(folder, archive, config)
+        where, examples = _examples(folder, archive, config, task)
         labelled = [e for e in examples if e.target is not None]
         generators = ", ".join(sorted({e.generator for e in examples})) or "-"
         summary = (

@@ -197,7 +197,7 @@ def test_unparseable_proposal_is_invalid_and_logged(tmp_path):
     ledger = Ledger(folder / "ledger.sqlite")
     row = ledger.hypotheses(info.id)[0]
     assert (row.stage, row.outcome) == ("invalid", "invalid")
-    assert "no `def activation(x):` found" in row.reason
+    assert "no `def activation(...):` found" in row.reason
     assert ledger.events(info.id, "malformed")
 
 

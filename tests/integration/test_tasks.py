@@ -1,0 +1,64 @@
+"""The example plugin task (tests/tasks/curvefit) on the real sandbox: `hypoforge eval --task`
+and a short campaign, with nothing outside its folder changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from typer.testing import CliRunner
+
+from hypoforge import campaign, cli
+from hypoforge.ledger import Ledger
+from hypoforge.settings import CampaignSettings
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "tasks"
+
+
+def test_eval_of_a_plugin_task_in_the_real_sandbox(monkeypatch, settings, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_TASKS", str(EXAMPLES))
+    monkeypatch.setenv("HYPOFORGE_HOME", str(settings.home))
+    good = tmp_path / "good.py"
+    good.write_text("def f(x):\n    return math.tanh(2 * x) + 0.1 * x\n")
+    res = CliRunner().invoke(cli.app, ["eval", "--task", "curvefit", str(good), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert (report["status"], report["win_rate"], report["task"]) == ("ok", 1.0, "curvefit")
+    assert report["image"].startswith("hypoforge-sandbox:")
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(x):\n    return 5.0\n")
+    res = CliRunner().invoke(cli.app, ["eval", "--task", "curvefit", str(bad), "--json"])
+    assert json.loads(res.output)["win_rate"] == 0.0
+    crash = tmp_path / "crash.py"
+    crash.write_text("def f(x):\n    return 1 / (x - x)\n")
+    res = CliRunner().invoke(cli.app, ["eval", "--task", "curvefit", str(crash), "--json"])
+    assert json.loads(res.output)["status"] == "hyp_error"
+
+
+def test_short_campaign_on_a_plugin_task(monkeypatch, docker_sandbox, settings, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_TASKS", str(EXAMPLES))
+    from evaluators import registry
+
+    plugin = registry.get("curvefit")
+    ev = plugin.make_evaluator(docker_sandbox, settings.home, settings.sandbox.limits)
+    folder = tmp_path / "camp"
+    info = campaign.create(folder, "curvefit", CampaignSettings(proposals=2, batch=2))
+    replies = [
+        "IDEA: a steep tanh\n```python\ndef f(x):\n    return math.tanh(2 * x)\n```",
+        "IDEA: a falling line\n```python\ndef f(x):\n    return -x\n```",
+    ]
+    run = '{"decision": "run", "reasons": "ok", "p_win": 0.5}'
+    models = {
+        "proposer": FakeListChatModel(responses=replies),
+        "critic": FakeListChatModel(responses=[run]),
+        "coder": FakeListChatModel(responses=[replies[0]]),
+        "analyst": FakeListChatModel(responses=["Summary."]),
+    }
+    state = campaign.run(folder, ev, models, retries=0)
+    assert state["stop"] == "proposal budget reached (2/2)"
+    ledger = Ledger(folder / "ledger.sqlite")
+    rows = ledger.hypotheses(info.id)
+    assert [r.stage for r in rows] == ["evaluated", "screened"]
+    assert rows[0].screen_win_rate == 1.0 and rows[1].screen_win_rate == 0.0
+    assert ledger.usage(info.id)[1] == 3  # no probe (the task has none): 2 screens, 1 full
