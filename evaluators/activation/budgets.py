@@ -1,9 +1,7 @@
-"""The training budgets of the activation task and the version of everything that defines a
-score (a result is only reused under the same version)."""
+"""The training budgets shared by the sandboxed tasks, and the baselines of the activation task."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,16 +33,6 @@ BUDGETS = {
     "one-pass": Budget("one-pass", epochs=1, lr=0.01, wall_seconds=120),
     "full": Budget("full", epochs=30, lr=0.005, wall_seconds=900),
 }
-
-
-def harness_version() -> str:
-    """Hash of everything that defines a score: the runner, the data, this file, the budgets."""
-    h = hashlib.sha256()
-    for name in ("runner.py", "datasets.py", "harness.py", "budgets.py"):
-        h.update((HERE / name).read_bytes())
-    for name in BASELINES:
-        h.update((HERE / "baselines" / f"{name}.py").read_bytes())
-    return h.hexdigest()[:12]
 
 
 def get_budget(name: str) -> Budget:

@@ -1,36 +1,25 @@
-"""Host side of the activation task: validate, launch in the sandbox, score with labels.
-
-Flow for one hypothesis: static check -> one sandbox job (probe + training on every split) ->
-host re-checks the probe arrays -> host loads the test logits, rejects malformed or non-finite
-ones, computes accuracy with test labels that never left the host -> win rate against the cached
-baseline results. Nothing the hypothesis prints or writes is read as a score.
+"""Host side of the activation task: the shared sandbox machinery (evaluators.sandboxed) plus
+the activation's own parts: the static validator, the property probe re-checked on the host, the
+batch probe of a round, behavioural fingerprints and the grammars for small models.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
-from evaluators.activation import datasets, runner
-from evaluators.activation.budgets import BASELINES, HERE, Budget, get_budget, harness_version
+from evaluators.activation import runner
+from evaluators.activation.budgets import BASELINES, HERE, get_budget
 from evaluators.activation.validator import StaticCheckError, check_source
-from evaluators.winrate import Cell, win_rate
+from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, _sha
 from hypoforge.errors import InfraError
-from hypoforge.records import DatasetScore, EvalReport, Outcome
-from hypoforge.settings import Limits
-from sandbox.artifacts import ArtifactError, read_json, read_npy
-from sandbox.base import Job, Mount, RunResult, Sandbox
+from hypoforge.records import EvalReport, Outcome
+from sandbox.artifacts import ArtifactError, read_npy
 
 TASK = "activation"
-MAX_LOGITS_BYTES = 4 * 1024 * 1024
-MAX_STATUS_BYTES = 64 * 1024
 PROBE_WALL = 60.0  # seconds for one batch probe job (import torch, probe each hypothesis)
 
 
@@ -43,40 +32,13 @@ class Probe:
     fingerprint: list[float] | None
 
 
-@dataclass(frozen=True)
-class Scored:
-    outcome: Outcome
-    reason: str
-    accuracy: dict[Cell, float]
-
-
-class ActivationEvaluator:
+class ActivationEvaluator(SandboxedEvaluator):
     """Scores activation-function hypotheses. All untrusted code runs through ``sandbox``."""
 
-    def __init__(
-        self,
-        sandbox: Sandbox,
-        home: Path,
-        limits: Limits | None = None,
-        splits: list[datasets.Split] | None = None,
-        notify: Callable[[str], None] | None = None,
-        wall_seconds: float | None = None,
-    ) -> None:
-        self.sandbox = sandbox
-        self.notify = notify or (lambda stage: None)  # progress messages for a live display
-        self.home = home
-        self.limits = limits or Limits()
-        self.splits = splits if splits is not None else datasets.all_splits()
-        self.version = harness_version()
-        self.wall_seconds = wall_seconds  # overrides the budget's limit (tests use short ones)
-        names = ",".join(s.name for s in self.splits)
-        self.splits_id = hashlib.sha256(names.encode()).hexdigest()[:8]
-
-    # -- public ----------------------------------------------------------------------------------
-    @property
-    def description(self) -> str:
-        """What the task asks for, in words, for the agents' prompts."""
-        return (HERE / "description.md").read_text().strip()
+    task: ClassVar[str] = TASK
+    folder: ClassVar[Path] = HERE
+    baseline_names: ClassVar[tuple[str, ...]] = BASELINES
+    version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py")
 
     @staticmethod
     def grammars() -> dict[str, str]:
@@ -86,12 +48,6 @@ class ActivationEvaluator:
             role: (HERE / "grammars" / f"{name}.gbnf").read_text() + "\n" + expr
             for role, name in (("proposer", "proposal"), ("coder", "code"))
         }
-
-    def experiment_key(self, source: str, budget: str) -> str:
-        """Identity of one experiment: same key, same result (used for exactly-once launches)."""
-        code_sha = hashlib.sha256(source.encode()).hexdigest()
-        parts = (TASK, code_sha, get_budget(budget).name, self.splits_id, self.version)
-        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
     @staticmethod
     def behaviour(report: EvalReport, name: str = "candidate") -> list[float] | None:
@@ -113,76 +69,6 @@ class ActivationEvaluator:
         except StaticCheckError as exc:
             return str(exc)
         return None
-
-    def evaluate(
-        self, source: str, budget: str = "one-pass", *, static_check: bool = True
-    ) -> EvalReport:
-        """Evaluate one hypothesis. ``static_check=False`` is for tests of the sandbox layer."""
-        return self.evaluate_many({"candidate": source}, budget, static_check=static_check)[
-            "candidate"
-        ]
-
-    def evaluate_many(
-        self, sources: dict[str, str], budget: str = "one-pass", *, static_check: bool = True
-    ) -> dict[str, EvalReport]:
-        """Evaluate several hypotheses in ONE container (one torch import for all).
-
-        Campaigns evaluate one hypothesis per container, so that none can disturb another's run;
-        batching is for filling an archive with hypotheses from the built-in generator.
-        """
-        start = time.monotonic()
-        spec = get_budget(budget)
-        reports: dict[str, EvalReport] = {}
-        runnable: dict[str, str] = {}
-        for name, source in sources.items():
-            problem = self.static_problem(source) if static_check else None
-            if problem is None:
-                runnable[name] = source
-            else:
-                reports[name] = self._report(source, spec, start, Outcome.INVALID, problem)
-        if not runnable:
-            return reports
-        shas = "".join(sorted(_sha(s) for s in runnable.values()))
-        job = self.make_job(runnable, spec, f"a{_sha(shas)[:12]}", n_candidates=len(runnable))
-        self.notify(f"training on {len(self.splits)} splits in the sandbox ({spec.name})")
-        result = self.sandbox.run(job)
-        spoiled = result.outcome in (Outcome.TIMEOUT, Outcome.OOM, Outcome.DISK_QUOTA)
-        if spoiled and len(runnable) > 1:
-            # One of them spoiled the shared container: each is judged alone instead.
-            for name, source in runnable.items():
-                reports.update(self.evaluate_many({name: source}, budget, static_check=False))
-            return reports
-        extra = dict(image=result.image, log_tail=result.log_tail, artifacts=str(result.out_dir))
-        for name, source in runnable.items():
-            scored = self.score_output(result, name)
-            if scored.outcome is not Outcome.OK:
-                reports[name] = self._report(
-                    source, spec, start, scored.outcome, scored.reason, **extra
-                )
-                continue
-            baselines = self.baselines(spec)
-            wr = win_rate(scored.accuracy, baselines)
-            per_dataset = {
-                d: DatasetScore(
-                    candidate=_mean(scored.accuracy, d),
-                    baselines={b: _mean(acc, d) for b, acc in baselines.items()},
-                    win_rate=wr.per_dataset[d],
-                )
-                for d in wr.per_dataset
-            }
-            reports[name] = self._report(
-                source,
-                spec,
-                start,
-                Outcome.OK,
-                "",
-                win_rate=wr.value,
-                win_rate_ci=wr.ci,
-                comparisons=wr.comparisons,
-                per_dataset=per_dataset,
-                **extra,
-            )
-        return reports
 
     def probe_many(
         self, sources: dict[str, str], wall_seconds: float = PROBE_WALL
@@ -207,7 +93,7 @@ class ActivationEvaluator:
                 out[name] = Probe(None, None)  # one of them spoiled the batch: no verdict
                 continue
             advisory = self._advisory(result.out_dir, name)
-            problem = self._host_probe_check(result.out_dir, name)
+            problem = self._problem(result.out_dir, name)
             if problem is None and advisory.get("stage") in ("load", "probe"):
                 problem = advisory.get("error") or "failed the property check"
             if problem is not None:
@@ -217,132 +103,7 @@ class ActivationEvaluator:
             out[name] = Probe(None, _fingerprint(y))
         return out
 
-    def _report(
-        self, source: str, spec: Budget, start: float, status: Outcome, reason: str, **extra: Any
-    ) -> EvalReport:
-        return EvalReport(
-            task=TASK,
-            budget=spec.name,
-            harness_version=self.version,
-            code_sha=_sha(source),
-            status=status,
-            reason=reason,
-            wall_seconds=_since(start),
-            **extra,
-        )
-
-    def baselines(self, spec: Budget) -> dict[str, dict[Cell, float]]:
-        """Baseline test accuracies, computed once per harness, splits, budget and image."""
-        image_id = self.sandbox.image_ref().rsplit("@", 1)[-1].removeprefix("sha256:")[:12]
-        stem = f"{TASK}-{self.version}-{self.splits_id}-{spec.name}-{image_id}"
-        cache = self.home / "baselines" / f"{stem}.json"
-        if cache.exists():
-            raw = json.loads(cache.read_text())
-            return {b: {_cell(k): v for k, v in accs.items()} for b, accs in raw.items()}
-        sources = {b: (HERE / "baselines" / f"{b}.py").read_text() for b in BASELINES}
-        self.notify(f"computing baselines {', '.join(BASELINES)} (cached afterwards)")
-        job = self.make_job(sources, spec, f"b{self.version}", n_candidates=len(sources))
-        result = self.sandbox.run(job)
-        out: dict[str, dict[Cell, float]] = {}
-        for b in BASELINES:
-            scored = self.score_output(result, b)
-            if scored.outcome is not Outcome.OK:
-                raise InfraError(f"baseline {b} failed ({scored.outcome}): {scored.reason}")
-            out[b] = scored.accuracy
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        raw_out = {b: {f"{d}-s{s}": v for (d, s), v in accs.items()} for b, accs in out.items()}
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(raw_out, indent=1))
-        tmp.replace(cache)  # atomic: a crash never leaves half a cache
-        return out
-
-    # -- building and reading jobs ---------------------------------------------------------------
-    def data_file(self) -> Path:
-        """The public arrays of every split (no test labels), written once per harness version."""
-        path = self.home / "data" / f"{TASK}-{self.version}-{self.splits_id}.npz"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            arrays: dict[str, np.ndarray] = {}
-            for s in self.splits:
-                arrays.update(s.public())
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **arrays)  # type: ignore[arg-type]
-            tmp.replace(path)
-        return path
-
-    def make_job(
-        self,
-        sources: dict[str, str],
-        spec: Budget,
-        tag: str,
-        n_candidates: int = 1,
-        splits: list[str] | None = None,
-    ) -> Job:
-        """Write a fresh attempt folder for ``sources`` and describe the sandbox job."""
-        root = self.home / "attempts" / TASK
-        root.mkdir(parents=True, exist_ok=True)
-        attempt = 0
-        while (root / f"{tag}-{spec.name}-{attempt}").exists():
-            attempt += 1
-        key = f"{tag}-{spec.name}-{attempt}"
-        in_dir = root / key / "in"
-        (in_dir / "candidates").mkdir(parents=True)
-        for name, src in sources.items():
-            (in_dir / "candidates" / f"{name}.py").write_text(src)
-        job_spec = {
-            "candidates": list(sources),
-            "splits": [s.name for s in self.splits] if splits is None else splits,
-            "train": spec.train_config(),
-        }
-        (in_dir / "job.json").write_text(json.dumps(job_spec))
-        wall = (self.wall_seconds or spec.wall_seconds) * n_candidates
-        # Each hypothesis of a batch may write as many files as one alone (bytes stay capped).
-        files = self.limits.output_files * n_candidates
-        limits = self.limits.model_copy(update={"wall_seconds": wall, "output_files": files})
-        return Job(
-            key=key,
-            command=["python3", "-B", "/hf/code/runner.py", "/hf/in", "/hf/data.npz", "/hf/out"],
-            mounts=[
-                Mount(source=HERE / "runner.py", target="/hf/code/runner.py"),
-                Mount(source=self.data_file(), target="/hf/data.npz"),
-                Mount(source=in_dir, target="/hf/in"),
-            ],
-            out_dir=root / key / "out",
-            limits=limits,
-            env={"PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1"},
-            labels={"hypoforge.task": TASK},
-        )
-
-    def score_output(self, result: RunResult, name: str) -> Scored:
-        """Turn one candidate's output files into an outcome and host-computed accuracies."""
-        if result.outcome in (
-            Outcome.INFRA_ERROR,
-            Outcome.TIMEOUT,
-            Outcome.OOM,
-            Outcome.DISK_QUOTA,
-        ):
-            return Scored(result.outcome, result.reason, {})
-        advisory = self._advisory(result.out_dir, name)
-        problem = self._host_probe_check(result.out_dir, name)
-        if problem is not None or advisory.get("stage") in ("load", "probe"):
-            why = problem or advisory.get("error") or "failed the property check"
-            return Scored(Outcome.INVALID, why, {})
-        if result.outcome is Outcome.HYP_ERROR and advisory.get("stage") != "done":
-            # In a batch, another hypothesis may have set the exit code: this one finished.
-            why = advisory.get("error") or result.reason
-            return Scored(Outcome.HYP_ERROR, str(why)[:500], {})
-        return self._score_logits(result.out_dir, name)
-
-    def _advisory(self, out_dir: Path, name: str) -> dict:
-        """The runner's status for ``name``: error messages for humans, never scores."""
-        try:
-            status = read_json(out_dir, "status.json", MAX_STATUS_BYTES)
-            entry = status.get(name, {}) if isinstance(status, dict) else {}
-            return {k: str(v)[:1000] for k, v in entry.items()} if isinstance(entry, dict) else {}
-        except ArtifactError:
-            return {}
-
-    def _host_probe_check(self, out_dir: Path, name: str) -> str | None:
+    def _problem(self, out_dir: Path, name: str) -> str | None:
         try:
             arrays = {
                 k: read_npy(out_dir, f"{name}.probe_{k}.npy", MAX_LOGITS_BYTES)
@@ -352,37 +113,6 @@ class ActivationEvaluator:
             return f"property check produced no usable arrays: {exc}"
         return runner.check_probe(runner.probe_points(), **arrays)
 
-    def _score_logits(self, out_dir: Path, name: str) -> Scored:
-        accuracy: dict[Cell, float] = {}
-        for s in self.splits:
-            try:
-                logits = read_npy(out_dir, f"{name}.{s.name}.npy", MAX_LOGITS_BYTES)
-            except ArtifactError as exc:
-                return Scored(Outcome.INVALID_RESULT, str(exc), {})
-            want = (len(s.y_test), s.n_classes)
-            if logits.shape != want or logits.dtype.kind != "f":
-                got = f"{logits.dtype}{list(logits.shape)}"
-                why = f"{s.name}: logits {got}, expected float{list(want)}"
-                return Scored(Outcome.INVALID_RESULT, why, {})
-            if not np.isfinite(logits).all():
-                return Scored(Outcome.NONFINITE, f"{s.name}: non-finite predictions", {})
-            dataset, seed = _cell(s.name)
-            accuracy[(dataset, seed)] = float((logits.argmax(axis=1) == s.y_test).mean())
-        return Scored(Outcome.OK, "", accuracy)
-
-
-def _cell(split_name: str) -> Cell:
-    dataset, seed = split_name.rsplit("-s", 1)
-    return dataset, int(seed)
-
-
-def _mean(acc: dict[Cell, float], dataset: str) -> float:
-    return float(np.mean([v for (d, _), v in acc.items() if d == dataset]))
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
 
 def _fingerprint(y: np.ndarray) -> list[float] | None:
     from evaluators.fingerprint import fingerprint
@@ -391,7 +121,3 @@ def _fingerprint(y: np.ndarray) -> list[float] | None:
     if y.shape != points.shape or y.dtype.kind != "f" or not np.isfinite(y).all():
         return None
     return [float(v) for v in fingerprint(points, y)]
-
-
-def _since(start: float) -> float:
-    return round(time.monotonic() - start, 3)

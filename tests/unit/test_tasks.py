@@ -17,9 +17,9 @@ runner = CliRunner()
 
 
 def test_builtin_and_plugin_folders_are_found(monkeypatch):
-    assert set(registry.tasks(env={})) == {"activation"}
+    assert set(registry.tasks(env={})) == {"activation", "preprocess"}
     found = registry.tasks(env={"HYPOFORGE_TASKS": str(EXAMPLES)})
-    assert set(found) == {"activation", "curvefit"}
+    assert set(found) == {"activation", "curvefit", "preprocess"}
     curve = found["curvefit"]
     assert (curve.function, curve.generator) == ("f", None)
     assert found["activation"].function == "activation"
@@ -61,7 +61,7 @@ def test_tasks_list_and_task_options(monkeypatch, tmp_path):
     assert "f(x: float) -> float" in res.output
     res = runner.invoke(cli.app, ["run", "--task", "nosuch", "--campaign", str(tmp_path / "c")])
     assert res.exit_code == 2
-    assert "unknown task 'nosuch'; available: activation, curvefit" in res.output
+    assert "unknown task 'nosuch'; available: activation, curvefit, preprocess" in res.output
     res = runner.invoke(
         cli.app,
         ["run", "--task", "curvefit", "--generator", "search", "--campaign", str(tmp_path / "c")],

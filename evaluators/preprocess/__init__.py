@@ -1,0 +1,1 @@
+"""The preprocessing task: a function that transforms the features before a fixed MLP."""
