@@ -1,6 +1,5 @@
 """The preprocessing task in the real sandbox: its baselines, hand-written hypotheses, the rules
-enforced by the harness (leakage impossible by construction), and a short campaign with the
-embedded LLM."""
+enforced by the harness (leakage impossible by construction)."""
 
 from __future__ import annotations
 
@@ -59,29 +58,3 @@ def test_rules_are_enforced_by_the_harness(ev, body, outcome, reason):
     report = ev.evaluate(source)
     assert report.status is outcome
     assert reason in report.reason
-
-
-def test_short_campaign_with_the_embedded_llm(ev, tmp_path):
-    from agents.llm import make_chat_model
-    from agents.prompting import grammar
-    from hypoforge import campaign
-    from hypoforge.campaign import ROLES
-    from hypoforge.ledger import Ledger
-    from hypoforge.llm_server import embedded_server
-    from hypoforge.settings import CampaignSettings, LLMSettings
-
-    folder = tmp_path / "camp"
-    info = campaign.create(folder, "preprocess", CampaignSettings(proposals=1, batch=1))
-    llm = LLMSettings()
-    with embedded_server(llm.model, log=folder / "llm.log") as url:
-        models = {
-            r: make_chat_model(llm, url, r, grammar("verdict") if r == "critic" else None)
-            for r in ROLES
-        }
-        state = campaign.run(folder, ev, models, retries=1)
-    assert state["stop"] == "proposal budget reached (1/1)"
-    ledger = Ledger(folder / "ledger.sqlite")
-    (row,) = ledger.hypotheses(info.id)
-    final = {"screened", "evaluated", "invalid", "failed", "rejected", "duplicate"}
-    assert row.stage in final, (row.stage, row.reason)
-    assert ledger.usage(info.id)[0] > 0  # the model was asked

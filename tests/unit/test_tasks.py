@@ -17,9 +17,10 @@ runner = CliRunner()
 
 
 def test_builtin_and_plugin_folders_are_found(monkeypatch):
-    assert set(registry.tasks(env={})) == {"activation", "preprocess"}
+    builtin = {"activation", "preprocess", "regularizer"}
+    assert set(registry.tasks(env={})) == builtin
     found = registry.tasks(env={"HYPOFORGE_TASKS": str(EXAMPLES)})
-    assert set(found) == {"activation", "curvefit", "preprocess"}
+    assert set(found) == {*builtin, "curvefit"}
     curve = found["curvefit"]
     assert (curve.function, curve.generator) == ("f", None)
     assert found["activation"].function == "activation"
@@ -61,7 +62,7 @@ def test_tasks_list_and_task_options(monkeypatch, tmp_path):
     assert "f(x: float) -> float" in res.output
     res = runner.invoke(cli.app, ["run", "--task", "nosuch", "--campaign", str(tmp_path / "c")])
     assert res.exit_code == 2
-    assert "unknown task 'nosuch'; available: activation, curvefit, preprocess" in res.output
+    assert "unknown task 'nosuch'; available: activation, curvefit, preprocess, reg" in res.output
     res = runner.invoke(
         cli.app,
         ["run", "--task", "curvefit", "--generator", "search", "--campaign", str(tmp_path / "c")],
@@ -81,3 +82,20 @@ def test_prompt_overrides_come_from_the_task_folder():
     assert text.startswith("Propose ONE formula f(x)")
     default = render("proposer", None, mode="novel", best=[], failures=[], predictions=[])
     assert "activation function" in default
+
+
+@pytest.mark.parametrize(
+    ("task", "opening"),
+    [
+        ("preprocess", "Propose ONE new feature preprocessing function"),
+        ("regularizer", "Propose ONE new regularizer"),
+    ],
+)
+def test_builtin_tasks_bring_their_own_prompts(task, opening):
+    from agents.prompting import render
+
+    folder = registry.get(task).folder
+    args = dict(mode="novel", best=[], failures=[], predictions=[])
+    assert render("proposer", folder, **args).startswith(opening)
+    coder = render("coder", folder, idea="an idea", code="", error="")
+    assert f"def {registry.get(task).function}(" in coder

@@ -1,0 +1,1 @@
+"""The regularizer task: a penalty added to the training loss of a network that overfits."""

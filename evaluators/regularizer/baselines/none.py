@@ -1,0 +1,5 @@
+import torch
+
+
+def penalty(model, logits, targets):
+    return torch.zeros(())

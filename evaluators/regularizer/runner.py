@@ -1,0 +1,132 @@
+"""The fixed harness that runs INSIDE the sandbox for the regularizer task. No hypoforge here.
+
+For each candidate and split: a property check of the penalty on a fresh network (a finite float
+scalar, the same on a second call, the network unchanged by the call), then training of the
+fixed wide MLP with loss = cross-entropy + penalty, and the test logits written. The host checks
+and scores the logits; ``status.json`` is advisory.
+
+Usage (in the container): python3 -B runner.py IN_DIR DATA_NPZ OUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+WIDTH = 256
+EPOCHS_PER_BUDGET_EPOCH = 20  # one-pass: 20 epochs over ~60 examples; full: 600
+
+
+class CheckFailed(Exception):
+    """The penalty broke a rule of the task."""
+
+
+def _load(path: Path):
+    namespace: dict = {"__name__": "hypothesis"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    fn = namespace.get("penalty")
+    if not callable(fn):
+        raise TypeError("the hypothesis defines no callable 'penalty'")
+    dropout = namespace.get("DROPOUT", 0.0)
+    if not isinstance(dropout, int | float) or not 0.0 <= float(dropout) <= 0.9:
+        raise CheckFailed(f"DROPOUT must be a number in [0, 0.9], got {dropout!r}")
+    return fn, float(dropout)
+
+
+def _network(d: int, n_classes: int, dropout: float, seed: int):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(d, WIDTH), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(WIDTH, WIDTH), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(WIDTH, n_classes),
+    )  # fmt: skip
+
+
+def check(penalty, model, x, y) -> None:
+    import torch
+
+    before = [p.detach().clone() for p in model.parameters()]
+    logits = model(x)
+    first = penalty(model, logits, y)
+    second = penalty(model, model(x), y)
+    if not isinstance(first, torch.Tensor) or first.dim() != 0 or not first.is_floating_point():
+        raise CheckFailed(f"penalty must return a scalar float tensor, got {first!r}"[:200])
+    if not torch.isfinite(first):
+        raise CheckFailed("penalty is not finite on a fresh network")
+    if not torch.equal(first.detach(), second.detach()):
+        raise CheckFailed("not deterministic: two calls on the same batch differ")
+    if any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)):
+        raise CheckFailed("the penalty changed the network's parameters")
+
+
+def train_predict(penalty, dropout: float, data: dict, split: str, train: dict) -> np.ndarray:
+    import torch
+    from torch import nn
+
+    x_tr = torch.from_numpy(data[f"{split}.x_train"])
+    y_tr = torch.from_numpy(data[f"{split}.y_train"])
+    x_te = torch.from_numpy(data[f"{split}.x_test"])
+    n_classes = int(data[f"{split}.n_classes"])
+    seed = zlib.crc32(split.encode())
+    model = _network(x_tr.shape[1], n_classes, dropout, seed)
+    check(penalty, model, x_tr[:16], y_tr[:16])
+    opt = torch.optim.Adam(model.parameters(), lr=train["lr"])
+    gen = torch.Generator().manual_seed(seed)
+    batch = train["batch_size"]
+    model.train()
+    for _ in range(train["epochs"] * EPOCHS_PER_BUDGET_EPOCH):
+        order = torch.randperm(len(x_tr), generator=gen)
+        for i in range(0, len(order), batch):
+            idx = order[i : i + batch]
+            logits = model(x_tr[idx])
+            loss = nn.functional.cross_entropy(logits, y_tr[idx]) + penalty(
+                model, logits, y_tr[idx]
+            )
+            if not torch.isfinite(loss):
+                return np.full((len(x_te), n_classes), np.nan, dtype=np.float32)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        return model(x_te).numpy().astype(np.float32)
+
+
+def run(in_dir: Path, data_path: Path, out: Path) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    job = json.loads((in_dir / "job.json").read_text())
+    data = dict(np.load(data_path, allow_pickle=False))
+    status: dict[str, dict] = {}
+    code = 0
+    for name in job["candidates"]:
+        stage = "load"
+        try:
+            penalty, dropout = _load(in_dir / "candidates" / f"{name}.py")
+            stage = "train"
+            for split in job["splits"]:
+                logits = train_predict(penalty, dropout, data, split, job["train"])
+                np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
+            status[name] = {"stage": "done"}
+        except CheckFailed as exc:
+            status[name] = {"stage": "check", "error": str(exc)}
+            code = max(code, 4)
+        except Exception as exc:
+            tail = traceback.format_exc(limit=-3)[-1500:]
+            status[name] = {"stage": stage, "error": f"{type(exc).__name__}: {exc}", "trace": tail}
+            code = max(code, 3)
+    (out / "status.json").write_text(json.dumps(status))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))

@@ -1,0 +1,48 @@
+"""A short campaign on each built-in task besides activation (which has its own, in
+test_campaign.py), with the embedded LLM and the real sandbox: it runs to its budget and every
+proposal ends in a final, recorded stage."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluators.preprocess import data as preprocess_data
+from evaluators.preprocess.harness import PreprocessEvaluator
+from evaluators.regularizer import data as regularizer_data
+from evaluators.regularizer.harness import RegularizerEvaluator
+
+TASKS = {
+    "preprocess": (PreprocessEvaluator, [preprocess_data.raw_split("wine", 0)]),
+    "regularizer": (RegularizerEvaluator, [regularizer_data.small_split("moons", 0)]),
+}
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_short_campaign_with_the_embedded_llm(task, docker_sandbox, settings, tmp_path):
+    from agents.llm import make_chat_model
+    from agents.prompting import grammar
+    from hypoforge import campaign
+    from hypoforge.campaign import ROLES
+    from hypoforge.ledger import Ledger
+    from hypoforge.llm_server import embedded_server
+    from hypoforge.settings import CampaignSettings, LLMSettings
+
+    cls, splits = TASKS[task]
+    ev = cls(docker_sandbox, settings.home, settings.sandbox.limits, splits=splits, wall_seconds=60)
+    folder = tmp_path / "camp"
+    info = campaign.create(folder, task, CampaignSettings(proposals=2, batch=2, repairs=1))
+    llm = LLMSettings()
+    with embedded_server(llm.model, log=folder / "llm.log") as url:
+        models = {
+            r: make_chat_model(llm, url, r, grammar("verdict") if r == "critic" else None)
+            for r in ROLES
+        }
+        state = campaign.run(folder, ev, models, retries=1)
+    assert state["stop"] == "proposal budget reached (2/2)"
+    ledger = Ledger(folder / "ledger.sqlite")
+    rows = ledger.hypotheses(info.id)
+    final = {"screened", "evaluated", "invalid", "failed", "rejected", "duplicate", "pruned"}
+    assert len(rows) == 2
+    assert all(r.stage in final for r in rows), [(r.stage, r.reason) for r in rows]
+    assert ledger.usage(info.id)[0] > 0  # the model was asked
+    assert (folder / "findings" / "round-0.md").exists()
