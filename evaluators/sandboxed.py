@@ -94,6 +94,22 @@ class SandboxedEvaluator:
         """Why the static check rejects ``source``, or None if it passes."""
         raise NotImplementedError
 
+    @classmethod
+    def grammars(cls) -> dict[str, str]:
+        """GBNF grammars that make even a tiny model's proposer and coder write valid code:
+        ``grammars/proposal.gbnf`` and ``grammars/code.gbnf`` in the task folder, each followed by
+        the folder's other grammar files (the rules they share). None: free text."""
+        folder = cls.folder / "grammars"
+        roles = {"proposer": "proposal.gbnf", "coder": "code.gbnf"}
+        if not all((folder / f).exists() for f in roles.values()):
+            return {}
+        shared = [
+            p.read_text() for p in sorted(folder.glob("*.gbnf")) if p.name not in roles.values()
+        ]
+        return {
+            role: "\n".join([(folder / name).read_text(), *shared]) for role, name in roles.items()
+        }
+
     @staticmethod
     def behaviour(report: EvalReport, name: str = "candidate") -> list[float] | None:
         """A behavioural fingerprint of the hypothesis, where the task defines one."""

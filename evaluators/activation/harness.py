@@ -41,15 +41,6 @@ class ActivationEvaluator(SandboxedEvaluator):
     version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py")
 
     @staticmethod
-    def grammars() -> dict[str, str]:
-        """GBNF grammars that make even a tiny model's proposer and coder write valid code."""
-        expr = (HERE / "grammars" / "expression.gbnf").read_text()
-        return {
-            role: (HERE / "grammars" / f"{name}.gbnf").read_text() + "\n" + expr
-            for role, name in (("proposer", "proposal"), ("coder", "code"))
-        }
-
-    @staticmethod
     def behaviour(report: EvalReport, name: str = "candidate") -> list[float] | None:
         """The behavioural fingerprint from the probe arrays of ``report``'s sandbox run
         (``name``: the hypothesis's name in a batch of ``evaluate_many``)."""

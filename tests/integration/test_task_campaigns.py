@@ -33,10 +33,8 @@ def test_short_campaign_with_the_embedded_llm(task, docker_sandbox, settings, tm
     info = campaign.create(folder, task, CampaignSettings(proposals=2, batch=2, repairs=1))
     llm = LLMSettings()
     with embedded_server(llm.model, log=folder / "llm.log") as url:
-        models = {
-            r: make_chat_model(llm, url, r, grammar("verdict") if r == "critic" else None)
-            for r in ROLES
-        }
+        grammars = {**ev.grammars(), "critic": grammar("verdict")}  # as `hypoforge run` does
+        models = {r: make_chat_model(llm, url, r, grammars.get(r)) for r in ROLES}
         state = campaign.run(folder, ev, models, retries=1)
     assert state["stop"] == "proposal budget reached (2/2)"
     ledger = Ledger(folder / "ledger.sqlite")
@@ -44,5 +42,40 @@ def test_short_campaign_with_the_embedded_llm(task, docker_sandbox, settings, tm
     final = {"screened", "evaluated", "invalid", "failed", "rejected", "duplicate", "pruned"}
     assert len(rows) == 2
     assert all(r.stage in final for r in rows), [(r.stage, r.reason) for r in rows]
+    # With the task's grammars every proposal passes the static check and reaches the critic.
+    assert all(r.verdict is not None for r in rows), [(r.stage, r.reason) for r in rows]
     assert ledger.usage(info.id)[0] > 0  # the model was asked
     assert (folder / "findings" / "round-0.md").exists()
+
+
+@pytest.mark.parametrize("task", ["activation", "preprocess", "regularizer"])
+def test_task_grammars_make_the_embedded_model_write_valid_code(task, tmp_path):
+    """Every built-in task's grammars: the 135M model's proposals parse and pass the static check
+    (free text rarely does, see benchmarks/llm_validity.py)."""
+    from agents import proposer
+    from agents.llm import make_chat_model
+    from evaluators import registry
+    from hypoforge.llm_server import embedded_server
+    from hypoforge.settings import LLMSettings
+
+    plugin = registry.get(task)
+    cls = plugin._attr(plugin.evaluator)
+    grammars = cls.grammars()
+    assert set(grammars) == {"proposer", "coder"}
+    llm = LLMSettings()
+    with embedded_server(llm.model, log=tmp_path / "llm.log") as url:
+        model = make_chat_model(llm, url, "proposer", grammars["proposer"])
+        for i in range(3):
+            answer = proposer.propose(
+                model,
+                mode="novel" if i % 2 else "incremental",
+                task_description=(plugin.folder / "description.md").read_text(),
+                best=[],
+                failures=[],
+                predictions=[],
+                retries=0,
+                task_dir=plugin.folder,
+                function=plugin.function,
+            )
+            assert answer.value is not None, answer.errors
+            assert cls.static_problem(answer.value.code) is None, answer.value.code
