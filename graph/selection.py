@@ -137,6 +137,9 @@ def select(state: CampaignState, deps: Deps) -> dict:
                 "reason": f"pruned: {why}, not in the diverse top {k}",
             }
         deps.ledger.save(row.model_copy(update=update))
+    kept = ", ".join(candidates[i][0].id for i in chosen)
+    how = "by the reward model" if model_used else "for diversity (no reward model yet)"
+    deps.notify("reward", f"kept {kept} of {len(candidates)} {how}")
     deps.ledger.log(
         deps.campaign,
         "reward",

@@ -44,10 +44,12 @@ def test_pruned_hypotheses_are_recorded_with_the_reason(tmp_path):
         proposal("torch.tanh(x)"),
         proposal("x * torch.tanh(x)"),
     ]
-    campaign.run(folder, ev, models(props), retries=0)
+    said: list[tuple[str, str]] = []
+    campaign.run(folder, ev, models(props), retries=0, notify=lambda a, m: said.append((a, m)))
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)
     assert [r.stage for r in rows] == ["screened", "pruned", "screened", "pruned"]
+    assert ("reward", "kept r0-0, r0-2 of 4 for diversity (no reward model yet)") in said
     pruned = [r for r in rows if r.stage == "pruned"]
     assert all(r.outcome == "pruned" and "not in the diverse top 2" in r.reason for r in pruned)
     assert all(r.predicted is None for r in rows)  # no archive: no model, diversity alone
