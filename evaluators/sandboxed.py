@@ -22,6 +22,7 @@ import numpy as np
 from evaluators.activation import budgets, datasets
 from evaluators.activation.budgets import Budget, get_budget
 from evaluators.activation.datasets import Split
+from evaluators.static_check import StaticCheckError
 from evaluators.winrate import Cell, win_rate
 from hypoforge.errors import InfraError
 from hypoforge.records import DatasetScore, EvalReport, Outcome
@@ -90,9 +91,18 @@ class SandboxedEvaluator:
         return h.hexdigest()[:12]
 
     @staticmethod
-    def static_problem(source: str) -> str | None:
-        """Why the static check rejects ``source``, or None if it passes."""
+    def validate(source: str) -> None:
+        """The task's static check: raises ``StaticCheckError`` with the reason."""
         raise NotImplementedError
+
+    @classmethod
+    def static_problem(cls, source: str) -> str | None:
+        """Why the static check rejects ``source``, or None if it passes."""
+        try:
+            cls.validate(source)
+        except StaticCheckError as exc:
+            return str(exc)
+        return None
 
     @classmethod
     def grammars(cls) -> dict[str, str]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from evaluators.activation import runner
 from evaluators.activation.budgets import BASELINES, HERE, get_budget
-from evaluators.activation.validator import StaticCheckError, check_source
+from evaluators.activation.validator import check_source
 from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, _sha
 from hypoforge.errors import InfraError
 from hypoforge.records import EvalReport, Outcome
@@ -52,14 +52,7 @@ class ActivationEvaluator(SandboxedEvaluator):
             return None
         return _fingerprint(y)
 
-    @staticmethod
-    def static_problem(source: str) -> str | None:
-        """Why the static check rejects ``source``, or None if it passes."""
-        try:
-            check_source(source)
-        except StaticCheckError as exc:
-            return str(exc)
-        return None
+    validate = staticmethod(check_source)
 
     def probe_many(
         self, sources: dict[str, str], wall_seconds: float = PROBE_WALL

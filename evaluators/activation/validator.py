@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ast
 
-MAX_SOURCE_BYTES = 10_000
+from evaluators.static_check import FORBIDDEN_NODES as COMMON_NODES
+from evaluators.static_check import StaticCheckError, parse
+
+__all__ = ["StaticCheckError", "check_source"]
 
 ALLOWED_IMPORTS = {"torch": "torch", "math": "math", "torch.nn.functional": "F"}
 
@@ -33,38 +36,12 @@ MATH_NAMES = frozenset(
 TENSOR_METHODS = TORCH_OPS - {"zeros_like", "ones_like", "full_like", "where", "special"}
 BUILTINS = frozenset(["abs", "min", "max", "float", "int", "range", "len", "round", "pow", "sum"])
 
-FORBIDDEN_NODES = (
-    ast.ClassDef,
-    ast.AsyncFunctionDef,
-    ast.Await,
-    ast.Yield,
-    ast.YieldFrom,
-    ast.Global,
-    ast.Nonlocal,
-    ast.Delete,
-    ast.With,
-    ast.AsyncWith,
-    ast.AsyncFor,
-    ast.While,
-    ast.Try,
-    ast.Lambda,
-    ast.NamedExpr,
-    ast.Starred,
-)
-
-
-class StaticCheckError(ValueError):
-    """Why a hypothesis's source was rejected (one sentence)."""
+FORBIDDEN_NODES = (*COMMON_NODES, ast.Delete, ast.While, ast.Lambda, ast.NamedExpr, ast.Starred)
 
 
 def check_source(source: str) -> None:
     """Raise ``StaticCheckError`` unless ``source`` is an acceptable activation hypothesis."""
-    if len(source.encode()) > MAX_SOURCE_BYTES:
-        raise StaticCheckError(f"source is longer than {MAX_SOURCE_BYTES} bytes")
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        raise StaticCheckError(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+    tree = parse(source)
     aliases, constants = _check_module(tree)
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef))
     _check_signature(fn)

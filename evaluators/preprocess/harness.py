@@ -10,7 +10,7 @@ from typing import ClassVar
 from evaluators.activation import runner as activation_runner
 from evaluators.activation.datasets import Split
 from evaluators.preprocess import data
-from evaluators.preprocess.validator import StaticCheckError, check_source
+from evaluators.preprocess.validator import check_source
 from evaluators.sandboxed import SandboxedEvaluator
 
 HERE = Path(__file__).parent
@@ -31,10 +31,4 @@ class PreprocessEvaluator(SandboxedEvaluator):
     def default_splits() -> list[Split]:
         return data.all_raw_splits()
 
-    @staticmethod
-    def static_problem(source: str) -> str | None:
-        try:
-            check_source(source)
-        except StaticCheckError as exc:
-            return str(exc)
-        return None
+    validate = staticmethod(check_source)

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from evaluators.activation.datasets import Split
 from evaluators.regularizer import data
-from evaluators.regularizer.validator import StaticCheckError, check_source
+from evaluators.regularizer.validator import check_source
 from evaluators.sandboxed import SandboxedEvaluator
 
 HERE = Path(__file__).parent
@@ -26,10 +26,4 @@ class RegularizerEvaluator(SandboxedEvaluator):
     def default_splits() -> list[Split]:
         return data.all_small_splits()
 
-    @staticmethod
-    def static_problem(source: str) -> str | None:
-        try:
-            check_source(source)
-        except StaticCheckError as exc:
-            return str(exc)
-        return None
+    validate = staticmethod(check_source)
