@@ -58,13 +58,15 @@ def _fingerprint(deps: Deps, row: HypothesisRow) -> list[float] | None:
     return found[1] if found else None
 
 
-def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: list[HypothesisRow]) -> Any:
+Known = list[tuple[HypothesisRow, list[float] | None]]  # earlier hypotheses, fingerprints
+
+
+def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: Known) -> Any:
     """(pointer, win rate) of a hypothesis that behaves exactly like ``row``, or None."""
     from evaluators.fingerprint import same_behaviour
 
     mine = np.asarray(fp)
-    for other in earlier:
-        theirs = _fingerprint(deps, other)
+    for other, theirs in earlier:
         if theirs is not None and same_behaviour(mine, np.asarray(theirs)):
             return f"{deps.campaign}/{other.id}", other.screen_win_rate
     if deps.archive is not None:
@@ -77,17 +79,18 @@ def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: list[Hypothe
 def select(state: CampaignState, deps: Deps) -> dict:
     """De-duplicate by behaviour, rank with the reward model, keep a diverse top-k."""
     rows = deps.rows(state["batch"])
-    earlier = [
-        r
+    # Each fingerprint is read from the ledger once, not once per candidate.
+    earlier: Known = [
+        (r, _fingerprint(deps, r))
         for r in deps.ledger.hypotheses(deps.campaign)
         if r.stage not in ("duplicate", "invalid", "rejected", "proposed", "needs_repair")
         and r.id not in state["batch"]
     ]
-    candidates: list[tuple[HypothesisRow, list[float] | None]] = []
+    candidates: Known = []
     for row in rows:
         if row.stage != "probed":
             if row.stage in ("selected", "screened", "evaluated", "failed"):
-                earlier.append(row)
+                earlier.append((row, _fingerprint(deps, row)))
             continue
         fp = _fingerprint(deps, row)
         twin = _twin(deps, row, fp, earlier) if fp is not None else None
@@ -106,7 +109,7 @@ def select(state: CampaignState, deps: Deps) -> dict:
             )
             deps.ledger.log(deps.campaign, "archive", "duplicate", {"id": row.id, "of": pointer})
             continue
-        earlier.append(row)
+        earlier.append((row, fp))
         candidates.append((row, fp))
     if not candidates:
         return {"explore": False}
