@@ -30,15 +30,16 @@ class Finding(BaseModel):
 
 
 def decide(hypothesis: str, idea: str, report: EvalReport) -> Finding | None:
-    """Keep when the CI's lower end is above 1/2; None when there is no win rate to judge."""
+    """Keep when the CI's lower end is above 1/2 and the harness flagged nothing (a bigger-model
+    win, say); None when there is no win rate to judge."""
     if report.win_rate is None or report.win_rate_ci is None:
         return None
     return Finding(
         hypothesis=hypothesis,
-        idea=idea,
+        idea="; ".join([idea, *(f"FLAGGED: {f}" for f in report.flags)]),
         win_rate=report.win_rate,
         ci=report.win_rate_ci,
-        keep=report.win_rate_ci[0] > 0.5,
+        keep=report.win_rate_ci[0] > 0.5 and not report.flags,
     )
 
 

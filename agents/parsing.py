@@ -7,6 +7,8 @@ import re
 
 from agents.llm import ParseError
 
+EDITS_SLOT = "edits"  # the slot name of tasks whose hypotheses are edits to a template
+EDIT_SPAN = re.compile(r"^<{7} SEARCH.*^>{7} REPLACE[ \t]*$", re.DOTALL | re.MULTILINE)
 FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|\Z)", re.DOTALL)
 IMPORT_HINTS = {
     "torch.": "import torch",
@@ -17,11 +19,14 @@ IMPORT_HINTS = {
 
 def extract_code(text: str, function: str = "activation") -> str:
     """The hypothesis code in a reply: a fenced block defining ``function``, else the text from
-    ``def <function>``.
+    ``def <function>``. For a task whose slot is ``edits`` (SEARCH/REPLACE edits to a template),
+    the edits.
 
     Missing imports of torch, F or math are added when the code uses them (a common slip of small
     models); everything else is left for the validator to judge.
     """
+    if function == EDITS_SLOT:
+        return extract_edits(text)
     start = f"def {function}"
     blocks = [b for b in FENCE.findall(text) if start in b]
     if blocks:
@@ -37,6 +42,15 @@ def extract_code(text: str, function: str = "activation") -> str:
     return code
 
 
+def extract_edits(text: str) -> str:
+    """SEARCH/REPLACE edits in a reply: from the first SEARCH marker to the last REPLACE marker
+    (the validator judges whether they apply)."""
+    span = EDIT_SPAN.search(text)
+    if span is None:
+        raise ParseError("no edit found: write '<<<<<<< SEARCH' ... '>>>>>>> REPLACE' blocks")
+    return span.group(0) + "\n"
+
+
 def extract_idea(text: str) -> str:
     """The one-sentence idea: the ``IDEA:`` line, else the first line of prose."""
     for line in text.splitlines():
@@ -46,7 +60,8 @@ def extract_idea(text: str) -> str:
                 return idea[:300]
     for line in text.splitlines():
         line = line.strip().strip("#*").strip()
-        if line and not line.startswith(("```", "import", "def ", "return")):
+        skip = ("```", "import", "def ", "return", "<<<<<<<", "=======", ">>>>>>>")
+        if line and not line.startswith(skip):
             return line[:300]
     raise ParseError("no `IDEA:` line found")
 

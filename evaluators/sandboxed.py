@@ -39,6 +39,7 @@ class Scored:
     outcome: Outcome
     reason: str
     accuracy: dict[Cell, float]
+    flags: tuple[str, ...] = ()  # an OK result's caveats (e.g. over a parameter budget)
 
 
 class SandboxedEvaluator:
@@ -51,6 +52,7 @@ class SandboxedEvaluator:
     baseline_names: ClassVar[tuple[str, ...]]
     version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py")
     extra_code: ClassVar[dict[str, Path]] = {}  # more fixed code for /hf/code/<name>
+    baseline_suffix: ClassVar[str] = ".py"  # baselines/<name><suffix> holds a baseline's source
 
     def __init__(
         self,
@@ -87,7 +89,7 @@ class SandboxedEvaluator:
         for path in (*shared, *cls.extra_code.values()):
             h.update(path.read_bytes())
         for name in cls.baseline_names:
-            h.update((cls.folder / "baselines" / f"{name}.py").read_bytes())
+            h.update(cls.baseline_source(name).encode())
         return h.hexdigest()[:12]
 
     @staticmethod
@@ -124,6 +126,14 @@ class SandboxedEvaluator:
     def behaviour(report: EvalReport, name: str = "candidate") -> list[float] | None:
         """A behavioural fingerprint of the hypothesis, where the task defines one."""
         return None
+
+    @classmethod
+    def baseline_source(cls, name: str) -> str:
+        return (cls.folder / "baselines" / f"{name}{cls.baseline_suffix}").read_text()
+
+    def train_config(self, spec: Budget) -> dict:
+        """What the runner is told about the budget (``job.json``'s ``train``)."""
+        return spec.train_config()
 
     def _problem(self, out_dir: Path, name: str) -> str | None:
         """A host-side check of what the job wrote for ``name`` (None: nothing wrong)."""
@@ -207,6 +217,7 @@ class SandboxedEvaluator:
                 win_rate_ci=wr.ci,
                 comparisons=wr.comparisons,
                 per_dataset=per_dataset,
+                flags=scored.flags,
                 **extra,
             )
         return reports
@@ -234,7 +245,7 @@ class SandboxedEvaluator:
             raw = json.loads(cache.read_text())
             return {b: {_cell(k): v for k, v in accs.items()} for b, accs in raw.items()}
         names = self.baseline_names
-        sources = {b: (self.folder / "baselines" / f"{b}.py").read_text() for b in names}
+        sources = {b: self.baseline_source(b) for b in names}
         self.notify(f"computing baselines {', '.join(self.baseline_names)} (cached afterwards)")
         job = self.make_job(sources, spec, f"b{self.version}", n_candidates=len(sources))
         result = self.sandbox.run(job)
@@ -287,7 +298,7 @@ class SandboxedEvaluator:
         job_spec = {
             "candidates": list(sources),
             "splits": [s.name for s in self.splits] if splits is None else splits,
-            "train": spec.train_config(),
+            "train": self.train_config(spec),
         }
         (in_dir / "job.json").write_text(json.dumps(job_spec))
         wall = (self.wall_seconds or spec.wall_seconds) * n_candidates

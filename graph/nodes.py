@@ -94,11 +94,16 @@ def _mode(settings: CampaignSettings, index: int, explore: bool = False) -> str:
 def _context_for_proposer(deps: Deps) -> dict:
     rows = deps.ledger.hypotheses(deps.campaign)
     scored = [r for r in rows if r.screen_win_rate is not None and r.stage != "duplicate"]
-    known = [(r.idea, r.full_win_rate or r.screen_win_rate or 0.0) for r in scored]
+    # An OK result with a reason was flagged by the harness (e.g. a bigger model): not a lead.
+    known = [(r.idea, r.full_win_rate or r.screen_win_rate or 0.0) for r in scored if not r.reason]
     known += knowledge.best_archived(deps, exclude={r.idea for r in scored})
     known.sort(key=lambda k: k[1], reverse=True)
     best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]
-    failed = [r for r in rows if r.outcome not in (None, "ok", "pruned")][-5:]
+    failed = [
+        r
+        for r in rows
+        if r.outcome not in (None, "ok", "pruned") or (r.outcome == "ok" and r.reason)
+    ][-5:]
     failures = [f"{r.idea}: {r.outcome} ({(r.reason or '')[:120]})" for r in failed]
     judged = [r for r in scored if r.p_win is not None][-3:]
     predictions = [
@@ -318,7 +323,7 @@ def screen(state: CampaignState, deps: Deps) -> dict:
                 update={
                     "stage": stage,
                     "outcome": report.status.value,
-                    "reason": report.reason or None,
+                    "reason": report.reason or "; ".join(report.flags) or None,
                     "screen_win_rate": report.win_rate,
                 }
             )
@@ -343,7 +348,7 @@ def evaluate(state: CampaignState, deps: Deps) -> dict:
                 update={
                     "stage": "evaluated",
                     "outcome": report.status.value,
-                    "reason": report.reason or None,
+                    "reason": report.reason or "; ".join(report.flags) or None,
                     "full_win_rate": report.win_rate,
                 }
             )

@@ -51,6 +51,7 @@ class EvalReport(_Record):
     win_rate_ci: tuple[float, float] | None = None
     comparisons: int = 0
     per_dataset: dict[str, DatasetScore] = Field(default_factory=dict)
+    flags: tuple[str, ...] = ()  # caveats of an OK result, e.g. "over the parameter budget"
     image: str | None = None
     harness_version: str
     code_sha: str

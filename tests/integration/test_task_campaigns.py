@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import pytest
 
+from evaluators.grokking import data as grokking_data
+from evaluators.grokking.harness import GrokkingEvaluator
 from evaluators.preprocess import data as preprocess_data
 from evaluators.preprocess.harness import PreprocessEvaluator
 from evaluators.regularizer import data as regularizer_data
 from evaluators.regularizer.harness import RegularizerEvaluator
 
 TASKS = {
+    "grokking": (GrokkingEvaluator, [grokking_data.split(13, 0, steps=200)]),
     "preprocess": (PreprocessEvaluator, [preprocess_data.raw_split("wine", 0)]),
     "regularizer": (RegularizerEvaluator, [regularizer_data.small_split("moons", 0)]),
 }
@@ -48,7 +51,7 @@ def test_short_campaign_with_the_embedded_llm(task, docker_sandbox, settings, tm
     assert (folder / "findings" / "round-0.md").exists()
 
 
-@pytest.mark.parametrize("task", ["activation", "preprocess", "regularizer"])
+@pytest.mark.parametrize("task", ["activation", "grokking", "preprocess", "regularizer"])
 def test_task_grammars_make_the_embedded_model_write_valid_code(task, tmp_path):
     """Every built-in task's grammars: the 135M model's proposals parse and pass the static check
     (free text rarely does, see benchmarks/llm_validity.py)."""
@@ -69,7 +72,7 @@ def test_task_grammars_make_the_embedded_model_write_valid_code(task, tmp_path):
             answer = proposer.propose(
                 model,
                 mode="novel" if i % 2 else "incremental",
-                task_description=(plugin.folder / "description.md").read_text(),
+                task_description=cls.__new__(cls).description,
                 best=[],
                 failures=[],
                 predictions=[],

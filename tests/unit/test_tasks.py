@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def test_builtin_and_plugin_folders_are_found(monkeypatch):
-    builtin = {"activation", "preprocess", "regularizer"}
+    builtin = {"activation", "grokking", "preprocess", "regularizer"}
     assert set(registry.tasks(env={})) == builtin
     found = registry.tasks(env={"HYPOFORGE_TASKS": str(EXAMPLES)})
     assert set(found) == {*builtin, "curvefit"}
@@ -62,7 +62,7 @@ def test_tasks_list_and_task_options(monkeypatch, tmp_path):
     assert "f(x: float) -> float" in res.output
     res = runner.invoke(cli.app, ["run", "--task", "nosuch", "--campaign", str(tmp_path / "c")])
     assert res.exit_code == 2
-    assert "unknown task 'nosuch'; available: activation, curvefit, preprocess, reg" in res.output
+    assert "unknown task 'nosuch'; available: activation, curvefit, grokking" in res.output
     res = runner.invoke(
         cli.app,
         ["run", "--task", "curvefit", "--generator", "search", "--campaign", str(tmp_path / "c")],
@@ -89,6 +89,7 @@ def test_prompt_overrides_come_from_the_task_folder():
     [
         ("preprocess", "Propose ONE new feature preprocessing function"),
         ("regularizer", "Propose ONE new regularizer"),
+        ("grokking", "Propose ONE change to train.py"),
     ],
 )
 def test_builtin_tasks_bring_their_own_prompts(task, opening):
@@ -98,4 +99,5 @@ def test_builtin_tasks_bring_their_own_prompts(task, opening):
     args = dict(mode="novel", best=[], failures=[], predictions=[])
     assert render("proposer", folder, **args).startswith(opening)
     coder = render("coder", folder, idea="an idea", code="", error="")
-    assert f"def {registry.get(task).function}(" in coder
+    function = registry.get(task).function
+    assert ("<<<<<<< SEARCH" if function == "edits" else f"def {function}(") in coder

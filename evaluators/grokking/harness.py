@@ -1,0 +1,118 @@
+"""Host side of the grokking task: hypotheses are SEARCH/REPLACE edits to ``train.py``.
+
+The host applies and checks the edits, sends the edited script into the sandbox, and scores the
+predictions that come back: the score of one (dataset, seed) cell is the mean held-out accuracy
+over the checkpoints, the area under the accuracy curve, which rewards generalising sooner.
+The parameter count the fixed part of the script reports is compared with the unedited
+template's, counted here: a win by a model over ``PARAMETER_BUDGET`` times the template's size
+is flagged as a bigger-model result, not a discovery.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from evaluators.activation.budgets import Budget
+from evaluators.activation.datasets import Split
+from evaluators.edits import blocks
+from evaluators.grokking import data
+from evaluators.grokking.validator import check_edits, edited_script, template
+from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, Scored, _cell
+from hypoforge.records import Outcome
+from sandbox.artifacts import ArtifactError, read_npy
+from sandbox.base import Job
+
+HERE = Path(__file__).parent
+PARAMETER_BUDGET = 1.10  # times the template's parameter count
+STEP_SCALE = {"one-pass": 1, "full": 3}
+CHECKPOINTS = 40  # as in train.py's fixed part
+
+
+class GrokkingEvaluator(SandboxedEvaluator):
+    """Scores edits to train.py by how soon the edited script generalises."""
+
+    task: ClassVar[str] = "grokking"
+    folder: ClassVar[Path] = HERE
+    baseline_names: ClassVar[tuple[str, ...]] = ("template",)
+    baseline_suffix: ClassVar[str] = ".edits"
+    version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py", "data.py", "train.py")
+
+    @staticmethod
+    def default_splits() -> list[Split]:
+        return data.all_splits()
+
+    validate = staticmethod(check_edits)
+
+    @property
+    def description(self) -> str:
+        editable = "\n".join(
+            f"# >>> EDIT {b.name}\n{b.body}# <<< EDIT {b.name}" for b in blocks(template())
+        )
+        text = (self.folder / "description.md").read_text().strip()
+        notes = (self.folder / "notes.md").read_text().strip()
+        return f"{text}\n\n{notes}\n\nThe editable blocks of train.py:\n```python\n{editable}\n```"
+
+    def train_config(self, spec: Budget) -> dict:
+        return {"step_scale": STEP_SCALE.get(spec.name, 1)}
+
+    def make_job(
+        self,
+        sources: dict[str, str],
+        spec: Budget,
+        tag: str,
+        n_candidates: int = 1,
+        splits: list[str] | None = None,
+    ) -> Job:
+        """The container gets the edited scripts, never the edits to apply itself."""
+        scripts = {name: edited_script(edits) for name, edits in sources.items()}
+        return super().make_job(scripts, spec, tag, n_candidates, splits)
+
+    def _score_logits(self, out_dir: Path, name: str) -> Scored:
+        accuracy = {}
+        for s in self.splits:
+            try:
+                guesses = read_npy(out_dir, f"{name}.{s.name}.npy", MAX_LOGITS_BYTES)
+            except ArtifactError as exc:
+                return Scored(Outcome.INVALID_RESULT, str(exc), {})
+            want = (CHECKPOINTS + 1, len(s.y_test))
+            if guesses.shape != want or guesses.dtype.kind not in "iu":
+                got = f"{guesses.dtype}{list(guesses.shape)}"
+                why = f"{s.name}: predictions {got}, expected integers{list(want)}"
+                return Scored(Outcome.INVALID_RESULT, why, {})
+            accuracy[_cell(s.name)] = float(curve(guesses, s.y_test).mean())
+        try:
+            counts = read_npy(out_dir, f"{name}.params.npy", 4096)
+        except ArtifactError as exc:
+            return Scored(Outcome.INVALID_RESULT, str(exc), {})
+        if counts.shape != (len(self.splits),) or counts.dtype.kind not in "iu":
+            return Scored(Outcome.INVALID_RESULT, "malformed parameter counts", {})
+        ratio = max(
+            int(n) / template_parameters(s.n_classes + 1)
+            for n, s in zip(counts, self.splits, strict=True)
+        )
+        flags: tuple[str, ...] = ()
+        if ratio > PARAMETER_BUDGET:
+            flags = (
+                f"bigger model: {ratio:.2f}x the template's parameters "
+                f"(budget {PARAMETER_BUDGET:.2f}x); a win here is not a discovery",
+            )
+        return Scored(Outcome.OK, "", accuracy, flags=flags)
+
+
+@cache
+def template_parameters(vocab: int) -> int:
+    """The unedited template's parameter count, counted by its own fixed code (trusted: it is
+    ours, not a hypothesis's)."""
+    namespace: dict = {"__name__": "template"}
+    exec(compile(template(), "train.py", "exec"), namespace)
+    model = namespace["Model"](vocab)
+    return int(namespace["count_parameters"](model, namespace["make_optimizer"](model)))
+
+
+def curve(guesses: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """Held-out accuracy at each checkpoint."""
+    return (guesses == answers[None, :]).mean(axis=1)
