@@ -53,6 +53,7 @@ class SandboxedEvaluator:
     version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py")
     extra_code: ClassVar[dict[str, Path]] = {}  # more fixed code for /hf/code/<name>
     baseline_suffix: ClassVar[str] = ".py"  # baselines/<name><suffix> holds a baseline's source
+    metric: ClassVar[str] = "test accuracy"  # what a cell's score is, in words
 
     def __init__(
         self,

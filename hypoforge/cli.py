@@ -115,7 +115,7 @@ def eval_cmd(
     else:
         from hypoforge.console import print_eval
 
-        print_eval(out, report)
+        print_eval(out, report, metric=getattr(evaluator, "metric", "test accuracy"))
     if report.status is Outcome.INFRA_ERROR:
         err.print(f"hypoforge: infrastructure error: {report.reason}", markup=False, soft_wrap=True)
         raise typer.Exit(3)

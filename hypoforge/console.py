@@ -29,14 +29,16 @@ def eval_table(report: EvalReport) -> Table:
     return table
 
 
-def print_eval(console: Console, report: EvalReport) -> None:
+def print_eval(console: Console, report: EvalReport, metric: str = "test accuracy") -> None:
     if report.status is Outcome.OK and report.win_rate is not None:
         console.print(eval_table(report))
         lo, hi = report.win_rate_ci or (report.win_rate, report.win_rate)
         console.print(
             f"win rate [bold]{report.win_rate:.3f}[/] (95% CI {lo:.3f}-{hi:.3f}) over "
-            f"{report.comparisons} comparisons (dataset x seed x baseline); metric: test accuracy"
+            f"{report.comparisons} comparisons (dataset x seed x baseline); metric: {metric}"
         )
+        for flag in report.flags:
+            console.print(f"[bold yellow]flagged:[/] {flag}", markup=True, highlight=False)
     else:
         console.print(f"status [bold red]{report.status}[/]: {report.reason}")
         if report.log_tail.strip():

@@ -39,6 +39,7 @@ class GrokkingEvaluator(SandboxedEvaluator):
     folder: ClassVar[Path] = HERE
     baseline_names: ClassVar[tuple[str, ...]] = ("template",)
     baseline_suffix: ClassVar[str] = ".edits"
+    metric: ClassVar[str] = "area under the held-out accuracy curve"
     version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py", "data.py", "train.py")
 
     @staticmethod
