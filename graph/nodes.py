@@ -8,8 +8,11 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
+
+from langgraph.types import interrupt
 
 from agents import analyst, coder, critic, proposer
 from graph import knowledge, routing
@@ -18,6 +21,7 @@ from hypoforge.errors import InfraError
 from hypoforge.ledger import HypothesisRow, Ledger
 from hypoforge.records import EvalReport, Outcome
 from hypoforge.settings import CampaignSettings
+from hypoforge.steering import Steering, directive_text
 
 
 class TaskEvaluator(Protocol):
@@ -63,21 +67,38 @@ class Deps:
     def spend(self, tokens: int) -> None:
         self.ledger.add_usage(self.campaign, tokens=tokens)
 
+    @cached_property
+    def steering(self) -> Steering:
+        return Steering(self.ledger, self.campaign)
+
+    def described(self, agent: str) -> str:
+        """The task description for ``agent``'s system prompt, with the user's standing
+        directives to that agent (read afresh: they may change while the campaign runs)."""
+        standing = self.steering.directives(agent)
+        return self.evaluator.description + directive_text(standing, agent)
+
 
 def context(state: CampaignState, deps: Deps) -> dict:
-    """Check the hard budgets before a new round; set ``stop`` when one is spent."""
+    """Before a new round: take the user's steering (a pause interrupts the graph here; a stop or
+    lowered budgets apply now) and check the hard budgets; set ``stop`` when one is spent."""
+    if deps.steering.paused():
+        interrupt({"kind": "pause"})  # the runner resumes the graph once the user resumes
+    budgets = deps.steering.budgets(deps.settings)
     tokens, _ = deps.ledger.usage(deps.campaign)
     started = deps.ledger.started(deps.campaign) or time.time()
     stop = routing.budget_stop(
         proposed=len(deps.ledger.hypotheses(deps.campaign)),
-        max_proposals=deps.settings.proposals,
+        max_proposals=budgets.proposals,
         tokens=tokens,
-        max_tokens=deps.settings.tokens,
+        max_tokens=budgets.tokens,
         elapsed_hours=(time.time() - started) / 3600,
-        max_hours=deps.settings.hours,
-        cost=deps.settings.spent(tokens),
-        max_cost=deps.settings.cost,
+        max_hours=budgets.hours,
+        cost=budgets.spent(tokens),
+        max_cost=budgets.cost,
     )
+    who = deps.steering.stopped_by()
+    if who is not None:
+        stop = f"stopped by {who}"
     if stop:
         deps.ledger.log(deps.campaign, "orchestrator", "stop", stop)
     return {"stop": stop}
@@ -144,7 +165,7 @@ def propose(state: CampaignState, deps: Deps) -> dict:
         answer = proposer.propose(
             deps.models["proposer"],
             mode=mode,
-            task_description=deps.evaluator.description,
+            task_description=deps.described("proposer"),
             retries=deps.retries,
             task_dir=deps.task_dir,
             function=deps.function,
@@ -219,7 +240,7 @@ def critique(state: CampaignState, deps: Deps) -> dict:
             idea=row.idea,
             code=deps.code_path(row.id).read_text(),
             neighbours=knowledge.neighbours(deps, row, deps.code_path(row.id).read_text()),
-            task_description=deps.evaluator.description,
+            task_description=deps.described("critic"),
             retries=deps.retries,
             task_dir=deps.task_dir,
         )
@@ -252,7 +273,7 @@ def code(state: CampaignState, deps: Deps) -> dict:
             idea=row.idea,
             code=path.read_text() if path.exists() else None,
             error=row.reason,
-            task_description=deps.evaluator.description,
+            task_description=deps.described("coder"),
             retries=deps.retries,
             task_dir=deps.task_dir,
             function=deps.function,
@@ -311,6 +332,15 @@ def screen(state: CampaignState, deps: Deps) -> dict:
     for row in deps.rows(state["batch"]):
         if row.stage != "selected":
             continue
+        said = _human_decision(deps, row)
+        if said is not None and said[0] != "approve":
+            decision, note, who = said
+            if decision == "veto":
+                update = {"stage": "vetoed", "outcome": "vetoed", "reason": f"vetoed by {who}"}
+            else:  # revise: back to the coder with the user's words as the problem to fix
+                update = {"stage": "needs_repair", "reason": f"{who} asked for a revision: {note}"}
+            deps.ledger.save(row.model_copy(update=update))
+            continue
         report = _experiment(deps, row, "one-pass")
         if report.status is Outcome.OK:
             stage = "screened"
@@ -329,6 +359,20 @@ def screen(state: CampaignState, deps: Deps) -> dict:
             )
         )
     return {}
+
+
+def _human_decision(deps: Deps, row: HypothesisRow) -> tuple[str, str, str] | None:
+    """The user's latest decision on ``row`` made since it was last coded; in approval mode,
+    the graph interrupts until there is one."""
+    said = deps.steering.decision(row.id, since_code=row.code_sha)
+    if said is None and deps.settings.approve:
+        if deps.steering.stopped_by() is None:
+            interrupt({"kind": "approve", "hypothesis": row.id, "idea": row.idea})
+            said = deps.steering.decision(row.id, since_code=row.code_sha)
+        who = deps.steering.stopped_by()
+        if said is None and who is not None:  # stopped while it waited: it is not launched
+            said = ("veto", "the campaign was stopped", who)
+    return said
 
 
 def after_screen(state: CampaignState, deps: Deps) -> str:
@@ -376,7 +420,7 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
     if findings and "analyst" in deps.models:
         deps.notify("analyst", f"summarising round {state['round']}")
         answer = analyst.summarise(
-            deps.models["analyst"], findings, deps.evaluator.description, deps.task_dir
+            deps.models["analyst"], findings, deps.described("analyst"), deps.task_dir
         )
         deps.spend(answer.tokens)
         if answer.value:

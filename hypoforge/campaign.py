@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,7 @@ def run(
     notify: Callable[[str, str], None] = lambda agent, message: None,
     archive: Any = None,
     generator: str = "llm",
+    poll_seconds: float = 1.0,
 ) -> dict:
     """Run (or resume) the campaign in ``folder`` until a budget is spent; return the state.
 
@@ -71,6 +73,7 @@ def run(
     """
     os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
     from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import Command
 
     from graph.build import RECURSION_LIMIT, build
     from graph.nodes import Deps
@@ -106,10 +109,37 @@ def run(
         else:
             ledger.log(info.id, "orchestrator", "resume", {})
         start = {"round": 0, "batch": [], "stop": ""} if fresh else None
-        return app.invoke(start, config, durability="sync")
+        state = app.invoke(start, config, durability="sync")
+        while state.get("__interrupt__"):  # paused, or a launch awaits a human yes or no
+            asked = state["__interrupt__"][0].value
+            _wait_for_user(deps, asked, poll_seconds)
+            state = app.invoke(Command(resume=True), config, durability="sync")
+        return state
     finally:
         conn.close()
         ledger.close()
+
+
+def _wait_for_user(deps: Any, asked: dict, poll_seconds: float) -> None:
+    """Block until the user answers what the graph asked (through ``hypoforge chat``): a resume
+    after a pause, a decision on a hypothesis awaiting approval, or a stop."""
+    steering = deps.steering
+    if asked.get("kind") == "approve":
+        hid = asked["hypothesis"]
+        deps.notify("orchestrator", f"{hid} awaits approval: approve or veto it in hypoforge chat")
+
+        def answered() -> bool:
+            row = deps.ledger.hypothesis(deps.campaign, hid)
+            sha = row.code_sha if row is not None else None
+            return steering.decision(hid, sha) is not None
+    else:
+        deps.notify("orchestrator", "paused: resume it in hypoforge chat")
+
+        def answered() -> bool:
+            return not steering.paused()
+
+    while not answered() and steering.stopped_by() is None:
+        time.sleep(poll_seconds)
 
 
 def status(folder: Path) -> dict:

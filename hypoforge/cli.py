@@ -207,6 +207,9 @@ def run_cmd(
     generator: Annotated[
         str | None, typer.Option(help="Who proposes: 'llm' or 'search' (built-in, no LLM).")
     ] = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Wait for a yes or no (hypoforge chat) per launch.")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Start a research campaign: propose, criticise, code, screen, evaluate, analyse, repeat."""
@@ -226,6 +229,7 @@ def run_cmd(
                 ("hours", hours),
                 ("batch", batch),
                 ("generator", generator),
+                ("approve", approve or None),
             )
             if v is not None
         }
@@ -355,7 +359,7 @@ def report_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
 
 
 # Sub-command groups register themselves on ``app``.
-from hypoforge import cli_reward, cli_sandbox, cli_tasks  # noqa: E402, F401
+from hypoforge import cli_chat, cli_reward, cli_sandbox, cli_tasks  # noqa: E402, F401
 
 
 def main() -> None:

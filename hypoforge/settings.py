@@ -78,6 +78,7 @@ class CampaignSettings(_Config):
     reward_model: Literal["gp", "ridge"] = "gp"
     generator: Literal["llm", "search"] = "llm"  # who proposes: the LLM or the built-in search
     mode: Literal["incremental", "novel", "mixed"] = "mixed"
+    approve: bool = False  # a human says yes or no (hypoforge chat) before each sandbox launch
     cost: float | None = Field(None, gt=0)  # spending cap, in the currency of the price below
     price_per_million_tokens: float | None = Field(None, ge=0)
 

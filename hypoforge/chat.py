@@ -1,0 +1,166 @@
+"""``hypoforge chat DIR``: steer a running or paused campaign from a terminal.
+
+Each line is one command; ``Chat.handle`` turns it into a change in the campaign's steering store
+(see ``hypoforge.steering``) and a reply. The campaign process picks changes up at the next round
+or before the next launch; every request lands in the ledger with who and when.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from rich.console import RenderableType
+from rich.table import Table
+
+from hypoforge import campaign
+from hypoforge.errors import ConfigError
+from hypoforge.ledger import Ledger
+from hypoforge.steering import AGENTS, Steering
+
+HELP = """commands:
+  @AGENT TEXT          a standing directive to proposer, critic, coder or analyst
+  directives           list the standing directives;  withdraw N  withdraws one
+  queue                hypotheses awaiting a sandbox launch
+  approve ID | veto ID [WHY] | revise ID WHAT    decide on a queued hypothesis
+  results              the best results so far, from the ledger
+  pause | resume | stop                          at the next round (stop: for good)
+  budget proposals=N hours=H tokens=T            lower budgets (never above the start's)
+  status | help | quit"""
+
+WAITING = ("selected",)  # stages of hypotheses queued for a sandbox launch
+
+
+class Chat:
+    """One user's chat with one campaign."""
+
+    def __init__(self, folder: Path, who: str) -> None:
+        self.info = campaign.load(folder)
+        self.ledger = Ledger(folder / "ledger.sqlite")
+        self.steering = Steering(self.ledger, self.info.id)
+        self.who = who
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def handle(self, line: str) -> RenderableType | str | None:
+        """The reply to one line; None means the user is done."""
+        line = line.strip()
+        if not line:
+            return ""
+        if line.startswith("@"):
+            agent, _, text = line[1:].partition(" ")
+            did = self.steering.direct(agent, text, self.who)
+            return f"directive #{did} to the {agent} stands until withdrawn"
+        try:
+            word, *args = shlex.split(line)
+        except ValueError as exc:
+            raise ConfigError(f"cannot read that line: {exc}") from None
+        command = getattr(self, f"_{word.lower()}", None)
+        if word.lower() in ("quit", "exit"):
+            return None
+        if command is None:
+            raise ConfigError(f"unknown command {word!r}; type help")
+        return command(args)
+
+    # -- commands -----------------------------------------------------------------------------
+    def _help(self, args: list[str]) -> str:
+        return HELP
+
+    def _directives(self, args: list[str]) -> RenderableType:
+        table = Table("#", "agent", "directive", "from", title="standing directives")
+        for d in self.steering.directives():
+            table.add_row(str(d.id), d.agent, d.text, d.who)
+        return table
+
+    def _withdraw(self, args: list[str]) -> str:
+        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+            raise ConfigError("withdraw N: the directive's number (see directives)")
+        did = int(args[0].lstrip("#"))
+        if not self.steering.withdraw(did, self.who):
+            raise ConfigError(f"no standing directive #{did}")
+        return f"directive #{did} withdrawn"
+
+    def _queue(self, args: list[str]) -> RenderableType:
+        table = Table("id", "idea", "critic p(win)", "predicted", "decision", title="queue")
+        for row in self.ledger.hypotheses(self.info.id):
+            if row.stage not in WAITING:
+                continue
+            said = self.steering.decision(row.id, row.code_sha)
+            table.add_row(
+                row.id,
+                row.idea,
+                _num(row.p_win),
+                _num(row.predicted),
+                f"{said[0]} ({said[2]})" if said else "-",
+            )
+        return table
+
+    def _decide(self, decision: str, args: list[str]) -> str:
+        if not args:
+            raise ConfigError(f"{decision} ID: which hypothesis (see queue)")
+        row = self.ledger.hypothesis(self.info.id, args[0])
+        if row is None:
+            raise ConfigError(f"no hypothesis {args[0]!r} in this campaign")
+        if row.stage not in WAITING:
+            raise ConfigError(f"{row.id} is not awaiting a launch (stage {row.stage})")
+        self.steering.decide(row.id, decision, self.who, " ".join(args[1:]), row.code_sha)
+        return f"{row.id}: {decision} recorded; the campaign applies it before the launch"
+
+    def _approve(self, args: list[str]) -> str:
+        return self._decide("approve", args)
+
+    def _veto(self, args: list[str]) -> str:
+        return self._decide("veto", args)
+
+    def _revise(self, args: list[str]) -> str:
+        return self._decide("revise", args)
+
+    def _results(self, args: list[str]) -> RenderableType:
+        rows = [r for r in self.ledger.hypotheses(self.info.id) if r.screen_win_rate is not None]
+        rows.sort(key=lambda r: r.full_win_rate or r.screen_win_rate or 0.0, reverse=True)
+        table = Table("id", "idea", "screen win rate", "full win rate", "note", title="results")
+        for r in rows[:10]:
+            table.add_row(
+                r.id, r.idea, _num(r.screen_win_rate), _num(r.full_win_rate), r.reason or ""
+            )
+        return table
+
+    def _pause(self, args: list[str]) -> str:
+        self.steering.request("pause", self.who)
+        return "pause requested: the campaign stops at the next round (resume continues it)"
+
+    def _resume(self, args: list[str]) -> str:
+        self.steering.request("resume", self.who)
+        return "resume requested"
+
+    def _stop(self, args: list[str]) -> str:
+        self.steering.request("stop", self.who)
+        return "stop requested: the campaign ends at the next round"
+
+    def _budget(self, args: list[str]) -> str:
+        pairs = dict(a.split("=", 1) for a in args if "=" in a)
+        if not pairs or len(pairs) != len(args):
+            raise ConfigError("budget proposals=N hours=H tokens=T (any of them)")
+        self.steering.request("budget", self.who, pairs)
+        now = self.steering.budgets(self.info.budgets)
+        return (
+            f"budgets now: {now.proposals} proposals, {now.hours:g} h, {now.tokens} tokens "
+            "(never above those set at the start)"
+        )
+
+    def _status(self, args: list[str]) -> str:
+        rows = self.ledger.hypotheses(self.info.id)
+        stages: dict[str, int] = {}
+        for r in rows:
+            stages[r.stage] = stages.get(r.stage, 0) + 1
+        state = "paused" if self.steering.paused() else "running or idle"
+        if self.steering.stopped_by():
+            state = f"stopped by {self.steering.stopped_by()}"
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(stages.items())) or "no hypotheses yet"
+        agents = ", ".join(a for a in AGENTS if self.steering.directives(a)) or "none"
+        return f"{self.info.id} ({self.info.task}): {state}; {counts}; directives for: {agents}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -1,0 +1,181 @@
+"""Steering a campaign from the chat, on fake chat models and a fake evaluator: directives reach
+the agent they name, pause/resume loses nothing, a veto prevents a launch, stop and budgets
+apply at the next round, and every request lands in the ledger with who."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from pydantic import Field
+
+from hypoforge import campaign
+from hypoforge.chat import Chat
+from hypoforge.errors import ConfigError
+from hypoforge.ledger import Ledger
+from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+
+
+class Recording(FakeListChatModel):
+    """A fake chat model that keeps every system prompt it was sent."""
+
+    seen: list[str] = Field(default_factory=list)
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        self.seen.append(str(messages[0].content))
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+
+PROPS = [proposal(f"x * torch.sigmoid({k}.0 * x)") for k in range(1, 9)]
+
+
+def recording_models() -> dict:
+    out = models(PROPS)
+    out["proposer"] = Recording(responses=PROPS, seen=[])
+    out["critic"] = Recording(
+        responses=['{"decision": "run", "reasons": "ok", "p_win": 0.6}'], seen=[]
+    )
+    return out
+
+
+def run_in_thread(folder, ev, chat_models, **kw):
+    box: dict = {}
+    thread = threading.Thread(
+        target=lambda: box.update(
+            state=campaign.run(folder, ev, chat_models, retries=0, poll_seconds=0.02, **kw)
+        ),
+        daemon=True,
+    )
+    thread.start()
+    return thread, box
+
+
+def wait_for(condition, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_directive_reaches_its_agent_every_round_until_withdrawn(tmp_path):
+    folder, info = start(tmp_path, proposals=2, batch=1)
+    chat = Chat(folder, "ada")
+    assert "directive #1" in chat.handle("@proposer focus on smooth non-monotonic functions")
+    chat.handle("@coder keep it under 3 ops")
+    ms = recording_models()
+    campaign.run(folder, FakeEvaluator(), ms, retries=0)
+    said = "focus on smooth non-monotonic functions (directive #1, from ada)"
+    assert len(ms["proposer"].seen) == 2 and all(said in p for p in ms["proposer"].seen)
+    assert not any("focus on smooth" in p for p in ms["critic"].seen)  # not the critic's
+
+    chat.handle("withdraw 1")
+    chat.handle("budget proposals=2")  # no effect: already the start's
+    ms2 = recording_models()
+    folder2, _ = start(tmp_path / "b", proposals=1, batch=1)
+    campaign.run(folder2, FakeEvaluator(), ms2, retries=0)
+    assert not any("focus on smooth" in p for p in ms2["proposer"].seen)
+    who = [(w, k) for w, k, _ in Ledger(folder / "ledger.sqlite").events(info.id)]
+    assert ("ada", "directive") in who and ("ada", "withdraw") in who
+    chat.close()
+
+
+def test_pause_and_resume_lose_nothing(tmp_path):
+    folder, info = start(tmp_path, proposals=4, batch=2)
+    chat = Chat(folder, "ada")
+    chat.handle("pause")
+    thread, box = run_in_thread(folder, FakeEvaluator(), models(PROPS))
+    ledger = Ledger(folder / "ledger.sqlite")
+    wait_for(lambda: ledger.events(info.id, "start"))
+    time.sleep(0.3)
+    assert thread.is_alive() and ledger.hypotheses(info.id) == []  # paused before round 0
+    assert "paused" in chat.handle("status")
+    chat.handle("resume")
+    thread.join(30)
+    assert box["state"]["stop"] == "proposal budget reached (4/4)"
+    rows = ledger.hypotheses(info.id)
+    assert [r.id for r in rows] == ["r0-0", "r0-1", "r1-0", "r1-1"]
+    assert {r.stage for r in rows} <= {"screened", "evaluated"}
+    chat.close()
+
+
+def test_a_veto_prevents_the_launch_and_approval_lets_it_run(tmp_path):
+    folder, info = start(tmp_path, proposals=2, batch=2, approve=True)
+    ev = FakeEvaluator()
+    thread, box = run_in_thread(folder, ev, models(PROPS))
+    ledger = Ledger(folder / "ledger.sqlite")
+    chat = Chat(folder, "ada")
+    wait_for(lambda: len([r for r in ledger.hypotheses(info.id) if r.stage == "selected"]) == 2)
+    time.sleep(0.2)
+    assert [b for _, b in ev.calls] == []  # nothing launched without a yes
+    queued = chat.handle("queue")
+    assert queued.row_count == 2
+    first, second = (r for r in ledger.hypotheses(info.id))
+    chat.handle(f"veto {first.id} too close to swish")
+    chat.handle(f"approve {second.id}")
+    thread.join(30)
+    rows = {r.id: r for r in ledger.hypotheses(info.id)}
+    assert rows[first.id].stage == "vetoed" and rows[first.id].reason == "vetoed by ada"
+    assert rows[second.id].stage in ("screened", "evaluated")
+    launched = [src for src, _ in ev.calls]
+    assert (folder / "hypotheses" / f"{first.id}.py").read_text() not in launched
+    assert box["state"]["stop"] == "proposal budget reached (2/2)"
+    kinds = [(w, k) for w, k, _ in ledger.events(info.id)]
+    assert ("ada", "veto") in kinds and ("ada", "approve") in kinds
+    chat.close()
+
+
+def test_stop_and_budgets_apply_at_the_next_round(tmp_path):
+    folder, info = start(tmp_path, proposals=6, batch=1)
+    chat = Chat(folder, "ada")
+    assert "2 proposals" in chat.handle("budget proposals=2 hours=9")  # hours: clamped to 1
+    state = campaign.run(folder, FakeEvaluator(), models(PROPS), retries=0)
+    assert state["stop"] == "proposal budget reached (2/2)"
+    assert len(Ledger(folder / "ledger.sqlite").hypotheses(info.id)) == 2
+    folder2, _ = start(tmp_path / "b", proposals=6, batch=1)
+    chat2 = Chat(folder2, "bob")
+    chat2.handle("stop")
+    state = campaign.run(folder2, FakeEvaluator(), models(PROPS), retries=0)
+    assert state["stop"] == "stopped by bob"
+    chat.close()
+    chat2.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("@janitor tidy up", "unknown agent 'janitor'"),
+        ("@proposer", "needs some text"),
+        ("frobnicate", "unknown command"),
+        ("withdraw 7", "no standing directive #7"),
+        ("withdraw x", "the directive's number"),
+        ("veto r9-9", "no hypothesis 'r9-9'"),
+        ("budget proposals=many", "must be a number"),
+        ("budget speed=2", "unknown budget 'speed'"),
+        ("revise", "which hypothesis"),
+    ],
+)
+def test_bad_chat_input_says_why(tmp_path, line, message):
+    folder, _ = start(tmp_path, proposals=2, batch=1)
+    chat = Chat(folder, "ada")
+    with pytest.raises(ConfigError, match=message):
+        chat.handle(line)
+    assert chat.handle("quit") is None
+    chat.close()
+
+
+def test_the_chat_command_reads_lines_from_the_terminal(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hypoforge import cli
+
+    monkeypatch.setenv("COLUMNS", "200")
+    folder, _ = start(tmp_path, proposals=2, batch=1)
+    lines = "@critic reject anything periodic\ndirectives\nfrobnicate\nstatus\nquit\n"
+    res = CliRunner().invoke(cli.app, ["chat", str(folder), "--who", "ada"], input=lines)
+    assert res.exit_code == 0, res.output
+    assert "directive #1 to the critic" in res.output
+    assert "reject anything periodic" in res.output
+    assert "unknown command 'frobnicate'" in res.output
+    assert "directives for: critic" in res.output
