@@ -54,7 +54,7 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
         return
     for row in rows:
         path = deps.code_path(row.id)
-        if row.outcome in (None, "duplicate") or not path.exists():
+        if row.outcome in (None, "duplicate", "vetoed") or not path.exists():
             continue
         code = path.read_text()
         report = deps.ledger.result(deps.evaluator.experiment_key(code, "one-pass"))

@@ -160,12 +160,13 @@ def _plot_reward(out: Path, rows: list[HypothesisRow]) -> bool:
 
 
 def _decisions(rows: list[HypothesisRow], alarms: list[str]) -> list[str]:
-    """What was not run and why: duplicates with their originals, pruned with predictions."""
+    """What was not run and why: duplicates with their originals, pruned with predictions,
+    vetoed with who vetoed them."""
     lines = ["## What was not run, and why", ""]
     for r in rows:
         if r.stage == "duplicate":
             lines.append(f"- {r.id} ({r.idea}): behaves like {r.duplicate_of}, result reused")
-        elif r.stage == "pruned":
+        elif r.stage in ("pruned", "vetoed"):
             lines.append(f"- {r.id} ({r.idea}): {r.reason}")
     lines += [f"- reward collapse alarm: {a}" for a in alarms]
     return [*lines, ""] if len(lines) > 2 else []

@@ -123,6 +123,9 @@ def test_a_veto_prevents_the_launch_and_approval_lets_it_run(tmp_path):
     assert box["state"]["stop"] == "proposal budget reached (2/2)"
     kinds = [(w, k) for w, k, _ in ledger.events(info.id)]
     assert ("ada", "veto") in kinds and ("ada", "approve") in kinds
+    from hypoforge.report import _decisions
+
+    assert f"- {first.id} ({first.idea}): vetoed by ada" in _decisions(list(rows.values()), [])
     chat.close()
 
 
