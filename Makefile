@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.llm-installed
 
-.PHONY: setup docker image demo test lint unit integration bench clean
+.PHONY: setup docker tools image demo test lint unit integration bench clean
 
-setup: $(STAMP) $(LLM_STAMP) docker image
+setup: $(STAMP) $(LLM_STAMP) docker tools image
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ $(LLM_STAMP): $(STAMP) scripts/install_llm.sh
 
 docker:
 	@bash scripts/ensure_docker.sh
+
+tools:
+	@bash scripts/ensure_tmux.sh
 
 image: $(STAMP) docker
 	@$(VENV)/bin/hypoforge sandbox build

@@ -65,3 +65,39 @@ def summarise(
     system = render("system", task_dir, role="analyst", task_description=task_description)
     prompt = render("analyst", task_dir, table=table(findings))
     return ask(model, system, prompt, lambda text: text.strip(), retries=0)
+
+
+def ledger_table(rows: list[Any], limit: int = 30) -> str:
+    """The campaign's hypotheses as a table rendered by code: the ground truth for answers
+    (best first by measured win rate, then the rest, newest first)."""
+    scored = sorted(
+        (r for r in rows if r.screen_win_rate is not None),
+        key=lambda r: r.full_win_rate or r.screen_win_rate or 0.0,
+        reverse=True,
+    )
+    rest = [r for r in reversed(rows) if r.screen_win_rate is None]
+    lines = [
+        "| id | idea | stage | outcome | screen win rate | full win rate | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in (scored + rest)[:limit]:
+        cells = [
+            r.id,
+            r.idea,
+            r.stage,
+            r.outcome or "-",
+            "-" if r.screen_win_rate is None else f"{r.screen_win_rate:.2f}",
+            "-" if r.full_win_rate is None else f"{r.full_win_rate:.2f}",
+            (r.reason or "")[:80],
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def answer(
+    model: Any, question: str, table_text: str, task_description: str, task_dir: Path | None = None
+) -> Answer[str]:
+    """The analyst's answer to a user's question, from the table only."""
+    system = render("system", task_dir, role="analyst", task_description=task_description)
+    prompt = render("analyst_question", task_dir, table=table_text, question=question)
+    return ask(model, system, prompt, lambda text: text.strip(), retries=0)

@@ -8,7 +8,9 @@ or before the next launch; every request lands in the ledger with who and when.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -16,7 +18,7 @@ from rich.table import Table
 from hypoforge import campaign
 from hypoforge.errors import ConfigError
 from hypoforge.ledger import Ledger
-from hypoforge.steering import AGENTS, Steering
+from hypoforge.steering import AGENTS, Steering, directive_text
 
 HELP = """commands:
   @AGENT TEXT          a standing directive to proposer, critic, coder or analyst
@@ -24,6 +26,7 @@ HELP = """commands:
   queue                hypotheses awaiting a sandbox launch
   approve ID | veto ID [WHY] | revise ID WHAT    decide on a queued hypothesis
   results              the best results so far, from the ledger
+  ask QUESTION         the analyst answers from the ledger's rows (ids and numbers checked)
   pause | resume | stop                          at the next round (stop: for good)
   budget proposals=N hours=H tokens=T            lower budgets (never above the start's)
   status | help | quit"""
@@ -34,11 +37,14 @@ WAITING = ("selected",)  # stages of hypotheses queued for a sandbox launch
 class Chat:
     """One user's chat with one campaign."""
 
-    def __init__(self, folder: Path, who: str) -> None:
+    def __init__(
+        self, folder: Path, who: str, analyst_model: Callable[[], Any] | None = None
+    ) -> None:
         self.info = campaign.load(folder)
         self.ledger = Ledger(folder / "ledger.sqlite")
         self.steering = Steering(self.ledger, self.info.id)
         self.who = who
+        self.analyst_model = analyst_model  # made on the first question (may start a server)
 
     def close(self) -> None:
         self.ledger.close()
@@ -125,6 +131,36 @@ class Chat:
                 r.id, r.idea, _num(r.screen_win_rate), _num(r.full_win_rate), r.reason or ""
             )
         return table
+
+    def _ask(self, args: list[str]) -> str:
+        from agents import analyst
+        from evaluators import registry
+
+        question = " ".join(args).strip()
+        if not question:
+            raise ConfigError("ask QUESTION: what do you want to know about the results?")
+        if self.analyst_model is None:
+            raise ConfigError("no language model for the analyst in this chat (see --llm)")
+        rows = self.ledger.hypotheses(self.info.id)
+        table = analyst.ledger_table(rows)
+        plugin = registry.get(self.info.task)
+        description = (plugin.folder / "description.md").read_text().strip()
+        standing = self.steering.directives("analyst")
+        reply = analyst.answer(
+            self.analyst_model(),
+            question,
+            table,
+            description + directive_text(standing, "analyst"),
+            plugin.folder,
+        )
+        self.ledger.add_usage(self.info.id, tokens=reply.tokens)
+        if reply.value is None:
+            raise ConfigError(f"the analyst gave no answer: {'; '.join(reply.errors)[:200]}")
+        invented = analyst.unsupported_numbers(reply.value, table)
+        self.ledger.log(self.info.id, self.who, "ask", {"question": question})
+        note = f"(from {len(rows)} ledger rows"
+        note += f"; numbers NOT in the ledger: {', '.join(invented)})" if invented else ")"
+        return f"analyst: {reply.value}\n{note}"
 
     def _pause(self, args: list[str]) -> str:
         self.steering.request("pause", self.who)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import getpass
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,30 +17,56 @@ from hypoforge.errors import HypoforgeError
 def chat_cmd(
     folder: Annotated[Path, typer.Argument(help="Campaign folder.")],
     who: Annotated[str | None, typer.Option(help="Your name in the ledger.")] = None,
+    llm: Annotated[
+        str | None, typer.Option(help="The analyst's LLM for `ask`: 'embedded' or a URL.")
+    ] = None,
+    config: cli.ConfigOpt = None,
 ) -> None:
-    """Steer a campaign: directives to agents, approve or veto queued hypotheses, pause, resume,
-    stop, lower budgets. Type help for the commands."""
+    """Steer a campaign: directives to agents, approve or veto queued hypotheses, ask the
+    analyst, pause, resume, stop, lower budgets. Type help for the commands."""
     from hypoforge.chat import Chat
+    from hypoforge.settings import load_settings
+
+    stack = ExitStack()
+    model: list[Any] = []
+
+    def analyst_model() -> Any:
+        """Started on the first question only: the embedded server takes a few seconds."""
+        if not model:
+            from agents.llm import make_chat_model
+
+            settings = load_settings(config)
+            if llm is not None:
+                endpoint = settings.llm.model_copy(update={"endpoint": llm})
+                settings = settings.model_copy(update={"llm": endpoint})
+            cli.out.print("[dim]starting the analyst's language model...[/]")
+            url = stack.enter_context(cli._open_llm(settings, folder))
+            model.append(make_chat_model(settings.llm, url, "analyst"))
+        return model[0]
 
     try:
-        chat = Chat(folder, who or getpass.getuser())
+        chat = Chat(folder, who or getpass.getuser(), analyst_model)
     except HypoforgeError as exc:
         raise cli._fail(exc) from None
     cli.out.print(f"chat with campaign {chat.info.id} ({chat.info.task}); type help or quit")
-    try:
-        while True:
-            try:
-                line = cli.out.input("[bold]hypoforge>[/] ")
-            except EOFError:
-                break
-            try:
-                reply = chat.handle(line)
-            except HypoforgeError as exc:
-                cli.err.print(f"[red]{exc}[/]", highlight=False)
-                continue
-            if reply is None:
-                break
-            if reply != "":
-                cli.out.print(reply, highlight=False)
-    finally:
-        chat.close()
+    with stack:
+        try:
+            while True:
+                try:
+                    line = cli.out.input("[bold]hypoforge>[/] ")
+                except EOFError:
+                    break
+                try:
+                    reply = chat.handle(line)
+                except HypoforgeError as exc:
+                    cli.err.print(f"[red]{exc}[/]", highlight=False)
+                    continue
+                if reply is None:
+                    break
+                if isinstance(reply, str):
+                    if reply:
+                        cli.out.print(reply, highlight=False, markup=False)
+                else:
+                    cli.out.print(reply)
+        finally:
+            chat.close()
