@@ -334,6 +334,9 @@ class SandboxedEvaluator:
         problem = self._problem(result.out_dir, name)
         if problem is not None or advisory.get("stage") in ("load", "probe", "check"):
             why = problem or advisory.get("error") or "failed the property check"
+            if problem and advisory.get("stage") == "load" and advisory.get("error"):
+                # It never got to the check: say why, for the coder (advisory, not a score).
+                why = f"{problem}; the runner could not load it: {advisory['error']}"
             return Scored(Outcome.INVALID, why, {})
         if result.outcome is Outcome.HYP_ERROR and advisory.get("stage") != "done":
             # In a batch, another hypothesis may have set the exit code: this one finished.

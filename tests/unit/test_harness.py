@@ -146,6 +146,22 @@ def test_hypothesis_error_uses_the_runner_message(tmp_path):
     assert report.reason == "ZeroDivisionError: boom"
 
 
+def test_a_candidate_that_never_loaded_says_why(tmp_path):
+    def unloadable(out):
+        for f in out.glob("candidate.*"):
+            f.unlink()
+        status = {"candidate": {"stage": "load", "error": "NameError: name 'tf' is not defined"}}
+        (out / "status.json").write_text(json.dumps(status))
+
+    sb = FakeSandbox(outcome=Outcome.HYP_ERROR, after=unloadable)
+    report = evaluator(tmp_path, sb).evaluate(RELU)
+    assert report.status is Outcome.INVALID
+    assert report.reason.startswith("property check produced no usable arrays")
+    assert report.reason.endswith(
+        "the runner could not load it: NameError: name 'tf' is not defined"
+    )
+
+
 def test_every_attempt_gets_a_fresh_folder_and_name(tmp_path):
     sb = FakeSandbox()
     ev = evaluator(tmp_path, sb)
