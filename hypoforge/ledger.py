@@ -2,8 +2,9 @@
 
 It holds what must survive any crash and must never be done twice: experiment results keyed by
 the hash of (task, code, budget, splits, harness version), one row per hypothesis with its fate,
-token usage, and an event log (who did what, when). A resumed graph that re-runs a node finds a
-finished experiment here instead of launching it again.
+token usage, an event log (who did what, when) and the steering store (directives, pause/stop/
+budget requests, decisions on queued hypotheses: see ``hypoforge.steering``). A resumed graph
+that re-runs a node finds a finished experiment here instead of launching it again.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE TABLE IF NOT EXISTS events (
     campaign TEXT NOT NULL, at REAL NOT NULL, who TEXT NOT NULL, kind TEXT NOT NULL,
     detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS directives (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, campaign TEXT NOT NULL, agent TEXT NOT NULL,
+    text TEXT NOT NULL, who TEXT NOT NULL, created REAL NOT NULL, withdrawn REAL);
+CREATE TABLE IF NOT EXISTS controls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, campaign TEXT NOT NULL, command TEXT NOT NULL,
+    value TEXT NOT NULL, who TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, campaign TEXT NOT NULL, hypothesis TEXT NOT NULL,
+    code_sha TEXT, decision TEXT NOT NULL, note TEXT NOT NULL, who TEXT NOT NULL,
+    created REAL NOT NULL);
 """
 
 

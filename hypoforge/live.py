@@ -11,7 +11,7 @@ from rich.table import Table
 
 from hypoforge.ledger import Ledger
 
-AGENTS = ("proposer", "critic", "coder", "sandbox", "reward", "analyst")
+AGENTS = ("orchestrator", "proposer", "critic", "coder", "sandbox", "reward", "analyst")
 
 
 class LiveView:
@@ -53,10 +53,20 @@ class LiveView:
             f"[bold red]reward collapse: {alarms[-1][2]}[/]" if alarms else "no reward collapse",
             "",
         )
+        standing = self.ledger.db.execute(
+            "SELECT COUNT(*) FROM directives WHERE campaign = ? AND withdrawn IS NULL",
+            (self.campaign,),
+        ).fetchone()[0]
+        head.add_row(
+            f"vetoed {sum(r.stage == 'vetoed' for r in rows)}",
+            f"standing directives {standing}",
+            "steer with: hypoforge chat <campaign folder>",
+            "",
+        )
         agents = Table(title="agents", title_justify="left", show_header=False)
         for agent in AGENTS:
             agents.add_row(agent, self.stages[agent])
-        board = Table(title="leaderboard (win rate vs ReLU/GELU/SiLU/tanh)", title_justify="left")
+        board = Table(title="leaderboard (win rate vs the task's baselines)", title_justify="left")
         for col in ("id", "idea", "predicted", "screen", "full", "stage"):
             board.add_column(col)
         scored = sorted(

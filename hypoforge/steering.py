@@ -22,19 +22,6 @@ COMMANDS = ("pause", "resume", "stop", "budget")
 DECISIONS = ("approve", "veto", "revise")
 BUDGETS = {"proposals": int, "hours": float, "tokens": int}
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS directives (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, campaign TEXT NOT NULL, agent TEXT NOT NULL,
-    text TEXT NOT NULL, who TEXT NOT NULL, created REAL NOT NULL, withdrawn REAL);
-CREATE TABLE IF NOT EXISTS controls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, campaign TEXT NOT NULL, command TEXT NOT NULL,
-    value TEXT NOT NULL, who TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, campaign TEXT NOT NULL, hypothesis TEXT NOT NULL,
-    code_sha TEXT, decision TEXT NOT NULL, note TEXT NOT NULL, who TEXT NOT NULL,
-    created REAL NOT NULL);
-"""
-
 
 @dataclass(frozen=True)
 class Directive:
@@ -51,8 +38,7 @@ class Steering:
     def __init__(self, ledger: Ledger, campaign: str) -> None:
         self.ledger = ledger
         self.campaign = campaign
-        self.db = ledger.db
-        self.db.executescript(SCHEMA)
+        self.db = ledger.db  # the tables are the ledger's (hypoforge.ledger.SCHEMA)
 
     # -- directives -------------------------------------------------------------------------------
     def direct(self, agent: str, text: str, who: str) -> int:

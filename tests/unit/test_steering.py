@@ -203,3 +203,21 @@ def test_the_analyst_answers_from_the_ledger_and_invented_numbers_are_flagged(tm
     with pytest.raises(ConfigError, match="no language model"):
         Chat(folder, "ada").handle("ask anything")
     chat.close()
+
+
+def test_the_live_view_shows_steering(tmp_path):
+    from rich.console import Console
+
+    from hypoforge.live import LiveView
+
+    folder, info = start(tmp_path, proposals=2, batch=1)
+    chat = Chat(folder, "ada")
+    chat.handle("@coder keep it under 3 ops")
+    console = Console(record=True, width=160)
+    view = LiveView(console, Ledger(folder / "ledger.sqlite"), info.id, info.budgets)
+    view.stages["orchestrator"] = "paused: resume it in hypoforge chat"
+    console.print(view.render())
+    shown = console.export_text()
+    assert "standing directives 1" in shown and "vetoed 0" in shown
+    assert "orchestrator" in shown and "paused: resume it in hypoforge chat" in shown
+    chat.close()
