@@ -31,6 +31,7 @@ from sandbox.artifacts import ArtifactError, read_json, read_npy
 from sandbox.base import Job, Mount, RunResult, Sandbox
 
 MAX_LOGITS_BYTES = 4 * 1024 * 1024
+RUNNER_LOOP = Path(__file__).with_name("runner_loop.py")  # mounted beside every task's runner
 MAX_STATUS_BYTES = 64 * 1024
 
 
@@ -86,7 +87,7 @@ class SandboxedEvaluator:
         h = hashlib.sha256()
         for name in cls.version_files:
             h.update((cls.folder / name).read_bytes())
-        shared = (Path(__file__), Path(datasets.__file__), Path(budgets.__file__))
+        shared = (Path(__file__), RUNNER_LOOP, Path(datasets.__file__), Path(budgets.__file__))
         for path in (*shared, *cls.extra_code.values()):
             h.update(path.read_bytes())
         for name in cls.baseline_names:
@@ -311,6 +312,7 @@ class SandboxedEvaluator:
             command=["python3", "-B", "/hf/code/runner.py", "/hf/in", "/hf/data.npz", "/hf/out"],
             mounts=[
                 Mount(source=self.folder / "runner.py", target="/hf/code/runner.py"),
+                Mount(source=RUNNER_LOOP, target="/hf/code/runner_loop.py"),
                 *(Mount(source=p, target=f"/hf/code/{n}") for n, p in self.extra_code.items()),
                 Mount(source=self.data_file(), target="/hf/data.npz"),
                 Mount(source=in_dir, target="/hf/in"),

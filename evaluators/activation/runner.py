@@ -14,13 +14,14 @@ Usage (in the container): python3 -B runner.py IN_DIR DATA_NPZ OUT_DIR
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # the host's evaluators/ folder
+from runner_loop import CheckFailed, Stage, load, run_candidates
 
 GRID_HALF = 20.0
 GRID_POINTS = 401
@@ -82,15 +83,6 @@ def check_probe(
     if not np.any(grad[near]):
         return "zero gradient everywhere on [-20, 20]: nothing can be learned through it"
     return None
-
-
-def _load_candidate(path: Path):
-    namespace: dict = {"__name__": "hypothesis"}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)
-    fn = namespace.get("activation")
-    if not callable(fn):
-        raise TypeError("the hypothesis defines no callable 'activation'")
-    return fn
 
 
 def _probe(act, out: Path, name: str) -> str | None:
@@ -161,36 +153,22 @@ def train_predict(act, data: dict, split: str, train: dict) -> np.ndarray:
         return model(x_te).numpy().astype(np.float32)
 
 
+def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage: Stage) -> None:
+    """Probe one candidate, then train with it on every split and write the test logits."""
+    act = load(path, "activation")["activation"]
+    stage.name = "probe"
+    problem = _probe(act, out, name)
+    if problem:
+        raise CheckFailed(problem, stage="probe")
+    stage.name = "train"
+    for split in job["splits"]:
+        logits = train_predict(act, data, split, job["train"])
+        np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
+
+
 def run(in_dir: Path, data_path: Path, out: Path) -> int:
     """Evaluate every candidate named in ``IN_DIR/job.json``; the exit code of the container."""
-    import torch
-
-    torch.set_num_threads(1)
-    job = json.loads((in_dir / "job.json").read_text())
-    data = dict(np.load(data_path, allow_pickle=False))
-    status: dict[str, dict] = {}
-    code = 0
-    for name in job["candidates"]:
-        stage = "load"
-        try:
-            act = _load_candidate(in_dir / "candidates" / f"{name}.py")
-            stage = "probe"
-            problem = _probe(act, out, name)
-            if problem:
-                status[name] = {"stage": "probe", "error": problem}
-                code = max(code, 4)
-                continue
-            stage = "train"
-            for split in job["splits"]:
-                logits = train_predict(act, data, split, job["train"])
-                np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
-            status[name] = {"stage": "done"}
-        except Exception as exc:
-            tail = traceback.format_exc(limit=-3)[-1500:]
-            status[name] = {"stage": stage, "error": f"{type(exc).__name__}: {exc}", "trace": tail}
-            code = max(code, 3)
-    (out / "status.json").write_text(json.dumps(status))
-    return code
+    return run_candidates(in_dir, data_path, out, evaluate_one)
 
 
 if __name__ == "__main__":

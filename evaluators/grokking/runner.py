@@ -10,58 +10,39 @@ Usage (in the container): python3 -B runner.py IN_DIR DATA_NPZ OUT_DIR
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # the host's evaluators/ folder
+from runner_loop import Stage, load, run_candidates
 
-def _load(path: Path) -> dict:
-    namespace: dict = {"__name__": "train"}
-    exec(compile(path.read_text(), "train.py", "exec"), namespace)
-    if not callable(namespace.get("train_and_predict")):
-        raise TypeError("train.py defines no train_and_predict")
-    return namespace
+
+def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage: Stage) -> None:
+    """Train with one edited script on every split; write its predictions and parameter counts."""
+    script = load(path, "train_and_predict")
+    stage.name = "train"
+    counts = []
+    for split in job["splits"]:
+        steps = int(data[f"{split}.steps"]) * int(job["train"]["step_scale"])
+        vocab = int(data[f"{split}.n_classes"]) + 1
+        predictions, n_params = script["train_and_predict"](
+            data[f"{split}.x_train"],
+            data[f"{split}.y_train"],
+            data[f"{split}.x_test"],
+            vocab,
+            steps,
+            zlib.crc32(split.encode()),
+        )
+        np.save(out / f"{name}.{split}.npy", predictions, allow_pickle=False)
+        counts.append(n_params)
+    np.save(out / f"{name}.params.npy", np.array(counts, dtype=np.int64))
 
 
 def run(in_dir: Path, data_path: Path, out: Path) -> int:
-    import torch
-
-    torch.set_num_threads(1)
-    job = json.loads((in_dir / "job.json").read_text())
-    data = dict(np.load(data_path, allow_pickle=False))
-    status: dict[str, dict] = {}
-    code = 0
-    for name in job["candidates"]:
-        stage = "load"
-        try:
-            script = _load(in_dir / "candidates" / f"{name}.py")
-            stage = "train"
-            counts = []
-            for split in job["splits"]:
-                steps = int(data[f"{split}.steps"]) * int(job["train"]["step_scale"])
-                vocab = int(data[f"{split}.n_classes"]) + 1
-                predictions, n_params = script["train_and_predict"](
-                    data[f"{split}.x_train"],
-                    data[f"{split}.y_train"],
-                    data[f"{split}.x_test"],
-                    vocab,
-                    steps,
-                    zlib.crc32(split.encode()),
-                )
-                np.save(out / f"{name}.{split}.npy", predictions, allow_pickle=False)
-                counts.append(n_params)
-            np.save(out / f"{name}.params.npy", np.array(counts, dtype=np.int64))
-            status[name] = {"stage": "done"}
-        except Exception as exc:
-            tail = traceback.format_exc(limit=-3)[-1500:]
-            status[name] = {"stage": stage, "error": f"{type(exc).__name__}: {exc}", "trace": tail}
-            code = max(code, 3)
-    (out / "status.json").write_text(json.dumps(status))
-    return code
+    return run_candidates(in_dir, data_path, out, evaluate_one)
 
 
 if __name__ == "__main__":

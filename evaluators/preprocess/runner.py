@@ -11,9 +11,7 @@ Usage (in the container): python3 -B runner.py IN_DIR DATA_NPZ OUT_DIR
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -21,24 +19,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from activation_runner import train_predict
 
-
-def _load(path: Path):
-    namespace: dict = {"__name__": "hypothesis"}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)
-    fn = namespace.get("preprocess")
-    if not callable(fn):
-        raise TypeError("the hypothesis defines no callable 'preprocess'")
-    return fn
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # the host's evaluators/ folder
+from runner_loop import CheckFailed, Stage, load, run_candidates
 
 
 def _pair(out, which: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(out, tuple | list) or len(out) != 2:
         raise CheckFailed(f"{which}: preprocess must return (X_train2, X_test2)")
     return np.asarray(out[0]), np.asarray(out[1])
-
-
-class CheckFailed(Exception):
-    """The transform broke a rule of the task (shape, dtype, finiteness, determinism)."""
 
 
 def transform(fn, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,40 +55,27 @@ def transform(fn, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, 
     return train2.astype(np.float32), test2
 
 
-def run(in_dir: Path, data_path: Path, out: Path) -> int:
+def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage: Stage) -> None:
+    """Transform every split with one candidate, train the fixed MLP, write the test logits."""
     import torch
 
-    torch.set_num_threads(1)
-    job = json.loads((in_dir / "job.json").read_text())
-    data = dict(np.load(data_path, allow_pickle=False))
-    status: dict[str, dict] = {}
-    code = 0
-    for name in job["candidates"]:
-        stage = "load"
-        try:
-            fn = _load(in_dir / "candidates" / f"{name}.py")
-            for split in job["splits"]:
-                stage = "transform"
-                train2, test2 = transform(fn, data[f"{split}.x_train"], data[f"{split}.x_test"])
-                stage = "train"
-                view = {
-                    f"{split}.x_train": train2,
-                    f"{split}.y_train": data[f"{split}.y_train"],
-                    f"{split}.x_test": test2,
-                    f"{split}.n_classes": data[f"{split}.n_classes"],
-                }
-                logits = train_predict(torch.relu, view, split, job["train"])
-                np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
-            status[name] = {"stage": "done"}
-        except CheckFailed as exc:
-            status[name] = {"stage": "check", "error": str(exc)}
-            code = max(code, 4)
-        except Exception as exc:
-            tail = traceback.format_exc(limit=-3)[-1500:]
-            status[name] = {"stage": stage, "error": f"{type(exc).__name__}: {exc}", "trace": tail}
-            code = max(code, 3)
-    (out / "status.json").write_text(json.dumps(status))
-    return code
+    fn = load(path, "preprocess")["preprocess"]
+    for split in job["splits"]:
+        stage.name = "transform"
+        train2, test2 = transform(fn, data[f"{split}.x_train"], data[f"{split}.x_test"])
+        stage.name = "train"
+        view = {
+            f"{split}.x_train": train2,
+            f"{split}.y_train": data[f"{split}.y_train"],
+            f"{split}.x_test": test2,
+            f"{split}.n_classes": data[f"{split}.n_classes"],
+        }
+        logits = train_predict(torch.relu, view, split, job["train"])
+        np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
+
+
+def run(in_dir: Path, data_path: Path, out: Path) -> int:
+    return run_candidates(in_dir, data_path, out, evaluate_one)
 
 
 if __name__ == "__main__":

@@ -10,32 +10,25 @@ Usage (in the container): python3 -B runner.py IN_DIR DATA_NPZ OUT_DIR
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # the host's evaluators/ folder
+from runner_loop import CheckFailed, Stage, load, run_candidates
+
 WIDTH = 256
 EPOCHS_PER_BUDGET_EPOCH = 20  # one-pass: 20 epochs over ~60 examples; full: 600
 
 
-class CheckFailed(Exception):
-    """The penalty broke a rule of the task."""
-
-
 def _load(path: Path):
-    namespace: dict = {"__name__": "hypothesis"}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)
-    fn = namespace.get("penalty")
-    if not callable(fn):
-        raise TypeError("the hypothesis defines no callable 'penalty'")
+    namespace = load(path, "penalty")
     dropout = namespace.get("DROPOUT", 0.0)
     if not isinstance(dropout, int | float) or not 0.0 <= float(dropout) <= 0.9:
         raise CheckFailed(f"DROPOUT must be a number in [0, 0.9], got {dropout!r}")
-    return fn, float(dropout)
+    return namespace["penalty"], float(dropout)
 
 
 def _network(d: int, n_classes: int, dropout: float, seed: int):
@@ -100,32 +93,17 @@ def train_predict(penalty, dropout: float, data: dict, split: str, train: dict) 
         return model(x_te).numpy().astype(np.float32)
 
 
-def run(in_dir: Path, data_path: Path, out: Path) -> int:
-    import torch
+def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage: Stage) -> None:
+    """Train the wide MLP with one candidate's penalty on every split; write the test logits."""
+    penalty, dropout = _load(path)
+    stage.name = "train"
+    for split in job["splits"]:
+        logits = train_predict(penalty, dropout, data, split, job["train"])
+        np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
 
-    torch.set_num_threads(1)
-    job = json.loads((in_dir / "job.json").read_text())
-    data = dict(np.load(data_path, allow_pickle=False))
-    status: dict[str, dict] = {}
-    code = 0
-    for name in job["candidates"]:
-        stage = "load"
-        try:
-            penalty, dropout = _load(in_dir / "candidates" / f"{name}.py")
-            stage = "train"
-            for split in job["splits"]:
-                logits = train_predict(penalty, dropout, data, split, job["train"])
-                np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
-            status[name] = {"stage": "done"}
-        except CheckFailed as exc:
-            status[name] = {"stage": "check", "error": str(exc)}
-            code = max(code, 4)
-        except Exception as exc:
-            tail = traceback.format_exc(limit=-3)[-1500:]
-            status[name] = {"stage": stage, "error": f"{type(exc).__name__}: {exc}", "trace": tail}
-            code = max(code, 3)
-    (out / "status.json").write_text(json.dumps(status))
-    return code
+
+def run(in_dir: Path, data_path: Path, out: Path) -> int:
+    return run_candidates(in_dir, data_path, out, evaluate_one)
 
 
 if __name__ == "__main__":
