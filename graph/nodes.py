@@ -292,12 +292,10 @@ def validate(state: CampaignState, deps: Deps) -> dict:
         if row.stage != "proposed" or row.verdict not in ("run", "revise"):
             continue
         problem = deps.evaluator.static_problem(deps.code_path(row.id).read_text())
-        if problem is None:
-            update: dict[str, Any] = {"stage": "coded", "reason": None}
-        elif row.repairs < deps.settings.repairs:
-            update = {"stage": "needs_repair", "reason": problem}
-        else:
-            update = {"stage": "invalid", "outcome": "invalid", "reason": problem}
+        passed = {"stage": "coded", "reason": None}
+        update = routing.after_check(
+            problem, row.repairs, deps.settings.repairs, passed, failed="invalid"
+        )
         deps.ledger.save(row.model_copy(update=update))
     return {}
 

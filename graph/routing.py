@@ -16,6 +16,18 @@ def after_validate(rows: list[HypothesisRow]) -> Literal["code", "screen"]:
     return "code" if any(r.stage == "needs_repair" for r in rows) else "screen"
 
 
+def after_check(
+    problem: str | None, repairs: int, max_repairs: int, passed: dict, failed: str
+) -> dict:
+    """The ledger update after a check of a hypothesis's code: ``passed`` when there is no
+    problem, back to the coder while repairs are left, else stage ``failed`` for good."""
+    if problem is None:
+        return passed
+    if repairs < max_repairs:
+        return {"stage": "needs_repair", "reason": problem}
+    return {"stage": failed, "outcome": "invalid", "reason": problem}
+
+
 def budget_stop(
     *,
     proposed: int,

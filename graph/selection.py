@@ -39,12 +39,9 @@ def probe(state: CampaignState, deps: Deps) -> dict:
             deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", problem, fp)
     for row in todo:
         problem, _ = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "") or (None, None)
-        if problem is None:
-            update: dict[str, Any] = {"stage": "probed"}
-        elif row.repairs < deps.settings.repairs:
-            update = {"stage": "needs_repair", "reason": problem}
-        else:
-            update = {"stage": "failed", "outcome": "invalid", "reason": problem}
+        update = routing.after_check(
+            problem, row.repairs, deps.settings.repairs, {"stage": "probed"}, failed="failed"
+        )
         deps.ledger.save(row.model_copy(update=update))
     return {}
 
