@@ -133,6 +133,11 @@ class SandboxedEvaluator:
     def baseline_source(cls, name: str) -> str:
         return (cls.folder / "baselines" / f"{name}{cls.baseline_suffix}").read_text()
 
+    def runnable(self, source: str) -> str:
+        """What the container runs for a hypothesis's (checked) source: the source itself, or
+        what the task makes of it (an edited template, say)."""
+        return source
+
     def train_config(self, spec: Budget) -> dict:
         """What the runner is told about the budget (``job.json``'s ``train``)."""
         return spec.train_config()
@@ -296,7 +301,7 @@ class SandboxedEvaluator:
         in_dir = root / key / "in"
         (in_dir / "candidates").mkdir(parents=True)
         for name, src in sources.items():
-            (in_dir / "candidates" / f"{name}.py").write_text(src)
+            (in_dir / "candidates" / f"{name}.py").write_text(self.runnable(src))
         job_spec = {
             "candidates": list(sources),
             "splits": [s.name for s in self.splits] if splits is None else splits,

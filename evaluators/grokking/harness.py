@@ -24,7 +24,6 @@ from evaluators.grokking.validator import check_edits, edited_script, template
 from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, Scored, _cell
 from hypoforge.records import Outcome
 from sandbox.artifacts import ArtifactError, read_npy
-from sandbox.base import Job
 
 HERE = Path(__file__).parent
 PARAMETER_BUDGET = 1.10  # times the template's parameter count
@@ -60,17 +59,9 @@ class GrokkingEvaluator(SandboxedEvaluator):
     def train_config(self, spec: Budget) -> dict:
         return {"step_scale": STEP_SCALE.get(spec.name, 1)}
 
-    def make_job(
-        self,
-        sources: dict[str, str],
-        spec: Budget,
-        tag: str,
-        n_candidates: int = 1,
-        splits: list[str] | None = None,
-    ) -> Job:
-        """The container gets the edited scripts, never the edits to apply itself."""
-        scripts = {name: edited_script(edits) for name, edits in sources.items()}
-        return super().make_job(scripts, spec, tag, n_candidates, splits)
+    def runnable(self, source: str) -> str:
+        """The container gets the edited script, never the edits to apply itself."""
+        return edited_script(source)
 
     def _score_logits(self, out_dir: Path, name: str) -> Scored:
         accuracy = {}
