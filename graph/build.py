@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.graph import START, StateGraph
 
-from graph import nodes, routing, selection
+from graph import gate, nodes, routing, selection
 from graph.state import CampaignState
 
 RECURSION_LIMIT = 10_000  # set explicitly; each round takes about ten steps
@@ -16,6 +16,7 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     """Compile the campaign graph over ``deps``.
 
     context -> propose -> critique -> code -> validate -(repairs left)-> code
+               -> gate (the user's decisions; approval mode waits here) -(revise)-> code
                -> probe -(code fault, repairs left)-> code
                -> select (duplicates, reward model, top-k) -> screen -(code fault)-> code
                -> evaluate -> analyze -> record
@@ -35,6 +36,7 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     g.add_node("critique", bind(nodes.critique))
     g.add_node("code", bind(nodes.code))
     g.add_node("validate", bind(nodes.validate))
+    g.add_node("gate", bind(gate.gate))
     g.add_node("probe", bind(selection.probe))
     g.add_node("select", bind(selection.select))
     g.add_node("screen", bind(nodes.screen))
@@ -47,6 +49,7 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     g.add_edge("critique", "code")
     g.add_edge("code", "validate")
     g.add_conditional_edges("validate", bind(nodes.after_validate))
+    g.add_conditional_edges("gate", bind(gate.after_gate))
     g.add_conditional_edges("probe", bind(selection.after_probe))
     g.add_edge("select", "screen")
     g.add_conditional_edges("screen", bind(nodes.after_screen))

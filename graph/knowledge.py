@@ -3,6 +3,8 @@
 The critic is shown each proposal's nearest archived ideas and how they did; every hypothesis
 that reached an outcome is added at the end of its round (losers and crashes included), with its
 behavioural fingerprint when the sandbox produced one. Without an archive these do nothing.
+The proposer is told the best results (the campaign's and the archive's), recent failures and
+how past predictions turned out.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agents import proposer
 from hypoforge.ledger import HypothesisRow
 
 if TYPE_CHECKING:
@@ -118,3 +121,38 @@ def predict(
     ]
     mean, std = model.predict(candidates)
     return mean, std, True
+
+
+def for_proposer(deps: Deps) -> dict:
+    """What the proposer is told: the best results so far (this campaign's and the archive's;
+    flagged ones are not leads), recent failures, and how past predictions turned out."""
+    rows = deps.ledger.hypotheses(deps.campaign)
+    scored = [r for r in rows if r.screen_win_rate is not None and r.stage != "duplicate"]
+    # An OK result with a reason was flagged by the harness (e.g. a bigger model): not a lead.
+    known = [(r.idea, r.full_win_rate or r.screen_win_rate or 0.0) for r in scored if not r.reason]
+    known += best_archived(deps, exclude={r.idea for r in scored})
+    known.sort(key=lambda k: k[1], reverse=True)
+    best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]
+    failed = [
+        r
+        for r in rows
+        if r.outcome not in (None, "ok", "pruned") or (r.outcome == "ok" and r.reason)
+    ][-5:]
+    failures = [f"{r.idea}: {r.outcome} ({(r.reason or '')[:120]})" for r in failed]
+    judged = [r for r in scored if r.p_win is not None][-3:]
+    predictions = [
+        f"{r.idea}: critic predicted {r.p_win:.2f} chance to win, measured win rate "
+        f"{r.screen_win_rate:.2f}"
+        for r in judged
+    ]
+    ranked = [r for r in rows if r.predicted is not None][-6:]
+    predictions += [
+        f"{r.idea}: reward model predicted win rate {r.predicted:.2f}, "
+        + (
+            f"measured {r.screen_win_rate:.2f}"
+            if r.screen_win_rate is not None
+            else "pruned before running"
+        )
+        for r in ranked
+    ]
+    return {"best": best, "failures": failures, "predictions": predictions}

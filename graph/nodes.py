@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from langgraph.types import interrupt
 
 from agents import analyst, coder, critic, proposer
-from graph import knowledge, routing
+from graph import gate, knowledge, routing
 from graph.state import CampaignState
 from hypoforge.errors import InfraError
 from hypoforge.ledger import HypothesisRow, Ledger
@@ -112,39 +112,6 @@ def _mode(settings: CampaignSettings, index: int, explore: bool = False) -> str:
     return "incremental" if index % 2 == 0 else "novel"
 
 
-def _context_for_proposer(deps: Deps) -> dict:
-    rows = deps.ledger.hypotheses(deps.campaign)
-    scored = [r for r in rows if r.screen_win_rate is not None and r.stage != "duplicate"]
-    # An OK result with a reason was flagged by the harness (e.g. a bigger model): not a lead.
-    known = [(r.idea, r.full_win_rate or r.screen_win_rate or 0.0) for r in scored if not r.reason]
-    known += knowledge.best_archived(deps, exclude={r.idea for r in scored})
-    known.sort(key=lambda k: k[1], reverse=True)
-    best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]
-    failed = [
-        r
-        for r in rows
-        if r.outcome not in (None, "ok", "pruned") or (r.outcome == "ok" and r.reason)
-    ][-5:]
-    failures = [f"{r.idea}: {r.outcome} ({(r.reason or '')[:120]})" for r in failed]
-    judged = [r for r in scored if r.p_win is not None][-3:]
-    predictions = [
-        f"{r.idea}: critic predicted {r.p_win:.2f} chance to win, measured win rate "
-        f"{r.screen_win_rate:.2f}"
-        for r in judged
-    ]
-    ranked = [r for r in rows if r.predicted is not None][-6:]
-    predictions += [
-        f"{r.idea}: reward model predicted win rate {r.predicted:.2f}, "
-        + (
-            f"measured {r.screen_win_rate:.2f}"
-            if r.screen_win_rate is not None
-            else "pruned before running"
-        )
-        for r in ranked
-    ]
-    return {"best": best, "failures": failures, "predictions": predictions}
-
-
 def propose(state: CampaignState, deps: Deps) -> dict:
     """Ask the proposer for this round's batch (no more than the proposal budget allows)."""
     rnd = state["round"]
@@ -169,7 +136,7 @@ def propose(state: CampaignState, deps: Deps) -> dict:
             retries=deps.retries,
             task_dir=deps.task_dir,
             function=deps.function,
-            **_context_for_proposer(deps),
+            **knowledge.for_proposer(deps),
         )
         deps.spend(answer.tokens)
         if answer.value is None:
@@ -198,7 +165,7 @@ def _searched(deps: Deps, hid: str, rnd: int, mode: str) -> HypothesisRow:
     from evaluators import registry
 
     seed = int(hashlib.sha256(f"{deps.campaign}/{hid}".encode()).hexdigest()[:8], 16)
-    context = _context_for_proposer(deps)
+    context = knowledge.for_proposer(deps)
     known = [(k.idea, k.win_rate) for k in context["best"]]
     known += [(r.idea, r.screen_win_rate or 0.0) for r in deps.ledger.hypotheses(deps.campaign)]
     idea, code = registry.get(deps.task).make_generator(seed).propose(mode, known)
@@ -301,7 +268,7 @@ def validate(state: CampaignState, deps: Deps) -> dict:
 
 
 def after_validate(state: CampaignState, deps: Deps) -> str:
-    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "probe"
+    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "gate"
 
 
 def _experiment(deps: Deps, row: HypothesisRow, budget: str) -> EvalReport:
@@ -330,14 +297,7 @@ def screen(state: CampaignState, deps: Deps) -> dict:
     for row in deps.rows(state["batch"]):
         if row.stage != "selected":
             continue
-        said = _human_decision(deps, row)
-        if said is not None and said[0] != "approve":
-            decision, note, who = said
-            if decision == "veto":
-                update = {"stage": "vetoed", "outcome": "vetoed", "reason": f"vetoed by {who}"}
-            else:  # revise: back to the coder with the user's words as the problem to fix
-                update = {"stage": "needs_repair", "reason": f"{who} asked for a revision: {note}"}
-            deps.ledger.save(row.model_copy(update=update))
+        if not gate.cleared(deps, row):  # vetoed or sent back since it was probed
             continue
         report = _experiment(deps, row, "one-pass")
         if report.status is Outcome.OK:
@@ -357,20 +317,6 @@ def screen(state: CampaignState, deps: Deps) -> dict:
             )
         )
     return {}
-
-
-def _human_decision(deps: Deps, row: HypothesisRow) -> tuple[str, str, str] | None:
-    """The user's latest decision on ``row`` made since it was last coded; in approval mode,
-    the graph interrupts until there is one."""
-    said = deps.steering.decision(row.id, since_code=row.code_sha)
-    if said is None and deps.settings.approve:
-        if deps.steering.stopped_by() is None:
-            interrupt({"kind": "approve", "hypothesis": row.id, "idea": row.idea})
-            said = deps.steering.decision(row.id, since_code=row.code_sha)
-        who = deps.steering.stopped_by()
-        if said is None and who is not None:  # stopped while it waited: it is not launched
-            said = ("veto", "the campaign was stopped", who)
-    return said
 
 
 def after_screen(state: CampaignState, deps: Deps) -> str:

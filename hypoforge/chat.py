@@ -18,7 +18,7 @@ from rich.table import Table
 from hypoforge import campaign
 from hypoforge.errors import ConfigError
 from hypoforge.ledger import Ledger
-from hypoforge.steering import AGENTS, Steering, directive_text
+from hypoforge.steering import AGENTS, QUEUED, Steering, directive_text
 
 HELP = """commands:
   @AGENT TEXT          a standing directive to proposer, critic, coder or analyst
@@ -30,8 +30,6 @@ HELP = """commands:
   pause | resume | stop                          at the next round (stop: for good)
   budget proposals=N hours=H tokens=T            lower budgets (never above the start's)
   status | help | quit"""
-
-WAITING = ("selected",)  # stages of hypotheses queued for a sandbox launch
 
 
 class Chat:
@@ -90,7 +88,7 @@ class Chat:
     def _queue(self, args: list[str]) -> RenderableType:
         table = Table("id", "idea", "critic p(win)", "predicted", "decision", title="queue")
         for row in self.ledger.hypotheses(self.info.id):
-            if row.stage not in WAITING:
+            if row.stage not in QUEUED:
                 continue
             said = self.steering.decision(row.id, row.code_sha)
             table.add_row(
@@ -108,7 +106,7 @@ class Chat:
         row = self.ledger.hypothesis(self.info.id, args[0])
         if row is None:
             raise ConfigError(f"no hypothesis {args[0]!r} in this campaign")
-        if row.stage not in WAITING:
+        if row.stage not in QUEUED:
             raise ConfigError(f"{row.id} is not awaiting a launch (stage {row.stage})")
         self.steering.decide(row.id, decision, self.who, " ".join(args[1:]), row.code_sha)
         return f"{row.id}: {decision} recorded; the campaign applies it before the launch"

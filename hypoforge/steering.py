@@ -20,6 +20,8 @@ from hypoforge.settings import CampaignSettings
 AGENTS = ("proposer", "critic", "coder", "analyst")
 COMMANDS = ("pause", "resume", "stop", "budget")
 DECISIONS = ("approve", "veto", "revise")
+# Stages of validated hypotheses waiting for a sandbox launch: the chat's queue.
+QUEUED = ("coded", "probed", "selected")
 BUDGETS = {"proposals": int, "hours": float, "tokens": int}
 
 

@@ -22,11 +22,13 @@ from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, star
 class Recording(FakeListChatModel):
     """A fake chat model that keeps every system prompt it was sent."""
 
-    seen: list[str] = Field(default_factory=list)
+    seen: list[str] = Field(default_factory=list)  # system prompts
+    asked: list[str] = Field(default_factory=list)  # the last message of each request
     after: Any = None  # called after each request is recorded
 
     def _call(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
         self.seen.append(str(messages[0].content))
+        self.asked.append(str(messages[-1].content))
         if self.after is not None:
             self.after()
         return super()._call(messages, stop, run_manager, **kwargs)
@@ -111,9 +113,10 @@ def test_a_veto_prevents_the_launch_and_approval_lets_it_run(tmp_path):
     thread, box = run_in_thread(folder, ev, models(PROPS))
     ledger = Ledger(folder / "ledger.sqlite")
     chat = Chat(folder, "ada")
-    wait_for(lambda: len([r for r in ledger.hypotheses(info.id) if r.stage == "selected"]) == 2)
+    wait_for(lambda: len([r for r in ledger.hypotheses(info.id) if r.stage == "coded"]) == 2)
     time.sleep(0.2)
-    assert [b for _, b in ev.calls] == []  # nothing launched without a yes
+    # Nothing ran without a yes, not even the probe (the first launch of generated code).
+    assert ev.calls == [] and ev.probed == [] and ledger.usage(info.id)[1] == 0
     queued = chat.handle("queue")
     assert queued.row_count == 2
     first, second = (r for r in ledger.hypotheses(info.id))
@@ -125,12 +128,42 @@ def test_a_veto_prevents_the_launch_and_approval_lets_it_run(tmp_path):
     assert rows[second.id].stage in ("screened", "evaluated")
     launched = [src for src, _ in ev.calls]
     assert (folder / "hypotheses" / f"{first.id}.py").read_text() not in launched
+    assert ev.probed == [second.id]
     assert box["state"]["stop"] == "proposal budget reached (2/2)"
     kinds = [(w, k) for w, k, _ in ledger.events(info.id)]
     assert ("ada", "veto") in kinds and ("ada", "approve") in kinds
     from hypoforge.report import _decisions
 
     assert f"- {first.id} ({first.idea}): vetoed by ada" in _decisions(list(rows.values()), [])
+    chat.close()
+
+
+def test_a_revision_goes_to_the_coder_and_the_new_code_waits_for_its_own_yes(tmp_path):
+    folder, info = start(tmp_path, proposals=1, batch=1, approve=True)
+    ev = FakeEvaluator()
+    ms = models(PROPS[:1], code=[proposal("x * torch.sigmoid(x) + 0.1 * x")])
+    ms["coder"] = Recording(responses=ms["coder"].responses)
+    thread, box = run_in_thread(folder, ev, ms)
+    ledger = Ledger(folder / "ledger.sqlite")
+    chat = Chat(folder, "ada")
+    wait_for(lambda: [r.stage for r in ledger.hypotheses(info.id)] == ["coded"])
+    old_sha = ledger.hypothesis(info.id, "r0-0").code_sha
+    chat.handle("revise r0-0 add a small linear term")
+    wait_for(lambda: ledger.hypothesis(info.id, "r0-0").code_sha != old_sha)
+    wait_for(lambda: ledger.hypothesis(info.id, "r0-0").stage == "coded")
+    time.sleep(0.2)
+    # The coder was given the user's words; the new code waits for a yes of its own.
+    assert len(ms["coder"].asked) == 1
+    assert "ada asked for a revision: add a small linear term" in ms["coder"].asked[0]
+    assert ev.probed == [] and thread.is_alive()
+    assert list(chat.handle("queue").columns[-1].cells) == ["-"]  # no decision on the new code
+    chat.handle("approve r0-0")
+    thread.join(30)
+    row = ledger.hypothesis(info.id, "r0-0")
+    assert row.stage in ("screened", "evaluated") and row.repairs == 1
+    assert [src for src, _ in ev.calls][0] == (folder / "hypotheses" / "r0-0.py").read_text()
+    assert "0.1 * x" in ev.calls[0][0]
+    assert box["state"]["stop"] == "proposal budget reached (1/1)"
     chat.close()
 
 
