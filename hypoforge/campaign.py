@@ -124,6 +124,7 @@ def _wait_for_user(deps: Any, asked: dict, poll_seconds: float) -> None:
     """Block until the user answers what the graph asked (through ``hypoforge chat``): a resume
     after a pause, a decision on a hypothesis awaiting approval, or a stop."""
     steering = deps.steering
+    deps.ledger.log(deps.campaign, "orchestrator", "wait", asked)
     if asked.get("kind") == "approve":
         hid = asked["hypothesis"]
         deps.notify("orchestrator", f"{hid} awaits approval: approve or veto it in hypoforge chat")

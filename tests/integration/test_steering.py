@@ -4,8 +4,12 @@ approvals are tested on fakes in tests/unit/test_steering.py, where the queue is
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from langchain_core.callbacks import BaseCallbackHandler
 
@@ -83,4 +87,51 @@ def test_steering_a_campaign_on_the_embedded_llm(docker_sandbox, settings, tmp_p
     assert reply.startswith("analyst: ") and "ledger rows" in reply
     kinds = {k for w, k, _ in ledger.events(info.id) if w == "ada"}
     assert {"directive", "pause", "resume", "ask"} <= kinds
+    chat.close()
+
+
+CHILD = Path(__file__).with_name("campaign_child.py")
+
+
+def test_a_pause_survives_kill_9(docker_sandbox, settings, tmp_path):
+    """Paused mid-campaign, the process is killed; the next process (what `hypoforge resume`
+    runs) goes back to waiting instead of carrying on, and after the chat's resume the campaign
+    finishes with nothing lost and nothing run twice."""
+    folder = tmp_path / "paused"
+    budgets = CampaignSettings(proposals=4, batch=2, full_top_k=0)
+    info = campaign.create(folder, "activation", budgets)
+    ledger = Ledger(folder / "ledger.sqlite")
+    chat = Chat(folder, "ada")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [sys.executable, str(CHILD), str(folder), str(settings.home)]
+    child = subprocess.Popen(command, env=env)
+    try:
+        wait_for(lambda: ledger.hypotheses(info.id), 120)
+        chat.handle("pause")  # during round 0: the campaign stops before round 1
+        wait_for(lambda: ledger.events(info.id, "wait"), 120)
+        done = {r.id: r for r in ledger.hypotheses(info.id)}
+        results = {key: report for key, _, report in ledger.results(info.id)}
+        launches = ledger.usage(info.id)[1]
+        assert set(done) == {"r0-0", "r0-1"} and results
+        child.kill()
+        child.wait()
+        child = subprocess.Popen(command, env=env)
+        wait_for(lambda: len(ledger.events(info.id, "wait")) == 2, 120)
+        time.sleep(2.0)
+        assert child.poll() is None  # still waiting for the user
+        assert {r.id: r for r in ledger.hypotheses(info.id)} == done  # round 1 did not start
+        assert ledger.usage(info.id)[1] == launches  # and nothing was launched again
+        chat.handle("resume")
+        assert child.wait(300) == 0
+    finally:
+        child.kill()
+    rows = ledger.hypotheses(info.id)
+    assert [r.id for r in rows] == ["r0-0", "r0-1", "r1-0", "r1-1"]
+    assert all(r.stage in ("screened", "rejected", "failed") for r in rows), rows
+    assert {r.id: r for r in rows if r.id in done} == done  # round 0 untouched by the resume
+    finished = {key: report for key, _, report in ledger.results(info.id)}
+    assert all(finished[key] == report for key, report in results.items())  # nothing lost
+    kinds = [(w, k) for w, k, _ in ledger.events(info.id)]
+    assert ("ada", "pause") in kinds and ("ada", "resume") in kinds
+    assert kinds.count(("orchestrator", "resume")) == 1  # the second process resumed it
     chat.close()

@@ -161,8 +161,8 @@ def test_a_revision_goes_to_the_coder_and_the_new_code_waits_for_its_own_yes(tmp
     thread.join(30)
     row = ledger.hypothesis(info.id, "r0-0")
     assert row.stage in ("screened", "evaluated") and row.repairs == 1
-    assert [src for src, _ in ev.calls][0] == (folder / "hypotheses" / "r0-0.py").read_text()
-    assert "0.1 * x" in ev.calls[0][0]
+    launched = ev.calls[0][0]
+    assert launched == (folder / "hypotheses" / "r0-0.py").read_text() and "0.1 * x" in launched
     assert box["state"]["stop"] == "proposal budget reached (1/1)"
     chat.close()
 
