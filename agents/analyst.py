@@ -94,10 +94,28 @@ def ledger_table(rows: list[Any], limit: int = 30) -> str:
     return "\n".join(lines)
 
 
+def archive_table(entries: list[Any], limit: int = 15) -> str:
+    """Hypotheses of other campaigns (``evaluators.novelty.Archived``), rendered by code as the
+    second ground truth for answers; empty when there are none."""
+    if not entries:
+        return ""
+    lines = [
+        "Other campaigns of this task (the cross-campaign archive):",
+        "",
+        "| archive id | idea | outcome | win rate |",
+        "|---|---|---|---|",
+    ]
+    for e in entries[:limit]:
+        rate = "-" if e.win_rate is None else f"{e.win_rate:.2f}"
+        cells = [e.id, e.idea, e.outcome, rate]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def answer(
     model: Any, question: str, table_text: str, task_description: str, task_dir: Path | None = None
 ) -> Answer[str]:
-    """The analyst's answer to a user's question, from the table only."""
+    """The analyst's answer to a user's question, from the tables only."""
     system = render("system", task_dir, role="analyst", task_description=task_description)
     prompt = render("analyst_question", task_dir, table=table_text, question=question)
     return ask(model, system, prompt, lambda text: text.strip(), retries=0)

@@ -61,11 +61,17 @@ class ArchiveEntry(BaseModel):
 
 
 @dataclass(frozen=True)
-class Neighbour:
+class Archived:
+    """What the archive says of one hypothesis: its outcome and best measured win rate."""
+
     id: str
     idea: str
     outcome: str
     win_rate: float | None
+
+
+@dataclass(frozen=True)
+class Neighbour(Archived):
     distance: float  # cosine distance: 0 = identical
 
 
@@ -127,6 +133,19 @@ class NoveltyArchive:
             where={"task": task} if task else None,
         )
         return _neighbours(res)
+
+    def measured(self, task: str) -> list[Archived]:
+        """Every archived hypothesis of ``task``, outcome and win rate only (no embeddings)."""
+        got = self.ideas.get(where={"task": task}, include=["metadatas"])
+        return [
+            Archived(
+                id=hid,
+                idea=str(meta["idea"]),
+                outcome=str(meta["outcome"]),
+                win_rate=meta.get("win_rate"),
+            )
+            for hid, meta in zip(got["ids"], got["metadatas"], strict=True)
+        ]
 
     def examples(self, task: str, campaign: str | None = None) -> list[Any]:
         """Every archived hypothesis of ``task`` (of one campaign if given) as a reward-model

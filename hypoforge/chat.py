@@ -26,7 +26,7 @@ HELP = """commands:
   queue                hypotheses awaiting a sandbox launch
   approve ID | veto ID [WHY] | revise ID WHAT    decide on a queued hypothesis
   results              the best results so far, from the ledger
-  ask QUESTION         the analyst answers from the ledger's rows (ids and numbers checked)
+  ask QUESTION         the analyst answers from the ledger and archive (numbers checked)
   pause | resume | stop                          at the next round (stop: for good)
   budget proposals=N hours=H tokens=T            lower budgets (never above the start's)
   status | help | quit"""
@@ -36,13 +36,18 @@ class Chat:
     """One user's chat with one campaign."""
 
     def __init__(
-        self, folder: Path, who: str, analyst_model: Callable[[], Any] | None = None
+        self,
+        folder: Path,
+        who: str,
+        analyst_model: Callable[[], Any] | None = None,
+        archive: Callable[[], Any] | None = None,
     ) -> None:
         self.info = campaign.load(folder)
         self.ledger = Ledger(folder / "ledger.sqlite")
         self.steering = Steering(self.ledger, self.info.id)
         self.who = who
         self.analyst_model = analyst_model  # made on the first question (may start a server)
+        self.archive = archive  # the cross-campaign archive (or None), opened on first use
 
     def close(self) -> None:
         self.ledger.close()
@@ -140,7 +145,10 @@ class Chat:
         if self.analyst_model is None:
             raise ConfigError("no language model for the analyst in this chat (see --llm)")
         rows = self.ledger.hypotheses(self.info.id)
-        table = analyst.ledger_table(rows)
+        others = self._archived(question)
+        table = "\n\n".join(
+            t for t in (analyst.ledger_table(rows), analyst.archive_table(others)) if t
+        )
         plugin = registry.get(self.info.task)
         description = (plugin.folder / "description.md").read_text().strip()
         standing = self.steering.directives("analyst")
@@ -156,9 +164,28 @@ class Chat:
             raise ConfigError(f"the analyst gave no answer: {'; '.join(reply.errors)[:200]}")
         invented = analyst.unsupported_numbers(reply.value, table)
         self.ledger.log(self.info.id, self.who, "ask", {"question": question})
-        note = f"(from {len(rows)} ledger rows"
+        note = f"(from {len(rows)} ledger rows" + (
+            f", {len(others)} archive rows" if others else ""
+        )
         note += f"; numbers NOT in the ledger: {', '.join(invented)})" if invented else ")"
         return f"analyst: {reply.value}\n{note}"
+
+    def _archived(self, question: str, best: int = 10, near: int = 5) -> list[Any]:
+        """Other campaigns' hypotheses of this task for the analyst: the best measured ones and
+        the nearest in meaning to the question (this campaign's own are in the ledger table)."""
+        archive = self.archive() if self.archive is not None else None
+        if archive is None:
+            return []
+        mine = f"{self.info.id}/"
+        measured = [e for e in archive.measured(self.info.task) if not e.id.startswith(mine)]
+        found = sorted((e for e in measured if e.win_rate is not None), key=lambda e: -e.win_rate)[
+            :best
+        ]
+        if measured:
+            close = archive.nearest(question, "", best + near, task=self.info.task)
+            shown = {e.id for e in found}
+            found += [n for n in close if not n.id.startswith(mine) and n.id not in shown][:near]
+        return found
 
     def _pause(self, args: list[str]) -> str:
         self.steering.request("pause", self.who)

@@ -44,8 +44,19 @@ def chat_cmd(
             model.append(make_chat_model(settings.llm, url, "analyst"))
         return model[0]
 
+    archives: list[Any] = []
+
+    def archive() -> Any:
+        """The cross-campaign archive of this machine, opened on the first question."""
+        if not archives:
+            from evaluators.novelty import NoveltyArchive
+
+            path = load_settings(config).home / "archive"
+            archives.append(NoveltyArchive(path) if path.exists() else None)
+        return archives[0]
+
     try:
-        chat = Chat(folder, who or getpass.getuser(), analyst_model)
+        chat = Chat(folder, who or getpass.getuser(), analyst_model, archive)
     except HypoforgeError as exc:
         raise cli._fail(exc) from None
     cli.out.print(f"chat with campaign {chat.info.id} ({chat.info.task}); type help or quit")
