@@ -1,6 +1,7 @@
-"""The real terminal UI of `hypoforge chat`, driven through tmux as a user would type: a
-directive, the table of directives, a bad command, a pause, and quit; the ledger holds what was
-typed, with who."""
+"""The real terminal UI of `hypoforge chat`, driven through tmux as a user would type: alone on a
+campaign (a directive, the table of directives, a bad command, a pause, quit), and side by side
+with `hypoforge run --approve` in the next pane (the queue, a veto, an approval, the run's live
+view); the ledger holds what was typed, with who."""
 
 from __future__ import annotations
 
@@ -70,3 +71,52 @@ def test_the_chat_in_a_real_terminal(tmp_path):
         ("tmuxer", "directive"),
         ("tmuxer", "pause"),
     }
+
+
+def test_run_and_chat_side_by_side(docker_sandbox, settings, tmp_path):
+    """`hypoforge run --approve` in one pane waits before the first launch; `hypoforge chat` in
+    the other vetoes one hypothesis and approves the rest; the run finishes on its own."""
+    folder = tmp_path / "camp"
+    config = tmp_path / "hypoforge.toml"
+    config.write_text("[campaign]\nfull_top_k = 0\n")
+    session = f"hf-side-{int(time.time() * 1000) % 10**8}"
+    run = (
+        f"HYPOFORGE_HOME={settings.home} {HYPOFORGE} run --task activation --generator search "
+        f"--proposals 2 --batch 2 --approve --campaign {folder} --config {config}"
+    )
+    tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "70", f"{run}; sleep 600")
+    run_pane, chat_pane = f"{session}:0.0", f"{session}:0.1"
+    try:
+        deadline = time.monotonic() + 60
+        while not (folder / "ledger.sqlite").exists():
+            assert time.monotonic() < deadline, tmux("capture-pane", "-p", "-t", run_pane)
+            time.sleep(0.2)
+        chat = f"HYPOFORGE_HOME={settings.home} {HYPOFORGE} chat {folder} --who tmuxer"
+        tmux("split-window", "-v", "-t", run_pane, chat)
+        shown = screen_shows(run_pane, "awaits approval", 120)
+        assert "awaits approval: approve or veto it in hypoforge chat" in shown, shown
+        info = campaign.load(folder)
+        ledger = Ledger(folder / "ledger.sqlite")
+        queued = [r for r in ledger.hypotheses(info.id) if r.stage == "coded"]
+        assert len(queued) == 2 and ledger.usage(info.id)[1] == 0  # nothing launched yet
+        assert "type help or quit" in screen_shows(chat_pane, "type help or quit")
+        tmux("send-keys", "-t", chat_pane, "queue", "Enter")
+        assert all(r.id in screen_shows(chat_pane, r.id) for r in queued)
+        first, rest = queued[0], queued[1:]
+        tmux("send-keys", "-t", chat_pane, f"veto {first.id} too simple", "Enter")
+        for row in rest:
+            tmux("send-keys", "-t", chat_pane, f"approve {row.id}", "Enter")
+        shown = screen_shows(run_pane, "stopped: proposal budget reached (2/2)", 180)
+        assert "stopped: proposal budget reached (2/2)" in shown, shown
+        assert "vetoed 1" in shown  # the live view's count
+        assert f"{first.id}: veto recorded" in screen_shows(chat_pane, "veto recorded")
+        tmux("send-keys", "-t", chat_pane, "quit", "Enter")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    rows = {r.id: r for r in ledger.hypotheses(info.id)}
+    assert rows[first.id].stage == "vetoed" and rows[first.id].reason == "vetoed by tmuxer"
+    assert ledger.probe(info.id, first.id, first.code_sha or "") is None  # never launched
+    assert all(rows[r.id].stage in ("screened", "failed") for r in rest)
+    decided = [(w, k) for w, k, _ in ledger.events(info.id) if w == "tmuxer"]
+    assert ("tmuxer", "veto") in decided
+    assert decided.count(("tmuxer", "approve")) == len(rest)
