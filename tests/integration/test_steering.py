@@ -1,6 +1,8 @@
 """Steering a campaign on the real pieces: the embedded LLM, the Docker sandbox, SqliteSaver.
-The chat is driven with scripted lines from this test, as a user would type them. (Vetoes and
-approvals are tested on fakes in tests/unit/test_steering.py, where the queue is certain.)"""
+The chat is driven with scripted lines from this test, as a user would type them: a directive,
+a pause and resume, a veto and approvals in approval mode, a question; then a paused campaign
+process is killed and resumed. (Revisions and the other commands are tested on fakes in
+tests/unit/test_steering.py.)"""
 
 from __future__ import annotations
 
@@ -42,9 +44,28 @@ def wait_for(condition, seconds=300.0):
         time.sleep(0.1)
 
 
+def decide_while_running(chat: Chat, ledger: Ledger, campaign_id: str, run: threading.Thread):
+    """Answer the approval mode's questions as a user would until the campaign ends: veto the
+    first hypothesis that waits for a launch, approve the others; return the vetoed row."""
+    vetoed = None
+    deadline = time.monotonic() + 300
+    while run.is_alive():
+        assert time.monotonic() < deadline, "timed out"
+        for row in ledger.hypotheses(campaign_id):
+            if row.stage != "coded" or chat.steering.decision(row.id, row.code_sha):
+                continue
+            if vetoed is None:
+                chat.handle(f"veto {row.id} not smooth enough")
+                vetoed = row
+            else:
+                chat.handle(f"approve {row.id}")
+        time.sleep(0.1)
+    return vetoed
+
+
 def test_steering_a_campaign_on_the_embedded_llm(docker_sandbox, settings, tmp_path):
     folder = tmp_path / "camp"
-    budgets = CampaignSettings(proposals=2, batch=2, full_top_k=0)
+    budgets = CampaignSettings(proposals=3, batch=3, full_top_k=0, approve=True)
     info = campaign.create(folder, "activation", budgets)
     ev = ActivationEvaluator(
         docker_sandbox,
@@ -76,17 +97,23 @@ def test_steering_a_campaign_on_the_embedded_llm(docker_sandbox, settings, tmp_p
         time.sleep(1.0)
         assert run.is_alive() and ledger.hypotheses(info.id) == []  # held by the pause
         chat.handle("resume")
-        run.join(300)
+        vetoed = decide_while_running(chat, ledger, info.id, run)
         assert not run.is_alive()
         reply = chat.handle("ask which hypothesis has the best screen win rate?")
-    assert box["state"]["stop"] == "proposal budget reached (2/2)"
+    assert box["state"]["stop"] == "proposal budget reached (3/3)"
     assert told.seen and all("prefer smooth functions" in p for p in told.seen)
-    rows = ledger.hypotheses(info.id)
+    rows = {r.id: r for r in ledger.hypotheses(info.id)}
     final = {"rejected", "invalid", "failed", "duplicate", "pruned", "screened", "evaluated"}
-    assert len(rows) == 2 and all(r.stage in final for r in rows), rows  # nothing lost
+    final.add("vetoed")
+    assert len(rows) == 3 and all(r.stage in final for r in rows.values()), rows  # nothing lost
+    # The vetoed hypothesis was never launched: no probe, no result.
+    assert vetoed is not None, "no proposal passed the critic and the validator"
+    assert rows[vetoed.id].stage == "vetoed" and rows[vetoed.id].reason == "vetoed by ada"
+    assert ledger.probe(info.id, vetoed.id, vetoed.code_sha or "") is None
+    assert vetoed.id not in {h for _, h, _ in ledger.results(info.id)}
     assert reply.startswith("analyst: ") and "ledger rows" in reply
     kinds = {k for w, k, _ in ledger.events(info.id) if w == "ada"}
-    assert {"directive", "pause", "resume", "ask"} <= kinds
+    assert {"directive", "pause", "resume", "veto", "ask"} <= kinds
     chat.close()
 
 
