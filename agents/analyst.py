@@ -18,6 +18,8 @@ from agents.prompting import render
 from hypoforge.records import EvalReport
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+# A hypothesis id (r<round>-<index>), with its campaign in front when it is an archive id.
+HYPOTHESIS_ID = re.compile(r"(?<![\w/-])(?:[\w-]+/)?r\d+-\d+(?![\w-])")
 
 
 class Finding(BaseModel):
@@ -57,6 +59,13 @@ def unsupported_numbers(text: str, source: str) -> list[str]:
     """Numbers in ``text`` that appear nowhere in ``source`` (likely invented)."""
     allowed = set(NUMBER.findall(source))
     return sorted({n for n in NUMBER.findall(text) if n not in allowed and len(n) > 1})
+
+
+def unsupported(text: str, source: str) -> list[str]:
+    """Numbers and hypothesis ids in ``text`` that appear nowhere in ``source``."""
+    allowed = set(HYPOTHESIS_ID.findall(source))
+    ids = sorted({i for i in HYPOTHESIS_ID.findall(text) if i not in allowed})
+    return unsupported_numbers(text, source) + ids
 
 
 def summarise(

@@ -368,7 +368,7 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
         )
         deps.spend(answer.tokens)
         if answer.value:
-            flagged = analyst.unsupported_numbers(answer.value, analyst.table(findings))
+            flagged = analyst.unsupported(answer.value, analyst.table(findings))
             text += [
                 "Analyst's commentary (model-written; the table above is measured):",
                 "",
@@ -376,7 +376,7 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
                 "",
             ]
             if flagged:
-                text.append(f"Numbers in the commentary that are not in the table: {flagged}")
+                text.append(f"Numbers or ids in the commentary but not in the table: {flagged}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(text) + "\n")
     return {}

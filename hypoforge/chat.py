@@ -162,12 +162,12 @@ class Chat:
         self.ledger.add_usage(self.info.id, tokens=reply.tokens)
         if reply.value is None:
             raise ConfigError(f"the analyst gave no answer: {'; '.join(reply.errors)[:200]}")
-        invented = analyst.unsupported_numbers(reply.value, table)
+        invented = analyst.unsupported(reply.value, table)
         self.ledger.log(self.info.id, self.who, "ask", {"question": question})
         note = f"(from {len(rows)} ledger rows" + (
             f", {len(others)} archive rows" if others else ""
         )
-        note += f"; numbers NOT in the ledger: {', '.join(invented)})" if invented else ")"
+        note += f"; NOT in the ledger or archive: {', '.join(invented)})" if invented else ")"
         return f"analyst: {reply.value}\n{note}"
 
     def _archived(self, question: str, best: int = 10, near: int = 5) -> list[Any]:

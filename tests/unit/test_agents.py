@@ -92,3 +92,6 @@ def test_analyst_keeps_only_results_above_the_noise_floor():
     assert analyst.decide("h3", "i", failed) is None
     table = analyst.table([analyst.decide("h1", "i", rep(0.7, 0.55, 0.8))])
     assert analyst.unsupported_numbers("win rate 0.70, CI 0.55-0.80, best 0.93", table) == ["0.93"]
+    said = "h1 and r2-0 won 0.70; abc/r1-3 lost; r0-0, r10-2 and camp/r0-0 are not in it"
+    table += "\n| r0-0 | x | screened | ok | 0.50 | - | |\n| camp/r0-0 | y | ok | 0.40 |"
+    assert analyst.unsupported(said, table) == ["abc/r1-3", "r10-2", "r2-0"]

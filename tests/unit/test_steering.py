@@ -227,13 +227,13 @@ def test_the_analyst_answers_from_the_ledger_and_invented_numbers_are_flagged(tm
     campaign.run(folder, FakeEvaluator(), models(PROPS), retries=0)
     rows = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
     best = max(rows, key=lambda r: r.screen_win_rate or 0.0)
-    said = f"{best.id} did best with {best.screen_win_rate:.2f}; next it may reach 0.99."
+    said = f"{best.id} did best with {best.screen_win_rate:.2f}; r4-1 may reach 0.99."
     analyst_model = Recording(responses=[said], seen=[])
     chat = Chat(folder, "ada", lambda: analyst_model)
     chat.handle("@analyst answer in one sentence")
     reply = chat.handle("ask which idea did best?")
     assert reply.startswith(f"analyst: {said}")
-    assert "from 2 ledger rows; numbers NOT in the ledger: 0.99" in reply
+    assert "from 2 ledger rows; NOT in the ledger or archive: 0.99, r4-1" in reply
     assert "answer in one sentence" in analyst_model.seen[0]  # the analyst's directive
     assert ("ada", "ask") in [
         (w, k) for w, k, _ in Ledger(folder / "ledger.sqlite").events(info.id)
