@@ -10,7 +10,8 @@ proposals, and keeps a diverse top-k for the sandbox (after arXiv 2409.05258).
   so the chosen set is not a handful of near-duplicates; ``collapse`` says when it failed to be.
 - ``metrics``: Kendall's tau, Spearman, Pearson and the top-k discovery curve's AUC against random.
 
-Targets: the one-pass win rate; a hypothesis that failed in the sandbox counts as winning nothing.
+Targets: the one-pass win rate; a hypothesis that failed in the sandbox, or whose result the
+harness flagged (a shortcut such as a bigger model), counts as winning nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 FAILED = ("invalid", "hyp_error", "nonfinite", "timeout", "oom", "invalid_result")
+# The archive's outcome for a run the harness flagged (e.g. more parameters than the budget): it
+# ran, but it is learned as no win, so the reward model does not learn to favour the shortcut.
+FLAGGED = "flagged"
 MIN_EXAMPLES = 8  # fewer labelled hypotheses than this: no model, rank by diversity only
 
 _FAMILIES = {
@@ -62,6 +66,8 @@ class Example:
 
 def target_of(outcome: str, win_rate: float | None) -> float | None:
     """The training target of an archived hypothesis, or None when it was never measured."""
+    if outcome == FLAGGED:
+        return 0.0
     if win_rate is not None:
         return float(win_rate)
     return 0.0 if outcome in FAILED else None

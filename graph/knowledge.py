@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agents import proposer
+from evaluators.reward import FLAGGED
 from hypoforge.ledger import HypothesisRow
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
                 generator=deps.generator,
                 idea=row.idea,
                 code=code,
-                outcome=row.outcome,
+                outcome=FLAGGED if row.outcome == "ok" and row.reason else row.outcome,
                 win_rate=row.full_win_rate or row.screen_win_rate,
                 screen_win_rate=row.screen_win_rate,
                 fingerprint=fingerprint,
@@ -82,13 +83,14 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
 
 
 def best_archived(deps: Deps, exclude: set[str], k: int = 5) -> list[tuple[str, float]]:
-    """The best measured ideas of the archive (all campaigns), for the proposer's prompt."""
+    """The best measured ideas of the archive (all campaigns), for the proposer's prompt; flagged
+    results are not leads (outcome ``flagged``, not ``ok``)."""
     if deps.archive is None:
         return []
     found = [
-        (e.idea, float(e.target))
-        for e in deps.archive.examples(deps.task)
-        if e.target is not None and e.fingerprint is not None and e.idea not in exclude
+        (e.idea, float(e.win_rate))
+        for e in deps.archive.measured(deps.task)
+        if e.outcome == "ok" and e.win_rate is not None and e.idea not in exclude
     ]
     return sorted(found, key=lambda f: f[1], reverse=True)[:k]
 

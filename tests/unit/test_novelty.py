@@ -235,3 +235,40 @@ def test_reward_eval_command_on_an_archive_folder(tmp_path):
         held = figures[kind]["by time (newest 30%)"]
         assert held["n"] == 15  # 30% of 48, all passed the probe
         assert -1 <= held["kendall_tau"] <= 1 and held["discovery_auc_vs_random"] > 0
+
+
+def test_a_flagged_result_is_remembered_as_no_win_and_never_offered_as_a_lead(tmp_path):
+    """A run the harness flagged (say, a bigger model) is archived with outcome "flagged": the
+    reward model learns it as winning nothing and the next campaign's proposer is not shown it
+    among the best ideas; an unflagged result of the same campaign is."""
+    from hypoforge import campaign
+    from hypoforge.records import EvalReport
+    from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+    from tests.unit.test_steering import Recording
+
+    class Flagging(FakeEvaluator):
+        def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
+            report = super().evaluate(source, budget)
+            if "3.0" in source:
+                return report.model_copy(update={"flags": ("2.0x the template's parameters",)})
+            return report
+
+    archive = NoveltyArchive(tmp_path / "chroma")
+    first, _ = start(tmp_path / "a", proposals=2, batch=2, full_top_k=0)
+    props = [
+        proposal("x * torch.sigmoid(3.0 * x)", idea="the wide gate"),
+        proposal("x * torch.tanh(x)", idea="the tanh gate"),
+    ]
+    campaign.run(first, Flagging(), models(props), retries=0, archive=archive, generator="g")
+    remembered = {e.idea: e for e in archive.examples("activation")}
+    assert remembered["the wide gate"].outcome == "flagged"
+    assert remembered["the wide gate"].target == 0.0  # what the reward model learns
+    assert remembered["the tanh gate"].outcome == "ok" and remembered["the tanh gate"].target
+
+    second, _ = start(tmp_path / "b", proposals=1, batch=1)
+    ms = models([proposal("torch.relu(x)", idea="relu")])
+    ms["proposer"] = Recording(responses=ms["proposer"].responses)
+    campaign.run(second, FakeEvaluator(), ms, retries=0, archive=archive, generator="g")
+    told = ms["proposer"].asked[0]
+    assert "- the tanh gate: win rate" in told
+    assert "the wide gate" not in told
