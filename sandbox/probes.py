@@ -8,98 +8,27 @@ check finds the host unaffected. Used by ``hypoforge sandbox check`` and by the 
 
 from __future__ import annotations
 
-import os
-import textwrap
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-
 from hypoforge.records import Outcome
-from hypoforge.settings import Limits
-from sandbox.base import RunResult
+from sandbox.probe_checks import (
+    RELAUNCH_MARK,
+    SECRET_NAME,
+    SECRET_VALUE,
+    Probe,
+    beacon_stopped,
+    log_capped,
+    no_relaunched_processes,
+    pids_bounded,
+    program,
+    within,
+)
 
-SECRET_NAME = "HYPOFORGE_PROBE_SECRET"
-SECRET_VALUE = "probe-secret-7f3a9c"
-RELAUNCH_MARK = "hf-relaunch-probe"
-PROBE_WALL_SECONDS = 4.0  # wall-clock limit of a probe unless it sets its own
-
-HostCheck = Callable[[RunResult], str | None]
-
-
-@dataclass(frozen=True)
-class Probe:
-    case: int
-    name: str
-    code: str
-    expect: Outcome
-    marker: str | None = None
-    limits: dict = field(default_factory=dict)
-    host_check: HostCheck | None = None
-    quick: bool = False  # part of the default `hypoforge sandbox check`
-
-    def limits_for(self, base: Limits) -> Limits:
-        return base.model_copy(update={"wall_seconds": PROBE_WALL_SECONDS, **self.limits})
-
-
-def _code(s: str) -> str:
-    return textwrap.dedent(s).strip() + "\n"
-
-
-def _no_relaunched_processes(_: RunResult) -> str | None:
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if RELAUNCH_MARK.encode() in cmdline and int(proc.name) != os.getpid():
-            return f"process {proc.name} from the probe still runs on the host"
-    return None
-
-
-def _beacon_stopped(result: RunResult) -> str | None:
-    beacon = result.out_dir / "beacon"
-    if not beacon.exists():
-        return "the daemonized child never wrote its beacon"
-    before = beacon.stat().st_size
-    time.sleep(1.0)
-    if beacon.stat().st_size != before:
-        return "the daemonized child keeps writing after the container ended"
-    return None
-
-
-def _within(extra: float) -> HostCheck:
-    def check(result: RunResult) -> str | None:
-        limit = PROBE_WALL_SECONDS + extra
-        if result.wall_seconds > limit:
-            return f"ran {result.wall_seconds:.1f} s, more than {limit:.1f} s"
-        return None
-
-    return check
-
-
-def _pids_bounded(limit: int) -> HostCheck:
-    def check(result: RunResult) -> str | None:
-        if result.pids_peak is not None and result.pids_peak > limit:
-            return f"{result.pids_peak} tasks, over the {limit} pids limit"
-        return _within(3.0)(result)
-
-    return check
-
-
-def _log_capped(result: RunResult) -> str | None:
-    if len(result.log_tail.encode()) > 3 * Limits().log_tail_bytes:
-        return f"kept {len(result.log_tail)} characters of log"
-    return None
-
+__all__ = ["PROBES", "SECRET_NAME", "SECRET_VALUE", "Probe"]
 
 PROBES: tuple[Probe, ...] = (
     Probe(
         1,
         "fork bomb",
-        _code("""
+        program("""
         import os, time
         n = 0
         while True:
@@ -115,13 +44,13 @@ PROBES: tuple[Probe, ...] = (
         Outcome.TIMEOUT,
         "FORK-LIMIT",
         {"pids": 64},
-        _pids_bounded(64),
+        pids_bounded(64),
         quick=True,
     ),
     Probe(
         2,
         "thread bomb",
-        _code("""
+        program("""
         import threading, time
         n = 0
         try:
@@ -135,12 +64,12 @@ PROBES: tuple[Probe, ...] = (
         Outcome.TIMEOUT,
         "THREAD-LIMIT",
         {"pids": 64},
-        _pids_bounded(64),
+        pids_bounded(64),
     ),
     Probe(
         3,
         "self-relaunch",
-        _code(f"""
+        program(f"""
         import subprocess, sys, time
         CODE = ("import subprocess, sys, time  # {RELAUNCH_MARK}\\n"
                 "try:\\n subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[1]])\\n"
@@ -152,12 +81,12 @@ PROBES: tuple[Probe, ...] = (
         Outcome.TIMEOUT,
         "RELAUNCHED",
         {"pids": 64},
-        _no_relaunched_processes,
+        no_relaunched_processes,
     ),
     Probe(
         4,
         "detach and daemonize",
-        _code("""
+        program("""
         import os, time
         if os.fork() == 0:
             os.setsid()
@@ -173,12 +102,12 @@ PROBES: tuple[Probe, ...] = (
         Outcome.OK,
         "PARENT-EXIT",
         {},
-        _beacon_stopped,
+        beacon_stopped,
     ),
     Probe(
         5,
         "RAM bomb",
-        _code("""
+        program("""
         blocks = []
         while True:
             blocks.append(bytearray(32 * 2**20))
@@ -186,13 +115,13 @@ PROBES: tuple[Probe, ...] = (
         Outcome.OOM,
         None,
         {"memory_mb": 256},
-        _within(2.0),
+        within(2.0),
         quick=True,
     ),
     Probe(
         7,
         "/dev/shm exhaustion",
-        _code("""
+        program("""
         try:
             with open("/dev/shm/fill", "wb") as f:
                 for _ in range(256):
@@ -210,13 +139,13 @@ PROBES: tuple[Probe, ...] = (
         Outcome.TIMEOUT,
         None,
         {},
-        _within(2.5),
+        within(2.5),
         quick=True,
     ),
     Probe(
         9,
         "ignore SIGTERM",
-        _code("""
+        program("""
         import signal
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("IGNORING", flush=True)
@@ -226,12 +155,12 @@ PROBES: tuple[Probe, ...] = (
         Outcome.TIMEOUT,
         "IGNORING",
         {"grace_seconds": 1.0},
-        _within(3.5),
+        within(3.5),
     ),
     Probe(
         10,
         "block forever",
-        _code("""
+        program("""
         import sys, time
         sys.stdin.read()
         print("STDIN-CLOSED", flush=True)
@@ -240,12 +169,12 @@ PROBES: tuple[Probe, ...] = (
         Outcome.TIMEOUT,
         "STDIN-CLOSED",
         {},
-        _within(2.5),
+        within(2.5),
     ),
     Probe(
         11,
         "fd exhaustion",
-        _code("""
+        program("""
         files = []
         while True:
             files.append(open("/dev/null"))
@@ -256,7 +185,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         12,
         "fill /tmp",
-        _code("""
+        program("""
         with open("/tmp/fill", "wb") as f:
             while True:
                 f.write(b"x" * 2**20)
@@ -268,7 +197,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         13,
         "write to rootfs and inputs",
-        _code("""
+        program("""
         import errno
         denied = 0
         for path in ("/usr/evil", "/etc/passwd", "/hf/evil", "/root/evil", "/bin/sh"):
@@ -285,7 +214,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         14,
         "single huge file",
-        _code("""
+        program("""
         with open("/hf/out/checkpoint.pt", "wb") as f:
             for _ in range(64):
                 f.write(b"x" * 2**20)
@@ -297,7 +226,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         15,
         "many files in the output folder",
-        _code("""
+        program("""
         for i in range(100000):
             with open(f"/hf/out/f{i}", "wb") as f:
                 f.write(b"x" * 4096)
@@ -305,12 +234,12 @@ PROBES: tuple[Probe, ...] = (
         Outcome.DISK_QUOTA,
         None,
         {"output_files": 200},
-        _within(1.0),
+        within(1.0),
     ),
     Probe(
         17,
         "huge stdout",
-        _code("""
+        program("""
         import sys
         line = "y" * 1023 + "\\n"
         for _ in range(40 * 1024):
@@ -320,12 +249,12 @@ PROBES: tuple[Probe, ...] = (
         Outcome.OK,
         "END-OF-FLOOD",
         {"wall_seconds": 20.0},
-        _log_capped,
+        log_capped,
     ),
     Probe(
         18,
         "binary output",
-        _code("""
+        program("""
         import sys
         sys.stdout.buffer.write(bytes(range(256)) + b"\\xff\\xfe\\x80 BINARY-DONE\\n")
         """),
@@ -335,7 +264,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         19,
         "network egress",
-        _code("""
+        program("""
         import socket, urllib.request
         blocked = 0
         def attempt(fn):
@@ -361,7 +290,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         20,
         "cloud metadata and LAN",
-        _code("""
+        program("""
         import socket
         blocked = 0
         for addr in (("169.254.169.254", 80), ("172.17.0.1", 2375), ("10.0.0.1", 22)):
@@ -377,7 +306,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         21,
         "read host secrets",
-        _code(f"""
+        program(f"""
         import os
         seen = "{SECRET_NAME}" in os.environ
         for path in ("/proc/1/environ", "/proc/self/environ"):
@@ -396,7 +325,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         22,
         "read other hypotheses' files",
-        _code("""
+        program("""
         import os
         visible = sorted(os.listdir("/hf"))
         host = [p for p in ("/work", "/root/.cache/hypoforge", "/var/lib/docker")
@@ -409,7 +338,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         23,
         "privilege escalation",
-        _code("""
+        program("""
         import ctypes, os, socket
         status = open("/proc/self/status").read()
         capeff = [l for l in status.splitlines() if l.startswith("CapEff:")][0].split()[1]
@@ -434,7 +363,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         24,
         "Docker socket",
-        _code("""
+        program("""
         import os
         found = [p for p in ("/var/run/docker.sock", "/run/docker.sock") if os.path.exists(p)]
         print("NO-SOCKET" if not found else f"SOCKET {found}", flush=True)
@@ -445,7 +374,7 @@ PROBES: tuple[Probe, ...] = (
     Probe(
         25,
         "container escape probes",
-        _code("""
+        program("""
         import ctypes, os
         libc = ctypes.CDLL(None, use_errno=True)
         CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
