@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from langgraph.types import interrupt
 
-from graph import routing
 from graph.state import CampaignState
 from hypoforge.ledger import HypothesisRow
 
@@ -29,10 +28,6 @@ def gate(state: CampaignState, deps: Deps) -> dict:
         if row.stage == "coded":
             cleared(deps, row, wait=deps.settings.approve)
     return {}
-
-
-def after_gate(state: CampaignState, deps: Deps) -> str:
-    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "probe"
 
 
 def cleared(deps: Deps, row: HypothesisRow, wait: bool = False) -> bool:

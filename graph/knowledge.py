@@ -74,7 +74,7 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
                 generator=deps.generator,
                 idea=row.idea,
                 code=code,
-                outcome=FLAGGED if row.outcome == "ok" and row.reason else row.outcome,
+                outcome=FLAGGED if row.flagged else row.outcome,
                 win_rate=row.full_win_rate or row.screen_win_rate,
                 screen_win_rate=row.screen_win_rate,
                 fingerprint=fingerprint,
@@ -135,11 +135,7 @@ def for_proposer(deps: Deps) -> dict:
     known += best_archived(deps, exclude={r.idea for r in scored})
     known.sort(key=lambda k: k[1], reverse=True)
     best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]
-    failed = [
-        r
-        for r in rows
-        if r.outcome not in (None, "ok", "pruned") or (r.outcome == "ok" and r.reason)
-    ][-5:]
+    failed = [r for r in rows if r.outcome not in (None, "ok", "pruned") or r.flagged][-5:]
     failures = [f"{r.idea}: {r.outcome} ({(r.reason or '')[:120]})" for r in failed]
     judged = [r for r in scored if r.p_win is not None][-3:]
     predictions = [

@@ -267,8 +267,15 @@ def validate(state: CampaignState, deps: Deps) -> dict:
     return {}
 
 
-def after_validate(state: CampaignState, deps: Deps) -> str:
-    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "gate"
+def coder_or(then: str) -> Callable[[CampaignState, Deps], str]:
+    """The edge after a check (validate, gate, probe, screen): back to the coder while a
+    hypothesis of the round awaits a repair, else on to ``then``."""
+
+    def route(state: CampaignState, deps: Deps) -> str:
+        return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else then
+
+    route.__name__ = f"code_or_{then}"
+    return route
 
 
 def _experiment(deps: Deps, row: HypothesisRow, budget: str) -> EvalReport:
@@ -317,10 +324,6 @@ def screen(state: CampaignState, deps: Deps) -> dict:
             )
         )
     return {}
-
-
-def after_screen(state: CampaignState, deps: Deps) -> str:
-    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "evaluate"
 
 
 def evaluate(state: CampaignState, deps: Deps) -> dict:

@@ -46,10 +46,6 @@ def probe(state: CampaignState, deps: Deps) -> dict:
     return {}
 
 
-def after_probe(state: CampaignState, deps: Deps) -> str:
-    return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else "select"
-
-
 def _fingerprint(deps: Deps, row: HypothesisRow) -> list[float] | None:
     found = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "")
     return found[1] if found else None
