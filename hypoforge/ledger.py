@@ -71,6 +71,11 @@ class HypothesisRow(BaseModel):
     predicted: float | None = None  # the reward model's predicted win rate when it ranked this
     duplicate_of: str | None = None  # archive id (campaign/hypothesis) of the original
 
+    @property
+    def flagged(self) -> bool:
+        """An OK result with a reason: the harness flagged it (a bigger model, say); not a win."""
+        return self.outcome == "ok" and bool(self.reason)
+
 
 # Columns added after the first release, for ledgers created before them.
 ADDED_COLUMNS = {"predicted": "REAL", "duplicate_of": "TEXT"}
