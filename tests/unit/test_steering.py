@@ -244,35 +244,24 @@ def test_the_analyst_answers_from_the_ledger_and_invented_numbers_are_flagged(tm
 
 
 def test_the_analyst_also_answers_from_other_campaigns_in_the_archive(tmp_path):
-    from evaluators.novelty import ArchiveEntry, NoveltyArchive
+    from evaluators.novelty import NoveltyArchive
+    from tests.unit.test_novelty import PTS, entry
 
     folder, info = start(tmp_path, proposals=1, batch=1)
     archive = NoveltyArchive(tmp_path / "archive")  # real Chroma on disk
     campaign.run(folder, FakeEvaluator(), models(PROPS), retries=0, archive=archive)
-
-    def earlier(i: int, idea: str, win_rate: float | None, outcome: str = "ok") -> ArchiveEntry:
-        return ArchiveEntry(
-            id=f"old/h{i}",
-            task="activation",
-            campaign="old",
-            generator="test",
-            idea=idea,
-            code=f"def activation(x):\n    return x * {i}",
-            outcome=outcome,
-            win_rate=win_rate,
-        )
-
-    archive.add(earlier(1, "periodic sine gate", 0.31))
-    archive.add(earlier(2, "softsign mixture", 0.77))
-    archive.add(earlier(3, "cubic blow-up", None, outcome="nonfinite"))
-    said = "old/h2 (softsign mixture) did best elsewhere at 0.77; old/h1 reached 0.31."
+    # An earlier campaign ("c1") of the same task.
+    archive.add(entry(1, "periodic sine gate", "# sine", PTS * 1, win_rate=0.31))
+    archive.add(entry(2, "softsign mixture", "# softsign", PTS * 2, win_rate=0.77))
+    archive.add(entry(3, "cubic blow-up", "# cubic", PTS * 3, "nonfinite", None))
+    said = "c1/h2 (softsign mixture) did best elsewhere at 0.77; c1/h1 reached 0.31."
     analyst_model = Recording(responses=[said])
     chat = Chat(folder, "ada", lambda: analyst_model, lambda: archive)
     reply = chat.handle("ask did any campaign try periodic functions?")
     prompt = analyst_model.asked[0]
-    assert "| old/h2 | softsign mixture | ok | 0.77 |" in prompt
-    assert "| old/h1 | periodic sine gate | ok | 0.31 |" in prompt
-    assert "| old/h3 | cubic blow-up | nonfinite | - |" in prompt  # nearest to the question
+    assert "| c1/h2 | softsign mixture | ok | 0.77 |" in prompt
+    assert "| c1/h1 | periodic sine gate | ok | 0.31 |" in prompt
+    assert "| c1/h3 | cubic blow-up | nonfinite | - |" in prompt  # nearest to the question
     assert f"{info.id}/r0-0" not in prompt  # this campaign's own rows come from the ledger
     assert "| r0-0 |" in prompt
     assert reply.endswith("(from 1 ledger rows, 3 archive rows)")  # nothing flagged
