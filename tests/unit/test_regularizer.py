@@ -19,22 +19,53 @@ def test_baselines_pass_the_static_check(name):
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ("for p in model.parameters():\n        p.mul_(0.5)\n    return logits.sum()", "in-place"),
-        ("model.train()\n    return logits.sum()", "would change state"),
-        ("torch.manual_seed(0)\n    return logits.sum()", "would change state"),
-        ("model.weight = 1\n    return logits.sum()", "attribute assignment"),
-        ("logits[0] = 0\n    return logits.sum()", "item assignment"),
-        ("return list(model.parameters())[0].data.sum()", "would change state"),
-        ("return eval('1')", "eval is not allowed"),
-        ("return model.__dict__", "private, dunder"),
+        ("for p in model.parameters():\n        p.mul_(0.5)\n    return logits.sum()",
+         "line 5: p.mul_ is not an allowed method or attribute: in-place operations are not "
+         "allowed"),
+        ("model.train()\n    return logits.sum()",
+         "line 4: model.train is not an allowed method or attribute: it would change the model"),
+        ("torch.manual_seed(0)\n    return logits.sum()",
+         "line 4: torch.manual_seed is not an allowed torch function: it reaches global state "
+         "or files"),
+        ("model.weight = 1\n    return logits.sum()",
+         "line 4: assignment to the attribute model.weight is not allowed"),
+        ("logits[0] = 0\n    return logits.sum()",
+         "line 4: item assignment (x[...] = ...) is not allowed: the penalty must not change "
+         "any tensor"),
+        ("return list(model.parameters())[0].data.sum()",
+         "line 4: (...).data is not an allowed method or attribute: it bypasses autograd and "
+         "can change the parameters"),
+        ("return eval('1')", "line 4: eval is not an allowed builtin"),
+        ("return model.__dict__", "line 4: model.__dict__: dunder and private attributes are not "
+         "allowed"),
+        ("return torch.autograd.grad(logits.sum(), [logits])[0].sum()",
+         "line 4: torch.autograd is not an allowed torch function: it reaches global state or "
+         "files"),
+        ("targets += 1\n    return logits.sum()",
+         "line 4: in-place update of targets is not allowed: only a name only ever set to new "
+         "values (total = 0.0, then total += ...) may be updated in place"),
     ],
-)
+)  # fmt: skip
 def test_static_check_rejects_with_a_reason(body, reason):
     source = f"import torch\n\ndef penalty(model, logits, targets):\n    {body}\n"
-    with pytest.raises(StaticCheckError, match=reason):
+    with pytest.raises(StaticCheckError) as info:
         check_source(source)
+    assert str(info.value) == reason
     with pytest.raises(StaticCheckError, match="exactly three arguments"):
         check_source("def penalty(model, logits):\n    return logits.sum()\n")
+
+
+def test_static_check_accepts_accumulators_and_checks_dropout():
+    check_source(
+        "import torch\nDROPOUT = 0.3\n\ndef penalty(model, logits, targets):\n"
+        "    total = torch.zeros(())\n    for p in model.parameters():\n"
+        "        total += p.pow(2).sum()\n    return 1e-4 * total\n"
+    )
+    with pytest.raises(StaticCheckError) as info:
+        check_source(
+            "DROPOUT = 1.5\n\ndef penalty(model, logits, targets):\n    return logits.sum()\n"
+        )
+    assert str(info.value) == "line 1: DROPOUT must be a number in [0, 0.9], got 1.5"
 
 
 def test_small_training_sets_keep_every_class_and_the_full_test_set():

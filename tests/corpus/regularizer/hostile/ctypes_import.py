@@ -1,0 +1,7 @@
+# expect: line 3: import of ctypes is not allowed (allowed: math, torch, torch.linalg, torch.nn, torch.nn.functional, torch.special)
+# ruff: noqa
+import ctypes
+
+
+def penalty(model, logits, targets):
+    return logits.sum() * 0.0
