@@ -25,10 +25,11 @@ from evaluators.static_check import StaticCheckError
 
 BEGIN = re.compile(r"^# >>> EDIT (\w+)\s*$")
 END = re.compile(r"^# <<< EDIT (\w+)\s*$")
-EDIT = re.compile(
-    r"^<{7} SEARCH[ \t]*\n(.*?)^={7}[ \t]*\n(.*?)^>{7} REPLACE[ \t]*$", re.DOTALL | re.MULTILINE
+MARKERS = re.compile(r"(<{7} SEARCH|={7}|>{7} REPLACE)[ \t]*")
+MALFORMED = (
+    "malformed edit: each edit is '<<<<<<< SEARCH', the old lines, '=======', the new "
+    "lines, '>>>>>>> REPLACE', each marker on a line of its own"
 )
-MARKERS = re.compile(r"^(<{7} SEARCH|={7}|>{7} REPLACE)[ \t]*$", re.MULTILINE)
 MAX_EDITS = 12
 MAX_EDITS_BYTES = 12_000
 
@@ -84,19 +85,41 @@ def fixed_regions(text: str) -> list[str]:
 
 
 def parse_edits(text: str) -> list[Edit]:
-    """The edits in ``text`` (prose around them is ignored); empty text means no edits."""
-    if len(text.encode()) > MAX_EDITS_BYTES:
+    """The edits in ``text`` (prose around them is ignored); empty text means no edits.
+
+    A line-by-line scan (linear in the text, so no input can make it slow); Windows line ends
+    are read as plain ones, and any other marker out of order makes the whole text malformed.
+    """
+    if len(text.encode(errors="replace")) > MAX_EDITS_BYTES:
         raise EditError(f"the edits are longer than {MAX_EDITS_BYTES} bytes")
-    edits = [Edit(_block_text(s), _block_text(r)) for s, r in EDIT.findall(text)]
-    markers = len(MARKERS.findall(text))
-    if markers != 3 * len(edits):
-        raise EditError(
-            "malformed edit: each edit is '<<<<<<< SEARCH', the old lines, '=======', the new "
-            "lines, '>>>>>>> REPLACE', each marker on a line of its own"
-        )
+    edits: list[Edit] = []
+    state = "prose"  # then "search", "replace", and back to "prose" at each REPLACE marker
+    lines: dict[str, list[str]] = {"search": [], "replace": []}
+    for line in text.replace("\r\n", "\n").split("\n"):
+        marker = _marker(line)
+        if not marker:
+            if state != "prose":
+                lines[state].append(line)
+        elif (state, marker) == ("prose", "search"):
+            state, lines = "search", {"search": [], "replace": []}
+        elif (state, marker) == ("search", "divider"):
+            state = "replace"
+        elif (state, marker) == ("replace", "replace"):
+            edits.append(Edit(_joined(lines["search"]), _joined(lines["replace"])))
+            state = "prose"
+        else:
+            raise EditError(MALFORMED)
+    if state != "prose":
+        raise EditError(MALFORMED)
     if len(edits) > MAX_EDITS:
         raise EditError(f"{len(edits)} edits; at most {MAX_EDITS}")
     return edits
+
+
+def _marker(line: str) -> str:
+    """Which edit marker ``line`` is ('search', 'divider', 'replace'), or ''."""
+    found = MARKERS.fullmatch(line)
+    return {"<": "search", "=": "divider", ">": "replace"}[line[0]] if found else ""
 
 
 def apply_edits(template: str, text: str, *, filename: str = "train.py") -> str:
@@ -116,9 +139,13 @@ def apply_edits(template: str, text: str, *, filename: str = "train.py") -> str:
 def _apply_one(text: str, edit: Edit, label: str, filename: str, names: list[str]) -> str:
     if not edit.search.strip():
         raise EditError(f"{label}: the SEARCH part is empty; copy the lines to replace")
-    if MARKERS.search(edit.replace) or BEGIN.search(edit.replace) or END.search(edit.replace):
-        raise EditError(f"{label}: the REPLACE part contains an edit or block marker")
-    for line in edit.replace.splitlines():
+    odd = next((c for c in edit.replace if not (c.isprintable() or c in "\t\n")), None)
+    if odd is not None:  # line breaks Python and str.splitlines would count differently
+        raise EditError(
+            f"{label}: the REPLACE part contains the control character U+{ord(odd):04X}; "
+            "write plain lines"
+        )
+    for line in edit.replace.split("\n"):
         if BEGIN.match(line) or END.match(line):
             raise EditError(f"{label}: the REPLACE part may not add or remove block markers")
     starts = _line_matches(text, edit.search)
@@ -145,9 +172,9 @@ def _apply_one(text: str, edit: Edit, label: str, filename: str, names: list[str
     return text[:start] + edit.replace + text[stop:]
 
 
-def _block_text(part: str) -> str:
+def _joined(lines: list[str]) -> str:
     """One side of an edit as whole lines (each ending in a newline), or empty."""
-    return part if not part or part.endswith("\n") else part + "\n"
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _line_matches(text: str, search: str) -> list[int]:
@@ -162,7 +189,7 @@ def _first_outside(text: str, first: int, last: int) -> int:
 
 def _hint(text: str, edit: Edit) -> str:
     """Where the coder probably meant: the closest line to the SEARCH text's first line."""
-    want = edit.search.splitlines()[0] if edit.search.strip() else ""
+    want = edit.search.split("\n")[0][:200]  # bounded: the matcher is quadratic in length
     lines = [ln for ln in text.splitlines() if ln.strip()]
     close = difflib.get_close_matches(want, lines, n=1, cutoff=0.6)
     if close:

@@ -3,9 +3,11 @@
 The host applies and checks the edits, sends the edited script into the sandbox, and scores the
 predictions that come back: the score of one (dataset, seed) cell is the mean held-out accuracy
 over the checkpoints, the area under the accuracy curve, which rewards generalising sooner.
-The parameter count the fixed part of the script reports is compared with the unedited
-template's, counted here: a win by a model over ``PARAMETER_BUDGET`` times the template's size
-is flagged as a bigger-model result, not a discovery.
+The parameter count the fixed part of the script reports (every tensor reachable from the model,
+registered or not, and the optimizer's) is compared with the unedited template's, counted here by
+the same fixed code: a win by a model over ``PARAMETER_BUDGET`` times the template's size is
+flagged as a bigger-model result, not a discovery. The static check (``validator``) keeps the
+blocks from rebinding what that fixed code uses or from training anything outside it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from evaluators.edits import blocks
 from evaluators.grokking import data
 from evaluators.grokking.validator import check_edits, edited_script, template
 from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, Scored, _cell
+from evaluators.secrets import DataSecret
 from hypoforge.records import Outcome
 from sandbox.artifacts import ArtifactError, read_npy
 
@@ -42,8 +45,9 @@ class GrokkingEvaluator(SandboxedEvaluator):
     version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py", "data.py", "train.py")
 
     @staticmethod
-    def default_splits() -> list[Split]:
-        return data.all_splits()
+    def default_splits(secret: DataSecret) -> list[Split]:
+        """The task's splits, drawn from the installation's ``secret``."""
+        return data.all_splits(secret=secret)
 
     validate = staticmethod(check_edits)
 

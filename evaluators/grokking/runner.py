@@ -17,12 +17,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # the host's evaluators/ folder
+from runner_loop import MODULES as TASK_MODULES
 from runner_loop import Stage, load, run_candidates
+
+MODULES = (*TASK_MODULES, "sys")  # train.py's fixed part imports sys (for its own __main__)
+# What train.py's fixed part and its classes need beside the safe builtins; the static check
+# keeps blocks from naming or rebinding any of them.
+FIXED_PART_BUILTINS = ("__build_class__", "super", "vars", "id", "FloatingPointError", "ValueError")
 
 
 def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage: Stage) -> None:
     """Train with one edited script on every split; write its predictions and parameter counts."""
-    script = load(path, "train_and_predict")
+    script = load(path, "train_and_predict", MODULES, FIXED_PART_BUILTINS)
     stage.name = "train"
     counts = []
     for split in job["splits"]:

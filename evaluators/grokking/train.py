@@ -6,8 +6,15 @@ as training goes. In a campaign only the code between ``# >>> EDIT <name>`` and
 ``# <<< EDIT <name>`` changes, by SEARCH/REPLACE edits; the rest (the training loop, the
 predictions, the parameter count) is fixed. The harness calls ``train_and_predict`` and scores the
 predictions on the host, with answers that never enter the container.
+
+The blocks run in this process, beside the fixed part, so the fixed part trusts the names it
+uses (builtins, torch, its own functions) because the host's static check guarantees that no
+block rebinds them: a block may not bind any builtin's or fixed name, set attributes of anything
+but ``self`` in ``__init__``, or reach torch beyond an allowlist. In the sandbox the script runs
+with a few builtins and modules only (the runner's), so the fixed part imports no more than these.
 """
 
+import math  # noqa: F401  (for the blocks: math.sqrt, math.pi, ...)
 import sys
 
 import numpy as np
@@ -95,22 +102,58 @@ def loss_fn(logits, targets, model):
 CHECKPOINTS = 40
 
 
+MAX_OBJECTS = 100_000  # more objects than that reachable from a tiny model is no honest model
+
+
 def count_parameters(model, optimizer):
-    """Every number the model holds or training may change: parameters, buffers and plain
-    tensor attributes of every module, and the optimizer's parameters."""
-    tensors = {id(p): p for p in model.parameters()}
-    for module in model.modules():
-        tensors.update({id(t): t for t in module.buffers(recurse=False)})
-        tensors.update({id(v): v for v in vars(module).values() if isinstance(v, torch.Tensor)})
-    tensors.update({id(p): p for group in optimizer.param_groups for p in group["params"]})
-    return int(sum(t.numel() for t in tensors.values()))
+    """Every number the model holds or training may change, each tensor counted once: every
+    tensor reachable from the model (registered or not) and in the optimizer's parameter groups."""
+    tensors = reachable_tensors([model, optimizer.param_groups])
+    return int(sum(t.numel() for t in tensors))
+
+
+def reachable_tensors(roots):
+    """Each tensor reachable from ``roots`` once: through modules, lists, tuples, dicts, sets, the
+    script's own objects and bound methods (a walk with a visited set and a bound)."""
+    seen, tensors, stack = {}, {}, list(roots)
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen[id(obj)] = obj  # held, so that no id is reused while the walk goes on
+        if len(seen) > MAX_OBJECTS:
+            raise ValueError(f"the model holds more than {MAX_OBJECTS} objects")
+        kind = obj.__class__
+        if isinstance(obj, torch.Tensor):
+            tensors[id(obj)] = obj
+            stack.extend(vars(obj).values())
+        elif isinstance(obj, dict):
+            stack.extend([*obj.keys(), *obj.values()])
+        elif isinstance(obj, list | tuple) or kind is SET:
+            stack.extend(obj)
+        elif kind is BOUND_METHOD:
+            stack.append(obj.__self__)
+        elif isinstance(obj, nn.Module) or kind.__module__ == __name__:
+            stack.extend(vars(obj).values())
+    return list(tensors.values())
+
+
+# The kinds of object the count walks into, got without builtins or imports (the runner gives
+# the script few of either): sets and bound methods.
+SET = {0}.__class__
+BOUND_METHOD = count_parameters.__get__(0).__class__
 
 
 def predict(model, tokens):
-    """The predicted answers for ``tokens`` (the host compares them with the true ones)."""
+    """The predicted answers for ``tokens`` (the host compares them with the true ones). The
+    model may not change its own tensors while it predicts (gradients are off here, so that is
+    the one place where a block could write them in place unseen)."""
     model.eval()
     with torch.no_grad():
+        before = [(t, t.clone()) for t in reachable_tensors([model])]
         logits = model(tokens)
+        if not all(t.shape == c.shape and torch.equal(t, c) for t, c in before):
+            raise FloatingPointError("the model changed its own tensors while predicting")
     if logits.shape != (len(tokens), logits.shape[-1]) or not torch.isfinite(logits).all():
         raise FloatingPointError(f"the model gave {list(logits.shape)} non-finite or odd logits")
     return logits.argmax(dim=1).numpy().astype(np.int16)
@@ -153,8 +196,9 @@ def modular_addition(p, seed, train_fraction=0.5):
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
 
 
-if __name__ == "__main__":
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+def main(argv):
+    """Train once on a + b mod 31 and print the held-out accuracy as training goes."""
+    steps = int(argv[1]) if len(argv) > 1 else 2000
     torch.set_num_threads(1)
     x_tr, y_tr, x_ev, y_ev = modular_addition(31, seed=0)
     curve, n_params = train_and_predict(x_tr, y_tr, x_ev, 32, steps, seed=0)
@@ -162,3 +206,7 @@ if __name__ == "__main__":
         step = round(i * steps / CHECKPOINTS)
         print(f"step {step:5d}  held-out accuracy {(guess == y_ev).mean():.3f}")
     print(f"{n_params} parameters")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -101,3 +101,29 @@ def test_unbalanced_markers_in_a_template_are_reported():
         blocks("# >>> EDIT a\nx = 1\n")
     with pytest.raises(EditError, match="closes no open block"):
         blocks("# <<< EDIT a\n")
+
+
+def test_windows_line_ends_are_read_as_plain_ones():
+    out = apply_edits(TEMPLATE, edit("RATE = 0.1", "RATE = 0.2").replace("\n", "\r\n"))
+    assert "RATE = 0.2\nSTEPS = 3\n" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=======\n" + edit("RATE = 0.1", "RATE = 1"),  # a divider in the prose
+        "<<<<<<< SEARCH\n<<<<<<< SEARCH\nRATE = 0.1\n=======\nRATE = 1\n>>>>>>> REPLACE\n",
+        "<<<<<<< SEARCH\nRATE = 0.1\n=======\n=======\nRATE = 1\n>>>>>>> REPLACE\n",
+        "<<<<<<< SEARCH\nRATE = 0.1\n=======\nRATE = 1\n",  # never closed
+        ">>>>>>> REPLACE\n",
+    ],
+)
+def test_markers_out_of_order_are_malformed(text):
+    with pytest.raises(EditError, match="malformed edit"):
+        parse_edits(text)
+
+
+@pytest.mark.parametrize("char", ["\x0c", "\r", "\x00", "\u2028", "\x1c", "\ud800"])
+def test_control_characters_in_a_replacement_are_refused(char):
+    with pytest.raises(EditError, match=f"control character U\\+{ord(char):04X}"):
+        apply_edits(TEMPLATE, edit("RATE = 0.1", f"RATE = 0.2{char}STEPS = 9"))

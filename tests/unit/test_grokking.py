@@ -1,15 +1,18 @@
 """The grokking task without the sandbox: the static check of edits, the grammars' edits, the
-host's scoring of predictions and the parameter budget."""
+host's scoring of predictions, the parameter budget and the allowlists."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
-from evaluators.grokking import data
+from evaluators.grokking import allowlist, data
 from evaluators.grokking.harness import PARAMETER_BUDGET, GrokkingEvaluator, template_parameters
 from evaluators.grokking.validator import StaticCheckError, check_edits, edited_script, template
 from hypoforge.records import Outcome
@@ -21,6 +24,7 @@ def edit(search: str, replace: str) -> str:
 
 
 LR = edit("LR = 3e-3", "LR = 1e-2")
+LR_LINE = template().splitlines().index("LR = 3e-3") + 1  # train.py's line numbers in errors
 
 
 def test_a_good_edit_passes_and_changes_only_its_block():
@@ -41,11 +45,18 @@ def test_a_good_edit_passes_and_changes_only_its_block():
         ("", "no edits"),
         (edit("LR = 3e-3", "LR = 3e-3"), "change nothing"),
         (edit("CHECKPOINTS = 40", "CHECKPOINTS = 4"), "outside the editable blocks"),
-        (edit("LR = 3e-3", "import os\nLR = 1e-2"), "line 23: Import is not allowed"),
+        (
+            edit("LR = 3e-3", "import os\nLR = 1e-2"),
+            f"line {LR_LINE}: Import is not allowed in a block",
+        ),
         (edit("LR = 3e-3", "LR = 1e-2\ntorch.Tensor.argmax = None"), "only attributes of self"),
-        (edit("LR = 3e-3", "LR = 1e-2\ntorch.manual_seed(1)"), "reaches global state"),
-        (edit("LR = 3e-3", "LR = 1e-2\nCHECKPOINTS = 1"), "CHECKPOINTS is not allowed"),
-        (edit("LR = 3e-3", "LR = np.__name__"), "private and dunder"),
+        (
+            edit("LR = 3e-3", "LR = 1e-2\ntorch.manual_seed(1)"),
+            "torch.manual_seed is not an allowed operation",
+        ),
+        (edit("LR = 3e-3", "LR = 1e-2\nCHECKPOINTS = 1"), "CHECKPOINTS belongs to the fixed part"),
+        (edit("LR = 3e-3", "LR = D_MODEL.__class__"), "private and dunder"),
+        (edit("LR = 3e-3", "LR = np.pi"), "np is not allowed in a block"),
         (edit("LR = 3e-3", "LR = eval('1')"), "eval is not allowed"),
         (edit("LR = 3e-3", "np = None"), "belongs to the fixed part"),
         (
@@ -141,3 +152,18 @@ def test_the_host_scores_the_area_under_the_accuracy_curve(scorer, tmp_path):
     np.save(tmp_path / f"c.{s.name}.npy", guesses[:10].astype(np.float32))
     bad = scorer.score_output(_result(tmp_path), "c")
     assert bad.outcome is Outcome.INVALID_RESULT and "expected integers[41," in bad.reason
+
+
+def test_allowlisted_paths_exist_and_no_allowed_method_changes_a_tensor_in_place():
+    modules = {"torch": torch, "nn": nn, "F": torch.nn.functional, "math": math}
+    for path in allowlist.paths():
+        root, *parts = path.split(".")
+        obj = modules[root]
+        for part in parts:
+            obj = getattr(obj, part)  # raises if an allowed name is not there
+    assert not [m for m in allowlist.METHODS if m.endswith("_") or m.startswith("_")]
+    dangerous = {"data", "grad", "numpy", "step", "zero_grad", "backward", "storage", "ctypes"}
+    assert not dangerous & allowlist.METHODS
+    assert dangerous | {"format", "gi_frame", "f_back", "cell_contents"} <= (
+        allowlist.dangerous_attributes()
+    )
