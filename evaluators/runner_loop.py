@@ -5,6 +5,11 @@ For each candidate named in ``IN_DIR/job.json`` the task's ``one`` function load
 and trains on the splits, writing its files to the output folder; the loop records in
 ``status.json`` (advisory: messages for humans, never scores) how far each got, and returns the
 container's exit code: 0 all done, 4 a rule of the task broken, 3 an error.
+
+A campaign's job holds one hypothesis (several only for the baselines, which are ours). Its code
+runs with a curated builtins mapping (``SAFE_BUILTINS``, the same set the static checks allow)
+and an import function that hands out only the task's modules: a second line of defence behind
+the static check, not a boundary (the container is).
 """
 
 from __future__ import annotations
@@ -35,10 +40,42 @@ class Stage:
 # one(name, source path, job, data, out folder, stage): the task's work for one candidate.
 One = Callable[[str, Path, dict, dict, Path, Stage], None]
 
+# Builtins hypothesis code may call; evaluators/static_check.py allows no others.
+SAFE_BUILTINS = (
+    "abs all any bool dict divmod enumerate float int isinstance len list max min pow range "
+    "reversed round slice sorted sum tuple zip"
+).split()
+MODULES = ("math", "numpy", "torch", "torch.nn", "torch.nn.functional")
 
-def load(path: Path, function: str) -> dict:
-    """Run a candidate's source; its namespace, which must define a callable ``function``."""
-    namespace: dict = {"__name__": "hypothesis"}
+
+def curated_builtins(modules: tuple[str, ...], extra: tuple[str, ...] = ()) -> dict:
+    """The ``__builtins__`` of hypothesis code: the safe names, ``extra`` (what a task's fixed
+    code needs beside them), and an ``__import__`` that gives out ``modules`` only."""
+    import builtins
+    import importlib
+
+    tops = {m.split(".")[0] for m in modules}
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        # C code called from a hypothesis's frame imports through its builtins too (numpy's
+        # ndarray.mean imports numpy._core._methods): parts of an allowed package are handed
+        # out as well, except its bridges to C.
+        part = name.split(".")[0] in tops and "ctypes" not in name
+        if level != 0 or not (name in modules or part):
+            raise ImportError(f"import of {name} is not allowed here")
+        top = importlib.import_module(name)
+        return top if fromlist else importlib.import_module(name.split(".")[0])
+
+    names = {n: getattr(builtins, n) for n in (*SAFE_BUILTINS, *extra)}
+    return {**names, "__import__": guarded_import}
+
+
+def load(
+    path: Path, function: str, modules: tuple[str, ...] = MODULES, extra: tuple[str, ...] = ()
+) -> dict:
+    """Run a candidate's source with curated builtins; its namespace, which must define a
+    callable ``function``."""
+    namespace: dict = {"__name__": "hypothesis", "__builtins__": curated_builtins(modules, extra)}
     exec(compile(path.read_text(), str(path), "exec"), namespace)
     if not callable(namespace.get(function)):
         raise TypeError(f"the hypothesis defines no callable '{function}'")
@@ -61,9 +98,9 @@ def run_candidates(in_dir: Path, data_path: Path, out: Path, one: One) -> int:
         except CheckFailed as exc:
             status[name] = {"stage": exc.stage, "error": str(exc)}
             code = max(code, 4)
-        except Exception as exc:
+        except BaseException as exc:
             tail = traceback.format_exc(limit=-3)[-1500:]
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {str(exc)[:500]}"
             status[name] = {"stage": stage.name, "error": error, "trace": tail}
             code = max(code, 3)
     (out / "status.json").write_text(json.dumps(status))

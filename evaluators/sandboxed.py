@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +21,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evaluators import secrets as data_secrets
 from evaluators.activation import budgets, datasets
 from evaluators.activation.budgets import Budget, get_budget
 from evaluators.activation.datasets import Split
+from evaluators.secrets import DataSecret, installation_secret
 from evaluators.static_check import StaticCheckError
 from evaluators.winrate import Cell, win_rate
 from hypoforge.errors import InfraError
@@ -64,21 +68,38 @@ class SandboxedEvaluator:
         splits: list[Split] | None = None,
         notify: Callable[[str], None] | None = None,
         wall_seconds: float | None = None,
+        keep: str = "ok",
     ) -> None:
+        self.keep = keep  # attempt folders kept after scoring: "none", "ok" or "all"
         self.sandbox = sandbox
         self.notify = notify or (lambda stage: None)  # progress messages for a live display
         self.home = home
         self.limits = limits or Limits()
-        self.splits = splits if splits is not None else self.default_splits()
+        self._secret: DataSecret | None = None  # loaded on first use (see ``secret``)
+        self.splits = splits if splits is not None else self.default_splits(self.secret)
         self.version = self.harness_version()
         self.wall_seconds = wall_seconds  # overrides the budget's limit (tests use short ones)
-        names = ",".join(s.name for s in self.splits)
+        # The secret ids are part of the identity: another installation's data is other data, so
+        # caches, data files and experiment keys never mix results across secrets.
+        names = ",".join(f"{s.name}@{s.secret_id}" for s in self.splits)
         self.splits_id = hashlib.sha256(names.encode()).hexdigest()[:8]
+        # Recorded with each result: the secret(s) the scored splits came from (ids, not keys).
+        self.data_secret = ",".join(sorted({s.secret_id for s in self.splits} - {""})) or None
+
+    @property
+    def secret(self) -> DataSecret:
+        """The installation's data secret, ``home / "secret.key"`` (created on first use, so an
+        evaluator given explicit splits writes nothing). It stays on the host: never mounted into
+        a job, never logged; results record only its id."""
+        if self._secret is None:
+            self._secret = installation_secret(self.home)
+        return self._secret
 
     # -- what a task defines ---------------------------------------------------------------------
     @staticmethod
-    def default_splits() -> list[Split]:
-        return datasets.all_splits()
+    def default_splits(secret: DataSecret) -> list[Split]:
+        """The task's splits, drawn from the installation's ``secret``."""
+        return datasets.all_splits(secret=secret)
 
     @classmethod
     def harness_version(cls) -> str:
@@ -87,7 +108,13 @@ class SandboxedEvaluator:
         h = hashlib.sha256()
         for name in cls.version_files:
             h.update((cls.folder / name).read_bytes())
-        shared = (Path(__file__), RUNNER_LOOP, Path(datasets.__file__), Path(budgets.__file__))
+        shared = (
+            Path(__file__),
+            RUNNER_LOOP,
+            Path(datasets.__file__),
+            Path(budgets.__file__),
+            Path(data_secrets.__file__),  # how the data is drawn from the secret
+        )
         for path in (*shared, *cls.extra_code.values()):
             h.update(path.read_bytes())
         for name in cls.baseline_names:
@@ -146,6 +173,11 @@ class SandboxedEvaluator:
         """A host-side check of what the job wrote for ``name`` (None: nothing wrong)."""
         return None
 
+    def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:
+        """The job's property checks, drawn from host randomness (``job.json``'s ``checks``):
+        inputs and moments a hypothesis cannot recognise. None by default."""
+        return {}
+
     # -- public ----------------------------------------------------------------------------------
     @property
     def description(self) -> str:
@@ -169,65 +201,59 @@ class SandboxedEvaluator:
     def evaluate_many(
         self, sources: dict[str, str], budget: str = "one-pass", *, static_check: bool = True
     ) -> dict[str, EvalReport]:
-        """Evaluate several hypotheses in ONE container (one torch import for all).
+        """Evaluate several hypotheses, each in a container of its own: nothing one of them does
+        can change another's result (batches share only the baselines, which are ours)."""
+        return {
+            name: self._evaluate_alone(name, source, budget, static_check)
+            for name, source in sources.items()
+        }
 
-        Campaigns evaluate one hypothesis per container, so that none can disturb another's run;
-        batching is for filling an archive with hypotheses from the built-in generator.
-        """
+    def _evaluate_alone(
+        self, name: str, source: str, budget: str, static_check: bool
+    ) -> EvalReport:
         start = time.monotonic()
         spec = get_budget(budget)
-        reports: dict[str, EvalReport] = {}
-        runnable: dict[str, str] = {}
-        for name, source in sources.items():
-            problem = self.static_problem(source) if static_check else None
-            if problem is None:
-                runnable[name] = source
-            else:
-                reports[name] = self._report(source, spec, start, Outcome.INVALID, problem)
-        if not runnable:
-            return reports
-        shas = "".join(sorted(_sha(s) for s in runnable.values()))
-        job = self.make_job(runnable, spec, f"a{_sha(shas)[:12]}", n_candidates=len(runnable))
+        problem = self.static_problem(source) if static_check else None
+        if problem is not None:
+            return self._report(source, spec, start, Outcome.INVALID, problem)
+        job = self.make_job({name: source}, spec, f"a{_sha(source)[:12]}")
         self.notify(f"training on {len(self.splits)} splits in the sandbox ({spec.name})")
         result = self.sandbox.run(job)
-        spoiled = result.outcome in (Outcome.TIMEOUT, Outcome.OOM, Outcome.DISK_QUOTA)
-        if spoiled and len(runnable) > 1:
-            # One of them spoiled the shared container: each is judged alone instead.
-            for name, source in runnable.items():
-                reports.update(self.evaluate_many({name: source}, budget, static_check=False))
-            return reports
         extra = dict(image=result.image, log_tail=result.log_tail, artifacts=str(result.out_dir))
-        for name, source in runnable.items():
-            scored = self.score_output(result, name)
-            if scored.outcome is not Outcome.OK:
-                reports[name] = self._report(
-                    source, spec, start, scored.outcome, scored.reason, **extra
-                )
-                continue
-            baselines = self.baselines(spec)
-            wr = win_rate(scored.accuracy, baselines)
-            per_dataset = {
-                d: DatasetScore(
-                    candidate=_mean(scored.accuracy, d),
-                    baselines={b: _mean(acc, d) for b, acc in baselines.items()},
-                    win_rate=wr.per_dataset[d],
-                )
-                for d in wr.per_dataset
-            }
-            reports[name] = self._report(
-                source,
-                spec,
-                start,
-                Outcome.OK,
-                "",
-                win_rate=wr.value,
-                win_rate_ci=wr.ci,
-                comparisons=wr.comparisons,
-                per_dataset=per_dataset,
-                flags=scored.flags,
-                **extra,
+        scored = self.score_output(result, name)
+        self.retire(result, keep=scored.outcome is Outcome.OK)
+        if scored.outcome is not Outcome.OK:
+            return self._report(source, spec, start, scored.outcome, scored.reason, **extra)
+        baselines = self.baselines(spec)
+        wr = win_rate(scored.accuracy, baselines)
+        per_dataset = {
+            d: DatasetScore(
+                candidate=_mean(scored.accuracy, d),
+                baselines={b: _mean(acc, d) for b, acc in baselines.items()},
+                win_rate=wr.per_dataset[d],
             )
-        return reports
+            for d in wr.per_dataset
+        }
+        return self._report(
+            source,
+            spec,
+            start,
+            Outcome.OK,
+            "",
+            win_rate=wr.value,
+            win_rate_ci=wr.ci,
+            comparisons=wr.comparisons,
+            per_dataset=per_dataset,
+            flags=scored.flags,
+            **extra,
+        )
+
+    def retire(self, result: RunResult, keep: bool) -> None:
+        """Remove a scored attempt's folder unless the retention setting keeps it: ``all``, or
+        ``ok`` (the default) for a result that reports and fingerprints may read again."""
+        if self.keep == "all" or (self.keep == "ok" and keep):
+            return
+        shutil.rmtree(result.out_dir.parent, ignore_errors=True)
 
     def _report(
         self, source: str, spec: Budget, start: float, status: Outcome, reason: str, **extra: Any
@@ -240,6 +266,7 @@ class SandboxedEvaluator:
             status=status,
             reason=reason,
             wall_seconds=_since(start),
+            data_secret=self.data_secret,
             **extra,
         )
 
@@ -262,6 +289,7 @@ class SandboxedEvaluator:
             if scored.outcome is not Outcome.OK:
                 raise InfraError(f"baseline {b} failed ({scored.outcome}): {scored.reason}")
             out[b] = scored.accuracy
+        self.retire(result, keep=False)
         cache.parent.mkdir(parents=True, exist_ok=True)
         raw_out = {b: {f"{d}-s{s}": v for (d, s), v in accs.items()} for b, accs in out.items()}
         tmp = cache.with_suffix(".tmp")
@@ -302,10 +330,13 @@ class SandboxedEvaluator:
         (in_dir / "candidates").mkdir(parents=True)
         for name, src in sources.items():
             (in_dir / "candidates" / f"{name}.py").write_text(self.runnable(src))
+        names = [s.name for s in self.splits] if splits is None else splits
+        rng = np.random.default_rng(secrets.randbits(128))  # host randomness, fresh per job
         job_spec = {
             "candidates": list(sources),
-            "splits": [s.name for s in self.splits] if splits is None else splits,
+            "splits": names,
             "train": self.train_config(spec),
+            "checks": self.draw_checks(rng, names, spec),
         }
         (in_dir / "job.json").write_text(json.dumps(job_spec))
         wall = (self.wall_seconds or spec.wall_seconds) * n_candidates
@@ -329,7 +360,17 @@ class SandboxedEvaluator:
         )
 
     def score_output(self, result: RunResult, name: str) -> Scored:
-        """Turn one candidate's output files into an outcome and host-computed accuracies."""
+        """Turn one candidate's output files into an outcome and host-computed accuracies.
+        Total: whatever the files hold, an outcome with a reason comes back, never an error."""
+        try:
+            return self._score_output(result, name)
+        except (ValueError, TypeError, IndexError, ArithmeticError, KeyError) as exc:
+            # Arrays that passed every reader and still break a host computation are the
+            # hypothesis's doing: a malformed result, not a crash of the campaign.
+            why = f"its output could not be checked: {type(exc).__name__}: {str(exc)[:300]}"
+            return Scored(Outcome.INVALID_RESULT, why, {})
+
+    def _score_output(self, result: RunResult, name: str) -> Scored:
         if result.outcome in (
             Outcome.INFRA_ERROR,
             Outcome.TIMEOUT,
@@ -377,6 +418,17 @@ class SandboxedEvaluator:
             dataset, seed = _cell(s.name)
             accuracy[(dataset, seed)] = float((logits.argmax(axis=1) == s.y_test).mean())
         return Scored(Outcome.OK, "", accuracy)
+
+
+def job_checks(out_dir: Path) -> dict:
+    """The checks the host drew for the job whose output folder is ``out_dir`` (read back from
+    the host's own ``job.json``, which the container saw read-only)."""
+    try:
+        spec = json.loads((out_dir.parent / "in" / "job.json").read_text())
+    except (OSError, ValueError):
+        return {}  # removed by the retention setting, or not a job of ours
+    checks = spec.get("checks") if isinstance(spec, dict) else None
+    return checks if isinstance(checks, dict) else {}
 
 
 def _cell(split_name: str) -> Cell:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def probe(state: CampaignState, deps: Deps) -> dict:
-    """Probe every coded hypothesis of the round in one container (once per code version)."""
+    """Probe every coded hypothesis of the round, each in a container of its own (once per
+    code version)."""
     todo = [r for r in deps.rows(state["batch"]) if r.stage == "coded" and r.code_sha]
     missing = [r for r in todo if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
     if missing:
@@ -32,7 +33,7 @@ def probe(state: CampaignState, deps: Deps) -> dict:
         found: dict[str, Any] = {}
         if probe_many is not None:  # a task without a probe: no fingerprints, screening decides
             deps.notify("sandbox", f"probing {len(missing)} hypotheses")
-            deps.ledger.add_usage(deps.campaign, launches=1)
+            deps.ledger.add_usage(deps.campaign, launches=len(missing))
             found = probe_many({r.id: deps.code_path(r.id).read_text() for r in missing})
         for r in missing:
             problem, fp = (found[r.id].problem, found[r.id].fingerprint) if found else (None, None)

@@ -19,6 +19,7 @@ from hypoforge import campaign
 from hypoforge.errors import ConfigError
 from hypoforge.ledger import Ledger
 from hypoforge.steering import AGENTS, QUEUED, Steering, directive_text
+from hypoforge.text import cell
 
 HELP = """commands:
   @AGENT TEXT          a standing directive to proposer, critic, coder or analyst
@@ -79,7 +80,7 @@ class Chat:
     def _directives(self, args: list[str]) -> RenderableType:
         table = Table("#", "agent", "directive", "from", title="standing directives")
         for d in self.steering.directives():
-            table.add_row(str(d.id), d.agent, d.text, d.who)
+            table.add_row(str(d.id), d.agent, cell(d.text), cell(d.who))
         return table
 
     def _withdraw(self, args: list[str]) -> str:
@@ -98,7 +99,7 @@ class Chat:
             said = self.steering.decision(row.id, row.code_sha)
             table.add_row(
                 row.id,
-                row.idea,
+                cell(row.idea),
                 _num(row.p_win),
                 _num(row.predicted),
                 f"{said[0]} ({said[2]})" if said else "-",
@@ -131,7 +132,11 @@ class Chat:
         table = Table("id", "idea", "screen win rate", "full win rate", "note", title="results")
         for r in rows[:10]:
             table.add_row(
-                r.id, r.idea, _num(r.screen_win_rate), _num(r.full_win_rate), r.reason or ""
+                r.id,
+                cell(r.idea),
+                _num(r.screen_win_rate),
+                _num(r.full_win_rate),
+                cell(r.reason or ""),
             )
         return table
 

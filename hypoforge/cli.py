@@ -17,6 +17,7 @@ from rich.console import Console
 from hypoforge.errors import ConfigError, HypoforgeError, InfraError
 from hypoforge.records import Outcome
 from hypoforge.settings import Settings, load_settings
+from hypoforge.text import cell, clean
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,7 +46,7 @@ def make_sandbox(settings: Settings) -> Sandbox:
 def _fail(exc: HypoforgeError) -> typer.Exit:
     code = 3 if isinstance(exc, InfraError) else 2
     kind = "infrastructure error" if code == 3 else "error"
-    err.print(f"hypoforge: {kind}: {exc}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"hypoforge: {kind}: {clean(exc)}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -101,7 +102,11 @@ def eval_cmd(
                 status.update(stage)
 
         evaluator = plugin.make_evaluator(
-            sandbox, settings.home, settings.sandbox.limits, notify=notify
+            sandbox,
+            settings.home,
+            settings.sandbox.limits,
+            notify=notify,
+            keep=settings.sandbox.keep_attempts,
         )
         if status is not None:
             status.start()
@@ -117,7 +122,9 @@ def eval_cmd(
 
         print_eval(out, report, metric=getattr(evaluator, "metric", "test accuracy"))
     if report.status is Outcome.INFRA_ERROR:
-        err.print(f"hypoforge: infrastructure error: {report.reason}", markup=False, soft_wrap=True)
+        err.print(
+            f"hypoforge: infrastructure error: {clean(report.reason)}", markup=False, soft_wrap=True
+        )
         raise typer.Exit(3)
 
 
@@ -155,7 +162,9 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
         settings = settings.model_copy(update={"campaign": info.budgets})
         search = info.budgets.generator == "search"
         plugin = registry.get(info.task)
-        evaluator = plugin.make_evaluator(sandbox, settings.home, settings.sandbox.limits)
+        evaluator = plugin.make_evaluator(
+            sandbox, settings.home, settings.sandbox.limits, keep=settings.sandbox.keep_attempts
+        )
         try:
             with _open_llm(settings, folder) as base_url:
                 grammars: dict[str, str] = {}
@@ -184,7 +193,8 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
                 view_ledger.close()
         except InfraError as exc:
             err.print(
-                f"hypoforge: campaign paused: {exc}; continue with `hypoforge resume {folder}`",
+                f"hypoforge: campaign paused: {clean(exc)}; "
+                f"continue with `hypoforge resume {folder}`",
                 markup=False,
                 soft_wrap=True,
             )
@@ -281,7 +291,7 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
     for b in st["best"]:
         table.add_row(
             b["id"],
-            b["idea"][:70],
+            cell(b["idea"], 70),
             f"{b['screen_win_rate']:.3f}",
             "-" if b["full_win_rate"] is None else f"{b['full_win_rate']:.3f}",
         )

@@ -11,6 +11,7 @@ import typer
 
 from hypoforge import cli
 from hypoforge.errors import HypoforgeError
+from hypoforge.text import clean, shown
 
 
 @cli.app.command("chat")
@@ -70,13 +71,13 @@ def chat_cmd(
                 try:
                     reply = chat.handle(line)
                 except HypoforgeError as exc:
-                    cli.err.print(f"[red]{exc}[/]", highlight=False)
+                    cli.err.print(f"[red]{shown(exc)}[/]", highlight=False)
                     continue
                 if reply is None:
                     break
                 if isinstance(reply, str):
                     if reply:
-                        cli.out.print(reply, highlight=False, markup=False)
+                        cli.out.print(clean(reply), highlight=False, markup=False)
                 else:
                     cli.out.print(reply)
         finally:

@@ -19,12 +19,16 @@ cli.app.add_typer(sandbox_app, name="sandbox")
 @sandbox_app.command("check")
 def sandbox_check(
     all_probes: Annotated[
-        bool, typer.Option("--all", help="Run the whole adversarial catalogue.")
+        bool,
+        typer.Option(
+            "--all", help="Run the whole adversarial catalogue and the hostile hypotheses."
+        ),
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Run adversarial probes in the sandbox and print a pass/fail table."""
-    from hypoforge.console import probe_table
+    """Run adversarial probes in the sandbox and print a pass/fail table; with --all, also the
+    hostile hypotheses that try to fake a score through each task's harness."""
+    from hypoforge.console import probe_table, redteam_table
     from sandbox.selftest import run_all
 
     with cli._session(config) as (settings, sandbox):
@@ -32,10 +36,19 @@ def sandbox_check(
         work.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=work) as tmp, cli.err.status("running probes"):
             reports = run_all(sandbox, Path(tmp), quick=not all_probes)
-    cli.out.print(probe_table(reports))
-    failed = [r for r in reports if not r.passed]
-    cli.out.print(f"{len(reports) - len(failed)} passed, {len(failed)} failed")
-    if failed:
+        cli.out.print(probe_table(reports))
+        passed = sum(r.passed for r in reports)
+        total = len(reports)
+        if all_probes:
+            from evaluators import redteam
+
+            with cli.err.status("running hostile hypotheses"):
+                cases = redteam.run_all(sandbox, work, settings.sandbox.limits)
+            cli.out.print(redteam_table(cases))
+            passed += sum(c.passed for c in cases)
+            total += len(cases)
+    cli.out.print(f"{passed} passed, {total - passed} failed")
+    if passed < total:
         raise typer.Exit(1)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
 from hypoforge.records import EvalReport, Outcome
+from hypoforge.text import cell, clean, shown
 from sandbox.selftest import ProbeReport
 
 
@@ -38,12 +41,14 @@ def print_eval(console: Console, report: EvalReport, metric: str = "test accurac
             f"{report.comparisons} comparisons (dataset x seed x baseline); metric: {metric}"
         )
         for flag in report.flags:
-            console.print(f"[bold yellow]flagged:[/] {flag}", markup=True, highlight=False)
+            console.print(f"[bold yellow]flagged:[/] {shown(flag)}", markup=True, highlight=False)
     else:
-        console.print(f"status [bold red]{report.status}[/]: {report.reason}")
+        console.print(
+            f"status [bold red]{report.status}[/]: {shown(report.reason)}", highlight=False
+        )
         if report.log_tail.strip():
             console.print("[dim]last output:[/]")
-            console.print(report.log_tail.strip()[-1500:], markup=False, highlight=False)
+            console.print(clean(report.log_tail).strip()[-1500:], markup=False, highlight=False)
     console.print(
         f"[dim]image {report.image} · harness {report.harness_version} · "
         f"{report.wall_seconds:.1f} s[/]"
@@ -55,13 +60,31 @@ def probe_table(reports: list[ProbeReport]) -> Table:
     for col in ("#", "probe", "expected", "got", "seconds", "result"):
         table.add_column(col, justify="right" if col in ("#", "seconds") else "left")
     for r in reports:
-        verdict = "[green]pass[/]" if r.passed else f"[red]FAIL[/] {r.problem}"
+        verdict = "[green]pass[/]" if r.passed else f"[red]FAIL[/] {shown(r.problem)}"
         table.add_row(
             str(r.probe.case),
             r.probe.name,
             str(r.probe.expect),
             str(r.result.outcome),
             f"{r.result.wall_seconds:.1f}",
+            verdict,
+        )
+    return table
+
+
+def redteam_table(reports: list[Any]) -> Table:
+    """One row per hostile hypothesis (``evaluators.redteam.CaseReport``): held or not."""
+    table = Table(title="hostile hypotheses", title_justify="left")
+    for col in ("#", "task", "attack", "expected", "got", "result"):
+        table.add_column(col, justify="right" if col == "#" else "left")
+    for r in reports:
+        verdict = "[green]held[/]" if r.passed else f"[red]FAIL[/] {shown(r.problem)}"
+        table.add_row(
+            str(r.case.number),
+            r.case.task,
+            cell(r.case.name),
+            str(r.case.expect),
+            str(r.report.status),
             verdict,
         )
     return table

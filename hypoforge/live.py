@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from hypoforge.ledger import Ledger
+from hypoforge.text import cell
 
 AGENTS = ("orchestrator", "proposer", "critic", "coder", "sandbox", "reward", "analyst")
 
@@ -75,7 +76,7 @@ class LiveView:
         for r in scored[:8]:
             board.add_row(
                 r.id,
-                r.idea[:60],
+                cell(r.idea, 60),
                 _fmt(r.predicted),
                 _fmt(r.screen_win_rate),
                 _fmt(r.full_win_rate),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hypoforge.text import clean
 
 
 class Outcome(StrEnum):
@@ -58,3 +60,10 @@ class EvalReport(_Record):
     wall_seconds: float
     log_tail: str = ""
     artifacts: str | None = None  # the attempt's output folder (untrusted files: read with care)
+    data_secret: str | None = None  # id(s) of the data secret the splits came from, never the key
+
+    @field_validator("reason", "log_tail")
+    @classmethod
+    def _clean(cls, v: str) -> str:
+        """Reasons and logs quote hypotheses and containers: no escape sequences kept."""
+        return clean(v)

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from evaluators.activation import runner
+from evaluators.activation.harness import probe_values
 from hypoforge import campaign
 from hypoforge.ledger import HypothesisRow, Ledger
 from hypoforge.records import EvalReport
-from sandbox.artifacts import ArtifactError, read_npy
+from hypoforge.text import clean
 
 LEADERS = 4
 
@@ -65,12 +66,9 @@ def _plot_curves(out: Path, leaders: list[HypothesisRow], reports: dict[str, Eva
     curves = {}
     for row in leaders:
         folder = reports[row.id].artifacts
-        try:
-            y = read_npy(Path(folder), "candidate.probe_y.npy", 1 << 20) if folder else None
-        except ArtifactError:
-            y = None
-        if y is not None and y.shape == pts.shape:
-            curves[f"{row.id}: {row.idea[:40]}"] = y[window][order]
+        found = probe_values(Path(folder), "candidate") if folder else None
+        if found is not None and np.isfinite(found[1]).all():
+            curves[f"{row.id}: {clean(row.idea)[:40]}"] = found[1][window][order]
     if not curves:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -165,9 +163,11 @@ def _decisions(rows: list[HypothesisRow], alarms: list[str]) -> list[str]:
     lines = ["## What was not run, and why", ""]
     for r in rows:
         if r.stage == "duplicate":
-            lines.append(f"- {r.id} ({r.idea}): behaves like {r.duplicate_of}, result reused")
+            lines.append(
+                f"- {r.id} ({clean(r.idea)}): behaves like {r.duplicate_of}, result reused"
+            )
         elif r.stage in ("pruned", "vetoed"):
-            lines.append(f"- {r.id} ({r.idea}): {r.reason}")
+            lines.append(f"- {r.id} ({clean(r.idea)}): {clean(r.reason)}")
     lines += [f"- reward collapse alarm: {a}" for a in alarms]
     return [*lines, ""] if len(lines) > 2 else []
 
@@ -221,8 +221,9 @@ def write_report(folder: Path) -> Path:
         for r in leaders:
             rep = reports[r.id]
             lo, hi = rep.win_rate_ci or (math.nan, math.nan)
+            idea = clean(r.idea).replace("|", "/")
             lines.append(
-                f"| {r.id} | {r.idea} | {rep.budget} | {rep.win_rate:.3f} | {lo:.3f}-{hi:.3f} |"
+                f"| {r.id} | {idea} | {rep.budget} | {rep.win_rate:.3f} | {lo:.3f}-{hi:.3f} |"
             )
         lines.append("")
         if _plot_curves(out, leaders, reports):

@@ -39,6 +39,9 @@ class DockerSandboxSettings(_Config):
     disk_floor_mb: int = Field(1024, ge=0)  # no launch below this much free disk
     api_timeout_seconds: float = Field(60.0, gt=0)
     poll_seconds: float = Field(0.1, gt=0)
+    # Attempt folders kept after scoring: "ok" keeps those of scored results (fingerprints,
+    # report plots), "all" keeps failures too (for debugging), "none" keeps nothing.
+    keep_attempts: Literal["none", "ok", "all"] = "ok"
     limits: Limits = Limits()
 
 

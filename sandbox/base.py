@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hypoforge.records import Outcome
 from hypoforge.settings import Limits
+from hypoforge.text import clean
 
 # The only variables a container ever sees. Host variables (API keys, tokens) are never passed.
 ENV_ALLOWLIST = frozenset(
@@ -106,6 +107,12 @@ class RunResult(BaseModel):
     log_tail: str = ""
     out_dir: Path
     image: str | None = None  # tag@id of the image that ran the job
+
+    @field_validator("reason", "log_tail")
+    @classmethod
+    def _clean(cls, v: str) -> str:
+        """A container's output reaches terminals: no escape sequences or controls kept."""
+        return clean(v)
 
     @field_validator("outcome")
     @classmethod

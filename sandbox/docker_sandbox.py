@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def _infra_exceptions() -> tuple[type[BaseException], ...]:
 
 
 def output_usage(out_dir: Path, max_files: int) -> tuple[int, int]:
-    """(bytes, entries) under ``out_dir``, not following links; stops counting past max_files."""
+    """(bytes, entries) under ``out_dir``, not following links; stops counting past max_files.
+    A file counts by the larger of its size and its allocated blocks: space reserved with
+    ``fallocate(FALLOC_FL_KEEP_SIZE)`` takes disk with ``st_size`` 0, a sparse file the reverse."""
     total, count = 0, 0
     stack = [out_dir]
     while stack and count <= max_files:
@@ -54,7 +57,7 @@ def output_usage(out_dir: Path, max_files: int) -> tuple[int, int]:
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
-            total += st.st_size
+            total += max(st.st_size, st.st_blocks * 512)
             if e.is_dir(follow_symlinks=False):
                 stack.append(Path(e.path))
     return total, count
@@ -85,6 +88,8 @@ class DockerSandbox(Sandbox):
         self._client = client
         self._image_id: str | None = None
         self._owner = reaper.owner_id()
+        self._in_flight_mb = 0  # output budgets of the jobs running now
+        self._lock = threading.Lock()
 
     # -- engine ----------------------------------------------------------------------------------
     @property
@@ -130,20 +135,26 @@ class DockerSandbox(Sandbox):
             with contextlib.suppress(*_infra_exceptions()):
                 reaper.reap(self._client, mine=True)
 
-    def _check_disk(self, path: Path) -> None:
+    def _check_disk(self, path: Path, job_mb: int = 0) -> None:
+        """Free disk must cover the floor plus the worst case of every job in flight (each may
+        fill its output budget before the watchdog sees it) and of the one about to start."""
         free_mb = shutil.disk_usage(path).free // MiB
-        if free_mb < self.settings.disk_floor_mb:
+        need = self.settings.disk_floor_mb + self._in_flight_mb + job_mb
+        if free_mb < need:
             raise LowDisk(
                 f"only {free_mb} MiB free under {path}; the floor is "
-                f"{self.settings.disk_floor_mb} MiB"
+                f"{self.settings.disk_floor_mb} MiB plus {self._in_flight_mb + job_mb} MiB "
+                "for the output budgets of the jobs in flight"
             )
 
     # -- one job ---------------------------------------------------------------------------------
     def run(self, job: Job) -> RunResult:
         try:
             self._prepare_out_dir(job.out_dir)
-            self._check_disk(job.out_dir)
             image_ref = self.image_ref()
+            with self._lock:
+                self._check_disk(job.out_dir, job.limits.output_mb)
+                self._in_flight_mb += job.limits.output_mb
         except InfraError as exc:
             return RunResult(outcome=Outcome.INFRA_ERROR, reason=str(exc), out_dir=job.out_dir)
         container = None
@@ -158,6 +169,8 @@ class DockerSandbox(Sandbox):
                 image=image_ref,
             )
         finally:
+            with self._lock:
+                self._in_flight_mb -= job.limits.output_mb
             if container is not None:
                 with contextlib.suppress(*_infra_exceptions()):
                     container.remove(force=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluators.activation import datasets, runner
+from evaluators.activation.harness import draw_probe
 from hypoforge.errors import InfraError
 from hypoforge.records import Outcome
 from sandbox.base import Job, RunResult, Sandbox
@@ -31,18 +32,16 @@ def half_right(split: datasets.Split) -> np.ndarray:
     return one_hot(labels, split.n_classes)
 
 
-def write_probe(out: Path, name: str, fn: Callable[[np.ndarray], np.ndarray]) -> None:
-    pts = runner.probe_points()
-    y = fn(pts).astype(np.float32)
-    arrays = {
-        "y": y,
-        "y_again": y,
-        "y_batch": fn(pts.reshape(runner.BATCH_SHAPE)),
-        "y_part": fn(pts[: len(pts) // 3]),
-        "grad": np.where(pts > 0, 1.0, 0.0).astype(np.float32),
-    }
+def write_probe(
+    out: Path, name: str, fn: Callable[[np.ndarray], np.ndarray], spec: dict | None = None
+) -> None:
+    """What the runner's probe writes for ``fn`` (a numpy function) on the job's inputs."""
+    spec = spec or draw_probe(np.random.default_rng(0))
+    inputs = runner.probe_inputs(spec)
+    arrays = {key: fn(x) for key, x in inputs.items()}
+    arrays["grad"] = np.where(inputs["y"] > 0, 1.0, 0.0)
     for key, arr in arrays.items():
-        np.save(out / f"{name}.probe_{key}.npy", arr.astype(np.float32))
+        np.save(out / f"{name}.probe_{key}.npy", np.asarray(arr).astype(np.float32))
 
 
 class FakeSandbox(Sandbox):
@@ -82,9 +81,10 @@ class FakeSandbox(Sandbox):
         job.out_dir.mkdir(parents=True)
         in_dir = next(m.source for m in job.mounts if m.target == "/hf/in")
         spec = json.loads((in_dir / "job.json").read_text())
+        probe = spec.get("checks", {}).get("probe")
         for name in spec["candidates"]:
             is_candidate = name == "candidate"
-            write_probe(job.out_dir, name, self.probe_fn if is_candidate else np.tanh)
+            write_probe(job.out_dir, name, self.probe_fn if is_candidate else np.tanh, probe)
             for split_name in spec["splits"]:
                 split = BY_NAME[split_name]
                 logits = self.candidate_logits(split) if is_candidate else half_right(split)

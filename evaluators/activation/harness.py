@@ -12,15 +12,17 @@ from typing import ClassVar
 import numpy as np
 
 from evaluators.activation import runner
-from evaluators.activation.budgets import BASELINES, HERE, get_budget
+from evaluators.activation.budgets import BASELINES, HERE, Budget, get_budget
 from evaluators.activation.validator import check_source
-from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, _sha
+from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, _sha, job_checks
 from hypoforge.errors import InfraError
 from hypoforge.records import EvalReport, Outcome
 from sandbox.artifacts import ArtifactError, read_npy
+from sandbox.base import RunResult
 
 TASK = "activation"
-PROBE_WALL = 60.0  # seconds for one batch probe job (import torch, probe each hypothesis)
+PROBE_WALL = 60.0  # seconds for one probe job (import torch, probe the hypothesis)
+WATCHED_CALLS = 3  # training calls per split where the elementwise check runs
 
 
 @dataclass(frozen=True)
@@ -42,60 +44,105 @@ class ActivationEvaluator(SandboxedEvaluator):
 
     @staticmethod
     def behaviour(report: EvalReport, name: str = "candidate") -> list[float] | None:
-        """The behavioural fingerprint from the probe arrays of ``report``'s sandbox run
-        (``name``: the hypothesis's name in a batch of ``evaluate_many``)."""
+        """The behavioural fingerprint from the probe arrays of ``report``'s sandbox run."""
         if not report.artifacts:
             return None
-        try:
-            y = read_npy(Path(report.artifacts), f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
-        except ArtifactError:
-            return None
-        return _fingerprint(y)
+        found = probe_values(Path(report.artifacts), name)
+        return None if found is None else _fingerprint(found[1])
 
     validate = staticmethod(check_source)
+
+    def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:
+        """This job's probe inputs and the training calls where the elementwise check runs,
+        drawn from host randomness so that no check can be recognised."""
+        by_name = {s.name: s for s in self.splits}
+        watch = {}
+        for split in splits:
+            n_train = len(by_name[split].x_train) if split in by_name else 1
+            calls = 2 * -(-n_train // spec.batch_size) * spec.epochs  # two layers per step
+            watch[split] = {
+                "calls": sorted(int(c) for c in rng.integers(1, calls + 1, size=WATCHED_CALLS)),
+                "seed": int(rng.integers(2**31)),
+            }
+        return {"probe": draw_probe(rng), "watch": watch}
 
     def probe_many(
         self, sources: dict[str, str], wall_seconds: float = PROBE_WALL
     ) -> dict[str, Probe]:
-        """Run only the property probe of several hypotheses, in one container, before any
-        training: a code fault or a behavioural duplicate is then found for the cost of one
-        launch per round. Advisory: screening probes each hypothesis again on its own.
+        """Run only the property probe of each hypothesis, each in a container of its own,
+        before any training: a code fault or a behavioural duplicate is then found for the cost
+        of one short launch. Advisory: screening probes each hypothesis again on its own.
         """
         spec = get_budget("one-pass")
-        tag = f"p{_sha(''.join(sorted(map(_sha, sources.values()))))[:12]}"
-        job = self.make_job(sources, spec, tag, n_candidates=len(sources), splits=[])
-        job = job.model_copy(
-            update={"limits": job.limits.model_copy(update={"wall_seconds": wall_seconds})}
-        )
         self.notify(f"probing {len(sources)} hypotheses in the sandbox")
-        result = self.sandbox.run(job)
-        if result.outcome is Outcome.INFRA_ERROR:
-            raise InfraError(f"probe job: {result.reason}")
         out: dict[str, Probe] = {}
-        for name in sources:
-            if result.outcome in (Outcome.TIMEOUT, Outcome.OOM, Outcome.DISK_QUOTA):
-                out[name] = Probe(None, None)  # one of them spoiled the batch: no verdict
-                continue
-            advisory = self._advisory(result.out_dir, name)
-            problem = self._problem(result.out_dir, name)
-            if problem is None and advisory.get("stage") in ("load", "probe"):
-                problem = advisory.get("error") or "failed the property check"
-            if problem is not None:
-                out[name] = Probe(problem, None)
-                continue
-            y = read_npy(result.out_dir, f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
-            out[name] = Probe(None, _fingerprint(y))
+        for name, source in sources.items():
+            job = self.make_job({name: source}, spec, f"p{_sha(source)[:12]}", splits=[])
+            job = job.model_copy(
+                update={"limits": job.limits.model_copy(update={"wall_seconds": wall_seconds})}
+            )
+            result = self.sandbox.run(job)
+            if result.outcome is Outcome.INFRA_ERROR:
+                raise InfraError(f"probe job: {result.reason}")
+            out[name] = self._probe_verdict(result, name)
+            self.retire(result, keep=out[name].fingerprint is not None)
         return out
+
+    def _probe_verdict(self, result: RunResult, name: str) -> Probe:
+        if result.outcome in (Outcome.TIMEOUT, Outcome.OOM, Outcome.DISK_QUOTA):
+            return Probe(f"the probe {result.outcome}: {result.reason}", None)
+        advisory = self._advisory(result.out_dir, name)
+        problem = self._problem(result.out_dir, name)
+        if problem is None and advisory.get("stage") in ("load", "probe"):
+            problem = advisory.get("error") or "failed the property check"
+        if problem is not None:
+            return Probe(problem, None)
+        found = probe_values(result.out_dir, name)
+        return Probe(None, None if found is None else _fingerprint(found[1]))
 
     def _problem(self, out_dir: Path, name: str) -> str | None:
         try:
-            arrays = {
+            spec = job_checks(out_dir)["probe"]
+            raw = {
                 k: read_npy(out_dir, f"{name}.probe_{k}.npy", MAX_LOGITS_BYTES)
                 for k in runner.PROBE_ARRAYS
             }
-        except ArtifactError as exc:
+        except (ArtifactError, KeyError) as exc:
             return f"property check produced no usable arrays: {exc}"
-        return runner.check_probe(runner.probe_points(), **arrays)
+        return runner.check_probe(spec, raw)
+
+
+def draw_probe(rng: np.random.Generator) -> dict:
+    """Probe inputs for one job: the fixed points (first), random points on [-20, 20] and random
+    large magnitudes, called in a random order, as a 2-D batch of random rows, and a random part."""
+    fixed = runner.probe_points()
+    extra = rng.uniform(-runner.GRID_HALF, runner.GRID_HALF, int(rng.integers(60, 240)))
+    big = 10.0 ** rng.uniform(1.7, 4.0, 8) * rng.choice([-1.0, 1.0], 8)
+    rows = int(rng.integers(2, 7))
+    points = np.concatenate([fixed, extra, big]).astype(np.float32)
+    points = points[: len(points) // rows * rows]  # the fixed points come first and stay
+    n = len(points)
+    part = rng.permutation(n)[: int(rng.integers(n // 5, n // 2))]
+    return {
+        "points": [float(v) for v in points],
+        "order": rng.permutation(n).tolist(),
+        "rows": rows,
+        "part": part.tolist(),
+    }
+
+
+def probe_values(out_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(fixed probe points, the function's values there) from a job's probe output, or None."""
+    try:
+        spec = job_checks(out_dir)["probe"]
+        raw = read_npy(out_dir, f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
+    except (ArtifactError, KeyError):
+        return None
+    y = runner._unshuffle(raw, np.asarray(spec["order"], dtype=np.int64))
+    fixed = runner.probe_points()
+    if y is None or y.dtype.kind != "f":
+        return None
+    return fixed, y[: len(fixed)]
 
 
 def _fingerprint(y: np.ndarray) -> list[float] | None:

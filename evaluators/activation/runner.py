@@ -1,7 +1,8 @@
 """The fixed harness that runs INSIDE the sandbox container. Do not import hypoforge here.
 
-It loads each candidate activation, probes it on a fixed grid, trains the same small MLP with it on
-every split it was given, and writes test-set logits. It never sees test labels and computes no
+It loads each candidate activation, probes it on inputs the host drew for this job, trains the
+same small MLP with it on every split it was given (checking on real batches that it stays
+elementwise), and writes test-set logits. It never sees test labels and computes no
 score: the host checks the probe arrays and scores the logits itself. Files it writes (flat, in the
 output folder): ``<cand>.probe_*.npy``, ``<cand>.<split>.npy`` and ``status.json`` (advisory only:
 error messages for humans).
@@ -26,75 +27,103 @@ from runner_loop import CheckFailed, Stage, load, run_candidates
 GRID_HALF = 20.0
 GRID_POINTS = 401
 LARGE = (50.0, 100.0, 1e3, 1e4)
-BATCH_SHAPE = (3, -1)  # the probe grid is also passed as a 2-D batch
-# The arrays the probe saves, in the order check_probe takes them after the points.
+# The arrays the probe saves, each in the order of its call (the host puts them back in order).
 PROBE_ARRAYS = ("y", "y_again", "y_batch", "y_part", "grad")
+RTOL, ATOL = 1e-5, 1e-6  # float32 kernels may round a value differently in another batch
 
 
 def probe_points() -> np.ndarray:
-    """The probe inputs: a dense grid on [-20, 20] plus large magnitudes, float32."""
+    """The fixed part of every probe: a dense grid on [-20, 20] plus large magnitudes, float32.
+    Fingerprints and plots use these; each job adds random points and shuffles them all."""
     grid = np.linspace(-GRID_HALF, GRID_HALF, GRID_POINTS)
     big = np.array([s * v for v in LARGE for s in (-1.0, 1.0)])
     pts = np.concatenate([grid, big, [0.0, 1e-6, -1e-6]])
-    pts = pts[: (len(pts) // 3) * 3]  # divisible by 3 for the batch shape
     return pts.astype(np.float32)
 
 
-def check_probe(
-    points: np.ndarray,
-    y: np.ndarray,
-    y_again: np.ndarray,
-    y_batch: np.ndarray,
-    y_part: np.ndarray,
-    grad: np.ndarray,
-) -> str | None:
+def _unshuffle(raw: np.ndarray, order: np.ndarray) -> np.ndarray | None:
+    """Values in call order (``raw[i]`` at ``points[order[i]]``) back in point order."""
+    if raw.shape != order.shape:
+        return None
+    out = np.empty_like(raw)
+    out[order] = raw
+    return out
+
+
+def check_probe(spec: dict, raw: dict[str, np.ndarray]) -> str | None:
     """Why the probed function is not a usable activation, or None if it is.
 
-    ``y``, ``y_again``: two calls on ``points``; ``y_batch``: one call on the points reshaped to
-    ``BATCH_SHAPE``; ``y_part``: one call on the first third of the points alone (a function of
-    batch statistics would see the test batch: a shortcut); ``grad``: d(sum y)/dx, NaN-filled
-    when the output did not depend on x.
+    ``spec`` is the job's probe (``points``, the call order ``order``, the 2-D batch's ``rows``,
+    the sub-batch ``part``), drawn by the host for this job alone so that no input can be
+    recognised. ``raw`` holds what each call returned, in call order: ``y`` and ``y_again`` (two
+    calls on all points), ``y_batch`` (the points as a 2-D
+    batch), ``y_part`` (a random part alone: a function of batch statistics would differ) and
+    ``grad`` (d(sum y)/dx, NaN where the output did not depend on x).
     """
-    if y.shape != points.shape:
-        return f"changes the shape of its input: {points.shape} -> {y.shape}"
-    if y.dtype.kind != "f":
-        return f"returns dtype {y.dtype}, not a float tensor"
+    points = np.asarray(spec["points"], dtype=np.float32)
+    order = np.asarray(spec["order"], dtype=np.int64)
+    part, rows = np.asarray(spec["part"], dtype=np.int64), int(spec["rows"])
+    first = raw["y"]
+    if first.shape != points.shape:
+        return f"changes the shape of its input: {points.shape} -> {first.shape}"
+    if first.dtype.kind != "f":
+        return f"returns dtype {first.dtype}, not a float tensor"
+    y = _unshuffle(first, order)
+    assert y is not None
     bad = ~np.isfinite(y)
     if bad.any():
         return f"non-finite output at x={float(points[bad][0]):g}"
-    if y_again.shape != y.shape or not np.array_equal(y, y_again):
+    again = _unshuffle(raw["y_again"], order)
+    if again is None or not np.array_equal(y, again):
         return "not deterministic: two calls on the same input differ"
-    if y_batch.shape != points.reshape(BATCH_SHAPE).shape:
-        return f"changes the shape of a 2-D batch: got {y_batch.shape}"
-    part = len(points) // 3
-    same_part = y_part.shape == (part,) and np.allclose(y_part, y[:part], rtol=1e-5, atol=1e-6)
-    if not np.allclose(y_batch.reshape(-1), y, rtol=1e-5, atol=1e-6) or not same_part:
+    if raw["y_batch"].shape != (rows, len(points) // rows):
+        return f"changes the shape of a 2-D batch: got {raw['y_batch'].shape}"
+    batch = _unshuffle(raw["y_batch"].reshape(-1), order)
+    same_part = raw["y_part"].shape == part.shape and np.allclose(
+        raw["y_part"], y[part], rtol=RTOL, atol=ATOL
+    )
+    if batch is None or not np.allclose(batch, y, rtol=RTOL, atol=ATOL) or not same_part:
         return "not elementwise: the output depends on the rest of the batch"
+    return _check_shape(points, y, _unshuffle(raw["grad"], order))
+
+
+def _check_shape(points: np.ndarray, y: np.ndarray, grad: np.ndarray | None) -> str | None:
     if np.ptp(y) == 0:
         return "constant output: the function carries no information about x"
-    grid = np.abs(points) <= GRID_HALF
-    xs, ys = points[grid].astype(np.float64), y[grid].astype(np.float64)
+    near = np.abs(points) <= GRID_HALF
+    xs, ys = points[near].astype(np.float64), y[near].astype(np.float64)
     line = np.polyval(np.polyfit(xs, ys, 1), xs)
     if np.max(np.abs(ys - line)) <= 1e-4 * max(1.0, float(np.max(np.abs(ys)))):
         return "affine on [-20, 20]: a network built with it is just a linear model"
-    near = np.abs(points) <= GRID_HALF
-    if grad.shape != points.shape or not np.isfinite(grad[near]).all():
+    if grad is None or not np.isfinite(grad[near]).all():
         return "not differentiable: gradient missing or non-finite on [-20, 20]"
     if not np.any(grad[near]):
         return "zero gradient everywhere on [-20, 20]: nothing can be learned through it"
     return None
 
 
-def _probe(act, out: Path, name: str) -> str | None:
+def probe_inputs(spec: dict) -> dict[str, np.ndarray]:
+    """The input of each probe call (float32, in call order), by the name of its output."""
+    points = np.asarray(spec["points"], dtype=np.float32)
+    shuffled = points[np.asarray(spec["order"])]
+    return {
+        "y": shuffled,
+        "y_again": shuffled,  # the same input again: bit for bit the same output
+        "y_batch": shuffled.reshape(int(spec["rows"]), -1),
+        "y_part": points[np.asarray(spec["part"])],
+    }
+
+
+def _probe(act, out: Path, name: str, spec: dict) -> str | None:
     import torch
 
-    pts = probe_points()
-    x = torch.from_numpy(pts.copy()).requires_grad_(True)
+    inputs = probe_inputs(spec)
+    x = torch.from_numpy(inputs["y"].copy()).requires_grad_(True)
     y = act(x)
-    arrays = {"y": _as_array(y), "y_again": _as_array(act(torch.from_numpy(pts.copy())))}
-    arrays["y_batch"] = _as_array(act(torch.from_numpy(pts.reshape(BATCH_SHAPE).copy())))
-    arrays["y_part"] = _as_array(act(torch.from_numpy(pts[: len(pts) // 3].copy())))
-    grad = np.full(pts.shape, np.nan, dtype=np.float32)
+    arrays = {"y": _as_array(y)}
+    for key in ("y_again", "y_batch", "y_part"):
+        arrays[key] = _as_array(act(torch.from_numpy(inputs[key].copy())))
+    grad = np.full(x.shape, np.nan, dtype=np.float32)
     if isinstance(y, torch.Tensor) and y.requires_grad and y.shape == x.shape:
         (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
         if g is not None:
@@ -102,7 +131,7 @@ def _probe(act, out: Path, name: str) -> str | None:
     arrays["grad"] = grad
     for key, arr in arrays.items():
         np.save(out / f"{name}.probe_{key}.npy", arr, allow_pickle=False)
-    return check_probe(pts, **arrays)
+    return check_probe(spec, arrays)
 
 
 def _as_array(y) -> np.ndarray:
@@ -113,14 +142,60 @@ def _as_array(y) -> np.ndarray:
     return y.detach().numpy().copy()
 
 
-def train_predict(act, data: dict, split: str, train: dict) -> np.ndarray:
-    """Train the fixed MLP with ``act`` on one split; return test logits [n_test, n_classes]."""
+class Watch:
+    """Checks, on real pre-activations at calls the host drew for this job, that the activation
+    is elementwise there too: a random part of the batch, alone and reshaped, must give the same
+    values. The probe's inputs could be told apart from training; these cannot."""
+
+    def __init__(self, act, calls: list[int], seed: int) -> None:
+        import torch
+
+        self.act, self.calls, self.count = act, set(calls), 0
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __call__(self, h, final: bool = False):
+        y = self.act(h)
+        self.count += 1
+        if final or self.count in self.calls:
+            self.verify(h, y)
+        return y
+
+    def verify(self, h, y) -> None:
+        import torch
+
+        if not isinstance(y, torch.Tensor) or y.shape != h.shape:
+            raise CheckFailed("in training: the output's shape differs from the input's", "check")
+        flat = h.detach().reshape(-1)
+        if len(flat) < 2:
+            return
+        m = int(torch.randint(1, len(flat), (1,), generator=self.gen))
+        idx = torch.randperm(len(flat), generator=self.gen)[:m]
+        with torch.no_grad():
+            alone = self.act(flat[idx].clone())
+        want = y.detach().reshape(-1)[idx]
+        if not isinstance(alone, torch.Tensor) or alone.shape != want.shape:
+            raise CheckFailed("in training: a part of the batch alone changes the shape", "check")
+        if not torch.allclose(alone, want, rtol=1e-4, atol=1e-5, equal_nan=True):
+            raise CheckFailed(
+                "not elementwise in training: on part of a real batch the output differs", "check"
+            )
+
+
+def train_predict(
+    act, data: dict, split: str, train: dict, watch: dict | None = None
+) -> np.ndarray:
+    """Train the fixed MLP with ``act`` on one split; return test logits [n_test, n_classes].
+    ``watch`` (``calls``, ``seed``): where the elementwise check runs during training; the test
+    forward pass is always checked."""
     import torch
     from torch import nn
 
+    guard = Watch(act, **(watch or {"calls": [], "seed": 0}))
+    final = [False]
+
     class Act(nn.Module):
         def forward(self, h):
-            return act(h)
+            return guard(h, final=final[0])
 
     x_tr = torch.from_numpy(data[f"{split}.x_train"])
     y_tr = torch.from_numpy(data[f"{split}.y_train"])
@@ -149,6 +224,7 @@ def train_predict(act, data: dict, split: str, train: dict) -> np.ndarray:
             opt.zero_grad()
             loss.backward()
             opt.step()
+    final[0] = True
     with torch.no_grad():
         return model(x_te).numpy().astype(np.float32)
 
@@ -157,12 +233,14 @@ def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage:
     """Probe one candidate, then train with it on every split and write the test logits."""
     act = load(path, "activation")["activation"]
     stage.name = "probe"
-    problem = _probe(act, out, name)
+    checks = job.get("checks", {})
+    problem = _probe(act, out, name, checks["probe"])
     if problem:
         raise CheckFailed(problem, stage="probe")
     stage.name = "train"
     for split in job["splits"]:
-        logits = train_predict(act, data, split, job["train"])
+        watch = checks.get("watch", {}).get(split)
+        logits = train_predict(act, data, split, job["train"], watch)
         np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
 
 

@@ -7,11 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
 from evaluators.activation import runner as activation_runner
+from evaluators.activation.budgets import Budget
 from evaluators.activation.datasets import Split
 from evaluators.preprocess import data
 from evaluators.preprocess.validator import check_source
 from evaluators.sandboxed import SandboxedEvaluator
+from evaluators.secrets import DataSecret
 
 HERE = Path(__file__).parent
 
@@ -28,7 +32,13 @@ class PreprocessEvaluator(SandboxedEvaluator):
     }
 
     @staticmethod
-    def default_splits() -> list[Split]:
-        return data.all_raw_splits()
+    def default_splits(secret: DataSecret) -> list[Split]:
+        """The task's splits, drawn from the installation's ``secret``."""
+        return data.all_raw_splits(secret=secret)
 
     validate = staticmethod(check_source)
+
+    def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:
+        """Per split, the training row that stands in for the test set in the training calls."""
+        sizes = {s.name: len(s.x_train) for s in self.splits}
+        return {split: {"stand_in": int(rng.integers(sizes.get(split, 1)))} for split in splits}

@@ -1,10 +1,10 @@
 """The fixed harness that runs INSIDE the sandbox for the preprocessing task. No hypoforge here.
 
-For each candidate and split: X_train2 comes from a call that sees no test rows (the first
-training row stands in for the test set), a second such call must give the same array, and the
-test set is transformed one row at a time, so no test row can influence another or the fit.
-Then the fixed MLP of the activation task (ReLU) is trained on X_train2 and its test logits are
-written. The host checks the logits and scores them; ``status.json`` is advisory.
+For each candidate and split: X_train2 comes from a call that sees no test rows (a training row
+the host drew for this job stands in for the test set), a second such call must give the same
+array, and the test set is transformed one row at a time, so no test row can influence another
+or the fit. Then the fixed MLP of the activation task (ReLU) is trained on X_train2 and its
+test logits are written. The host checks the logits and scores them; ``status.json`` is advisory.
 
 Usage (in the container): python3 -B runner.py IN_DIR DATA_NPZ OUT_DIR
 """
@@ -29,9 +29,14 @@ def _pair(out, which: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(out[0]), np.asarray(out[1])
 
 
-def transform(fn, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def transform(
+    fn, x_train: np.ndarray, x_test: np.ndarray, stand_in: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X_train2, X_test2). ``stand_in``: the training row (drawn by the host for this job) that
+    stands in for the test set in the training calls."""
     d = x_train.shape[1]
-    train2, _ = _pair(fn(x_train.copy(), x_train[:1].copy()), "training call")
+    row = x_train[stand_in : stand_in + 1]
+    train2, _ = _pair(fn(x_train.copy(), row.copy()), "training call")
     if train2.ndim != 2 or train2.shape[0] != len(x_train) or train2.dtype.kind != "f":
         raise CheckFailed(f"X_train2 must be a float array [{len(x_train)}, k]: got "
                           f"{train2.dtype}{list(train2.shape)}")  # fmt: skip
@@ -40,7 +45,7 @@ def transform(fn, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, 
         raise CheckFailed(f"X_train2 has {k} columns; allowed 1 to {4 * d + 16}")
     if not np.isfinite(train2).all():
         raise CheckFailed("X_train2 has non-finite values")
-    again, _ = _pair(fn(x_train.copy(), x_train[:1].copy()), "training call")
+    again, _ = _pair(fn(x_train.copy(), row.copy()), "training call")
     if again.shape != train2.shape or not np.array_equal(again, train2):
         raise CheckFailed("not deterministic: two calls on the same training data differ")
     rows = []
@@ -62,7 +67,8 @@ def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage:
     fn = load(path, "preprocess")["preprocess"]
     for split in job["splits"]:
         stage.name = "transform"
-        train2, test2 = transform(fn, data[f"{split}.x_train"], data[f"{split}.x_test"])
+        stand_in = int(job.get("checks", {}).get(split, {}).get("stand_in", 0))
+        train2, test2 = transform(fn, data[f"{split}.x_train"], data[f"{split}.x_test"], stand_in)
         stage.name = "train"
         view = {
             f"{split}.x_train": train2,

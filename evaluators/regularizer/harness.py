@@ -6,12 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
+from evaluators.activation.budgets import Budget
 from evaluators.activation.datasets import Split
-from evaluators.regularizer import data
+from evaluators.regularizer import data, runner
 from evaluators.regularizer.validator import check_source
 from evaluators.sandboxed import SandboxedEvaluator
+from evaluators.secrets import DataSecret
 
 HERE = Path(__file__).parent
+WATCHED_STEPS = 3  # training steps per split where the property check runs again
 
 
 class RegularizerEvaluator(SandboxedEvaluator):
@@ -23,7 +28,22 @@ class RegularizerEvaluator(SandboxedEvaluator):
     version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py", "data.py")
 
     @staticmethod
-    def default_splits() -> list[Split]:
-        return data.all_small_splits()
+    def default_splits(secret: DataSecret) -> list[Split]:
+        """The task's splits, drawn from the installation's ``secret``."""
+        return data.all_small_splits(secret=secret)
 
     validate = staticmethod(check_source)
+
+    def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:
+        """Per split: the batch of the first property check and the training steps where it
+        runs again, drawn from host randomness for this job."""
+        by_name = {s.name: s for s in self.splits}
+        checks = {}
+        for split in splits:
+            n = len(by_name[split].x_train) if split in by_name else 16
+            steps = spec.epochs * runner.EPOCHS_PER_BUDGET_EPOCH * -(-n // spec.batch_size)
+            checks[split] = {
+                "rows": rng.permutation(n)[: min(16, n)].tolist(),
+                "steps": sorted(int(v) for v in rng.integers(1, steps + 1, size=WATCHED_STEPS)),
+            }
+        return checks

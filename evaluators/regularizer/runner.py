@@ -43,24 +43,31 @@ def _network(d: int, n_classes: int, dropout: float, seed: int):
     )  # fmt: skip
 
 
-def check(penalty, model, x, y) -> None:
+def check(penalty, model, x, y, when: str = "on a fresh network") -> None:
+    """The penalty is a finite float scalar, the same on a second call, and leaves the network
+    as it was. Run before training on a batch the host drew, and again at training steps the
+    host drew, on the real batch of that step: neither can be recognised."""
     import torch
 
     before = [p.detach().clone() for p in model.parameters()]
     logits = model(x)
     first = penalty(model, logits, y)
-    second = penalty(model, model(x), y)
+    second = penalty(model, logits, y)
     if not isinstance(first, torch.Tensor) or first.dim() != 0 or not first.is_floating_point():
         raise CheckFailed(f"penalty must return a scalar float tensor, got {first!r}"[:200])
     if not torch.isfinite(first):
-        raise CheckFailed("penalty is not finite on a fresh network")
-    if not torch.equal(first.detach(), second.detach()):
-        raise CheckFailed("not deterministic: two calls on the same batch differ")
+        raise CheckFailed(f"penalty is not finite {when}")
+    if not isinstance(second, torch.Tensor) or not torch.equal(first.detach(), second.detach()):
+        raise CheckFailed(f"not deterministic: two calls on the same batch differ ({when})")
     if any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)):
-        raise CheckFailed("the penalty changed the network's parameters")
+        raise CheckFailed(f"the penalty changed the network's parameters ({when})")
 
 
-def train_predict(penalty, dropout: float, data: dict, split: str, train: dict) -> np.ndarray:
+def train_predict(
+    penalty, dropout: float, data: dict, split: str, train: dict, checks: dict | None = None
+) -> np.ndarray:
+    """Train the wide MLP with loss = cross-entropy + penalty; the test logits. ``checks``
+    (``rows``: the first check's batch, ``steps``: where it runs again) come from the host."""
     import torch
     from torch import nn
 
@@ -70,15 +77,24 @@ def train_predict(penalty, dropout: float, data: dict, split: str, train: dict) 
     n_classes = int(data[f"{split}.n_classes"])
     seed = zlib.crc32(split.encode())
     model = _network(x_tr.shape[1], n_classes, dropout, seed)
-    check(penalty, model, x_tr[:16], y_tr[:16])
+    checks = checks or {"rows": list(range(min(16, len(x_tr)))), "steps": []}
+    rows = torch.as_tensor(checks["rows"], dtype=torch.long)
+    model.eval()  # the check compares two calls: dropout off
+    check(penalty, model, x_tr[rows], y_tr[rows])
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"])
     gen = torch.Generator().manual_seed(seed)
     batch = train["batch_size"]
+    watched, step = set(checks["steps"]), 0
     model.train()
     for _ in range(train["epochs"] * EPOCHS_PER_BUDGET_EPOCH):
         order = torch.randperm(len(x_tr), generator=gen)
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
+            step += 1
+            if step in watched:
+                model.eval()
+                check(penalty, model, x_tr[idx], y_tr[idx], f"at training step {step}")
+                model.train()
             logits = model(x_tr[idx])
             loss = nn.functional.cross_entropy(logits, y_tr[idx]) + penalty(
                 model, logits, y_tr[idx]
@@ -98,7 +114,8 @@ def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage:
     penalty, dropout = _load(path)
     stage.name = "train"
     for split in job["splits"]:
-        logits = train_predict(penalty, dropout, data, split, job["train"])
+        checks = job.get("checks", {}).get(split)
+        logits = train_predict(penalty, dropout, data, split, job["train"], checks)
         np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
 
 

@@ -1,5 +1,6 @@
 """The activation evaluator end to end in the real sandbox, including hostile hypotheses that
-bypass the static check (it is a filter, not the boundary)."""
+bypass the static check and the runner's curated builtins (neither is the boundary): ``ESCAPED``
+reaches the real builtins through ``torch.sys``, as code that got past both would."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypoforge.settings import Limits
 
 SMALL = [datasets.split("iris", 0), datasets.split("moons", 0)]
 RELU = "import torch\n\ndef activation(x):\n    return torch.relu(x)\n"
+ESCAPED = RELU + "B = torch.sys.modules['builtins']\n"  # the real builtins module
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +72,10 @@ def test_property_check_rejects_unusable_functions(small_eval, source, reason):
 
 
 def test_fake_metrics_file_does_not_change_the_score(small_eval, relu_small):
-    hostile = RELU + (
-        "import json\n"
-        "json.dump({'accuracy': 1.0, 'win_rate': 1.0}, open('/hf/out/metrics.json', 'w'))\n"
-        "json.dump({'candidate': {'stage': 'done'}}, open('/hf/out/status.json', 'w'))\n"
+    hostile = ESCAPED + (
+        "json = B.__import__('json')\n"
+        "json.dump({'accuracy': 1.0, 'win_rate': 1.0}, B.open('/hf/out/metrics.json', 'w'))\n"
+        "json.dump({'candidate': {'stage': 'done'}}, B.open('/hf/out/status.json', 'w'))\n"
     )
     report = small_eval.evaluate(hostile, static_check=False)
     assert report.status is Outcome.OK
@@ -82,15 +84,15 @@ def test_fake_metrics_file_does_not_change_the_score(small_eval, relu_small):
 
 
 def test_test_labels_are_nowhere_in_the_container(small_eval):
-    hostile = RELU + (
-        "import os, numpy as np\n"
+    hostile = ESCAPED + (
+        "os, np = B.__import__('os'), B.__import__('numpy')\n"
         "found = []\n"
         "for root in ('/hf', '/tmp'):\n"
         "    for d, _, files in os.walk(root):\n"
         "        for f in files:\n"
         "            if f.endswith('.npz'):\n"
         "                found += [k for k in np.load(os.path.join(d, f)).files if 'y_test' in k]\n"
-        "print('LABELS-FOUND' if found else 'LABELS-ABSENT', flush=True)\n"
+        "B.print('LABELS-FOUND' if found else 'LABELS-ABSENT', flush=True)\n"
     )
     report = small_eval.evaluate(hostile, static_check=False)
     assert report.status is Outcome.OK
@@ -109,13 +111,14 @@ def test_nan_during_training_is_nonfinite_and_never_ranked(small_eval):
 
 
 def test_predictions_rewritten_at_exit_are_invalid_result(small_eval):
-    hostile = RELU + (
-        "import atexit, numpy as np\n"
+    hostile = ESCAPED + (
+        "atexit, np = B.__import__('atexit'), B.__import__('numpy')\n"
         "atexit.register(lambda: np.save('/hf/out/candidate.iris-s0.npy', np.zeros((2, 2))))\n"
     )
     report = small_eval.evaluate(hostile, static_check=False)
     assert report.status is Outcome.INVALID_RESULT
-    assert "iris-s0: logits float64[2, 2], expected float[45, 3]" in report.reason
+    n_test = len(SMALL[0].y_test)
+    assert f"iris-s0: logits float64[2, 2], expected float[{n_test}, 3]" in report.reason
 
 
 def test_error_during_training_is_hyp_error(small_eval):
@@ -123,7 +126,7 @@ def test_error_during_training_is_hyp_error(small_eval):
         "import torch\ncalls = [0]\n\ndef activation(x):\n"
         "    calls[0] += 1\n"
         "    if calls[0] > 10:\n"
-        "        raise ArithmeticError('diverged on purpose')\n"
+        "        raise torch.sys.modules['builtins'].ArithmeticError('diverged on purpose')\n"
         "    return torch.relu(x)\n"
     )
     report = small_eval.evaluate(hostile, static_check=False)
@@ -139,7 +142,7 @@ def test_hang_is_a_timeout(docker_sandbox, settings):
 
 
 def test_memory_bomb_is_oom(small_eval):
-    hostile = RELU + "blocks = [bytearray(64 * 2**20) for _ in range(100)]\n"
+    hostile = ESCAPED + "blocks = [B.bytearray(64 * 2**20) for _ in range(100)]\n"
     report = small_eval.evaluate(hostile, static_check=False)
     assert report.status is Outcome.OOM
 
@@ -163,10 +166,10 @@ def test_two_spellings_of_swish_have_the_same_behaviour(small_eval):
     assert not same_behaviour(np.asarray(fa), np.asarray(fc))
 
 
-def test_batch_probe_finds_faults_and_behavioural_twins_in_one_launch(small_eval):
-    """One container probes a round: the two spellings of swish get the same fingerprint, a
-    function that overflows is named, and a hypothesis that loops forever leaves the batch without a
-    verdict (screening then decides each one alone) rather than with a wrong one."""
+def test_probe_finds_faults_and_behavioural_twins_each_alone(small_eval):
+    """Each hypothesis of a round is probed in a container of its own: the two spellings of
+    swish get the same fingerprint, a function that overflows is named, and one that loops
+    forever fails its own probe without touching the verdict on the others."""
     from evaluators.fingerprint import same_behaviour
 
     sources = {
@@ -183,8 +186,10 @@ def test_batch_probe_finds_faults_and_behavioural_twins_in_one_launch(small_eval
     assert found["c"].fingerprint is None
     hang = "def activation(x):\n    while True:\n        pass\n"
     spoiled = small_eval.probe_many({"d": sources["d"], "hang": hang}, wall_seconds=5.0)
-    assert spoiled["d"].problem is None and spoiled["d"].fingerprint is None
-    assert spoiled["hang"].problem is None and spoiled["hang"].fingerprint is None
+    assert spoiled["d"].problem is None
+    assert same_behaviour(np.array(spoiled["d"].fingerprint), np.array(found["d"].fingerprint))
+    assert spoiled["hang"].problem.startswith("the probe timeout: killed after the 5 s")
+    assert spoiled["hang"].fingerprint is None
 
 
 def test_batched_evaluation_scores_each_hypothesis_as_if_alone(small_eval, relu_small):

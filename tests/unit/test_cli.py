@@ -16,7 +16,7 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
     sandbox = FakeSandbox()
     monkeypatch.setattr(cli, "make_sandbox", lambda settings: sandbox)
-    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda: SMALL_SPLITS)
+    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
     return sandbox
 
 
@@ -62,7 +62,10 @@ def test_invalid_hypothesis_is_an_outcome_not_an_error(fake, tmp_path):
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["status"] == "invalid"
-    assert data["reason"] == "line 1: import of os not allowed"
+    assert data["reason"] == (
+        "line 1: import of os is not allowed "
+        "(allowed: math, torch, torch.nn, torch.nn.functional, torch.special)"
+    )
 
 
 def test_missing_file_is_a_usage_error(fake, tmp_path):
@@ -95,7 +98,7 @@ def test_infra_outcome_mid_run_exits_3(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
     sb = FakeSandbox(outcome=Outcome.INFRA_ERROR)
     monkeypatch.setattr(cli, "make_sandbox", lambda settings: sb)
-    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda: SMALL_SPLITS)
+    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
     result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU)), "--json"])
     assert result.exit_code == 3
     assert json.loads(result.stdout)["status"] == "infra_error"

@@ -1,11 +1,13 @@
 import csv
+import json
 
 import numpy as np
 
-from evaluators.activation import runner
+from evaluators.activation.harness import draw_probe
 from hypoforge import campaign
 from hypoforge.ledger import Ledger
 from hypoforge.report import write_report
+from tests.fakes import write_probe
 from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
 
 
@@ -16,7 +18,7 @@ def test_report_has_plots_leaders_and_the_ledger(tmp_path):
     path = write_report(folder)
     text = path.read_text()
     assert text.startswith(f"# Campaign {info.id} (activation)")
-    assert "3 proposals, 3 scored, 5 sandbox runs" in text  # 1 probe, 3 screens, 1 full
+    assert "3 proposals, 3 scored, 7 sandbox runs" in text  # 3 probes, 3 screens, 1 full
     assert "| r0-" in text and "| full |" in text
     for png in ("progress.png", "heatmap.png"):
         assert (path.parent / png).read_bytes()[:4] == b"\x89PNG"
@@ -31,10 +33,12 @@ def test_report_has_plots_leaders_and_the_ledger(tmp_path):
 def test_curves_come_from_the_sandbox_probe_arrays(tmp_path):
     folder, info = start(tmp_path, proposals=1, batch=1, full_top_k=0)
     campaign.run(folder, FakeEvaluator(), models([proposal("x * torch.sigmoid(x)")]), retries=0)
-    artifacts = tmp_path / "attempt"
-    artifacts.mkdir()
-    pts = runner.probe_points()
-    np.save(artifacts / "candidate.probe_y.npy", pts * 0.5 * (1 + np.tanh(pts / 2)))
+    artifacts = tmp_path / "attempt" / "out"
+    artifacts.mkdir(parents=True)
+    spec = draw_probe(np.random.default_rng(3))
+    (tmp_path / "attempt" / "in").mkdir()
+    (tmp_path / "attempt" / "in" / "job.json").write_text(json.dumps({"checks": {"probe": spec}}))
+    write_probe(artifacts, "candidate", lambda p: p * 0.5 * (1 + np.tanh(p / 2)), spec)
     ledger = Ledger(folder / "ledger.sqlite")
     key, _, rep = ledger.results(info.id)[0]
     ledger.db.execute(

@@ -59,7 +59,28 @@ def test_output_usage_counts_without_following_links(tmp_path):
     os.symlink("/usr", tmp_path / "l")
     used, count = output_usage(tmp_path, 100)
     assert count == 4
-    assert 150 <= used < 150 + 4096 + 100
+    blocks = sum(
+        max(st.st_size, st.st_blocks * 512)
+        for st in (os.lstat(p) for p in (tmp_path / "a", tmp_path / "d", tmp_path / "d" / "b"))
+    )
+    assert blocks <= used <= blocks + os.lstat(tmp_path / "l").st_size  # /usr itself not counted
+
+
+def test_output_usage_counts_space_reserved_without_size(tmp_path):
+    """fallocate(FALLOC_FL_KEEP_SIZE) takes disk and leaves st_size 0: blocks are counted."""
+    import ctypes
+
+    fd = os.open(tmp_path / "hole", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        rc = libc.fallocate(fd, 1, ctypes.c_long(0), ctypes.c_long(8 * 2**20))
+    finally:
+        os.close(fd)
+    if rc != 0:
+        pytest.skip(f"this file system cannot reserve space (errno {ctypes.get_errno()})")
+    assert os.stat(tmp_path / "hole").st_size == 0
+    used, _ = output_usage(tmp_path, 10)
+    assert used >= 8 * 2**20
 
 
 @pytest.mark.parametrize(
