@@ -59,7 +59,7 @@ CASES: tuple[Case, ...] = (
         "activation",
         "import torch\n\ndef activation(x):\n    return torch.relu(x - sum(x) / len(x))\n",
         Outcome.INVALID,
-        "not allowed",
+        "sum is not an allowed builtin: it reads the batch",
     ),
     Case(
         3,
@@ -70,7 +70,7 @@ CASES: tuple[Case, ...] = (
         "    m['activation_runner'].train_predict.__defaults__ = None\n"
         "    return X_train, X_test\n",
         Outcome.INVALID,
-        "__builtins__",
+        "dunder and private attributes are not allowed",
     ),
     Case(
         4,
@@ -150,7 +150,7 @@ CASES: tuple[Case, ...] = (
         "<<<<<<< SEARCH\nLR = 3e-3\n=======\nLR = 3e-3\n\n\ndef round(x):\n    return 0\n"
         ">>>>>>> REPLACE\n",
         Outcome.INVALID,
-        "round",
+        "round is a Python builtin, which the fixed part relies on",
     ),
 )
 
