@@ -1,7 +1,7 @@
 """Between validation and screening: what deserves compute.
 
-``probe``  one sandbox job per round runs only the property probe of every new hypothesis: code
-           faults go back to the coder, the rest get a behavioural fingerprint.
+``probe``  a short sandbox job per new hypothesis (one container each) runs only its property
+           probe: code faults go back to the coder, the rest get a behavioural fingerprint.
 ``select`` behavioural duplicates (of this campaign or of the archive) reuse the original's result
            instead of running; the reward model ranks the rest and a diverse top-k goes on to
            screening; the others are pruned with their predicted score, so every decision can be

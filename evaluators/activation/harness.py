@@ -1,6 +1,6 @@
 """Host side of the activation task: the shared sandbox machinery (evaluators.sandboxed) plus
 the activation's own parts: the static validator, the property probe re-checked on the host, the
-batch probe of a round, behavioural fingerprints and the grammars for small models.
+probe of a round's hypotheses (one container each), behavioural fingerprints and the grammars for small models.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ WATCHED_CALLS = 3  # training calls per split where the elementwise check runs
 @dataclass(frozen=True)
 class Probe:
     """What the probe alone says of a hypothesis: a problem, or its behavioural fingerprint
-    (both None when the probe job gave no verdict)."""
+    (both None when the probe's arrays allow no fingerprint)."""
 
     problem: str | None
     fingerprint: list[float] | None

@@ -184,3 +184,49 @@ def test_a_batch_job_gives_each_hypothesis_the_output_allowance_of_one(tmp_path)
     assert ten.limits.output_files == 10 * one.limits.output_files
     assert ten.limits.output_mb == one.limits.output_mb  # bytes stay capped per job
     assert ten.limits.wall_seconds == 10 * one.limits.wall_seconds
+
+
+def _checks(job) -> dict:
+    in_dir = next(m.source for m in job.mounts if m.target == "/hf/in")
+    return json.loads((in_dir / "job.json").read_text())["checks"]
+
+
+def test_each_job_draws_its_own_probe_and_training_checks(tmp_path):
+    """No check input can be recognised: two jobs of the same hypothesis get different probe
+    points, lengths, orders, batch rows and watched training calls; the fixed points (the
+    fingerprint's) come first in both."""
+    from evaluators.activation import runner
+    from evaluators.activation.budgets import get_budget
+
+    ev = evaluator(tmp_path, FakeSandbox())
+    a, b = (_checks(ev.make_job({"c": RELU}, get_budget("one-pass"), "t")) for _ in range(2))
+    fixed = runner.probe_points()
+    for checks in (a, b):
+        points = np.asarray(checks["probe"]["points"], dtype=np.float32)
+        assert np.array_equal(points[: len(fixed)], fixed)
+        assert len(points) % checks["probe"]["rows"] == 0
+        assert sorted(checks["probe"]["order"]) == list(range(len(points)))
+        assert set(checks["watch"]) == {s.name for s in SMALL_SPLITS}
+    assert a["probe"]["points"] != b["probe"]["points"]
+    assert a["probe"]["order"] != b["probe"]["order"]
+    assert a["watch"] != b["watch"]
+
+
+def test_the_regularizer_and_preprocess_checks_are_drawn_per_job(tmp_path):
+    from evaluators.activation.budgets import get_budget
+    from evaluators.preprocess.harness import PreprocessEvaluator
+    from evaluators.regularizer.harness import RegularizerEvaluator
+
+    spec = get_budget("one-pass")
+    reg = RegularizerEvaluator(FakeSandbox(), tmp_path, splits=SMALL_SPLITS)
+    pre = PreprocessEvaluator(FakeSandbox(), tmp_path, splits=SMALL_SPLITS)
+    r1, r2 = (_checks(reg.make_job({"c": "x"}, spec, "r")) for _ in range(2))
+    draws = [_checks(pre.make_job({"c": "x"}, spec, "p")) for _ in range(8)]
+    split = SMALL_SPLITS[0]
+    assert len(r1[split.name]["rows"]) == 16 and r1[split.name]["steps"]
+    assert (r1[split.name]["rows"], r1[split.name]["steps"]) != (
+        r2[split.name]["rows"],
+        r2[split.name]["steps"],
+    )
+    stand_ins = {d[split.name]["stand_in"] for d in draws}
+    assert len(stand_ins) > 1 and all(0 <= i < len(split.x_train) for i in stand_ins)
