@@ -1,6 +1,7 @@
 """Host side of the activation task: the shared sandbox machinery (evaluators.sandboxed) plus
 the activation's own parts: the static validator, the property probe re-checked on the host, the
-probe of a round's hypotheses (one container each), behavioural fingerprints and the grammars for small models.
+probe of a round's hypotheses (one container each), behavioural fingerprints and the grammars
+for small models.
 """
 
 from __future__ import annotations
