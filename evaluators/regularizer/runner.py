@@ -46,13 +46,17 @@ def _network(d: int, n_classes: int, dropout: float, seed: int):
 def check(penalty, model, x, y, when: str = "on a fresh network") -> None:
     """The penalty is a finite float scalar, the same on a second call, and leaves the network
     as it was. Run before training on a batch the host drew, and again at training steps the
-    host drew, on the real batch of that step: neither can be recognised."""
+    host drew, on the real batch of that step: neither can be recognised (the network stays in
+    training mode, as in every step; the random state is put back, so a watched step changes
+    nothing that follows)."""
     import torch
 
     before = [p.detach().clone() for p in model.parameters()]
+    rng = torch.get_rng_state()
     logits = model(x)
     first = penalty(model, logits, y)
     second = penalty(model, logits, y)
+    torch.set_rng_state(rng)
     if not isinstance(first, torch.Tensor) or first.dim() != 0 or not first.is_floating_point():
         raise CheckFailed(f"penalty must return a scalar float tensor, got {first!r}"[:200])
     if not torch.isfinite(first):
@@ -79,22 +83,19 @@ def train_predict(
     model = _network(x_tr.shape[1], n_classes, dropout, seed)
     checks = checks or {"rows": list(range(min(16, len(x_tr)))), "steps": []}
     rows = torch.as_tensor(checks["rows"], dtype=torch.long)
-    model.eval()  # the check compares two calls: dropout off
+    model.train()
     check(penalty, model, x_tr[rows], y_tr[rows])
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"])
     gen = torch.Generator().manual_seed(seed)
     batch = train["batch_size"]
     watched, step = set(checks["steps"]), 0
-    model.train()
     for _ in range(train["epochs"] * EPOCHS_PER_BUDGET_EPOCH):
         order = torch.randperm(len(x_tr), generator=gen)
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
             step += 1
             if step in watched:
-                model.eval()
                 check(penalty, model, x_tr[idx], y_tr[idx], f"at training step {step}")
-                model.train()
             logits = model(x_tr[idx])
             loss = nn.functional.cross_entropy(logits, y_tr[idx]) + penalty(
                 model, logits, y_tr[idx]

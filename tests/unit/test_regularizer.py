@@ -100,3 +100,28 @@ def test_runner_property_check():
 
     with pytest.raises(runner.CheckFailed, match="changed the network"):
         runner.check(tamper, model, x, y)
+
+
+def test_watched_steps_change_nothing_and_the_network_stays_in_training_mode():
+    """The checks at host-drawn steps run in training mode (a penalty cannot tell them from a
+    step by ``model.training``) and put the random state back: with dropout, the test logits are
+    the same whichever steps were watched."""
+
+    from evaluators.regularizer import runner
+
+    split = data.small_split("iris", 0)
+    arrays = split.public()
+    train = {"epochs": 1, "lr": 0.01, "batch_size": 32}
+    modes: list[bool] = []
+
+    def l2(model, logits, targets):
+        modes.append(model.training)
+        return 1e-3 * sum((p * p).sum() for p in model.parameters())
+
+    rows = list(range(16))
+    runs = [
+        runner.train_predict(l2, 0.5, arrays, split.name, train, {"rows": rows, "steps": steps})
+        for steps in ([], [1, 5, 9], [2, 3, 40])
+    ]
+    assert all(modes)
+    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
