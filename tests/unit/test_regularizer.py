@@ -125,3 +125,29 @@ def test_watched_steps_change_nothing_and_the_network_stays_in_training_mode():
     ]
     assert all(modes)
     assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
+
+
+def test_a_penalty_that_turns_non_finite_in_training_is_left_to_the_training_loop():
+    """At a watched step a non-finite penalty is the loop's to report (non-finite predictions,
+    whichever steps were drawn); changing the parameters is still caught there."""
+    import torch
+
+    from evaluators.regularizer import runner
+
+    model = runner._network(4, 3, 0.0, seed=0)
+    x, y = torch.randn(8, 4), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+
+    def nan(m, lg, t):
+        return torch.sqrt(lg.abs().mean() * 0.0 - 1.0)
+
+    runner.check(nan, model, x, y, "at training step 3", in_training=True)
+    with pytest.raises(runner.CheckFailed, match="penalty is not finite on a fresh network"):
+        runner.check(nan, model, x, y)
+
+    def nan_and_tamper(m, lg, t):
+        with torch.no_grad():
+            next(m.parameters()).add_(1.0)
+        return nan(m, lg, t)
+
+    with pytest.raises(runner.CheckFailed, match=r"changed the network's parameters \(at training"):
+        runner.check(nan_and_tamper, model, x, y, "at training step 3", in_training=True)
