@@ -1,8 +1,12 @@
 """The analyst: decides keep/discard from measured numbers and writes the round's findings.
 
-Decisions are computed, not generated: a result is kept when its win rate's confidence interval
-lies above 1/2 (the noise floor). The model only writes commentary on a table rendered by code,
-and any number in its text that is not in the table is flagged.
+Decisions are computed, not generated. Keep: the win rate's lower confidence bound lies above 1/2
+(the noise floor) at the level ``ALPHA / m``, where m is the number of hypotheses the campaign
+has measured so far (Bonferroni: the chance that any of them is kept by luck stays under
+``ALPHA``), and the harness flagged nothing. A kept hypothesis is then run on held-out splits;
+it is confirmed when its win rate there is above 1/2 at ``ALPHA / k``, k the number confirmed
+or refuted so far. Only a confirmed result is a discovery. The model only writes commentary on
+a table rendered by code, and any number in its text that is not in the table is flagged.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from agents.llm import Answer, ask
 from agents.prompting import render
-from hypoforge.records import EvalReport
+from evaluators.stats import ALPHA, corrected_alpha, lower_bound
+from hypoforge.records import EvalReport, Outcome
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 # A hypothesis id (r<round>-<index>), with its campaign in front when it is an archive id.
@@ -29,30 +34,96 @@ class Finding(BaseModel):
     win_rate: float
     ci: tuple[float, float]
     keep: bool
+    budget: str = ""
+    bound: float | None = None  # the corrected lower bound the keep decision used
+    tried: int = 1  # hypotheses measured when it was decided (the correction's m)
+    confirm_win_rate: float | None = None
+    confirmation: str | None = None  # confirmed | not confirmed | failed: ... | None (not run)
 
 
-def decide(hypothesis: str, idea: str, report: EvalReport) -> Finding | None:
-    """Keep when the CI's lower end is above 1/2 and the harness flagged nothing (a bigger-model
-    win, say); None when there is no win rate to judge."""
+def corrected_bound(report: EvalReport, tried: int) -> float | None:
+    """The win rate's lower bound at ``ALPHA / tried`` over the report's (dataset, seed) cells;
+    None for a task that reports no cells (its keep then rests on the 95% interval alone)."""
+    cells = list(report.cell_win_rates.values())
+    return lower_bound(cells, corrected_alpha(tried)) if cells else None
+
+
+def keeps(report: EvalReport, tried: int) -> tuple[bool, float | None]:
+    """(keep, corrected bound): an OK, unflagged result whose corrected bound is above 1/2."""
+    if report.status is not Outcome.OK or report.win_rate is None or report.flags:
+        return False, None
+    bound = corrected_bound(report, tried)
+    if bound is None:
+        return report.win_rate_ci is not None and report.win_rate_ci[0] > 0.5, None
+    return bound > 0.5, bound
+
+
+def confirms(report: EvalReport, confirmations: int) -> str:
+    """The verdict of a confirmation run: "confirmed" when its win rate on the held-out splits is
+    above 1/2 at ``ALPHA / confirmations`` and nothing is flagged, else why not."""
+    if report.status is not Outcome.OK or report.win_rate is None:
+        return f"failed: {report.status.value}"
+    if report.flags:
+        return "not confirmed: flagged"
+    cells = list(report.cell_win_rates.values())
+    if cells:
+        ok = lower_bound(cells, corrected_alpha(confirmations)) > 0.5
+    else:
+        ok = report.win_rate_ci is not None and report.win_rate_ci[0] > 0.5
+    return "confirmed" if ok else "not confirmed"
+
+
+def decide(
+    hypothesis: str,
+    idea: str,
+    report: EvalReport,
+    tried: int = 1,
+    row: Any = None,
+) -> Finding | None:
+    """The finding of one result: keep by ``keeps`` (with the decision already in the ledger
+    ``row`` if there is one), the confirmation from ``row``; None when there is no win rate."""
     if report.win_rate is None or report.win_rate_ci is None:
         return None
+    keep, bound = keeps(report, tried)
+    if row is not None and row.kept is not None:
+        keep = bool(row.kept)
     return Finding(
         hypothesis=hypothesis,
         idea="; ".join([idea, *(f"FLAGGED: {f}" for f in report.flags)]),
         win_rate=report.win_rate,
         ci=report.win_rate_ci,
-        keep=report.win_rate_ci[0] > 0.5 and not report.flags,
+        keep=keep,
+        budget=report.budget,
+        bound=bound,
+        tried=tried,
+        confirm_win_rate=None if row is None else row.confirm_win_rate,
+        confirmation=None if row is None else row.confirmation,
     )
 
 
 def table(findings: list[Finding]) -> str:
-    lines = ["| hypothesis | idea | win rate | 95% CI | keep |", "|---|---|---|---|---|"]
+    """The measured table: selection figures, the corrected keep, the confirmation beside."""
+    lines = [
+        "| hypothesis | idea | budget | win rate | 95% CI | corrected bound (m) | keep "
+        "| held-out win rate | confirmation |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for f in findings:
+        bound = "-" if f.bound is None else f"{f.bound:.2f} (m={f.tried})"
+        held = "-" if f.confirm_win_rate is None else f"{f.confirm_win_rate:.2f}"
         lines.append(
-            f"| {f.hypothesis} | {f.idea} | {f.win_rate:.2f} | "
-            f"{f.ci[0]:.2f}-{f.ci[1]:.2f} | {'yes' if f.keep else 'no'} |"
+            f"| {f.hypothesis} | {f.idea} | {f.budget or '-'} | {f.win_rate:.2f} | "
+            f"{f.ci[0]:.2f}-{f.ci[1]:.2f} | {bound} | {'yes' if f.keep else 'no'} | {held} "
+            f"| {f.confirmation or '-'} |"
         )
     return "\n".join(lines)
+
+
+KEEP_RULE = (
+    f"keep: lower bound of the win rate above 0.5 at level {ALPHA}/m (Bonferroni over the m "
+    f"hypotheses measured so far); a discovery: kept, then confirmed on held-out splits at "
+    f"{ALPHA}/k (k confirmation runs so far)"
+)
 
 
 def unsupported_numbers(text: str, source: str) -> list[str]:

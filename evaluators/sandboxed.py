@@ -28,7 +28,7 @@ from evaluators.activation.datasets import Split
 from evaluators.secrets import DataSecret, installation_secret
 from evaluators.static_check import StaticCheckError
 from evaluators.winrate import Cell, win_rate
-from hypoforge.errors import InfraError
+from hypoforge.errors import ConfigError, InfraError
 from hypoforge.records import DatasetScore, EvalReport, Outcome
 from hypoforge.settings import Limits
 from sandbox.artifacts import ArtifactError, read_json, read_npy
@@ -69,6 +69,8 @@ class SandboxedEvaluator:
         notify: Callable[[str], None] | None = None,
         wall_seconds: float | None = None,
         keep: str = "ok",
+        split_set: str = "selection",
+        confirm_splits: list[Split] | None = None,
     ) -> None:
         self.keep = keep  # attempt folders kept after scoring: "none", "ok" or "all"
         self.sandbox = sandbox
@@ -76,7 +78,14 @@ class SandboxedEvaluator:
         self.home = home
         self.limits = limits or Limits()
         self._secret: DataSecret | None = None  # loaded on first use (see ``secret``)
-        self.splits = splits if splits is not None else self.default_splits(self.secret)
+        if split_set not in self.split_sets:
+            raise ConfigError(
+                f"task {self.task!r} has no split set {split_set!r}; "
+                f"choose one of: {', '.join(self.split_sets)}"
+            )
+        self.split_set = split_set
+        self.splits = splits if splits is not None else self.splits_for(split_set, self.secret)
+        self._confirm_splits = confirm_splits  # tests give small ones; None: the task's own
         self.version = self.harness_version()
         self.wall_seconds = wall_seconds  # overrides the budget's limit (tests use short ones)
         # The secret ids are part of the identity: another installation's data is other data, so
@@ -96,10 +105,39 @@ class SandboxedEvaluator:
         return self._secret
 
     # -- what a task defines ---------------------------------------------------------------------
+    # Named sets of splits. ``selection``: what screening, the ladder and the reward model see.
+    # ``confirmation``: held out from selection (fresh seeds with fresh samples and assignments,
+    # held-out datasets, a variant of the fixed model); only a kept hypothesis is run there.
+    # ``hard``: a configuration where test accuracy does not saturate, for calibration and for
+    # campaigns where components must matter (``[campaign] splits = "hard"``).
+    split_sets: ClassVar[tuple[str, ...]] = ("selection", "confirmation", "hard")
+
     @staticmethod
     def default_splits(secret: DataSecret) -> list[Split]:
-        """The task's splits, drawn from the installation's ``secret``."""
+        """The task's selection splits, drawn from the installation's ``secret``."""
         return datasets.all_splits(secret=secret)
+
+    @classmethod
+    def splits_for(cls, split_set: str, secret: DataSecret) -> list[Split]:
+        """The splits of ``split_set``, drawn from ``secret``."""
+        if split_set == "selection":
+            return cls.default_splits(secret)
+        if split_set == "confirmation":
+            return datasets.confirmation_splits(secret=secret)
+        return datasets.hard_splits(secret=secret)
+
+    def confirmer(self) -> SandboxedEvaluator:
+        """The evaluator of this task on its confirmation splits (same sandbox, home, limits)."""
+        return type(self)(
+            self.sandbox,
+            self.home,
+            self.limits,
+            splits=self._confirm_splits,
+            notify=self.notify,
+            wall_seconds=self.wall_seconds,
+            keep=self.keep,
+            split_set="confirmation",
+        )
 
     @classmethod
     def harness_version(cls) -> str:
@@ -245,6 +283,8 @@ class SandboxedEvaluator:
             comparisons=wr.comparisons,
             per_dataset=per_dataset,
             flags=scored.flags,
+            cells={f"{d}-s{s}": v for (d, s), v in sorted(scored.accuracy.items())},
+            cell_win_rates={f"{d}-s{s}": v for (d, s), v in wr.per_cell.items()},
             **extra,
         )
 
@@ -267,6 +307,8 @@ class SandboxedEvaluator:
             reason=reason,
             wall_seconds=_since(start),
             data_secret=self.data_secret,
+            split_set=self.split_set,
+            splits_id=self.splits_id,
             **extra,
         )
 

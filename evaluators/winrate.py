@@ -20,6 +20,7 @@ class WinRate:
     ci: tuple[float, float]
     comparisons: int
     per_dataset: dict[str, float]
+    per_cell: dict[Cell, float]  # the mean comparison score of each (dataset, seed) cell
 
 
 def compare(candidate: float, baseline: float, tolerance: float = 1e-9) -> float:
@@ -59,4 +60,5 @@ def win_rate(
         ci=(float(lo), float(hi)),
         comparisons=int(scores.size),
         per_dataset=per_dataset,
+        per_cell={c: float(per_cell[i]) for i, c in enumerate(cells)},
     )

@@ -19,7 +19,8 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
                -> gate (the user's decisions; approval mode waits here) -(revise)-> code
                -> probe -(code fault, repairs left)-> code
                -> select (duplicates, reward model, top-k) -> screen -(code fault)-> code
-               -> evaluate -> analyze -> record
+               -> evaluate (the ladder: short, full) -> confirm (keep, held-out splits)
+               -> analyze -> record
     record -> context -> (budget spent) -> END
     """
 
@@ -41,6 +42,7 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     g.add_node("select", bind(selection.select))
     g.add_node("screen", bind(nodes.screen))
     g.add_node("evaluate", bind(nodes.evaluate))
+    g.add_node("confirm", bind(nodes.confirm))
     g.add_node("analyze", bind(nodes.analyze))
     g.add_node("record", bind(nodes.record))
     g.add_edge(START, "context")
@@ -53,7 +55,8 @@ def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
     g.add_conditional_edges("probe", bind(nodes.coder_or("select")))
     g.add_edge("select", "screen")
     g.add_conditional_edges("screen", bind(nodes.coder_or("evaluate")))
-    g.add_edge("evaluate", "analyze")
+    g.add_edge("evaluate", "confirm")
+    g.add_edge("confirm", "analyze")
     g.add_edge("analyze", "record")
     g.add_edge("record", "context")
     return g.compile(checkpointer=checkpointer)

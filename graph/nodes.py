@@ -68,6 +68,12 @@ class Deps:
         self.ledger.add_usage(self.campaign, tokens=tokens)
 
     @cached_property
+    def confirmer(self) -> TaskEvaluator | None:
+        """The task's evaluator on its held-out confirmation splits (None: the task has none)."""
+        make = getattr(self.evaluator, "confirmer", None)
+        return make() if make is not None else None
+
+    @cached_property
     def steering(self) -> Steering:
         return Steering(self.ledger, self.campaign)
 
@@ -278,16 +284,20 @@ def coder_or(then: str) -> Callable[[CampaignState, Deps], str]:
     return route
 
 
-def _experiment(deps: Deps, row: HypothesisRow, budget: str) -> EvalReport:
+def _experiment(
+    deps: Deps, row: HypothesisRow, budget: str, evaluator: TaskEvaluator | None = None
+) -> EvalReport:
     """Run one experiment exactly once: a result already in the ledger is reused."""
+    evaluator = evaluator or deps.evaluator
     source = deps.code_path(row.id).read_text()
-    key = deps.evaluator.experiment_key(source, budget)
+    key = evaluator.experiment_key(source, budget)
     report = deps.ledger.result(key)
     if report is not None:
         return report
-    deps.notify("sandbox", f"{budget} evaluation of {row.id}")
+    where = "" if evaluator is deps.evaluator else " on the held-out splits"
+    deps.notify("sandbox", f"{budget} evaluation of {row.id}{where}")
     deps.ledger.add_usage(deps.campaign, launches=1)
-    report = deps.evaluator.evaluate(source, budget)
+    report = evaluator.evaluate(source, budget)
     if report.status is Outcome.INFRA_ERROR:
         # Never counted against the hypothesis: the campaign stops here and can be resumed.
         raise InfraError(f"{row.id}: {report.reason}")
@@ -306,7 +316,8 @@ def screen(state: CampaignState, deps: Deps) -> dict:
             continue
         if not gate.cleared(deps, row):  # vetoed or sent back since it was probed
             continue
-        report = _experiment(deps, row, "one-pass")
+        budget = deps.settings.ladder[0]
+        report = _experiment(deps, row, budget)
         if report.status is Outcome.OK:
             stage = "screened"
         elif report.status in REPAIRABLE and row.repairs < deps.settings.repairs:
@@ -320,6 +331,7 @@ def screen(state: CampaignState, deps: Deps) -> dict:
                     "outcome": report.status.value,
                     "reason": report.reason or "; ".join(report.flags) or None,
                     "screen_win_rate": report.win_rate,
+                    "rungs": {budget: report.win_rate} if report.win_rate is not None else {},
                 }
             )
         )
@@ -327,23 +339,76 @@ def screen(state: CampaignState, deps: Deps) -> dict:
 
 
 def evaluate(state: CampaignState, deps: Deps) -> dict:
-    """Full-budget evaluation of the best screened hypotheses of the round."""
-    screened = [r for r in deps.rows(state["batch"]) if r.stage in ("screened", "evaluated")]
-    screened.sort(key=lambda r: r.screen_win_rate or 0, reverse=True)
-    for row in screened[: deps.settings.full_top_k]:
-        if row.stage == "evaluated":
+    """The promotion ladder: each rung after screening runs the best of the rung before (by its
+    win rate there), as many as the rung's survivor count; the last rung is the full budget."""
+    ladder = deps.settings.ladder
+    for rung, survivors in zip(ladder[1:], deps.settings.survivors(), strict=True):
+        before = ladder[ladder.index(rung) - 1]
+        rows = [r for r in deps.rows(state["batch"]) if before in r.rungs]
+        rows.sort(key=lambda r: r.rungs[before], reverse=True)
+        for row in rows[:survivors]:
+            if rung in row.rungs:
+                continue  # run before a crash (a failed run is found in the ledger instead)
+            report = _experiment(deps, row, rung)
+            rungs = dict(row.rungs)
+            if report.win_rate is not None:
+                rungs[rung] = report.win_rate
+            update: dict[str, Any] = {
+                "stage": "evaluated",
+                "outcome": report.status.value,
+                "reason": report.reason or "; ".join(report.flags) or None,
+                "rungs": rungs,
+            }
+            if rung == ladder[-1]:
+                update["full_win_rate"] = report.win_rate
+            deps.ledger.save(row.model_copy(update=update))
+    return {}
+
+
+def _selection_report(deps: Deps, row: HypothesisRow) -> EvalReport | None:
+    """The row's result on the highest rung of the ladder it reached, from the ledger."""
+    source = deps.code_path(row.id)
+    if not source.exists():
+        return None
+    for budget in reversed(deps.settings.ladder):
+        report = deps.ledger.result(deps.evaluator.experiment_key(source.read_text(), budget))
+        if report is not None:
+            return report
+    return None
+
+
+def tried(deps: Deps) -> int:
+    """Hypotheses of the campaign measured at selection: the m of the keep rule's correction
+    (a duplicate reuses its original's result and is not counted again)."""
+    rows = deps.ledger.hypotheses(deps.campaign)
+    return sum(r.screen_win_rate is not None and r.stage != "duplicate" for r in rows)
+
+
+def confirm(state: CampaignState, deps: Deps) -> dict:
+    """Decide keep for the round's measured hypotheses (corrected for how many were tried) and
+    run each kept one at the last rung's budget on the task's held-out splits."""
+    confirmer = deps.confirmer
+    for row in deps.rows(state["batch"]):
+        if row.stage not in ("screened", "evaluated") or row.confirmation is not None:
             continue
-        report = _experiment(deps, row, "full")
+        report = _selection_report(deps, row)
+        if report is None:
+            continue
+        if row.kept is None:
+            keep, _ = analyst.keeps(report, tried(deps))
+            row = row.model_copy(update={"kept": keep})
+            deps.ledger.save(row)
+        if not row.kept or confirmer is None or not deps.settings.confirm:
+            continue
+        held = _experiment(deps, row, deps.settings.ladder[-1], evaluator=confirmer)
+        done = sum(r.confirmation is not None for r in deps.ledger.hypotheses(deps.campaign))
+        verdict = analyst.confirms(held, done + 1)
         deps.ledger.save(
-            row.model_copy(
-                update={
-                    "stage": "evaluated",
-                    "outcome": report.status.value,
-                    "reason": report.reason or "; ".join(report.flags) or None,
-                    "full_win_rate": report.win_rate,
-                }
-            )
+            row.model_copy(update={"confirm_win_rate": held.win_rate, "confirmation": verdict})
         )
+        detail = {"id": row.id, "verdict": verdict, "win_rate": held.win_rate}
+        deps.ledger.log(deps.campaign, "analyst", "confirmation", detail)
+        deps.notify("analyst", f"{row.id} {verdict} on held-out splits")
     return {}
 
 
@@ -353,17 +418,13 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
     if out.exists():
         return {}
     findings = []
+    m = tried(deps)
     for row in deps.rows(state["batch"]):
-        for budget in ("full", "one-pass"):
-            source = deps.code_path(row.id)
-            if not source.exists():
-                break
-            report = deps.ledger.result(deps.evaluator.experiment_key(source.read_text(), budget))
-            finding = analyst.decide(row.id, row.idea, report) if report else None
-            if finding is not None:
-                findings.append(finding)
-                break
-    text = [f"# Round {state['round']}", "", analyst.table(findings), ""]
+        report = _selection_report(deps, row)
+        finding = analyst.decide(row.id, row.idea, report, m, row) if report else None
+        if finding is not None:
+            findings.append(finding)
+    text = [f"# Round {state['round']}", "", analyst.table(findings), "", analyst.KEEP_RULE, ""]
     if findings and "analyst" in deps.models:
         deps.notify("analyst", f"summarising round {state['round']}")
         answer = analyst.summarise(

@@ -156,7 +156,7 @@ def status(folder: Path) -> dict:
             stages[r.stage] = stages.get(r.stage, 0) + 1
         best = sorted(
             (r for r in rows if r.screen_win_rate is not None),
-            key=lambda r: r.full_win_rate or r.screen_win_rate or 0,
+            key=lambda r: r.selection_win_rate or 0,
             reverse=True,
         )
         return {
@@ -170,6 +170,35 @@ def status(folder: Path) -> dict:
             "stages": stages,
             "stopped": stops[-1][2] if stops else "",
             "best": [json.loads(r.model_dump_json()) for r in best[:5]],
+            "confirmation": confirmation_summary(rows),
         }
     finally:
         ledger.close()
+
+
+def confirmation_summary(rows: list[Any]) -> dict:
+    """Kept, confirmed and the regression from selection to held-out figures for the campaign
+    (``evaluators.stats.regression`` over the hypotheses that were run on held-out splits)."""
+    from evaluators.stats import regression
+
+    held = [r for r in rows if r.confirm_win_rate is not None and r.selection_win_rate is not None]
+    return {
+        "kept": sum(bool(r.kept) for r in rows),
+        "confirmed": [r.id for r in rows if r.discovery],
+        "regression": regression(
+            [r.selection_win_rate for r in held], [r.confirm_win_rate for r in held]
+        ),
+    }
+
+
+def regression_line(summary: dict) -> str:
+    """One line for the status, the live view and the report."""
+    reg = summary["regression"]
+    head = f"kept {summary['kept']}, confirmed {len(summary['confirmed'])}"
+    if not reg.get("n"):
+        return f"{head}; no held-out runs yet"
+    slope = f", slope {reg['slope']:.2f}" if "slope" in reg else ""
+    return (
+        f"{head}; selection {reg['selection_mean']:.3f} -> held-out "
+        f"{reg['confirmation_mean']:.3f} (drop {reg['drop']:+.3f}, n={reg['n']}{slope})"
+    )

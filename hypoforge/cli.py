@@ -31,6 +31,8 @@ app: typer.Typer = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+BUDGETS = ("one-pass", "short", "full")
+
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file.", dir_okay=False)
 ]
@@ -76,7 +78,12 @@ def _session(config: Path | None, reap: bool = True) -> Iterator[tuple[Settings,
 def eval_cmd(
     path: Annotated[Path, typer.Argument(help="Hypothesis file (see `hypoforge tasks list`).")],
     task: Annotated[str, typer.Option(help="Research task.")] = "activation",
-    budget: Annotated[str, typer.Option(help="one-pass (screening) or full.")] = "one-pass",
+    budget: Annotated[
+        str, typer.Option(help="one-pass (screening), short (the ladder's middle) or full.")
+    ] = "one-pass",
+    splits: Annotated[
+        str, typer.Option(help="The task's split set: selection, confirmation (held out) or hard.")
+    ] = "selection",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -86,8 +93,8 @@ def eval_cmd(
     try:
         plugin = registry.get(task)
         source = path.read_text()
-        if budget not in ("one-pass", "full"):
-            raise ConfigError(f"unknown budget {budget!r}; choose one of: one-pass, full")
+        if budget not in BUDGETS:
+            raise ConfigError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
     except OSError as exc:
         raise _fail(ConfigError(f"cannot read {path}: {exc.strerror}")) from None
     except UnicodeDecodeError:
@@ -107,6 +114,7 @@ def eval_cmd(
             settings.sandbox.limits,
             notify=notify,
             keep=settings.sandbox.keep_attempts,
+            split_set=splits,
         )
         if status is not None:
             status.start()
@@ -163,7 +171,11 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
         search = info.budgets.generator == "search"
         plugin = registry.get(info.task)
         evaluator = plugin.make_evaluator(
-            sandbox, settings.home, settings.sandbox.limits, keep=settings.sandbox.keep_attempts
+            sandbox,
+            settings.home,
+            settings.sandbox.limits,
+            keep=settings.sandbox.keep_attempts,
+            split_set=info.budgets.splits,
         )
         try:
             with _open_llm(settings, folder) as base_url:
@@ -285,15 +297,23 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
     out.print("stages: " + ", ".join(f"{k} {v}" for k, v in sorted(st["stages"].items())))
     if st["stopped"]:
         out.print(f"stopped: {st['stopped']}")
-    table = Table(title="best", title_justify="left")
-    for col in ("id", "idea", "screen", "full"):
+    out.print(campaign.regression_line(st["confirmation"]))
+    table = Table(title="best (held out: the confirmation run)", title_justify="left")
+    for col in ("id", "idea", "screen", "full", "kept", "held out", "confirmation"):
         table.add_column(col)
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
     for b in st["best"]:
         table.add_row(
             b["id"],
-            cell(b["idea"], 70),
-            f"{b['screen_win_rate']:.3f}",
-            "-" if b["full_win_rate"] is None else f"{b['full_win_rate']:.3f}",
+            cell(b["idea"], 60),
+            num(b["screen_win_rate"]),
+            num(b["full_win_rate"]),
+            "-" if b["kept"] is None else ("yes" if b["kept"] else "no"),
+            num(b["confirm_win_rate"]),
+            b["confirmation"] or "-",
         )
     out.print(table)
 

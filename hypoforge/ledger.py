@@ -14,7 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hypoforge.records import EvalReport
 
@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS hypotheses (
     campaign TEXT NOT NULL, id TEXT NOT NULL, round INTEGER NOT NULL, mode TEXT NOT NULL,
     idea TEXT NOT NULL, code_sha TEXT, stage TEXT NOT NULL, verdict TEXT, p_win REAL,
     outcome TEXT, reason TEXT, screen_win_rate REAL, full_win_rate REAL, repairs INTEGER NOT NULL,
-    updated REAL NOT NULL, predicted REAL, duplicate_of TEXT, PRIMARY KEY (campaign, id));
+    updated REAL NOT NULL, predicted REAL, duplicate_of TEXT, rungs TEXT, kept INTEGER,
+    confirm_win_rate REAL, confirmation TEXT, PRIMARY KEY (campaign, id));
 CREATE TABLE IF NOT EXISTS probes (
     campaign TEXT NOT NULL, id TEXT NOT NULL, code_sha TEXT NOT NULL, problem TEXT,
     fingerprint TEXT, PRIMARY KEY (campaign, id, code_sha));
@@ -70,6 +71,27 @@ class HypothesisRow(BaseModel):
     repairs: int = 0
     predicted: float | None = None  # the reward model's predicted win rate when it ranked this
     duplicate_of: str | None = None  # archive id (campaign/hypothesis) of the original
+    rungs: dict[str, float] = Field(default_factory=dict)  # budget -> win rate, on the ladder
+    # The analyst's keep decision (multiple-comparison corrected; None: not judged yet) and the
+    # confirmation on held-out splits: "confirmed", "not confirmed" or "failed: <outcome>".
+    kept: bool | None = None
+    confirm_win_rate: float | None = None
+    confirmation: str | None = None
+
+    @property
+    def selection_win_rate(self) -> float | None:
+        """The win rate on the highest rung of the ladder it reached (selection splits)."""
+        if self.full_win_rate is not None:
+            return self.full_win_rate
+        for budget in ("short", "one-pass"):
+            if budget in self.rungs:
+                return self.rungs[budget]
+        return self.screen_win_rate
+
+    @property
+    def discovery(self) -> bool:
+        """Kept at selection and confirmed on held-out splits: the only results called so."""
+        return bool(self.kept) and self.confirmation == "confirmed"
 
     @property
     def flagged(self) -> bool:
@@ -78,7 +100,15 @@ class HypothesisRow(BaseModel):
 
 
 # Columns added after the first release, for ledgers created before them.
-ADDED_COLUMNS = {"predicted": "REAL", "duplicate_of": "TEXT"}
+ADDED_COLUMNS = {
+    "predicted": "REAL",
+    "duplicate_of": "TEXT",
+    "rungs": "TEXT",
+    "kept": "INTEGER",
+    "confirm_win_rate": "REAL",
+    "confirmation": "TEXT",
+}
+JSON_COLUMNS = ("rungs",)
 
 
 class Ledger:
@@ -129,6 +159,8 @@ class Ledger:
     # -- hypotheses ----------------------------------------------------------------------------
     def save(self, row: HypothesisRow) -> None:
         data = row.model_dump()
+        for column in JSON_COLUMNS:
+            data[column] = json.dumps(data[column], sort_keys=True)
         cols = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         self.db.execute(
@@ -148,7 +180,13 @@ class Ledger:
         cur = self.db.execute(
             f"SELECT {', '.join(fields)} FROM hypotheses WHERE {where} ORDER BY round, id", args
         )
-        return [HypothesisRow(**dict(zip(fields, r, strict=True))) for r in cur]
+        out = []
+        for values in cur:
+            data = dict(zip(fields, values, strict=True))
+            for column in JSON_COLUMNS:
+                data[column] = json.loads(data[column]) if data[column] else {}
+            out.append(HypothesisRow(**data))
+        return out
 
     # -- probes: behaviour before compute -------------------------------------------------------
     def put_probe(

@@ -58,6 +58,9 @@ class LiveView:
             "SELECT COUNT(*) FROM directives WHERE campaign = ? AND withdrawn IS NULL",
             (self.campaign,),
         ).fetchone()[0]
+        from hypoforge.campaign import confirmation_summary, regression_line
+
+        head.add_row(regression_line(confirmation_summary(rows)), "", "", "")
         head.add_row(
             f"vetoed {sum(r.stage == 'vetoed' for r in rows)}",
             f"standing directives {standing}",
@@ -68,19 +71,18 @@ class LiveView:
         for agent in AGENTS:
             agents.add_row(agent, self.stages[agent])
         board = Table(title="leaderboard (win rate vs the task's baselines)", title_justify="left")
-        for col in ("id", "idea", "predicted", "screen", "full", "stage"):
+        for col in ("id", "idea", "predicted", "screen", "full", "held out", "stage"):
             board.add_column(col)
-        scored = sorted(
-            rows, key=lambda r: r.full_win_rate or r.screen_win_rate or -1, reverse=True
-        )
+        scored = sorted(rows, key=lambda r: r.selection_win_rate or -1, reverse=True)
         for r in scored[:8]:
             board.add_row(
                 r.id,
-                cell(r.idea, 60),
+                cell(r.idea, 50),
                 _fmt(r.predicted),
                 _fmt(r.screen_win_rate),
                 _fmt(r.full_win_rate),
-                r.stage,
+                _fmt(r.confirm_win_rate),
+                r.confirmation or r.stage,
             )
         return Group(head, agents, board)
 

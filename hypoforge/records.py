@@ -61,6 +61,10 @@ class EvalReport(_Record):
     log_tail: str = ""
     artifacts: str | None = None  # the attempt's output folder (untrusted files: read with care)
     data_secret: str | None = None  # id(s) of the data secret the splits came from, never the key
+    split_set: str | None = None  # the task's split set scored: selection, confirmation, hard
+    splits_id: str | None = None  # hash of the scored splits' names and secret ids
+    cells: dict[str, float] = Field(default_factory=dict)  # the metric per "<dataset>-s<seed>"
+    cell_win_rates: dict[str, float] = Field(default_factory=dict)  # mean comparison per cell
 
     @field_validator("reason", "log_tail")
     @classmethod

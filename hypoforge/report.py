@@ -6,6 +6,7 @@ Plots (PNG, in ``<campaign>/report/``):
   progress.png  win rate of every proposal in the order it was made
   heatmap.png   per-dataset accuracy of the leaders minus the best baseline
   reward.png    the reward model's predicted win rates against the measured ones
+  confirmation.png  selection-time win rates of the kept hypotheses against their held-out ones
 """
 
 from __future__ import annotations
@@ -37,15 +38,80 @@ def _baseline_curves(x: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+RUNG = {"one-pass": 0, "short": 1, "full": 2}
+
+
 def _best_report(ledger: Ledger, campaign_id: str) -> dict[str, EvalReport]:
-    """For each hypothesis, its full-budget report if any, else its screening report."""
+    """For each hypothesis, its selection report on the highest rung of the ladder it reached
+    (confirmation runs on held-out splits are reported beside, never instead)."""
     best: dict[str, EvalReport] = {}
     for _, hid, rep in ledger.results(campaign_id):
-        if rep.win_rate is None:
+        if rep.win_rate is None or rep.split_set == "confirmation":
             continue
-        if hid not in best or rep.budget == "full":
+        if hid not in best or RUNG.get(rep.budget, 0) >= RUNG.get(best[hid].budget, 0):
             best[hid] = rep
     return best
+
+
+def _plot_confirmation(out: Path, rows: list[HypothesisRow]) -> bool:
+    """Selection-time against held-out win rates: the winner's curse, seen."""
+    import matplotlib.pyplot as plt
+
+    held = [r for r in rows if r.confirm_win_rate is not None and r.selection_win_rate is not None]
+    if not held:
+        return False
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":")
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    for r in held:
+        ok = r.confirmation == "confirmed"
+        ax.plot(r.selection_win_rate, r.confirm_win_rate, "o" if ok else "x", color="C0")
+        ax.annotate(r.id, (r.selection_win_rate or 0, r.confirm_win_rate or 0), fontsize=7)
+    ax.set_xlabel("win rate at selection")
+    ax.set_ylabel("win rate on held-out splits")
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("confirmation (o confirmed, x not)")
+    _save(fig, out / "confirmation.png")
+    return True
+
+
+def _confirmation(rows: list[HypothesisRow]) -> list[str]:
+    """Discoveries (confirmed only), every confirmation run beside its selection figure, and the
+    campaign's regression from selection to held-out figures."""
+    from agents.analyst import KEEP_RULE
+
+    summary = campaign.confirmation_summary(rows)
+    found = [r for r in rows if r.discovery]
+    lines = ["## Discoveries", ""]
+    if found:
+        lines += [
+            f"- {r.id} ({clean(r.idea)}): held-out win rate {r.confirm_win_rate:.3f}" for r in found
+        ]
+    else:
+        lines.append("None: no hypothesis was kept and then confirmed on held-out splits.")
+    lines += [
+        "",
+        f"Rule: {KEEP_RULE}.",
+        "",
+        "## Confirmation",
+        "",
+        campaign.regression_line(summary),
+        "",
+    ]
+    held = [r for r in rows if r.kept]
+    if held:
+        lines += [
+            "| id | idea | selection win rate | held-out win rate | verdict |",
+            "|---|---|---|---|---|",
+        ]
+        for r in held:
+            sel = "-" if r.selection_win_rate is None else f"{r.selection_win_rate:.3f}"
+            out = "-" if r.confirm_win_rate is None else f"{r.confirm_win_rate:.3f}"
+            idea = clean(r.idea).replace("|", "/")
+            lines.append(f"| {r.id} | {idea} | {sel} | {out} | {r.confirmation or 'not run'} |")
+        lines.append("")
+    return lines
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -173,12 +239,20 @@ def _decisions(rows: list[HypothesisRow], alarms: list[str]) -> list[str]:
 
 
 def write_tsv(path: Path, rows: list[HypothesisRow]) -> None:
+    import json
+
     fields = list(HypothesisRow.model_fields)
     with path.open("w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(fields)
         for r in rows:
-            w.writerow(["" if getattr(r, k) is None else getattr(r, k) for k in fields])
+            values = [getattr(r, k) for k in fields]
+            w.writerow(
+                [
+                    "" if v is None else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+                    for v in values
+                ]
+            )
 
 
 def write_report(folder: Path) -> Path:
@@ -230,6 +304,9 @@ def write_report(folder: Path) -> Path:
             lines += ["![curves](curves.png)", ""]
         if _plot_heatmap(out, leaders, reports):
             lines += ["![per-dataset heatmap](heatmap.png)", ""]
+    lines += _confirmation(rows)
+    if _plot_confirmation(out, rows):
+        lines += ["![selection against held-out win rates](confirmation.png)", ""]
     lines += _decisions(rows, alarms)
     if _plot_reward(out, rows):
         lines += ["![reward model](reward.png)", ""]

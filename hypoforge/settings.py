@@ -67,6 +67,9 @@ class LLMSettings(_Config):
         return self.grammar == "on" or (self.grammar == "auto" and self.endpoint == "embedded")
 
 
+Budget = Literal["one-pass", "short", "full"]
+
+
 class CampaignSettings(_Config):
     """Hard budgets, enforced by the orchestrator; nothing an agent writes can change them."""
 
@@ -75,8 +78,17 @@ class CampaignSettings(_Config):
     hours: float = Field(1.0, gt=0)  # wall-clock budget
     tokens: int = Field(200_000, ge=1)  # LLM tokens (prompt + completion)
     repairs: int = Field(2, ge=0, le=10)  # coder attempts after a validation failure
-    full_top_k: int = Field(1, ge=0)  # screened hypotheses promoted to the full budget per round
     screen_top_k: int = Field(4, ge=1)  # probed hypotheses the reward model keeps per round
+    # The promotion ladder (successive halving): the first budget screens every selected
+    # hypothesis; each later rung runs the best of the rung before. ``promote`` holds the
+    # survivor counts of the middle rungs, ``full_top_k`` that of the last (0: screening only).
+    ladder: tuple[Budget, ...] = ("one-pass", "short", "full")
+    promote: tuple[int, ...] = (2,)
+    full_top_k: int = Field(1, ge=0)  # survivors of the last rung per round
+    # A kept hypothesis is re-run at the last rung's budget on the task's confirmation splits
+    # (held out from selection); only a confirmed one is called a discovery.
+    confirm: bool = True
+    splits: Literal["selection", "hard"] = "selection"  # the task's split set for selection
     exploration: float = Field(1.0, ge=0)  # weight of the reward model's uncertainty bonus
     reward_model: Literal["gp", "ridge"] = "gp"
     generator: Literal["llm", "search"] = "llm"  # who proposes: the LLM or the built-in search
@@ -90,6 +102,30 @@ class CampaignSettings(_Config):
         if self.cost is not None and self.price_per_million_tokens is None:
             raise ValueError("a cost budget needs price_per_million_tokens")
         return self
+
+    @model_validator(mode="after")
+    def _ladder(self) -> CampaignSettings:
+        if len(set(self.ladder)) != len(self.ladder) or not self.ladder:
+            raise ValueError("ladder: one or more distinct budgets, cheapest first")
+        if len(self.promote) != max(0, len(self.ladder) - 2):
+            raise ValueError(
+                f"promote: one survivor count per middle rung of the ladder "
+                f"({max(0, len(self.ladder) - 2)} for {len(self.ladder)} rungs)"
+            )
+        if any(p < 1 for p in self.promote):
+            raise ValueError("promote: survivor counts are at least 1")
+        return self
+
+    def survivors(self) -> list[int]:
+        """How many of a round's hypotheses each rung after the first runs (non-increasing;
+        all 0 when ``full_top_k`` is 0, the ladder then stops at screening)."""
+        if self.full_top_k == 0:
+            return [0] * (len(self.ladder) - 1)
+        counts, prev = [], None
+        for n in (*self.promote, self.full_top_k):
+            prev = n if prev is None else min(prev, n)
+            counts.append(prev)
+        return counts
 
     def spent(self, tokens: int) -> float | None:
         """Money spent on ``tokens``, when a price is configured."""

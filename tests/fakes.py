@@ -15,7 +15,13 @@ from hypoforge.records import Outcome
 from sandbox.base import Job, RunResult, Sandbox
 
 SMALL_SPLITS = [datasets.split("iris", 0), datasets.split("wine", 0), datasets.split("moons", 1)]
-BY_NAME = {s.name: s for s in SMALL_SPLITS}
+# Small held-out splits: fresh seeds, a held-out dataset and the deep variant.
+CONFIRM_SPLITS = [
+    datasets.split("iris", 3),
+    datasets.split("checkerboard", 3),
+    datasets.split("spirals", 4, deep=True),
+]
+BY_NAME = {s.name: s for s in SMALL_SPLITS + CONFIRM_SPLITS}
 
 
 def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -61,6 +67,7 @@ class FakeSandbox(Sandbox):
         self.after = after
         self.preflight_error = preflight_error
         self.jobs: list[Job] = []
+        self.specs: list[dict] = []  # each job's job.json, as the container would have read it
         self.closed = False
 
     def preflight(self) -> None:
@@ -81,6 +88,7 @@ class FakeSandbox(Sandbox):
         job.out_dir.mkdir(parents=True)
         in_dir = next(m.source for m in job.mounts if m.target == "/hf/in")
         spec = json.loads((in_dir / "job.json").read_text())
+        self.specs.append(spec)
         probe = spec.get("checks", {}).get("probe")
         for name in spec["candidates"]:
             is_candidate = name == "candidate"

@@ -31,6 +31,9 @@ class Budget:
 
 BUDGETS = {
     "one-pass": Budget("one-pass", epochs=1, lr=0.01, wall_seconds=120),
+    # The ladder's middle rung: long enough to leave the first epoch's race behind (see README,
+    # "How far screening can be trusted"), a sixth of the full budget's cost.
+    "short": Budget("short", epochs=5, lr=0.005, wall_seconds=300),
     "full": Budget("full", epochs=30, lr=0.005, wall_seconds=900),
 }
 

@@ -54,6 +54,12 @@ from evaluators.secrets import PUBLIC, DataSecret, derive_rng, derive_seed
 DATASETS = ("digits", "breast_cancer", "wine", "iris", "moons", "circles", "spirals")
 PUBLIC_DATASETS = ("digits", "breast_cancer", "wine", "iris")  # anyone can download these rows
 SEEDS = (0, 1, 2)
+# Held out from selection: generated problems that selection never sees, fresh seeds (new secret
+# samples of the generated datasets, new row assignments and perturbations of all), and a deeper,
+# narrower network than the selection's two layers of 64.
+HELD_OUT = ("checkerboard", "manyclass")
+FRESH_SEEDS = (3, 4)
+DEEP = (6, 16)  # hidden layers, width of the deep variant ("deep_<dataset>" splits)
 TEST_FRACTION = 0.3
 KEEP = 0.9  # each split keeps a secret 90% of the rows: which rows exist at all is secret too
 NOISE = 0.2  # secret noise on public datasets, in the dataset's standard deviations (see above)
@@ -68,15 +74,21 @@ class Split:
     y_test: np.ndarray  # int64 [n_test]; never leaves the host
     n_classes: int
     secret_id: str = ""  # the id of the DataSecret the split was drawn from ("": not secret)
+    depth: int = 2  # hidden layers of the fixed MLP trained on this split (a deeper variant: more)
+    width: int = 0  # their width; 0: the budget's
 
     def public(self) -> dict[str, np.ndarray]:
-        """The arrays a container may see: everything but the test labels."""
-        return {
+        """The arrays a container may see: everything but the test labels (and the network's
+        shape, for a split of another than the usual two layers)."""
+        arrays = {
             f"{self.name}.x_train": self.x_train,
             f"{self.name}.y_train": self.y_train,
             f"{self.name}.x_test": self.x_test,
             f"{self.name}.n_classes": np.array(self.n_classes, dtype=np.int64),
         }
+        if (self.depth, self.width) != (2, 0):
+            arrays[f"{self.name}.arch"] = np.array([self.depth, self.width], dtype=np.int64)
+        return arrays
 
 
 @dataclass(frozen=True)
@@ -118,21 +130,44 @@ def public_data(name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.int64)
 
 
+def _checkerboard(rng: np.random.Generator, n: int = 1200, k: int = 4):
+    """A k x k checkerboard on [-1, 1]^2: two classes, no linear or single-bump shortcut."""
+    x = rng.uniform(-1.0, 1.0, size=(n, 2))
+    cells = np.floor((x + 1.0) * k / 2).astype(np.int64)
+    return x, (cells.sum(axis=1) % 2).astype(np.int64)
+
+
 @cache
-def load(name: str, *, secret: DataSecret = PUBLIC) -> tuple[np.ndarray, np.ndarray]:
+def load(name: str, *, secret: DataSecret = PUBLIC, pool: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of one dataset (the whole of it, before splitting and perturbing);
-    generated datasets are sampled with a seed derived from ``secret``."""
+    generated datasets are sampled with a seed derived from ``secret`` (and, for a fresh seed's
+    own samples, its ``pool``)."""
     from sklearn import datasets as sk
 
     if name in PUBLIC_DATASETS:
         return public_data(name)
-    seed = derive_seed(secret, "samples", name)
+    seed = (
+        derive_seed(secret, "samples", name)
+        if pool == 0
+        else derive_seed(secret, "samples", name, pool)
+    )
     generators = {
         "moons": lambda: sk.make_moons(n_samples=1000, noise=0.25, random_state=seed),
         "circles": lambda: sk.make_circles(
             n_samples=1000, noise=0.15, factor=0.5, random_state=seed
         ),
         "spirals": lambda: _spirals(np.random.default_rng(seed)),
+        "checkerboard": lambda: _checkerboard(np.random.default_rng(seed)),
+        "manyclass": lambda: sk.make_classification(
+            n_samples=1500,
+            n_features=20,
+            n_informative=10,
+            n_redundant=4,
+            n_classes=6,
+            n_clusters_per_class=2,
+            class_sep=1.0,
+            random_state=seed,
+        ),
     }
     if name not in generators:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
@@ -177,7 +212,7 @@ def _standardised(x: np.ndarray) -> np.ndarray:
 @cache
 def perturbed(name: str, seed: int, *, secret: DataSecret = PUBLIC) -> Perturbed:
     """The secret rows, assignment and perturbation of split ``name``-s``seed``."""
-    x, y = load(name, secret=secret)
+    x, y = load(name, secret=secret, pool=0 if seed in SEEDS else seed)
     train, test = _assign(y, name, seed, secret)
     rng = derive_rng(secret, "perturb", name, seed)
     z = _standardised(x) @ random_rotation(rng, x.shape[1])
@@ -194,14 +229,18 @@ def perturbed(name: str, seed: int, *, secret: DataSecret = PUBLIC) -> Perturbed
 
 
 @cache
-def split(name: str, seed: int, *, secret: DataSecret = PUBLIC) -> Split:
+def split(name: str, seed: int, *, secret: DataSecret = PUBLIC, deep: bool = False) -> Split:
     """The train/test split of ``name`` for ``seed``: identical for every candidate and baseline
-    on one installation. The default ``PUBLIC`` secret is for tests and examples only."""
+    on one installation. The default ``PUBLIC`` secret is for tests and examples only. ``deep``:
+    the same data for the deep, narrow network (``DEEP``), named ``deep_<name>-s<seed>``."""
     p = perturbed(name, seed, secret=secret)
     mean, std = p.z_train.mean(axis=0), p.z_train.std(axis=0)
     std[std == 0] = 1.0
+    depth, width = DEEP if deep else (2, 0)
     return Split(
-        name=f"{name}-s{seed}",
+        name=f"{'deep_' if deep else ''}{name}-s{seed}",
+        depth=depth,
+        width=width,
         x_train=((p.z_train - mean) / std).astype(np.float32),
         y_train=p.y_train,
         x_test=((p.z_test - mean) / std).astype(np.float32),
@@ -219,3 +258,19 @@ def all_splits(
 ) -> list[Split]:
     """Every (dataset, seed) split drawn from ``secret``."""
     return [split(d, s, secret=secret) for d in datasets for s in seeds]
+
+
+def confirmation_splits(*, secret: DataSecret = PUBLIC) -> list[Split]:
+    """Held out from selection: the selection's datasets and the ``HELD_OUT`` ones at
+    ``FRESH_SEEDS``, and the deep variant of spirals (20 splits)."""
+    plain = all_splits((*DATASETS, *HELD_OUT), FRESH_SEEDS, secret=secret)
+    return plain + [split("spirals", s, secret=secret, deep=True) for s in FRESH_SEEDS]
+
+
+def hard_splits(*, secret: DataSecret = PUBLIC) -> list[Split]:
+    """Where activations matter (README, "Calibration"): the checkerboard with the usual network,
+    and the deep, narrow network on the checkerboard, manyclass and spirals, at ``SEEDS``."""
+    out = [split("checkerboard", s, secret=secret) for s in SEEDS]
+    for name in ("checkerboard", "manyclass", "spirals"):
+        out += [split(name, s, secret=secret, deep=True) for s in SEEDS]
+    return out

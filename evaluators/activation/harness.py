@@ -59,8 +59,9 @@ class ActivationEvaluator(SandboxedEvaluator):
         by_name = {s.name: s for s in self.splits}
         watch = {}
         for split in splits:
-            n_train = len(by_name[split].x_train) if split in by_name else 1
-            calls = 2 * -(-n_train // spec.batch_size) * spec.epochs  # two layers per step
+            found = by_name.get(split)
+            n_train, depth = (len(found.x_train), found.depth) if found else (1, 2)
+            calls = depth * -(-n_train // spec.batch_size) * spec.epochs  # a call per layer
             watch[split] = {
                 "calls": sorted(int(c) for c in rng.integers(1, calls + 1, size=WATCHED_CALLS)),
                 "seed": int(rng.integers(2**31)),

@@ -181,6 +181,14 @@ class Watch:
             )
 
 
+def architecture(data: dict, split: str, train: dict) -> tuple[int, int]:
+    """(hidden layers, width) of the fixed MLP for ``split``: the split's own (a deeper variant)
+    or two layers of the budget's width."""
+    key = f"{split}.arch"
+    depth, width = (int(v) for v in data[key]) if key in data else (2, 0)
+    return max(1, min(depth, 16)), width if width > 0 else int(train["hidden"])
+
+
 def train_predict(
     act, data: dict, split: str, train: dict, watch: dict | None = None
 ) -> np.ndarray:
@@ -203,14 +211,11 @@ def train_predict(
     n_classes = int(data[f"{split}.n_classes"])
     seed = zlib.crc32(split.encode())  # same init and data order for every candidate
     torch.manual_seed(seed)
-    width = train["hidden"]
-    model = nn.Sequential(
-        nn.Linear(x_tr.shape[1], width),
-        Act(),
-        nn.Linear(width, width),
-        Act(),
-        nn.Linear(width, n_classes),
-    )
+    depth, width = architecture(data, split, train)
+    layers: list = []
+    for i in range(depth):
+        layers += [nn.Linear(x_tr.shape[1] if i == 0 else width, width), Act()]
+    model = nn.Sequential(*layers, nn.Linear(width, n_classes))
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"])
     gen = torch.Generator().manual_seed(seed)
     batch = train["batch_size"]

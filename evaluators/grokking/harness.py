@@ -30,7 +30,7 @@ from sandbox.artifacts import ArtifactError, read_npy
 
 HERE = Path(__file__).parent
 PARAMETER_BUDGET = 1.10  # times the template's parameter count
-STEP_SCALE = {"one-pass": 1, "full": 3}
+STEP_SCALE = {"one-pass": 1, "short": 2, "full": 3}
 CHECKPOINTS = 40  # as in train.py's fixed part
 
 
@@ -48,6 +48,16 @@ class GrokkingEvaluator(SandboxedEvaluator):
     def default_splits(secret: DataSecret) -> list[Split]:
         """The task's splits, drawn from the installation's ``secret``."""
         return data.all_splits(secret=secret)
+
+    @classmethod
+    def splits_for(cls, split_set: str, secret: DataSecret) -> list[Split]:
+        """Selection: a + b mod 31; confirmation: fresh seeds, also mod 29 and 37; hard: a + b
+        mod 37 (``evaluators.grokking.data``)."""
+        if split_set == "confirmation":
+            return data.confirmation_splits(secret=secret)
+        if split_set == "hard":
+            return data.hard_splits(secret=secret)
+        return cls.default_splits(secret)
 
     validate = staticmethod(check_edits)
 

@@ -127,12 +127,17 @@ def test_campaign_runs_to_the_proposal_budget(tmp_path):
     rows = ledger.hypotheses(info.id)
     assert [r.id for r in rows] == ["r0-0", "r0-1", "r1-0", "r1-1"]
     assert [r.mode for r in rows] == ["incremental", "novel", "incremental", "novel"]
-    assert {r.stage for r in rows} == {"screened", "evaluated"}
-    assert sum(r.stage == "evaluated" for r in rows) == 2  # top 1 per round
+    # The ladder: both of a round go on to the short rung (promote = 2), the better one to full.
+    assert {r.stage for r in rows} == {"evaluated"}
+    assert sum(r.full_win_rate is not None for r in rows) == 2  # top 1 per round
     assert all(r.verdict == "run" and r.p_win == 0.6 for r in rows)
     assert [b for _, b in ev.calls].count("one-pass") == 4
+    assert [b for _, b in ev.calls].count("short") == 4
     assert [b for _, b in ev.calls].count("full") == 2
-    assert ledger.usage(info.id)[1] == 10  # launches: 4 probes (one each), 4 screens, 2 full
+    for round_rows in (rows[:2], rows[2:]):
+        best = max(round_rows, key=lambda r: r.rungs["short"])
+        assert best.full_win_rate is not None and set(best.rungs) == {"one-pass", "short", "full"}
+    assert ledger.usage(info.id)[1] == 14  # launches: 4 probes, 4 screens, 4 short, 2 full
     assert (folder / "findings" / "round-0.md").read_text().startswith("# Round 0")
     assert (folder / "hypotheses" / "r1-1.py").exists()
 

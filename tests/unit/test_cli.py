@@ -79,7 +79,7 @@ def test_unknown_budget_is_a_usage_error(fake, tmp_path):
     result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU)), "--budget", "huge"])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "hypoforge: error: unknown budget 'huge'; choose one of: one-pass, full"
+        "hypoforge: error: unknown budget 'huge'; choose one of: one-pass, short, full"
     )
 
 

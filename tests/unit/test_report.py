@@ -18,7 +18,8 @@ def test_report_has_plots_leaders_and_the_ledger(tmp_path):
     path = write_report(folder)
     text = path.read_text()
     assert text.startswith(f"# Campaign {info.id} (activation)")
-    assert "3 proposals, 3 scored, 7 sandbox runs" in text  # 3 probes, 3 screens, 1 full
+    # 3 probes, 3 screens, 2 on the short rung, 1 full
+    assert "3 proposals, 3 scored, 9 sandbox runs" in text
     assert "| r0-" in text and "| full |" in text
     for png in ("progress.png", "heatmap.png"):
         assert (path.parent / png).read_bytes()[:4] == b"\x89PNG"
