@@ -85,7 +85,10 @@ class SandboxedEvaluator:
             )
         self.split_set = split_set
         self.splits = splits if splits is not None else self.splits_for(split_set, self.secret)
-        self._confirm_splits = confirm_splits  # tests give small ones; None: the task's own
+        # Held-out splits for ``confirmer``: the task's own, or those given (tests give small
+        # ones). An evaluator on explicit ``splits`` without them has none to confirm on.
+        self._confirm_splits = confirm_splits
+        self._custom = splits is not None
         self.version = self.harness_version()
         self.wall_seconds = wall_seconds  # overrides the budget's limit (tests use short ones)
         # The secret ids are part of the identity: another installation's data is other data, so
@@ -126,8 +129,11 @@ class SandboxedEvaluator:
             return datasets.confirmation_splits(secret=secret)
         return datasets.hard_splits(secret=secret)
 
-    def confirmer(self) -> SandboxedEvaluator:
-        """The evaluator of this task on its confirmation splits (same sandbox, home, limits)."""
+    def confirmer(self) -> SandboxedEvaluator | None:
+        """The evaluator of this task on its confirmation splits (same sandbox, home, limits);
+        None for an evaluator on explicit splits that was given no held-out ones."""
+        if self._custom and self._confirm_splits is None:
+            return None
         return type(self)(
             self.sandbox,
             self.home,

@@ -34,8 +34,14 @@ def test_short_campaign_with_the_embedded_llm(docker_sandbox, settings, tmp_path
         folder, "activation", CampaignSettings(proposals=2, batch=2, full_top_k=1)
     )
     splits = [datasets.split("iris", 0), datasets.split("wine", 0)]
+    held_out = [datasets.split("iris", 3), datasets.split("checkerboard", 3)]
     ev = ActivationEvaluator(
-        docker_sandbox, settings.home, settings.sandbox.limits, splits=splits, wall_seconds=60
+        docker_sandbox,
+        settings.home,
+        settings.sandbox.limits,
+        splits=splits,
+        confirm_splits=held_out,
+        wall_seconds=60,
     )
     llm = LLMSettings()
     grammars = {**ev.grammars(), "critic": grammar("verdict")}
@@ -52,7 +58,13 @@ def test_short_campaign_with_the_embedded_llm(docker_sandbox, settings, tmp_path
     evaluated = [r for r in rows if r.stage == "evaluated"]
     assert len(evaluated) == 1 and 0.0 <= evaluated[0].full_win_rate <= 1.0
     assert ledger.usage(info.id)[0] > 0  # tokens were counted
-    assert "| hypothesis | idea | win rate |" in (folder / "findings" / "round-0.md").read_text()
+    findings = (folder / "findings" / "round-0.md").read_text()
+    assert "| hypothesis | idea | budget | win rate |" in findings
+    # Every kept hypothesis was run on the held-out splits, and only those.
+    held = {h: rep for _, h, rep in ledger.results(info.id) if rep.split_set == "confirmation"}
+    assert set(held) == {r.id for r in rows if r.kept}
+    assert all(set(rep.cells) == {"iris-s3", "checkerboard-s3"} for rep in held.values())
+    assert all(r.confirmation is not None for r in rows if r.kept)
     report = write_report(folder)
     assert "## Leaders" in report.read_text()
     # The leaders' curves come from the probe arrays the sandbox wrote.

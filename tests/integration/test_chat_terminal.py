@@ -78,7 +78,7 @@ def test_run_and_chat_side_by_side(docker_sandbox, settings, tmp_path):
     the other vetoes one hypothesis and approves the rest; the run finishes on its own."""
     folder = tmp_path / "camp"
     config = tmp_path / "hypoforge.toml"
-    config.write_text("[campaign]\nfull_top_k = 0\n")
+    config.write_text("[campaign]\nfull_top_k = 0\nconfirm = false\n")
     session = f"hf-side-{int(time.time() * 1000) % 10**8}"
     run = (
         f"HYPOFORGE_HOME={settings.home} {HYPOFORGE} run --task activation --generator search "

@@ -59,6 +59,9 @@ def test_short_campaign_on_a_plugin_task(monkeypatch, docker_sandbox, settings, 
     assert state["stop"] == "proposal budget reached (2/2)"
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)
-    assert [r.stage for r in rows] == ["evaluated", "screened"]
+    # The ladder: both go on to the short rung, the better of them to the full budget.
+    assert [r.stage for r in rows] == ["evaluated", "evaluated"]
+    assert sum(r.full_win_rate is not None for r in rows) == 1
     assert rows[0].screen_win_rate == 1.0 and rows[1].screen_win_rate == 0.0
-    assert ledger.usage(info.id)[1] == 3  # no probe (the task has none): 2 screens, 1 full
+    # No probe (the task has none): 2 screens, 2 short runs, 1 full.
+    assert ledger.usage(info.id)[1] == 5
