@@ -10,6 +10,7 @@ disk floor live here, in the host process, where nothing a job does can change t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import threading
@@ -31,6 +32,14 @@ def _docker() -> Any:
     import docker  # imported lazily: light CLI commands stay fast
 
     return docker
+
+
+def container_name(job: Job) -> str:
+    """``hf-<job key>-<hash of its output folder>``: deterministic for one attempt (a stale
+    container of a crashed run of the same attempt is replaced), distinct across attempt folders,
+    so two processes (two homes, two campaigns) never replace each other's live container."""
+    where = hashlib.sha256(str(job.out_dir.resolve()).encode()).hexdigest()[:8]
+    return f"hf-{job.key}-{where}"
 
 
 def _infra_exceptions() -> tuple[type[BaseException], ...]:
@@ -213,7 +222,7 @@ class DockerSandbox(Sandbox):
         kwargs: dict[str, Any] = dict(
             image=self.image,
             command=job.command,
-            name=f"hf-{job.key}",
+            name=container_name(job),
             labels=labels,
             user=f"{uid}:{gid}",
             working_dir="/tmp",

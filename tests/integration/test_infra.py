@@ -13,7 +13,7 @@ from hypoforge.errors import ImageMissing, SandboxUnavailable
 from hypoforge.records import Outcome
 from sandbox import reaper
 from sandbox.base import Job
-from sandbox.docker_sandbox import DockerSandbox
+from sandbox.docker_sandbox import DockerSandbox, container_name
 
 
 def test_dead_daemon_is_infra_error(settings, tmp_path, monkeypatch):
@@ -42,10 +42,10 @@ def test_disk_floor_blocks_the_launch(settings, docker_sandbox, tmp_path):
 
 def test_name_conflict_replaces_the_stale_container(docker_sandbox, tmp_path):
     client = docker_sandbox.client
-    stale = client.containers.create(docker_sandbox.image, ["sleep", "60"], name="hf-conflict")
-    result = docker_sandbox.run(
-        Job(key="conflict", command=["python3", "-c", "print('fresh')"], out_dir=tmp_path / "o")
-    )
+    job = Job(key="conflict", command=["python3", "-c", "print('fresh')"], out_dir=tmp_path / "o")
+    name = container_name(job)
+    stale = client.containers.create(docker_sandbox.image, ["sleep", "60"], name=name)
+    result = docker_sandbox.run(job)
     assert result.outcome is Outcome.OK
     assert result.log_tail.strip() == "fresh"
     assert not client.containers.list(all=True, filters={"id": stale.id})
@@ -102,7 +102,8 @@ def test_orphan_of_a_killed_orchestrator_is_reaped(docker_sandbox, tmp_path):
     assert client.containers.list(filters=flt), "the container should outlive its orchestrator"
     start = time.monotonic()
     removed = docker_sandbox.reap_orphans()
-    assert removed == ["hf-killed-orchestrator"]
+    job = Job(key="killed-orchestrator", command=["sleep"], out_dir=tmp_path / "out")
+    assert removed == [container_name(job)]
     assert time.monotonic() - start < 10
     assert not client.containers.list(
         all=True, filters={"label": "hypoforge.job=killed-orchestrator"}

@@ -98,3 +98,17 @@ def test_output_usage_counts_space_reserved_without_size(tmp_path):
 def test_classification(tmp_path, kw, outcome):
     r = DockerSandbox._classify(lim=Limits(), common={"out_dir": tmp_path}, **kw)
     assert r.outcome is outcome
+
+
+def test_container_names_are_per_attempt_folder(tmp_path):
+    """Two homes (or campaigns) running the same job key at once get different containers, so
+    the stale-name replacement can only ever remove a leftover of the same attempt."""
+    from sandbox.base import Job
+    from sandbox.docker_sandbox import container_name
+
+    one = Job(key="a1b2-one-pass-0", command=["true"], out_dir=tmp_path / "home1" / "out")
+    two = Job(key="a1b2-one-pass-0", command=["true"], out_dir=tmp_path / "home2" / "out")
+    again = Job(key="a1b2-one-pass-0", command=["true"], out_dir=tmp_path / "home1" / "out")
+    assert container_name(one) != container_name(two)
+    assert container_name(one) == container_name(again)
+    assert container_name(one).startswith("hf-a1b2-one-pass-0-")
