@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import evaluator  # puts the repository on sys.path
 
-from benchmarks._common import evaluator
 from hypoforge.records import EvalReport
 
 
@@ -42,6 +40,7 @@ def main() -> None:
 
     ev, sandbox = evaluator()
     held_out = ev.confirmer()
+    assert held_out is not None  # the default splits always have held-out ones
     cache_path = args.cache or ev.home / f"winners-curse-{ev.version}.json"
     cache: dict[str, dict] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
 

@@ -232,6 +232,10 @@ def run_cmd(
     approve: Annotated[
         bool, typer.Option("--approve", help="Wait for a yes or no (hypoforge chat) per launch.")
     ] = False,
+    splits: Annotated[
+        str | None,
+        typer.Option(help="Selection splits: 'selection' (default) or 'hard' (no saturation)."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Start a research campaign: propose, criticise, code, screen, evaluate, analyse, repeat."""
@@ -252,6 +256,7 @@ def run_cmd(
                 ("batch", batch),
                 ("generator", generator),
                 ("approve", approve or None),
+                ("splits", splits),
             )
             if v is not None
         }
@@ -389,7 +394,13 @@ def report_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
 
 
 # Sub-command groups register themselves on ``app``.
-from hypoforge import cli_chat, cli_reward, cli_sandbox, cli_tasks  # noqa: E402, F401
+from hypoforge import (  # noqa: E402, F401
+    cli_chat,
+    cli_fidelity,
+    cli_reward,
+    cli_sandbox,
+    cli_tasks,
+)
 
 
 def main() -> None:

@@ -61,6 +61,7 @@ def reward_eval(
         if any(k not in MODELS for k in kinds):
             raise ConfigError(f"unknown reward model {model!r}; choose gp, ridge or all")
         where, examples = _examples(folder, archive, config, task)
+        version, home = _harness_version(task), cli.load_settings(config).home
         labelled = [e for e in examples if e.target is not None]
         generators = ", ".join(sorted({e.generator for e in examples})) or "-"
         summary = (
@@ -98,6 +99,36 @@ def reward_eval(
                 f"{m['discovery_auc_vs_random']:.2f}",
             )
     cli.out.print(table)
+    if version is not None:
+        _print_fidelity(home, task, version)
+
+
+def _harness_version(task: str) -> str | None:
+    """The task's current harness version, from its evaluator class (no sandbox needed); None
+    for a task whose evaluator has none."""
+    from evaluators import registry
+
+    plugin = registry.get(task)
+    version = getattr(plugin._attr(plugin.evaluator), "harness_version", None)
+    return None if version is None else str(version())
+
+
+def _print_fidelity(home: Path, task: str, version: str) -> None:
+    """How far the win rates the reward model learns from can be trusted, where measured."""
+    from evaluators import fidelity
+
+    stored = fidelity.load(home, task, version)
+    if stored is None:
+        cli.out.print(
+            f"no fidelity measured for this harness version: run `hypoforge fidelity {task}`",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    cli.out.print("fidelity of screening (rank agreement of win rates, 95% bootstrap intervals):")
+    for line in fidelity.summary_lines(stored):
+        cli.out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _plot_curves(path: Path, curves: dict[str, dict]) -> None:

@@ -65,8 +65,9 @@ def _plot_confirmation(out: Path, rows: list[HypothesisRow]) -> bool:
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     for r in held:
         ok = r.confirmation == "confirmed"
-        ax.plot(r.selection_win_rate, r.confirm_win_rate, "o" if ok else "x", color="C0")
-        ax.annotate(r.id, (r.selection_win_rate or 0, r.confirm_win_rate or 0), fontsize=7)
+        xy = (r.selection_win_rate or 0.0, r.confirm_win_rate or 0.0)
+        ax.plot(*xy, "o" if ok else "x", color="C0")
+        ax.annotate(r.id, xy, fontsize=7)
     ax.set_xlabel("win rate at selection")
     ax.set_ylabel("win rate on held-out splits")
     ax.set_xlim(-0.05, 1.05)

@@ -1,0 +1,83 @@
+"""``hypoforge fidelity``: how far cheap screening can be trusted, measured on a sample of the
+archive's hypotheses at each budget and on the confirmation splits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hypoforge import cli
+from hypoforge.cli import ConfigOpt
+from hypoforge.errors import HypoforgeError
+
+
+@cli.app.command("fidelity")
+def fidelity_cmd(
+    task: Annotated[str, typer.Argument(help="Research task.")],
+    sample: Annotated[int, typer.Option(min=1, help="Archived hypotheses to measure.")] = 20,
+    budgets: Annotated[
+        str, typer.Option(help="Budgets to compare, comma-separated, cheapest first.")
+    ] = "one-pass,short,full",
+    archive: Annotated[
+        Path | None, typer.Option(help="Chroma archive folder (default: HOME/archive).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random sample.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Rank agreement (Kendall, Spearman, 95% CIs) of archived hypotheses' win rates between
+    budgets and between seed sets; stored per harness version for `hypoforge reward eval`."""
+    from evaluators import fidelity, registry
+
+    try:
+        plugin = registry.get(task)
+        names = fidelity.check_budgets([b.strip() for b in budgets.split(",")])
+        settings = cli.load_settings(config)
+        where = archive or settings.home / "archive"
+        sources = fidelity.sample_archive(where, task, sample, seed)
+    except HypoforgeError as exc:
+        raise cli._fail(exc) from None
+    if not as_json:
+        cli.err.print(
+            f"{len(sources)} measured hypotheses of {task} from {where} (seed {seed})",
+            markup=False,
+            soft_wrap=True,
+        )
+    with cli._session(config) as (settings, sandbox):
+        status = cli.err.status("starting", spinner="dots") if not as_json else None
+        current = [""]  # the evaluation under way, for the evaluator's own stage messages
+
+        def progress(step: str) -> None:
+            current[0] = step
+            if status is not None:
+                status.update(step)
+
+        def stage(message: str) -> None:
+            if status is not None:
+                status.update(f"{current[0]}: {message}" if current[0] else message)
+
+        evaluator = plugin.make_evaluator(
+            sandbox,
+            settings.home,
+            settings.sandbox.limits,
+            notify=stage,
+            keep=settings.sandbox.keep_attempts,
+        )
+        if status is not None:
+            status.start()
+        try:
+            result = fidelity.measure(evaluator, sources, names, notify=progress)
+        finally:
+            if status is not None:
+                status.stop()
+        stored = fidelity.save(settings.home, result)
+    if as_json:
+        print(json.dumps(result))
+        return
+    cli.out.print(fidelity.render(result))
+    for hid, why in result["dropped"].items():
+        cli.out.print(f"dropped {hid}: {why}", markup=False, highlight=False, soft_wrap=True)
+    cli.out.print(f"stored: {stored}", markup=False, highlight=False, soft_wrap=True)
