@@ -382,12 +382,14 @@ def doctor_cmd(
 
 
 @app.command("report")
-def report_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")]) -> None:
+def report_cmd(
+    folder: Annotated[Path, typer.Argument(help="Campaign folder.")], config: ConfigOpt = None
+) -> None:
     """Write a Markdown report with plots (PNG) and the ledger as TSV into DIR/report/."""
     from hypoforge.report import write_report
 
     try:
-        path = write_report(folder)
+        path = write_report(folder, load_settings(config).home)
     except HypoforgeError as exc:
         raise _fail(exc) from None
     out.print(f"report: {path}")

@@ -256,8 +256,29 @@ def write_tsv(path: Path, rows: list[HypothesisRow]) -> None:
             )
 
 
-def write_report(folder: Path) -> Path:
-    """Write ``<folder>/report/report.md`` with its plots and ``ledger.tsv``; return the path."""
+def _trust(home: Path | None, task: str, reports: dict[str, EvalReport]) -> list[str]:
+    """What the fidelity measurement of this harness version says of the screening figures."""
+    from evaluators import fidelity
+
+    versions = sorted({r.harness_version for r in reports.values()})
+    if home is None or not versions:
+        return []
+    lines = ["## How far screening can be trusted", ""]
+    for version in versions:
+        found = fidelity.load(home, task, version)
+        if found is None:
+            lines.append(
+                f"No fidelity measured for harness {version}: run `hypoforge fidelity {task}`."
+            )
+        else:
+            lines += [f"Fidelity of harness {version} (`hypoforge fidelity`):", ""]
+            lines += fidelity.summary_lines(found)
+    return [*lines, ""]
+
+
+def write_report(folder: Path, home: Path | None = None) -> Path:
+    """Write ``<folder>/report/report.md`` with its plots and ``ledger.tsv``; return the path.
+    ``home``: where the fidelity figures of the harness are stored (quoted when there)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -306,6 +327,7 @@ def write_report(folder: Path) -> Path:
         if _plot_heatmap(out, leaders, reports):
             lines += ["![per-dataset heatmap](heatmap.png)", ""]
     lines += _confirmation(rows)
+    lines += _trust(home, info.task, reports)
     if _plot_confirmation(out, rows):
         lines += ["![selection against held-out win rates](confirmation.png)", ""]
     lines += _decisions(rows, alarms)

@@ -85,7 +85,7 @@ def test_win_at_selection_and_loss_at_confirmation_is_not_confirmed(tmp_path):
 
 
 def test_a_hypothesis_not_kept_is_never_confirmed(tmp_path):
-    folder, info, ledger, sandbox = run(tmp_path, half_right)  # ties every baseline: 0.5
+    _, info, ledger, sandbox = run(tmp_path, half_right)  # ties every baseline: 0.5
     (row,) = ledger.hypotheses(info.id)
     assert row.kept is False and row.confirmation is None and row.confirm_win_rate is None
     assert all(rep.split_set != "confirmation" for _, _, rep in ledger.results(info.id))
@@ -140,7 +140,7 @@ def test_lower_bound_tightens_with_the_level():
 
 
 def test_ladder_promotes_the_best_of_each_rung(tmp_path):
-    _, info, ledger, sandbox = run(tmp_path, perfect, full_top_k=0)
+    _, info, ledger, _ = run(tmp_path, perfect, full_top_k=0)
     (row,) = ledger.hypotheses(info.id)
     assert set(row.rungs) == {"one-pass"} and row.stage == "screened"
     # Kept on its screening figure alone, and still confirmed at the full budget.
@@ -163,3 +163,18 @@ def test_old_ledgers_gain_the_new_columns(tmp_path):
     db.close()
     (row,) = Ledger(path).hypotheses("c")
     assert row.rungs == {} and row.kept is None and row.selection_win_rate == 0.7
+
+
+def test_report_quotes_the_fidelity_of_its_harness(tmp_path):
+    from evaluators import fidelity
+    from tests.unit.test_fidelity import SOURCES, UP, scripted
+
+    folder, info, ledger, _ = run(tmp_path, perfect)
+    home = tmp_path / "home"
+    assert "No fidelity measured for harness" in write_report(folder, home).read_text()
+    evaluator = scripted(selection__one_pass=UP, confirmation__one_pass=UP, selection__short=UP)
+    evaluator.version = next(rep for _, _, rep in ledger.results(info.id)).harness_version
+    fidelity.save(home, fidelity.measure(evaluator, SOURCES, budgets=("one-pass", "short")))
+    text = write_report(folder, home).read_text()
+    assert f"Fidelity of harness {evaluator.version}" in text
+    assert "- one-pass -> short: Kendall 1.00" in text
