@@ -397,6 +397,7 @@ def report_cmd(
 
 # Sub-command groups register themselves on ``app``.
 from hypoforge import (  # noqa: E402, F401
+    cli_calibrate,
     cli_chat,
     cli_fidelity,
     cli_reward,

@@ -51,7 +51,7 @@ class GrokkingEvaluator(SandboxedEvaluator):
 
     @classmethod
     def splits_for(cls, split_set: str, secret: DataSecret) -> list[Split]:
-        """Selection: a + b mod 31; confirmation: fresh seeds, also mod 29 and 37; hard: a + b
+        """Selection: a + b mod 31; confirmation: fresh seeds, also mod 23 and 29; hard: a + b
         mod 37 (``evaluators.grokking.data``)."""
         if split_set == "confirmation":
             return data.confirmation_splits(secret=secret)

@@ -32,6 +32,16 @@ class RegularizerEvaluator(SandboxedEvaluator):
         """The task's splits, drawn from the installation's ``secret``."""
         return data.all_small_splits(secret=secret)
 
+    @classmethod
+    def splits_for(cls, split_set: str, secret: DataSecret) -> list[Split]:
+        """Selection: the small splits; confirmation: fresh seeds and the held-out datasets; hard:
+        small training sets of harder data (``evaluators.regularizer.data``)."""
+        if split_set == "confirmation":
+            return data.confirmation_splits(secret=secret)
+        if split_set == "hard":
+            return data.hard_splits(secret=secret)
+        return cls.default_splits(secret)
+
     validate = staticmethod(check_source)
 
     def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:

@@ -1,0 +1,72 @@
+"""``hypoforge calibrate``: does a task's harness rank its known-worse controls below its
+known-better ones (``evaluators.calibration``)?"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from hypoforge import cli
+from hypoforge.cli import ConfigOpt
+from hypoforge.errors import ConfigError
+
+BUDGETS = ("one-pass", "short", "full")
+SPLIT_SETS = ("selection", "confirmation", "hard")
+
+
+@cli.app.command("calibrate")
+def calibrate_cmd(
+    task: Annotated[str, typer.Argument(help="Research task (see `hypoforge tasks list`).")],
+    budget: Annotated[str, typer.Option(help="one-pass, short or full.")] = "short",
+    splits: Annotated[str, typer.Option(help="Split set: selection, confirmation or hard.")] = (
+        "hard"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Evaluate the task's control panel (controls/controls.toml) and say whether the harness
+    separates the known-worse controls from the known-better ones, pair by pair."""
+    from evaluators import calibration, registry
+
+    try:
+        plugin = registry.get(task)
+        if budget not in BUDGETS:
+            raise ConfigError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
+        if splits not in SPLIT_SETS:
+            raise ConfigError(
+                f"unknown split set {splits!r}; choose one of: {', '.join(SPLIT_SETS)}"
+            )
+        controls = calibration.panel(plugin.folder)
+    except ConfigError as exc:
+        raise cli._fail(exc) from None
+    with cli._session(config) as (settings, sandbox):
+        status = cli.err.status("starting", spinner="dots") if not as_json else None
+
+        def notify(stage: str) -> None:
+            if status is not None:
+                status.update(stage)
+
+        evaluator = plugin.make_evaluator(
+            sandbox,
+            settings.home,
+            settings.sandbox.limits,
+            notify=notify,
+            keep=settings.sandbox.keep_attempts,
+            split_set=splits,
+        )
+        if status is not None:
+            status.start()
+        try:
+            result = calibration.calibrate(evaluator, controls, budget, notify=notify)
+        finally:
+            if status is not None:
+                status.stop()
+        path = calibration.save(settings.home, result)
+    if as_json:
+        print(json.dumps(result))
+        return
+    for line in calibration.render(result):
+        cli.out.print(line, markup=False, highlight=False, soft_wrap=True)
+    cli.err.print(f"saved: {path}", markup=False, highlight=False, soft_wrap=True)
