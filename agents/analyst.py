@@ -152,13 +152,14 @@ def ledger_table(rows: list[Any], limit: int = 30) -> str:
     (best first by measured win rate, then the rest, newest first)."""
     scored = sorted(
         (r for r in rows if r.screen_win_rate is not None),
-        key=lambda r: r.full_win_rate or r.screen_win_rate or 0.0,
+        key=lambda r: r.selection_win_rate or 0.0,
         reverse=True,
     )
     rest = [r for r in reversed(rows) if r.screen_win_rate is None]
     lines = [
-        "| id | idea | stage | outcome | screen win rate | full win rate | note |",
-        "|---|---|---|---|---|---|---|",
+        "| id | idea | stage | outcome | screen win rate | full win rate | held-out win rate "
+        "| confirmation | note |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in (scored + rest)[:limit]:
         cells = [
@@ -168,6 +169,8 @@ def ledger_table(rows: list[Any], limit: int = 30) -> str:
             r.outcome or "-",
             "-" if r.screen_win_rate is None else f"{r.screen_win_rate:.2f}",
             "-" if r.full_win_rate is None else f"{r.full_win_rate:.2f}",
+            "-" if r.confirm_win_rate is None else f"{r.confirm_win_rate:.2f}",
+            r.confirmation or "-",
             (r.reason or "")[:80],
         ]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")

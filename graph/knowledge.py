@@ -75,7 +75,7 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
                 idea=row.idea,
                 code=code,
                 outcome=FLAGGED if row.flagged else row.outcome,
-                win_rate=row.full_win_rate or row.screen_win_rate,
+                win_rate=row.selection_win_rate,
                 screen_win_rate=row.screen_win_rate,
                 fingerprint=fingerprint,
             )
@@ -131,7 +131,7 @@ def for_proposer(deps: Deps) -> dict:
     rows = deps.ledger.hypotheses(deps.campaign)
     scored = [r for r in rows if r.screen_win_rate is not None and r.stage != "duplicate"]
     # An OK result with a reason was flagged by the harness (e.g. a bigger model): not a lead.
-    known = [(r.idea, r.full_win_rate or r.screen_win_rate or 0.0) for r in scored if not r.reason]
+    known = [(r.idea, r.selection_win_rate or 0.0) for r in scored if not r.reason]
     known += best_archived(deps, exclude={r.idea for r in scored})
     known.sort(key=lambda k: k[1], reverse=True)
     best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]

@@ -128,14 +128,18 @@ class Chat:
 
     def _results(self, args: list[str]) -> RenderableType:
         rows = [r for r in self.ledger.hypotheses(self.info.id) if r.screen_win_rate is not None]
-        rows.sort(key=lambda r: r.full_win_rate or r.screen_win_rate or 0.0, reverse=True)
-        table = Table("id", "idea", "screen win rate", "full win rate", "note", title="results")
+        rows.sort(key=lambda r: r.selection_win_rate or 0.0, reverse=True)
+        table = Table(
+            "id", "idea", "screen", "full", "held out", "confirmation", "note", title="results"
+        )
         for r in rows[:10]:
             table.add_row(
                 r.id,
                 cell(r.idea),
                 _num(r.screen_win_rate),
                 _num(r.full_win_rate),
+                _num(r.confirm_win_rate),
+                r.confirmation or "-",
                 cell(r.reason or ""),
             )
         return table
