@@ -42,6 +42,7 @@ def trial(models: dict, n: int, repairs: int) -> tuple[int, int, int, float]:
             failures=[],
             predictions=[],
             retries=1,
+            task_dir=HERE,  # the activation task's own prompts
         )
         tokens += answer.tokens
         code = answer.value.code if answer.value else None
@@ -57,6 +58,7 @@ def trial(models: dict, n: int, repairs: int) -> tuple[int, int, int, float]:
                 error=problem,
                 task_description=DESCRIPTION,
                 retries=1,
+                task_dir=HERE,
             )
             tokens += fix.tokens
             code = fix.value

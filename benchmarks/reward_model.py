@@ -21,6 +21,7 @@ import numpy as np
 from _common import evaluator
 from rich.progress import Progress
 
+from evaluators.activation.harness import ActivationEvaluator as ACTIVATION
 from evaluators.activation.search import SearchGenerator
 from evaluators.novelty import ArchiveEntry, NoveltyArchive
 from evaluators.reward import MODELS, held_out
@@ -95,6 +96,7 @@ def fill_llm(archive: NoveltyArchive, ev, want: int, progress: Progress) -> None
                 failures=[],
                 predictions=[],
                 retries=1,
+                task_dir=ACTIVATION.folder,  # the activation task's own prompts
             )
             if answer.value is None or answer.value.code in seen:
                 continue

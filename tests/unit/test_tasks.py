@@ -81,7 +81,10 @@ def test_prompt_overrides_come_from_the_task_folder():
                   predictions=[])  # fmt: skip
     assert text.startswith("Propose ONE formula f(x)")
     default = render("proposer", None, mode="novel", best=[], failures=[], predictions=[])
-    assert "activation function" in default
+    assert "activation" not in default  # the defaults name no task; activation has its own
+    own = render("proposer", registry.get("activation").folder, mode="novel", best=[],
+                 failures=[], predictions=[])  # fmt: skip
+    assert "activation function" in own
 
 
 @pytest.mark.parametrize(

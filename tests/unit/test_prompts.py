@@ -1,0 +1,71 @@
+"""Every prompt, rendered for every registered task (the built-in ones and the example plugin),
+speaks of that task alone: the default prompts are written from the task's own facts, and the
+activation wording lives in the activation task's folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from agents.prompting import DEFAULT_DIR, render
+from evaluators import registry
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "tasks"
+# Words that give a task away: its name and what a hypothesis of it defines.
+WORDS = {
+    "activation": ("activation", "ReLU", "GELU", "SiLU"),
+    "preprocess": ("preprocess", "X_train"),
+    "regularizer": ("regularizer", "penalty("),
+    "grokking": ("grokking", "train.py", "SEARCH/REPLACE"),
+    "curvefit": ("curvefit", "hidden curve"),
+}
+VARIABLES = dict(
+    role="critic",
+    task_description="",
+    mode="novel",
+    best=[{"idea": "an idea", "win_rate": 0.6}],
+    failures=["a failure"],
+    predictions=["a prediction"],
+    idea="an idea",
+    code="pass",
+    error="an error",
+    neighbours=["a neighbour"],
+    table="| hypothesis | keep |",
+    question="which is best?",
+)
+
+
+def tasks() -> dict[str, registry.TaskPlugin]:
+    return registry.tasks({"HYPOFORGE_TASKS": str(EXAMPLE)})
+
+
+def test_every_task_is_covered():
+    assert set(tasks()) == set(WORDS)
+
+
+@pytest.mark.parametrize("name", sorted(WORDS))
+@pytest.mark.parametrize("prompt", sorted(p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.j2")))
+def test_prompts_name_no_other_task(name, prompt):
+    plugin = tasks()[name]
+    text = render(prompt, plugin.folder, **VARIABLES)
+    for other, words in WORDS.items():
+        if other == name:
+            continue
+        for word in words:
+            assert not re.search(re.escape(word), text, re.IGNORECASE), (
+                f"the {prompt} prompt of {name} says {word!r} (a word of {other})"
+            )
+
+
+@pytest.mark.parametrize("name", sorted(WORDS))
+def test_default_prompts_carry_the_tasks_own_facts(name):
+    plugin = tasks()[name]
+    critic = render("critic", plugin.folder, **VARIABLES)
+    assert plugin.slot in critic or (plugin.folder / "prompts" / "critic.md.j2").exists()
+    assert name in render("analyst", plugin.folder, **VARIABLES)
+
+
+def test_without_a_task_folder_the_defaults_still_render():
+    assert "an idea" in render("proposer", None, **VARIABLES)
