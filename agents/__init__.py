@@ -1,4 +1,5 @@
-"""Proposer, critic, coder and analyst agents (not built yet: they arrive with the campaign loop).
+"""Proposer, critic, coder and analyst agents: a prompt file each (``prompts/``, a task folder's
+``prompts/`` first) and ``ask`` with bounded retries and lenient parsing.
 
-Agents will know nothing of the graph; they call the evaluators only through the graph's nodes.
+Agents know nothing of the graph; the graph's nodes call them and the evaluators.
 """

@@ -1,2 +1,4 @@
-"""The LangGraph state machine that runs campaigns (not built yet: it arrives with the campaign
-loop). Only this package may import every other room."""
+"""The LangGraph state machine that runs campaigns: wiring (``build``), one function per node
+(``nodes``, ``selection``, ``gate``), pure routing predicates (``routing``), the small checkpointed
+state (``state``) and the archive glue (``knowledge``). Only this package may import every other
+room."""
