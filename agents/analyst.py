@@ -171,7 +171,7 @@ def ledger_table(rows: list[Any], limit: int = 30) -> str:
             "-" if r.full_win_rate is None else f"{r.full_win_rate:.2f}",
             "-" if r.confirm_win_rate is None else f"{r.confirm_win_rate:.2f}",
             r.confirmation or "-",
-            (r.reason or "")[:80],
+            (r.reason or "; ".join(f"FLAGGED: {f}" for f in r.flags))[:80],
         ]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from langgraph.types import interrupt
 
 from graph.state import CampaignState
 from hypoforge.ledger import HypothesisRow
+from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
     from graph.nodes import Deps
@@ -25,7 +26,7 @@ def gate(state: CampaignState, deps: Deps) -> dict:
     """Apply the user's decisions on the round's validated hypotheses before the probe runs
     them; in approval mode, interrupt until each has one."""
     for row in deps.rows(state["batch"]):
-        if row.stage == "coded":
+        if row.stage == Stage.CODED:
             cleared(deps, row, wait=deps.settings.approve)
     return {}
 
@@ -46,8 +47,8 @@ def cleared(deps: Deps, row: HypothesisRow, wait: bool = False) -> bool:
         return True
     decision, note, who = said
     if decision == "veto":
-        update = {"stage": "vetoed", "outcome": "vetoed", "reason": f"vetoed by {who}"}
+        update = {"stage": Stage.VETOED, "outcome": Fate.VETOED, "reason": f"vetoed by {who}"}
     else:
-        update = {"stage": "needs_repair", "reason": f"{who} asked for a revision: {note}"}
+        update = {"stage": Stage.NEEDS_REPAIR, "reason": f"{who} asked for a revision: {note}"}
     deps.ledger.save(row.model_copy(update=update))
     return False

@@ -16,6 +16,7 @@ import numpy as np
 from agents import proposer
 from evaluators.reward import FLAGGED
 from hypoforge.ledger import HypothesisRow
+from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
     from graph.nodes import Deps
@@ -58,7 +59,7 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
         return
     for row in rows:
         path = deps.code_path(row.id)
-        if row.outcome in (None, "duplicate", "vetoed") or not path.exists():
+        if row.outcome in (None, Fate.DUPLICATE, Fate.VETOED) or not path.exists():
             continue
         code = path.read_text()
         report = deps.ledger.result(deps.evaluator.experiment_key(code, "one-pass"))
@@ -90,7 +91,7 @@ def best_archived(deps: Deps, exclude: set[str], k: int = 5) -> list[tuple[str, 
     found = [
         (e.idea, float(e.win_rate))
         for e in deps.archive.measured(deps.task)
-        if e.outcome == "ok" and e.win_rate is not None and e.idea not in exclude
+        if e.outcome == Fate.OK and e.win_rate is not None and e.idea not in exclude
     ]
     return sorted(found, key=lambda f: f[1], reverse=True)[:k]
 
@@ -129,14 +130,14 @@ def for_proposer(deps: Deps) -> dict:
     """What the proposer is told: the best results so far (this campaign's and the archive's;
     flagged ones are not leads), recent failures, and how past predictions turned out."""
     rows = deps.ledger.hypotheses(deps.campaign)
-    scored = [r for r in rows if r.screen_win_rate is not None and r.stage != "duplicate"]
-    # An OK result with a reason was flagged by the harness (e.g. a bigger model): not a lead.
-    known = [(r.idea, r.selection_win_rate or 0.0) for r in scored if not r.reason]
+    scored = [r for r in rows if r.screen_win_rate is not None and r.stage != Stage.DUPLICATE]
+    # A result the harness flagged (e.g. a bigger model) is not a lead.
+    known = [(r.idea, r.selection_win_rate or 0.0) for r in scored if not r.flagged]
     known += best_archived(deps, exclude={r.idea for r in scored})
     known.sort(key=lambda k: k[1], reverse=True)
     best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]
-    failed = [r for r in rows if r.outcome not in (None, "ok", "pruned") or r.flagged][-5:]
-    failures = [f"{r.idea}: {r.outcome} ({(r.reason or '')[:120]})" for r in failed]
+    failed = [r for r in rows if r.outcome not in (None, Fate.OK, Fate.PRUNED) or r.flagged][-5:]
+    failures = [f"{r.idea}: {r.outcome} ({(r.reason or '; '.join(r.flags))[:120]})" for r in failed]
     judged = [r for r in scored if r.p_win is not None][-3:]
     predictions = [
         f"{r.idea}: critic predicted {r.p_win:.2f} chance to win, measured win rate "

@@ -19,7 +19,7 @@ from graph import gate, knowledge, routing
 from graph.state import CampaignState
 from hypoforge.errors import InfraError
 from hypoforge.ledger import HypothesisRow, Ledger
-from hypoforge.records import EvalReport, Outcome
+from hypoforge.records import EvalReport, Fate, Outcome, Stage
 from hypoforge.settings import CampaignSettings
 from hypoforge.steering import Steering, directive_text
 
@@ -152,8 +152,8 @@ def propose(state: CampaignState, deps: Deps) -> dict:
                 round=rnd,
                 mode=mode,
                 idea="(unparseable reply)",
-                stage="invalid",
-                outcome="invalid",
+                stage=Stage.INVALID,
+                outcome=Fate.INVALID,
                 reason="; ".join(answer.errors)[-300:],
             )
             deps.ledger.log(deps.campaign, "proposer", "malformed", answer.text[-500:])
@@ -189,7 +189,7 @@ def critique(state: CampaignState, deps: Deps) -> dict:
         if r.id not in state["batch"] and r.code_sha
     }
     for row in deps.rows(state["batch"]):
-        if row.stage != "proposed":
+        if row.stage != Stage.PROPOSED:
             continue
         if row.code_sha in earlier:
             original = earlier[row.code_sha]
@@ -197,8 +197,8 @@ def critique(state: CampaignState, deps: Deps) -> dict:
                 row.model_copy(
                     update={
                         "verdict": "reject",
-                        "stage": "duplicate",
-                        "outcome": "duplicate",
+                        "stage": Stage.DUPLICATE,
+                        "outcome": Fate.DUPLICATE,
                         "duplicate_of": f"{deps.campaign}/{original}",
                         "reason": f"same code as {original}",
                     }
@@ -221,9 +221,9 @@ def critique(state: CampaignState, deps: Deps) -> dict:
         verdict = answer.value or critic.Verdict(decision="run", reasons="critic reply unusable")
         update: dict[str, Any] = {"verdict": verdict.decision, "p_win": verdict.p_win}
         if verdict.decision == "reject":
-            update.update(stage="rejected", outcome="rejected", reason=verdict.reasons[:300])
+            update.update(stage=Stage.REJECTED, outcome=Fate.REJECTED, reason=verdict.reasons[:300])
         elif verdict.decision == "revise":
-            update.update(stage="needs_repair", reason=verdict.reasons[:300])
+            update.update(stage=Stage.NEEDS_REPAIR, reason=verdict.reasons[:300])
         deps.ledger.log(deps.campaign, "critic", "verdict", {"id": row.id, **verdict.model_dump()})
         deps.ledger.save(row.model_copy(update=update))
     return {}
@@ -232,11 +232,11 @@ def critique(state: CampaignState, deps: Deps) -> dict:
 def code(state: CampaignState, deps: Deps) -> dict:
     """The coder repairs every hypothesis waiting for it (critic's revise or a failed check)."""
     for row in deps.rows(state["batch"]):
-        if row.stage != "needs_repair":
+        if row.stage != Stage.NEEDS_REPAIR:
             continue
         if "coder" not in deps.models:  # no LLM in this campaign (the search generator)
             deps.ledger.save(
-                row.model_copy(update={"stage": "failed", "outcome": row.outcome or "invalid"})
+                row.model_copy(update={"stage": Stage.FAILED, "outcome": row.outcome or "invalid"})
             )
             continue
         deps.notify("coder", f"repairing {row.id}: {row.reason}")
@@ -252,7 +252,7 @@ def code(state: CampaignState, deps: Deps) -> dict:
             function=deps.function,
         )
         deps.spend(answer.tokens)
-        row = row.model_copy(update={"repairs": row.repairs + 1, "stage": "proposed"})
+        row = row.model_copy(update={"repairs": row.repairs + 1, "stage": Stage.PROPOSED})
         if answer.value is not None:
             row = deps.write_code(row, answer.value)
         deps.ledger.save(row)
@@ -262,10 +262,10 @@ def code(state: CampaignState, deps: Deps) -> dict:
 def validate(state: CampaignState, deps: Deps) -> dict:
     """Static check; a failure goes back to the coder while repairs remain, else is final."""
     for row in deps.rows(state["batch"]):
-        if row.stage != "proposed" or row.verdict not in ("run", "revise"):
+        if row.stage != Stage.PROPOSED or row.verdict not in ("run", "revise"):
             continue
         problem = deps.evaluator.static_problem(deps.code_path(row.id).read_text())
-        passed = {"stage": "coded", "reason": None}
+        passed = {"stage": Stage.CODED, "reason": None}
         update = routing.after_check(
             problem, row.repairs, deps.settings.repairs, passed, failed="invalid"
         )
@@ -312,24 +312,25 @@ REPAIRABLE = (Outcome.INVALID, Outcome.HYP_ERROR, Outcome.NONFINITE)
 def screen(state: CampaignState, deps: Deps) -> dict:
     """One-pass screening of every selected hypothesis; code faults go back to the coder."""
     for row in deps.rows(state["batch"]):
-        if row.stage != "selected":
+        if row.stage != Stage.SELECTED:
             continue
         if not gate.cleared(deps, row):  # vetoed or sent back since it was probed
             continue
         budget = deps.settings.ladder[0]
         report = _experiment(deps, row, budget)
         if report.status is Outcome.OK:
-            stage = "screened"
+            stage = Stage.SCREENED
         elif report.status in REPAIRABLE and row.repairs < deps.settings.repairs:
-            stage = "needs_repair"
+            stage = Stage.NEEDS_REPAIR
         else:
-            stage = "failed"
+            stage = Stage.FAILED
         deps.ledger.save(
             row.model_copy(
                 update={
                     "stage": stage,
                     "outcome": report.status.value,
-                    "reason": report.reason or "; ".join(report.flags) or None,
+                    "reason": report.reason or None,
+                    "flags": list(report.flags),
                     "screen_win_rate": report.win_rate,
                     "rungs": {budget: report.win_rate} if report.win_rate is not None else {},
                 }
@@ -354,9 +355,10 @@ def evaluate(state: CampaignState, deps: Deps) -> dict:
             if report.win_rate is not None:
                 rungs[rung] = report.win_rate
             update: dict[str, Any] = {
-                "stage": "evaluated",
+                "stage": Stage.EVALUATED,
                 "outcome": report.status.value,
-                "reason": report.reason or "; ".join(report.flags) or None,
+                "reason": report.reason or None,
+                "flags": list(report.flags),
                 "rungs": rungs,
             }
             if rung == ladder[-1]:
@@ -381,7 +383,7 @@ def tried(deps: Deps) -> int:
     """Hypotheses of the campaign measured at selection: the m of the keep rule's correction
     (a duplicate reuses its original's result and is not counted again)."""
     rows = deps.ledger.hypotheses(deps.campaign)
-    return sum(r.screen_win_rate is not None and r.stage != "duplicate" for r in rows)
+    return sum(r.screen_win_rate is not None and r.stage != Stage.DUPLICATE for r in rows)
 
 
 def confirm(state: CampaignState, deps: Deps) -> dict:
@@ -389,7 +391,7 @@ def confirm(state: CampaignState, deps: Deps) -> dict:
     run each kept one at the last rung's budget on the task's held-out splits."""
     confirmer = deps.confirmer
     for row in deps.rows(state["batch"]):
-        if row.stage not in ("screened", "evaluated") or row.confirmation is not None:
+        if row.stage not in (Stage.SCREENED, Stage.EVALUATED) or row.confirmation is not None:
             continue
         report = _selection_report(deps, row)
         if report is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from hypoforge.ledger import HypothesisRow
+from hypoforge.records import Fate, Stage
 
 
 def after_context(stop: str) -> Literal["propose", "__end__"]:
@@ -13,7 +14,7 @@ def after_context(stop: str) -> Literal["propose", "__end__"]:
 
 def after_validate(rows: list[HypothesisRow]) -> Literal["code", "screen"]:
     """Back to the coder while a hypothesis awaits a repair, else on to screening."""
-    return "code" if any(r.stage == "needs_repair" for r in rows) else "screen"
+    return "code" if any(r.stage == Stage.NEEDS_REPAIR for r in rows) else "screen"
 
 
 def after_check(
@@ -24,8 +25,8 @@ def after_check(
     if problem is None:
         return passed
     if repairs < max_repairs:
-        return {"stage": "needs_repair", "reason": problem}
-    return {"stage": failed, "outcome": "invalid", "reason": problem}
+        return {"stage": Stage.NEEDS_REPAIR, "reason": problem}
+    return {"stage": failed, "outcome": Fate.INVALID, "reason": problem}
 
 
 def budget_stop(

@@ -18,6 +18,7 @@ import numpy as np
 from graph import knowledge, routing
 from graph.state import CampaignState
 from hypoforge.ledger import HypothesisRow
+from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
     from graph.nodes import Deps
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 def probe(state: CampaignState, deps: Deps) -> dict:
     """Probe every coded hypothesis of the round, each in a container of its own (once per
     code version)."""
-    todo = [r for r in deps.rows(state["batch"]) if r.stage == "coded" and r.code_sha]
+    todo = [r for r in deps.rows(state["batch"]) if r.stage == Stage.CODED and r.code_sha]
     missing = [r for r in todo if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
     if missing:
         probe_many = getattr(deps.evaluator, "probe_many", None)
@@ -41,7 +42,11 @@ def probe(state: CampaignState, deps: Deps) -> dict:
     for row in todo:
         problem, _ = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "") or (None, None)
         update = routing.after_check(
-            problem, row.repairs, deps.settings.repairs, {"stage": "probed"}, failed="failed"
+            problem,
+            row.repairs,
+            deps.settings.repairs,
+            {"stage": Stage.PROBED},
+            failed=Stage.FAILED,
         )
         deps.ledger.save(row.model_copy(update=update))
     return {}
@@ -77,13 +82,14 @@ def select(state: CampaignState, deps: Deps) -> dict:
     earlier: Known = [
         (r, _fingerprint(deps, r))
         for r in deps.ledger.hypotheses(deps.campaign)
-        if r.stage not in ("duplicate", "invalid", "rejected", "proposed", "needs_repair")
+        if r.stage
+        not in (Stage.DUPLICATE, Stage.INVALID, Stage.REJECTED, Stage.PROPOSED, Stage.NEEDS_REPAIR)
         and r.id not in state["batch"]
     ]
     candidates: Known = []
     for row in rows:
-        if row.stage != "probed":
-            if row.stage in ("selected", "screened", "evaluated", "failed"):
+        if row.stage != Stage.PROBED:
+            if row.stage in (Stage.SELECTED, Stage.SCREENED, Stage.EVALUATED, Stage.FAILED):
                 earlier.append((row, _fingerprint(deps, row)))
             continue
         fp = _fingerprint(deps, row)
@@ -93,8 +99,8 @@ def select(state: CampaignState, deps: Deps) -> dict:
             deps.ledger.save(
                 row.model_copy(
                     update={
-                        "stage": "duplicate",
-                        "outcome": "duplicate",
+                        "stage": Stage.DUPLICATE,
+                        "outcome": Fate.DUPLICATE,
                         "duplicate_of": pointer,
                         "screen_win_rate": win,
                         "reason": f"behaves exactly like {pointer}: its result is reused",
@@ -115,12 +121,12 @@ def select(state: CampaignState, deps: Deps) -> dict:
     vectors = [None if fp is None else np.asarray(fp) for _, fp in candidates]
     k = deps.settings.screen_top_k
     # After a crash mid-way, or for a repaired hypothesis, those already chosen keep their places.
-    taken = sum(r.stage in ("selected", "screened", "evaluated") for r in rows)
+    taken = sum(r.stage in (Stage.SELECTED, Stage.SCREENED, Stage.EVALUATED) for r in rows)
     chosen = choose(mean, std, vectors, max(1, k - taken), bonus=deps.settings.exploration)
     for i, (row, _) in enumerate(candidates):
         predicted = float(mean[i]) if model_used else None
         if i in chosen:
-            update: dict[str, Any] = {"stage": "selected", "predicted": predicted}
+            update: dict[str, Any] = {"stage": Stage.SELECTED, "predicted": predicted}
         else:
             why = (
                 f"predicted win rate {mean[i]:.2f} ± {std[i]:.2f}"
@@ -128,8 +134,8 @@ def select(state: CampaignState, deps: Deps) -> dict:
                 else "no reward model yet (too few measured hypotheses)"
             )
             update = {
-                "stage": "pruned",
-                "outcome": "pruned",
+                "stage": Stage.PRUNED,
+                "outcome": Fate.PRUNED,
                 "predicted": predicted,
                 "reason": f"pruned: {why}, not in the diverse top {k}",
             }

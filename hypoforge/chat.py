@@ -140,7 +140,7 @@ class Chat:
                 _num(r.full_win_rate),
                 _num(r.confirm_win_rate),
                 r.confirmation or "-",
-                cell(r.reason or ""),
+                cell(r.reason or "; ".join(f"FLAGGED: {f}" for f in r.flags)),
             )
         return table
 

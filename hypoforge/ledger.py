@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hypoforge.records import EvalReport
+from hypoforge.records import EvalReport, Fate, Stage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS hypotheses (
     idea TEXT NOT NULL, code_sha TEXT, stage TEXT NOT NULL, verdict TEXT, p_win REAL,
     outcome TEXT, reason TEXT, screen_win_rate REAL, full_win_rate REAL, repairs INTEGER NOT NULL,
     updated REAL NOT NULL, predicted REAL, duplicate_of TEXT, rungs TEXT, kept INTEGER,
-    confirm_win_rate REAL, confirmation TEXT, PRIMARY KEY (campaign, id));
+    confirm_win_rate REAL, confirmation TEXT, flags TEXT, PRIMARY KEY (campaign, id));
 CREATE TABLE IF NOT EXISTS probes (
     campaign TEXT NOT NULL, id TEXT NOT NULL, code_sha TEXT NOT NULL, problem TEXT,
     fingerprint TEXT, PRIMARY KEY (campaign, id, code_sha));
@@ -59,13 +59,12 @@ class HypothesisRow(BaseModel):
     mode: str  # incremental | novel
     idea: str
     code_sha: str | None = None
-    # proposed, rejected, needs_repair, coded, probed, invalid, duplicate, pruned, selected,
-    # screened, failed, evaluated
-    stage: str = "proposed"
+    stage: Stage = Stage.PROPOSED  # see ``hypoforge.records.Stage``
     verdict: str | None = None  # the critic's: run | revise | reject
     p_win: float | None = None  # the critic's predicted chance to beat the baselines
-    outcome: str | None = None
+    outcome: Fate | None = None  # see ``hypoforge.records.Fate``
     reason: str | None = None
+    flags: list[str] = Field(default_factory=list)  # the harness's caveats on an OK result
     screen_win_rate: float | None = None
     full_win_rate: float | None = None
     repairs: int = 0
@@ -95,8 +94,8 @@ class HypothesisRow(BaseModel):
 
     @property
     def flagged(self) -> bool:
-        """An OK result with a reason: the harness flagged it (a bigger model, say); not a win."""
-        return self.outcome == "ok" and bool(self.reason)
+        """An OK result the harness flagged (a bigger model, say): not a win."""
+        return self.outcome == Fate.OK and bool(self.flags)
 
 
 # Columns added after the first release, for ledgers created before them.
@@ -107,8 +106,9 @@ ADDED_COLUMNS = {
     "kept": "INTEGER",
     "confirm_win_rate": "REAL",
     "confirmation": "TEXT",
+    "flags": "TEXT",
 }
-JSON_COLUMNS = ("rungs",)
+JSON_COLUMNS = ("rungs", "flags")
 
 
 class Ledger:
@@ -124,6 +124,12 @@ class Ledger:
         for column, kind in ADDED_COLUMNS.items():
             if column not in have:
                 self.db.execute(f"ALTER TABLE hypotheses ADD COLUMN {column} {kind}")
+        if "flags" not in have:
+            # Before the column, a flag was folded into the reason of an OK result: move it.
+            self.db.execute(
+                "UPDATE hypotheses SET flags = json_array(reason), reason = NULL "
+                "WHERE outcome = 'ok' AND reason IS NOT NULL AND reason != ''"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -158,7 +164,9 @@ class Ledger:
 
     # -- hypotheses ----------------------------------------------------------------------------
     def save(self, row: HypothesisRow) -> None:
-        data = row.model_dump()
+        """Write ``row``, validated again: rows are updated with ``model_copy``, which does not
+        validate, so a stage or outcome outside the closed sets is refused here."""
+        data = HypothesisRow.model_validate(dict(row)).model_dump(mode="json")
         for column in JSON_COLUMNS:
             data[column] = json.dumps(data[column], sort_keys=True)
         cols = ", ".join(data)
@@ -184,7 +192,8 @@ class Ledger:
         for values in cur:
             data = dict(zip(fields, values, strict=True))
             for column in JSON_COLUMNS:
-                data[column] = json.loads(data[column]) if data[column] else {}
+                empty: dict | list = {} if column == "rungs" else []
+                data[column] = json.loads(data[column]) if data[column] else empty
             out.append(HypothesisRow(**data))
         return out
 

@@ -30,6 +30,46 @@ class Outcome(StrEnum):
         return self is not Outcome.INFRA_ERROR
 
 
+class Stage(StrEnum):
+    """How far a hypothesis got in a campaign (``HypothesisRow.stage``); the closed set.
+
+    The round moves a hypothesis forward through the first group; each of the second is final.
+    """
+
+    PROPOSED = "proposed"  # code written by the proposer (or the coder after a repair)
+    NEEDS_REPAIR = "needs_repair"  # a check failed or the critic said revise: back to the coder
+    CODED = "coded"  # passed the static check, waits for the gate (the user) and the probe
+    PROBED = "probed"  # the probe passed: a fingerprint, waits for selection
+    SELECTED = "selected"  # the reward model chose it for screening
+    SCREENED = "screened"  # measured on the first rung of the ladder
+    EVALUATED = "evaluated"  # measured on a later rung (short, full)
+    REJECTED = "rejected"  # final: the critic said reject, or exact duplicate code
+    INVALID = "invalid"  # final: the static check failed with no repairs left
+    DUPLICATE = "duplicate"  # final: behaves like an earlier hypothesis; its result is reused
+    PRUNED = "pruned"  # final: the reward model ranked it out of the top k
+    VETOED = "vetoed"  # final: the user vetoed it before its code ran
+    FAILED = "failed"  # final: the probe or screening failed with no repairs left
+
+
+class Fate(StrEnum):
+    """A hypothesis's outcome in the ledger (``HypothesisRow.outcome``): the sandbox outcome of
+    its last run, or why it never ran."""
+
+    OK = "ok"
+    INVALID = "invalid"
+    HYP_ERROR = "hyp_error"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    DISK_QUOTA = "disk_quota"
+    NONFINITE = "nonfinite"
+    INVALID_RESULT = "invalid_result"
+    INFRA_ERROR = "infra_error"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    PRUNED = "pruned"
+    VETOED = "vetoed"
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 from hypoforge.errors import ConfigError
 from hypoforge.ledger import Ledger
+from hypoforge.records import Stage
 from hypoforge.settings import CampaignSettings
 
 AGENTS = ("proposer", "critic", "coder", "analyst")
 COMMANDS = ("pause", "resume", "stop", "budget")
 DECISIONS = ("approve", "veto", "revise")
 # Stages of validated hypotheses waiting for a sandbox launch: the chat's queue.
-QUEUED = ("coded", "probed", "selected")
+QUEUED = (Stage.CODED, Stage.PROBED, Stage.SELECTED)
 BUDGETS = {"proposals": int, "hours": float, "tokens": int}
 
 

@@ -178,3 +178,43 @@ def test_report_quotes_the_fidelity_of_its_harness(tmp_path):
     text = write_report(folder, home).read_text()
     assert f"Fidelity of harness {evaluator.version}" in text
     assert "- one-pass -> short: Kendall 1.00" in text
+
+
+def test_stages_and_outcomes_are_closed_sets(tmp_path):
+    import pytest
+    from pydantic import ValidationError
+
+    from hypoforge.ledger import HypothesisRow
+    from hypoforge.records import Fate, Stage
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    row = HypothesisRow(campaign="c", id="r0-0", round=0, mode="novel", idea="i")
+    ledger.save(row.model_copy(update={"stage": "pruned", "outcome": "pruned"}))
+    (back,) = ledger.hypotheses("c")
+    assert back.stage is Stage.PRUNED and back.outcome is Fate.PRUNED
+    with pytest.raises(ValidationError):
+        ledger.save(row.model_copy(update={"stage": "finished"}))
+
+
+def test_old_ledgers_move_a_folded_flag_into_its_column(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE hypotheses (campaign TEXT NOT NULL, id TEXT NOT NULL, round INTEGER NOT "
+        "NULL, mode TEXT NOT NULL, idea TEXT NOT NULL, code_sha TEXT, stage TEXT NOT NULL, "
+        "verdict TEXT, p_win REAL, outcome TEXT, reason TEXT, screen_win_rate REAL, "
+        "full_win_rate REAL, repairs INTEGER NOT NULL, updated REAL NOT NULL, "
+        "PRIMARY KEY (campaign, id));"
+        "INSERT INTO hypotheses VALUES ('c', 'r0-0', 0, 'novel', 'big', NULL, 'evaluated', 'run',"
+        " NULL, 'ok', 'bigger model: 2.00x', 0.9, 0.9, 0, 0.0);"
+        "INSERT INTO hypotheses VALUES ('c', 'r0-1', 0, 'novel', 'bad', NULL, 'failed', 'run',"
+        " NULL, 'timeout', 'killed at 120 s', NULL, NULL, 0, 0.0);"
+    )
+    db.commit()
+    db.close()
+    big, bad = Ledger(path).hypotheses("c")
+    assert big.flags == ["bigger model: 2.00x"] and big.reason is None and big.flagged
+    assert bad.flags == [] and bad.reason == "killed at 120 s" and not bad.flagged
+    # Opening again changes nothing more.
+    again, _ = Ledger(path).hypotheses("c")
+    assert again.flags == ["bigger model: 2.00x"]
