@@ -264,11 +264,12 @@ def test_render_and_summary_lines():
 # -- the CLI ---------------------------------------------------------------------------------------
 def test_cli_calibrate_checks_its_options_before_any_sandbox(monkeypatch):
     from hypoforge import cli
+    from hypoforge.cli import common
 
     def no_sandbox(settings):
         raise AssertionError("no sandbox for a usage error")
 
-    monkeypatch.setattr(cli, "make_sandbox", no_sandbox)
+    monkeypatch.setattr(common, "make_sandbox", no_sandbox)
     runner = CliRunner()
     for args, message in [
         (["calibrate", "activation", "--budget", "huge"], "unknown budget 'huge'"),
@@ -282,6 +283,7 @@ def test_cli_calibrate_checks_its_options_before_any_sandbox(monkeypatch):
 
 def test_cli_calibrate_prints_the_tables_and_the_verdict(monkeypatch, tmp_path):
     from hypoforge import cli
+    from hypoforge.cli import common
 
     class Sandbox:
         def preflight(self):
@@ -300,7 +302,7 @@ def test_cli_calibrate_prints_the_tables_and_the_verdict(monkeypatch, tmp_path):
         made.update(split_set=evaluator.split_set, budget=budget, n=len(controls))
         return {**canned, "split_set": evaluator.split_set, "harness_version": "v1"}
 
-    monkeypatch.setattr(cli, "make_sandbox", lambda settings: Sandbox())
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: Sandbox())
     monkeypatch.setattr(calibration, "calibrate", fake_calibrate)
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
     runner = CliRunner()

@@ -4,6 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hypoforge import cli
+from hypoforge.cli import common
 from hypoforge.errors import SandboxUnavailable
 from hypoforge.records import Outcome
 from tests.fakes import SMALL_SPLITS, FakeSandbox
@@ -15,7 +16,7 @@ runner = CliRunner()
 def fake(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
     sandbox = FakeSandbox()
-    monkeypatch.setattr(cli, "make_sandbox", lambda settings: sandbox)
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: sandbox)
     monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
     return sandbox
 
@@ -86,7 +87,7 @@ def test_unknown_budget_is_a_usage_error(fake, tmp_path):
 def test_dead_docker_daemon_is_one_line_and_exit_3(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
     dead = FakeSandbox(preflight_error=SandboxUnavailable("Docker engine not reachable: refused"))
-    monkeypatch.setattr(cli, "make_sandbox", lambda settings: dead)
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: dead)
     result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU))])
     assert result.exit_code == 3
     assert result.stderr.strip() == (
@@ -97,7 +98,7 @@ def test_dead_docker_daemon_is_one_line_and_exit_3(monkeypatch, tmp_path):
 def test_infra_outcome_mid_run_exits_3(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
     sb = FakeSandbox(outcome=Outcome.INFRA_ERROR)
-    monkeypatch.setattr(cli, "make_sandbox", lambda settings: sb)
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: sb)
     monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
     result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU)), "--json"])
     assert result.exit_code == 3

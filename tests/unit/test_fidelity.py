@@ -15,7 +15,9 @@ from evaluators import fidelity
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.novelty import ArchiveEntry, NoveltyArchive
-from hypoforge import cli, cli_reward
+from hypoforge import cli
+from hypoforge.cli import common
+from hypoforge.cli import reward as cli_reward
 from hypoforge.errors import ConfigError, InfraError
 from hypoforge.records import EvalReport, Outcome
 from sandbox.base import Job, RunResult
@@ -352,7 +354,7 @@ def home(monkeypatch, tmp_path):
 
 def graded(monkeypatch, **kwargs) -> Graded:
     sandbox = Graded(**kwargs)
-    monkeypatch.setattr(cli, "make_sandbox", lambda settings: sandbox)
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: sandbox)
     return sandbox
 
 

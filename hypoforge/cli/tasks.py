@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from hypoforge import cli
+from hypoforge.cli.common import _fail, out
 from hypoforge.errors import HypoforgeError
 
-tasks_app = typer.Typer(no_args_is_help=True, help="The research tasks (plugins).")
-cli.app.add_typer(tasks_app, name="tasks")
+app = typer.Typer(no_args_is_help=True, help="The research tasks (plugins).")
 
 
-@tasks_app.command("list")
+@app.command("list")
 def tasks_list() -> None:
     """Every task found: built-in ones and those in the folders named by HYPOFORGE_TASKS."""
     from rich.table import Table
@@ -21,10 +20,10 @@ def tasks_list() -> None:
     try:
         found = registry.tasks()
     except HypoforgeError as exc:
-        raise cli._fail(exc) from None
+        raise _fail(exc) from None
     table = Table(title="research tasks", title_justify="left")
     for col in ("task", "a hypothesis defines", "search generator", "what it asks", "folder"):
         table.add_column(col)
     for name, t in sorted(found.items()):
         table.add_row(name, t.slot, "yes" if t.generator else "no", t.summary, str(t.folder))
-    cli.out.print(table)
+    out.print(table)

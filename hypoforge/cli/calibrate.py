@@ -8,15 +8,12 @@ from typing import Annotated
 
 import typer
 
-from hypoforge import cli
-from hypoforge.cli import ConfigOpt
+from hypoforge.cli.common import BUDGETS, ConfigOpt, _fail, _session, err, out
 from hypoforge.errors import ConfigError
 
-BUDGETS = ("one-pass", "short", "full")
 SPLIT_SETS = ("selection", "confirmation", "hard")
 
 
-@cli.app.command("calibrate")
 def calibrate_cmd(
     task: Annotated[str, typer.Argument(help="Research task (see `hypoforge tasks list`).")],
     budget: Annotated[str, typer.Option(help="one-pass, short or full.")] = "short",
@@ -40,9 +37,9 @@ def calibrate_cmd(
             )
         controls = calibration.panel(plugin.folder)
     except ConfigError as exc:
-        raise cli._fail(exc) from None
-    with cli._session(config) as (settings, sandbox):
-        status = cli.err.status("starting", spinner="dots") if not as_json else None
+        raise _fail(exc) from None
+    with _session(config) as (settings, sandbox):
+        status = err.status("starting", spinner="dots") if not as_json else None
 
         def notify(stage: str) -> None:
             if status is not None:
@@ -68,5 +65,5 @@ def calibrate_cmd(
         print(json.dumps(result))
         return
     for line in calibration.render(result):
-        cli.out.print(line, markup=False, highlight=False, soft_wrap=True)
-    cli.err.print(f"saved: {path}", markup=False, highlight=False, soft_wrap=True)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    err.print(f"saved: {path}", markup=False, highlight=False, soft_wrap=True)

@@ -9,12 +9,10 @@ from typing import Annotated
 
 import typer
 
-from hypoforge import cli
-from hypoforge.cli import ConfigOpt
+from hypoforge.cli.common import ConfigOpt, _fail, _session, err, load_settings, out
 from hypoforge.errors import HypoforgeError
 
 
-@cli.app.command("fidelity")
 def fidelity_cmd(
     task: Annotated[str, typer.Argument(help="Research task.")],
     sample: Annotated[int, typer.Option(min=1, help="Archived hypotheses to measure.")] = 20,
@@ -35,19 +33,19 @@ def fidelity_cmd(
     try:
         plugin = registry.get(task)
         names = fidelity.check_budgets([b.strip() for b in budgets.split(",")])
-        settings = cli.load_settings(config)
+        settings = load_settings(config)
         where = archive or settings.home / "archive"
         sources = fidelity.sample_archive(where, task, sample, seed)
     except HypoforgeError as exc:
-        raise cli._fail(exc) from None
+        raise _fail(exc) from None
     if not as_json:
-        cli.err.print(
+        err.print(
             f"{len(sources)} measured hypotheses of {task} from {where} (seed {seed})",
             markup=False,
             soft_wrap=True,
         )
-    with cli._session(config) as (settings, sandbox):
-        status = cli.err.status("starting", spinner="dots") if not as_json else None
+    with _session(config) as (settings, sandbox):
+        status = err.status("starting", spinner="dots") if not as_json else None
         current = [""]  # the evaluation under way, for the evaluator's own stage messages
 
         def progress(step: str) -> None:
@@ -77,7 +75,7 @@ def fidelity_cmd(
     if as_json:
         print(json.dumps(result))
         return
-    cli.out.print(fidelity.render(result))
+    out.print(fidelity.render(result))
     for hid, why in result["dropped"].items():
-        cli.out.print(f"dropped {hid}: {why}", markup=False, highlight=False, soft_wrap=True)
-    cli.out.print(f"stored: {stored}", markup=False, highlight=False, soft_wrap=True)
+        out.print(f"dropped {hid}: {why}", markup=False, highlight=False, soft_wrap=True)
+    out.print(f"stored: {stored}", markup=False, highlight=False, soft_wrap=True)

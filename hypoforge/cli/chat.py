@@ -9,19 +9,18 @@ from typing import Annotated, Any
 
 import typer
 
-from hypoforge import cli
+from hypoforge.cli.common import ConfigOpt, _fail, _open_llm, err, out
 from hypoforge.errors import HypoforgeError
 from hypoforge.text import clean, shown
 
 
-@cli.app.command("chat")
 def chat_cmd(
     folder: Annotated[Path, typer.Argument(help="Campaign folder.")],
     who: Annotated[str | None, typer.Option(help="Your name in the ledger.")] = None,
     llm: Annotated[
         str | None, typer.Option(help="The analyst's LLM for `ask`: 'embedded' or a URL.")
     ] = None,
-    config: cli.ConfigOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Steer a campaign: directives to agents, approve or veto queued hypotheses, ask the
     analyst, pause, resume, stop, lower budgets. Type help for the commands."""
@@ -40,8 +39,8 @@ def chat_cmd(
             if llm is not None:
                 endpoint = settings.llm.model_copy(update={"endpoint": llm})
                 settings = settings.model_copy(update={"llm": endpoint})
-            cli.out.print("[dim]starting the analyst's language model...[/]")
-            url = stack.enter_context(cli._open_llm(settings, folder))
+            out.print("[dim]starting the analyst's language model...[/]")
+            url = stack.enter_context(_open_llm(settings, folder))
             model.append(make_chat_model(settings.llm, url, "analyst"))
         return model[0]
 
@@ -59,26 +58,26 @@ def chat_cmd(
     try:
         chat = Chat(folder, who or getpass.getuser(), analyst_model, archive)
     except HypoforgeError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"chat with campaign {chat.info.id} ({chat.info.task}); type help or quit")
+        raise _fail(exc) from None
+    out.print(f"chat with campaign {chat.info.id} ({chat.info.task}); type help or quit")
     with stack:
         try:
             while True:
                 try:
-                    line = cli.out.input("[bold]hypoforge>[/] ")
+                    line = out.input("[bold]hypoforge>[/] ")
                 except EOFError:
                     break
                 try:
                     reply = chat.handle(line)
                 except HypoforgeError as exc:
-                    cli.err.print(f"[red]{shown(exc)}[/]", highlight=False)
+                    err.print(f"[red]{shown(exc)}[/]", highlight=False)
                     continue
                 if reply is None:
                     break
                 if isinstance(reply, str):
                     if reply:
-                        cli.out.print(clean(reply), highlight=False, markup=False)
+                        out.print(clean(reply), highlight=False, markup=False)
                 else:
-                    cli.out.print(reply)
+                    out.print(reply)
         finally:
             chat.close()

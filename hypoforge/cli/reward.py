@@ -8,12 +8,10 @@ from typing import Annotated
 
 import typer
 
-from hypoforge import cli
-from hypoforge.cli import ConfigOpt
+from hypoforge.cli.common import ConfigOpt, _fail, load_settings, out
 from hypoforge.errors import ConfigError, HypoforgeError
 
-reward_app = typer.Typer(no_args_is_help=True, help="Measure the reward model.")
-cli.app.add_typer(reward_app, name="reward")
+app = typer.Typer(no_args_is_help=True, help="Measure the reward model.")
 
 
 def _examples(target: Path | None, whole: bool, config: Path | None, task: str) -> tuple[str, list]:
@@ -21,7 +19,7 @@ def _examples(target: Path | None, whole: bool, config: Path | None, task: str) 
     from evaluators.novelty import NoveltyArchive
     from hypoforge import campaign
 
-    settings = cli.load_settings(config)
+    settings = load_settings(config)
     if whole == (target is not None):
         raise ConfigError("give a campaign or archive folder, or --archive (not both)")
     if target is None:
@@ -34,7 +32,7 @@ def _examples(target: Path | None, whole: bool, config: Path | None, task: str) 
     return f"campaign {info.id} in {path}", NoveltyArchive(path).examples(task, info.id)
 
 
-@reward_app.command("eval")
+@app.command("eval")
 def reward_eval(
     folder: Annotated[
         Path | None, typer.Argument(help="Campaign folder, or a Chroma archive folder.")
@@ -61,7 +59,7 @@ def reward_eval(
         if any(k not in MODELS for k in kinds):
             raise ConfigError(f"unknown reward model {model!r}; choose gp, ridge or all")
         where, examples = _examples(folder, archive, config, task)
-        version, home = _harness_version(task), cli.load_settings(config).home
+        version, home = _harness_version(task), load_settings(config).home
         labelled = [e for e in examples if e.target is not None]
         generators = ", ".join(sorted({e.generator for e in examples})) or "-"
         summary = (
@@ -69,7 +67,7 @@ def reward_eval(
             f"generators: {generators}"
         )
         if not as_json:
-            cli.out.print(summary, soft_wrap=True)
+            out.print(summary, soft_wrap=True)
         curves: dict[str, dict] = {k: {} for k in kinds}
         results = {k: held_out(examples, k, curves=curves[k]) for k in kinds}
         if not any(results.values()):
@@ -78,7 +76,7 @@ def reward_eval(
                 "held out (fill an archive with benchmarks/reward_model.py or a campaign)"
             )
     except HypoforgeError as exc:
-        raise cli._fail(exc) from None
+        raise _fail(exc) from None
     if plot is not None:
         _plot_curves(plot, curves)
     if as_json:
@@ -98,7 +96,7 @@ def reward_eval(
                 f"{m['pearson']:.3f}",
                 f"{m['discovery_auc_vs_random']:.2f}",
             )
-    cli.out.print(table)
+    out.print(table)
     if version is not None:
         _print_fidelity(home, task, version)
 
@@ -109,7 +107,7 @@ def _harness_version(task: str) -> str | None:
     from evaluators import registry
 
     plugin = registry.get(task)
-    version = getattr(plugin._attr(plugin.evaluator), "harness_version", None)
+    version = getattr(plugin.evaluator_class(), "harness_version", None)
     return None if version is None else str(version())
 
 
@@ -119,16 +117,16 @@ def _print_fidelity(home: Path, task: str, version: str) -> None:
 
     stored = fidelity.load(home, task, version)
     if stored is None:
-        cli.out.print(
+        out.print(
             f"no fidelity measured for this harness version: run `hypoforge fidelity {task}`",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
         return
-    cli.out.print("fidelity of screening (rank agreement of win rates, 95% bootstrap intervals):")
+    out.print("fidelity of screening (rank agreement of win rates, 95% bootstrap intervals):")
     for line in fidelity.summary_lines(stored):
-        cli.out.print(line, markup=False, highlight=False, soft_wrap=True)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _plot_curves(path: Path, curves: dict[str, dict]) -> None:
@@ -152,4 +150,4 @@ def _plot_curves(path: Path, curves: dict[str, dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    cli.out.print(f"discovery curves: {path}")
+    out.print(f"discovery curves: {path}")

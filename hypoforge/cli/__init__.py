@@ -1,0 +1,52 @@
+"""The ``hypoforge`` command: thin typer commands over the library.
+
+Exit codes: 0 when an outcome was recorded (invalid, timeout, oom... included); 1 when a self-test
+found a weakness; 2 for usage and configuration errors; 3 for infrastructure errors (Docker, disk,
+image). Domain errors become one-line messages here and nowhere else.
+
+Layout: ``common`` holds what the commands share (consoles, ``--config``, errors to exit codes,
+the sandbox factory ``common.make_sandbox`` that tests replace); each other module holds one
+command or one command group (its own ``typer.Typer``). This module builds ``app`` from them;
+they never import it.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from hypoforge.cli import (
+    calibrate,
+    campaign,
+    chat,
+    doctor,
+    evaluate,
+    fidelity,
+    reward,
+    sandbox,
+    tasks,
+)
+
+__all__ = ["app", "main"]
+
+app: typer.Typer = typer.Typer(
+    add_completion=False, no_args_is_help=True, help=(__doc__ or "").split("\n")[0]
+)
+
+# Registration order is the order of `hypoforge --help`.
+app.command("eval")(evaluate.eval_cmd)
+app.command("run")(campaign.run_cmd)
+app.command("resume")(campaign.resume_cmd)
+app.command("status")(campaign.status_cmd)
+app.command("doctor")(doctor.doctor_cmd)
+app.command("report")(campaign.report_cmd)
+app.command("calibrate")(calibrate.calibrate_cmd)
+app.command("chat")(chat.chat_cmd)
+app.command("fidelity")(fidelity.fidelity_cmd)
+app.add_typer(reward.app, name="reward")
+app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(tasks.app, name="tasks")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="hypoforge")

@@ -1,0 +1,74 @@
+"""``hypoforge eval PATH``: one hypothesis in the sandbox, its win rate against the baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hypoforge.cli.common import BUDGETS, ConfigOpt, _fail, _session, err, out
+from hypoforge.errors import ConfigError
+from hypoforge.records import Outcome
+from hypoforge.text import clean
+
+
+def eval_cmd(
+    path: Annotated[Path, typer.Argument(help="Hypothesis file (see `hypoforge tasks list`).")],
+    task: Annotated[str, typer.Option(help="Research task.")] = "activation",
+    budget: Annotated[
+        str, typer.Option(help="one-pass (screening), short (the ladder's middle) or full.")
+    ] = "one-pass",
+    splits: Annotated[
+        str, typer.Option(help="The task's split set: selection, confirmation (held out) or hard.")
+    ] = "selection",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Evaluate one hypothesis in the sandbox and report its win rate against the baselines."""
+    from evaluators import registry
+
+    try:
+        plugin = registry.get(task)
+        source = path.read_text()
+        if budget not in BUDGETS:
+            raise ConfigError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
+    except OSError as exc:
+        raise _fail(ConfigError(f"cannot read {path}: {exc.strerror}")) from None
+    except UnicodeDecodeError:
+        raise _fail(ConfigError(f"{path} is not UTF-8 text")) from None
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    with _session(config) as (settings, sandbox):
+        status = err.status("starting", spinner="dots") if not as_json else None
+
+        def notify(stage: str) -> None:
+            if status is not None:
+                status.update(stage)
+
+        evaluator = plugin.make_evaluator(
+            sandbox,
+            settings.home,
+            settings.sandbox.limits,
+            notify=notify,
+            keep=settings.sandbox.keep_attempts,
+            split_set=splits,
+        )
+        if status is not None:
+            status.start()
+        try:
+            report = evaluator.evaluate(source, budget)
+        finally:
+            if status is not None:
+                status.stop()
+    if as_json:
+        print(report.model_dump_json())
+    else:
+        from hypoforge.console import print_eval
+
+        print_eval(out, report, metric=getattr(evaluator, "metric", "test accuracy"))
+    if report.status is Outcome.INFRA_ERROR:
+        err.print(
+            f"hypoforge: infrastructure error: {clean(report.reason)}", markup=False, soft_wrap=True
+        )
+        raise typer.Exit(3)
