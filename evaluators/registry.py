@@ -8,10 +8,12 @@ notes for the agents and optional prompt overrides. Adding one needs no change o
     slot = "activation(x: Tensor) -> Tensor"     # what a hypothesis defines
     evaluator = "harness:ActivationEvaluator"     # module in the folder : class
     generator = "search:SearchGenerator"          # optional non-LLM proposer
+    report = "report:ActivationReport"            # optional figures for the campaign report
 
 The evaluator class is built as ``cls(sandbox, home, limits, notify=...)`` and must provide
 ``description``, ``evaluate``, ``experiment_key``, ``static_problem`` and ``behaviour`` (see
-``graph.nodes.TaskEvaluator``); ``probe_many`` and ``grammars`` are optional.
+``graph.deps.TaskEvaluator``); ``probe_many``, ``confirmer``, ``grammars`` and ``metric`` are
+optional capabilities (``graph.deps``).
 
 Where tasks are found: every folder beside this file that holds a ``task.toml`` (the built-in
 tasks), then each folder named in ``HYPOFORGE_TASKS`` (``os.pathsep``-separated; a task folder, or
@@ -43,6 +45,7 @@ class TaskPlugin:
     slot: str
     evaluator: str
     generator: str | None = None
+    report: str | None = None  # "module:name" of the task's report hooks (hypoforge.report_hooks)
 
     @property
     def function(self) -> str:
@@ -52,6 +55,14 @@ class TaskPlugin:
     def _attr(self, ref: str) -> Any:
         module, _, attr = ref.partition(":")
         return getattr(importlib.import_module(f"{_package(self)}.{module}"), attr)
+
+    def evaluator_class(self) -> Any:
+        """The evaluator class (its class attributes: ``metric``, ``harness_version``, ...)."""
+        return self._attr(self.evaluator)
+
+    def report_hooks(self) -> Any:
+        """An instance of the task's report hooks, or None when the task brings none."""
+        return None if self.report is None else self._attr(self.report)()
 
     def make_evaluator(self, sandbox: Any, home: Path, limits: Any, **options: Any) -> Any:
         return self._attr(self.evaluator)(sandbox, home, limits, **options)
@@ -89,7 +100,7 @@ def _read(folder: Path) -> TaskPlugin:
     missing = [k for k in REQUIRED if not isinstance(spec.get(k), str)]
     if missing:
         raise ConfigError(f"{path}: missing or not text: {', '.join(missing)}")
-    unknown = set(spec) - {*REQUIRED, "generator"}
+    unknown = set(spec) - {*REQUIRED, "generator", "report"}
     if unknown:
         raise ConfigError(f"{path}: unknown keys: {', '.join(sorted(unknown))}")
     return TaskPlugin(folder=folder, **spec)

@@ -1,12 +1,16 @@
 """The campaign report: Markdown with plots, and the ledger as TSV. Only measured data is used.
 
-Plots (PNG, in ``<campaign>/report/``):
-  curves.png    the leaders' activation curves (from the probe arrays the sandbox wrote, read as
-                untrusted artifacts) next to the baselines (computed here from their formulas)
+Plots (PNG, in ``<campaign>/report/``), task-neutral:
   progress.png  win rate of every proposal in the order it was made
-  heatmap.png   per-dataset accuracy of the leaders minus the best baseline
+  heatmap.png   per-dataset score of the leaders minus the best baseline (the task's ``metric``)
   reward.png    the reward model's predicted win rates against the measured ones
   confirmation.png  selection-time win rates of the kept hypotheses against their held-out ones
+
+and whatever figures the task's report hooks add after the heatmap (``hypoforge.report_hooks``;
+the activation's ``curves.png``, grokking's ``grokking.png``); a task without hooks adds none.
+
+The analyst's commentary in the findings is shown unless most of its numbers and hypothesis ids
+are not in the measured table it comments on (``commentary_problem``).
 """
 
 from __future__ import annotations
@@ -18,24 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from evaluators.activation import runner
-from evaluators.activation.harness import probe_values
 from hypoforge import campaign
+from hypoforge.errors import ConfigError
 from hypoforge.ledger import HypothesisRow, Ledger
 from hypoforge.records import EvalReport
+from hypoforge.report_hooks import ReportHooks, hooks_for, metric_of
 from hypoforge.text import clean
 
 LEADERS = 4
-
-
-def _baseline_curves(x: np.ndarray) -> dict[str, np.ndarray]:
-    erf = np.vectorize(math.erf)
-    return {
-        "relu": np.maximum(x, 0),
-        "gelu": 0.5 * x * (1 + erf(x / math.sqrt(2))),
-        "silu": x / (1 + np.exp(-x)),
-        "tanh": np.tanh(x),
-    }
+COMMENTARY = "Analyst's commentary (model-written; the table above is measured):"
+FLAGGED = "Numbers or ids in the commentary but not in the table:"
 
 
 RUNG = {"one-pass": 0, "short": 1, "full": 2}
@@ -123,35 +119,6 @@ def _save(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
-def _plot_curves(out: Path, leaders: list[HypothesisRow], reports: dict[str, EvalReport]) -> bool:
-    import matplotlib.pyplot as plt
-
-    pts = runner.probe_points()
-    window = np.abs(pts) <= 5
-    order = np.argsort(pts[window])
-    x = pts[window][order]
-    curves = {}
-    for row in leaders:
-        folder = reports[row.id].artifacts
-        found = probe_values(Path(folder), "candidate") if folder else None
-        if found is not None and np.isfinite(found[1]).all():
-            curves[f"{row.id}: {clean(row.idea)[:40]}"] = found[1][window][order]
-    if not curves:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, y in _baseline_curves(x.astype(np.float64)).items():
-        ax.plot(x, y, "--", lw=1, label=f"{name} (baseline)")
-    for label, y in curves.items():
-        ax.plot(x, y, lw=2, label=label)
-    ax.set_xlabel("x")
-    ax.set_ylabel("activation(x)")
-    ax.set_ylim(-3, 5)
-    ax.legend(fontsize=7)
-    ax.set_title("leaders next to the baselines")
-    _save(fig, out / "curves.png")
-    return True
-
-
 def _plot_progress(out: Path, rows: list[HypothesisRow]) -> None:
     import matplotlib.pyplot as plt
 
@@ -172,7 +139,12 @@ def _plot_progress(out: Path, rows: list[HypothesisRow]) -> None:
     _save(fig, out / "progress.png")
 
 
-def _plot_heatmap(out: Path, leaders: list[HypothesisRow], reports: dict[str, EvalReport]) -> bool:
+def _plot_heatmap(
+    out: Path,
+    leaders: list[HypothesisRow],
+    reports: dict[str, EvalReport],
+    metric: str = "test accuracy",
+) -> bool:
     import matplotlib.pyplot as plt
 
     datasets = sorted({d for r in leaders for d in reports[r.id].per_dataset})
@@ -194,7 +166,7 @@ def _plot_heatmap(out: Path, leaders: list[HypothesisRow], reports: dict[str, Ev
     im = ax.imshow(grid, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(len(datasets)), datasets, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(leaders)), [r.id for r in leaders], fontsize=8)
-    fig.colorbar(im, ax=ax, label="accuracy minus best baseline")
+    fig.colorbar(im, ax=ax, label=f"{metric} minus best baseline")
     ax.set_title("leaders per dataset")
     _save(fig, out / "heatmap.png")
     return True
@@ -276,13 +248,80 @@ def _trust(home: Path | None, task: str, reports: dict[str, EvalReport]) -> list
     return [*lines, ""]
 
 
+def task_plugin(task: str) -> Any:
+    """The plugin of ``task`` (its report hooks and metric), None for an unknown task."""
+    from evaluators import registry
+
+    try:
+        return registry.get(task)
+    except ConfigError:
+        return None
+
+
+def commentary_problem(findings: str) -> str | None:
+    """Why the analyst's commentary in a findings file (``graph.nodes.analyze``'s layout: the
+    measured table, the keep rule, then the commentary) is left out of the report, or None: more
+    than half of its numbers and hypothesis ids (``agents.analyst.unsupported``) are not in the
+    table."""
+    from agents.analyst import HYPOTHESIS_ID, NUMBER, unsupported
+
+    lines = findings.splitlines()
+    if COMMENTARY not in lines:
+        return None
+    at = lines.index(COMMENTARY)
+    table = "\n".join(line for line in lines[:at] if line.startswith("|"))
+    text = "\n".join(line for line in lines[at + 1 :] if not line.startswith(FLAGGED))
+    # Counted as ``unsupported`` counts: distinct numbers of two characters or more, distinct ids.
+    numbers = {n for n in NUMBER.findall(text) if len(n) > 1}
+    total = len(numbers) + len(set(HYPOTHESIS_ID.findall(text)))
+    bad = len(unsupported(text, table))
+    if total == 0 or 2 * bad <= total:
+        return None
+    return (
+        "The analyst's commentary is left out: most of its numbers are not in the table "
+        f"({bad} of {total})"
+    )
+
+
+def _findings(text: str) -> list[str]:
+    """A findings file's lines for the report (its heading dropped), the commentary left out
+    when ``commentary_problem`` says so."""
+    lines = text.splitlines()[1:]
+    problem = commentary_problem(text)
+    if problem is None:
+        return lines
+    kept = lines[: lines.index(COMMENTARY)]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return [*kept, "", problem]
+
+
+def _task_figures(
+    hooks: ReportHooks | None,
+    out: Path,
+    leaders: list[HypothesisRow],
+    reports: dict[str, EvalReport],
+    home: Path | None,
+) -> list[str]:
+    if hooks is None:
+        return []
+    lines = []
+    for name, caption in hooks.figures(out, leaders, reports, home):
+        lines += [f"![{caption}]({name})", ""]
+    return lines
+
+
 def write_report(folder: Path, home: Path | None = None) -> Path:
     """Write ``<folder>/report/report.md`` with its plots and ``ledger.tsv``; return the path.
-    ``home``: where the fidelity figures of the harness are stored (quoted when there)."""
+    ``home``: the installation: where the fidelity figures of the harness are stored (quoted
+    when there) and the data secret and attempt folders the task's figures may need."""
     import matplotlib
 
     matplotlib.use("Agg")
     info = campaign.load(folder)
+    plugin = task_plugin(info.task)
+    hooks = None if plugin is None else hooks_for(plugin)
+    evaluator = None if plugin is None else plugin.evaluator_class()
     ledger = Ledger(folder / "ledger.sqlite")
     try:
         rows = ledger.hypotheses(info.id)
@@ -322,10 +361,9 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
                 f"| {r.id} | {idea} | {rep.budget} | {rep.win_rate:.3f} | {lo:.3f}-{hi:.3f} |"
             )
         lines.append("")
-        if _plot_curves(out, leaders, reports):
-            lines += ["![curves](curves.png)", ""]
-        if _plot_heatmap(out, leaders, reports):
+        if _plot_heatmap(out, leaders, reports, metric_of(evaluator)):
             lines += ["![per-dataset heatmap](heatmap.png)", ""]
+        lines += _task_figures(hooks, out, leaders, reports, home)
     lines += _confirmation(rows)
     lines += _trust(home, info.task, reports)
     if _plot_confirmation(out, rows):
@@ -341,7 +379,7 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
         "",
     ]
     for f in sorted((folder / "findings").glob("round-*.md")):
-        lines += [f"## Findings: {f.stem}", "", *f.read_text().splitlines()[1:], ""]
+        lines += [f"## Findings: {f.stem}", "", *_findings(f.read_text()), ""]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
