@@ -7,12 +7,13 @@ from typing import Any
 from langgraph.graph import START, StateGraph
 
 from graph import gate, nodes, routing, selection
+from graph.deps import Deps
 from graph.state import CampaignState
 
 RECURSION_LIMIT = 10_000  # set explicitly; each round takes about ten steps
 
 
-def build(deps: nodes.Deps, checkpointer: Any = None) -> Any:
+def build(deps: Deps, checkpointer: Any = None) -> Any:
     """Compile the campaign graph over ``deps``.
 
     context -> propose -> critique -> code -> validate -(repairs left)-> code

@@ -19,7 +19,7 @@ from hypoforge.ledger import HypothesisRow
 from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
-    from graph.nodes import Deps
+    from graph.deps import Deps
 
 
 def gate(state: CampaignState, deps: Deps) -> dict:

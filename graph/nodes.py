@@ -7,81 +7,18 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from langgraph.types import interrupt
 
 from agents import analyst, coder, critic, proposer
 from graph import gate, knowledge, routing
+from graph.deps import Deps, TaskEvaluator
 from graph.state import CampaignState
 from hypoforge.errors import InfraError
-from hypoforge.ledger import HypothesisRow, Ledger
+from hypoforge.ledger import HypothesisRow
 from hypoforge.records import EvalReport, Fate, Outcome, Stage
 from hypoforge.settings import CampaignSettings
-from hypoforge.steering import Steering, directive_text
-
-
-class TaskEvaluator(Protocol):
-    description: str
-
-    def evaluate(self, source: str, budget: str = ...) -> EvalReport: ...
-    def experiment_key(self, source: str, budget: str) -> str: ...
-    def static_problem(self, source: str) -> str | None: ...
-    def behaviour(self, report: EvalReport) -> list[float] | None: ...
-
-
-@dataclass
-class Deps:
-    """What the nodes need; built once by the campaign runner."""
-
-    campaign: str
-    folder: Path
-    ledger: Ledger
-    evaluator: TaskEvaluator
-    models: dict[str, Any]  # role -> chat model
-    settings: CampaignSettings
-    retries: int
-    notify: Callable[[str, str], None] = lambda agent, message: None
-    archive: Any = None  # evaluators.novelty.NoveltyArchive, shared across campaigns
-    generator: str = "llm"  # provenance recorded in the archive
-    task: str = "activation"  # the task plugin's name (evaluators.registry)
-    task_dir: Path | None = None  # its folder: prompt overrides live in task_dir/prompts
-    function: str = "activation"  # the name a hypothesis defines (the task's slot)
-
-    def rows(self, batch: list[str]) -> list[HypothesisRow]:
-        found = (self.ledger.hypothesis(self.campaign, h) for h in batch)
-        return [r for r in found if r is not None]
-
-    def code_path(self, hid: str) -> Path:
-        return self.folder / "hypotheses" / f"{hid}.py"
-
-    def write_code(self, row: HypothesisRow, code: str) -> HypothesisRow:
-        path = self.code_path(row.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(code)
-        return row.model_copy(update={"code_sha": hashlib.sha256(code.encode()).hexdigest()})
-
-    def spend(self, tokens: int) -> None:
-        self.ledger.add_usage(self.campaign, tokens=tokens)
-
-    @cached_property
-    def confirmer(self) -> TaskEvaluator | None:
-        """The task's evaluator on its held-out confirmation splits (None: the task has none)."""
-        make = getattr(self.evaluator, "confirmer", None)
-        return make() if make is not None else None
-
-    @cached_property
-    def steering(self) -> Steering:
-        return Steering(self.ledger, self.campaign)
-
-    def described(self, agent: str) -> str:
-        """The task description for ``agent``'s system prompt, with the user's standing
-        directives to that agent (read afresh: they may change while the campaign runs)."""
-        standing = self.steering.directives(agent)
-        return self.evaluator.description + directive_text(standing, agent)
 
 
 def context(state: CampaignState, deps: Deps) -> dict:

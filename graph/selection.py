@@ -21,7 +21,7 @@ from hypoforge.ledger import HypothesisRow
 from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
-    from graph.nodes import Deps
+    from graph.deps import Deps
 
 
 def probe(state: CampaignState, deps: Deps) -> dict:
@@ -30,12 +30,13 @@ def probe(state: CampaignState, deps: Deps) -> dict:
     todo = [r for r in deps.rows(state["batch"]) if r.stage == Stage.CODED and r.code_sha]
     missing = [r for r in todo if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
     if missing:
-        probe_many = getattr(deps.evaluator, "probe_many", None)
         found: dict[str, Any] = {}
-        if probe_many is not None:  # a task without a probe: no fingerprints, screening decides
+        if deps.prober is not None:  # a task without a probe: no fingerprints, screening decides
             deps.notify("sandbox", f"probing {len(missing)} hypotheses")
             deps.ledger.add_usage(deps.campaign, launches=len(missing))
-            found = probe_many({r.id: deps.code_path(r.id).read_text() for r in missing})
+            found = deps.prober.probe_many(
+                {r.id: deps.code_path(r.id).read_text() for r in missing}
+            )
         for r in missing:
             problem, fp = (found[r.id].problem, found[r.id].fingerprint) if found else (None, None)
             deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", problem, fp)

@@ -76,7 +76,7 @@ def run(
     from langgraph.types import Command
 
     from graph.build import RECURSION_LIMIT, build
-    from graph.nodes import Deps
+    from graph.deps import Deps
 
     info = load(folder)
     from evaluators import registry
@@ -97,9 +97,7 @@ def run(
             notify=notify,
             archive=archive,
             generator=generator,
-            task=plugin.name,
-            task_dir=plugin.folder,
-            function=plugin.function,
+            plugin=plugin,
         )
         app = build(deps, checkpointer=saver)
         config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}

@@ -1,0 +1,132 @@
+"""What the graph's nodes depend on: the task evaluator's capabilities, named in one place, and
+``Deps``, built once by the campaign runner (``hypoforge.campaign``).
+
+A task's evaluator must have what ``TaskEvaluator`` lists. The optional capabilities are protocols
+of their own, checked with ``isinstance`` (runtime-checkable), never by probing attributes in the
+nodes: ``Probes`` (a property probe before any training, for fingerprints and early code
+faults), ``Confirms`` (held-out splits to confirm kept hypotheses on), ``Grammars`` (GBNF grammars
+for small models) and ``Metric`` (what a cell's score is, in words). A plugin without them runs
+with less: no fingerprints, no confirmation (so no discoveries), free text, "test accuracy".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from hypoforge.ledger import HypothesisRow, Ledger
+from hypoforge.records import EvalReport
+from hypoforge.settings import CampaignSettings
+from hypoforge.steering import Steering, directive_text
+
+if TYPE_CHECKING:
+    from evaluators.registry import TaskPlugin
+
+
+class TaskEvaluator(Protocol):
+    """What every task's evaluator provides (``evaluators.registry`` builds it)."""
+
+    description: str
+
+    def evaluate(self, source: str, budget: str = ...) -> EvalReport: ...
+    def experiment_key(self, source: str, budget: str) -> str: ...
+    def static_problem(self, source: str) -> str | None: ...
+    def behaviour(self, report: EvalReport) -> list[float] | None: ...
+
+
+@runtime_checkable
+class Probes(Protocol):
+    """A property probe per hypothesis, one container each: ``{name: Probe(problem,
+    fingerprint)}`` (``evaluators.activation.harness.Probe``)."""
+
+    def probe_many(self, sources: dict[str, str]) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Confirms(Protocol):
+    """The same evaluator on the task's held-out confirmation splits, or None (none here)."""
+
+    def confirmer(self) -> TaskEvaluator | None: ...
+
+
+@runtime_checkable
+class Grammars(Protocol):
+    """GBNF grammars by role (``proposer``, ``coder``) that keep a small model's code valid."""
+
+    def grammars(self) -> dict[str, str]: ...
+
+
+def metric(evaluator: object) -> str:
+    """What one cell's score is, in words: the evaluator's ``metric`` or test accuracy."""
+    found = getattr(type(evaluator), "metric", None)
+    return found if isinstance(found, str) else "test accuracy"
+
+
+@dataclass
+class Deps:
+    """What the nodes need; built once by the campaign runner."""
+
+    campaign: str
+    folder: Path
+    ledger: Ledger
+    evaluator: TaskEvaluator
+    models: dict[str, Any]  # role -> chat model
+    settings: CampaignSettings
+    retries: int
+    plugin: TaskPlugin  # the task: its name, folder (prompt overrides), slot and generator
+    notify: Callable[[str, str], None] = lambda agent, message: None
+    archive: Any = None  # evaluators.novelty.NoveltyArchive, shared across campaigns
+    generator: str = "llm"  # provenance recorded in the archive
+
+    @property
+    def task(self) -> str:
+        return self.plugin.name
+
+    @property
+    def task_dir(self) -> Path:
+        return self.plugin.folder
+
+    @property
+    def function(self) -> str:
+        """The name a hypothesis defines (the task's slot)."""
+        return self.plugin.function
+
+    def rows(self, batch: list[str]) -> list[HypothesisRow]:
+        found = (self.ledger.hypothesis(self.campaign, h) for h in batch)
+        return [r for r in found if r is not None]
+
+    def code_path(self, hid: str) -> Path:
+        return self.folder / "hypotheses" / f"{hid}.py"
+
+    def write_code(self, row: HypothesisRow, code: str) -> HypothesisRow:
+        path = self.code_path(row.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code)
+        return row.model_copy(update={"code_sha": hashlib.sha256(code.encode()).hexdigest()})
+
+    def spend(self, tokens: int) -> None:
+        self.ledger.add_usage(self.campaign, tokens=tokens)
+
+    @cached_property
+    def prober(self) -> Probes | None:
+        """The evaluator, when it can probe hypotheses before training."""
+        return self.evaluator if isinstance(self.evaluator, Probes) else None
+
+    @cached_property
+    def confirmer(self) -> TaskEvaluator | None:
+        """The task's evaluator on its held-out confirmation splits (None: the task has none)."""
+        return self.evaluator.confirmer() if isinstance(self.evaluator, Confirms) else None
+
+    @cached_property
+    def steering(self) -> Steering:
+        return Steering(self.ledger, self.campaign)
+
+    def described(self, agent: str) -> str:
+        """The task description for ``agent``'s system prompt, with the user's standing
+        directives to that agent (read afresh: they may change while the campaign runs)."""
+        standing = self.steering.directives(agent)
+        return self.evaluator.description + directive_text(standing, agent)
