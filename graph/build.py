@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.graph import START, StateGraph
+from langgraph.graph import END, START, StateGraph
 
 from graph import gate, nodes, routing, selection
 from graph.deps import Deps
@@ -32,6 +32,15 @@ def build(deps: Deps, checkpointer: Any = None) -> Any:
         node.__name__ = fn.__name__
         return node
 
+    def edge(fn: Any) -> Any:
+        """A routing predicate of ``graph.routing`` over the round's ledger rows."""
+
+        def route(state: CampaignState) -> Any:
+            return fn(deps.rows(state["batch"]))
+
+        route.__name__ = fn.__name__
+        return route
+
     g = StateGraph(CampaignState)
     g.add_node("context", bind(nodes.context))
     g.add_node("propose", bind(nodes.propose))
@@ -47,15 +56,17 @@ def build(deps: Deps, checkpointer: Any = None) -> Any:
     g.add_node("analyze", bind(nodes.analyze))
     g.add_node("record", bind(nodes.record))
     g.add_edge(START, "context")
-    g.add_conditional_edges("context", lambda s: routing.after_context(s["stop"]))
+    g.add_conditional_edges(
+        "context", lambda s: routing.after_context(s["stop"]), {"propose": "propose", END: END}
+    )
     g.add_edge("propose", "critique")
     g.add_edge("critique", "code")
     g.add_edge("code", "validate")
-    g.add_conditional_edges("validate", bind(nodes.coder_or("gate")))
-    g.add_conditional_edges("gate", bind(nodes.coder_or("probe")))
-    g.add_conditional_edges("probe", bind(nodes.coder_or("select")))
+    g.add_conditional_edges("validate", edge(routing.after_validate), ["code", "gate"])
+    g.add_conditional_edges("gate", edge(routing.after_gate), ["code", "probe"])
+    g.add_conditional_edges("probe", edge(routing.after_probe), ["code", "select"])
     g.add_edge("select", "screen")
-    g.add_conditional_edges("screen", bind(nodes.coder_or("evaluate")))
+    g.add_conditional_edges("screen", edge(routing.after_screen), ["code", "evaluate"])
     g.add_edge("evaluate", "confirm")
     g.add_edge("confirm", "analyze")
     g.add_edge("analyze", "record")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 from langgraph.types import interrupt
@@ -208,17 +207,6 @@ def validate(state: CampaignState, deps: Deps) -> dict:
         )
         deps.ledger.save(row.model_copy(update=update))
     return {}
-
-
-def coder_or(then: str) -> Callable[[CampaignState, Deps], str]:
-    """The edge after a check (validate, gate, probe, screen): back to the coder while a
-    hypothesis of the round awaits a repair, else on to ``then``."""
-
-    def route(state: CampaignState, deps: Deps) -> str:
-        return "code" if routing.after_validate(deps.rows(state["batch"])) == "code" else then
-
-    route.__name__ = f"code_or_{then}"
-    return route
 
 
 def _experiment(

@@ -12,9 +12,27 @@ def after_context(stop: str) -> Literal["propose", "__end__"]:
     return "__end__" if stop else "propose"
 
 
-def after_validate(rows: list[HypothesisRow]) -> Literal["code", "screen"]:
-    """Back to the coder while a hypothesis awaits a repair, else on to screening."""
-    return "code" if any(r.stage == Stage.NEEDS_REPAIR for r in rows) else "screen"
+def repairs_waiting(rows: list[HypothesisRow]) -> bool:
+    """A hypothesis of the round awaits the coder (a failed check, a revise verdict)."""
+    return any(r.stage == Stage.NEEDS_REPAIR for r in rows)
+
+
+# The edges after a check: back to the coder while a repair waits, else on. One function per
+# edge, so each has its Literal type and the compiled graph draws its real targets.
+def after_validate(rows: list[HypothesisRow]) -> Literal["code", "gate"]:
+    return "code" if repairs_waiting(rows) else "gate"
+
+
+def after_gate(rows: list[HypothesisRow]) -> Literal["code", "probe"]:
+    return "code" if repairs_waiting(rows) else "probe"
+
+
+def after_probe(rows: list[HypothesisRow]) -> Literal["code", "select"]:
+    return "code" if repairs_waiting(rows) else "select"
+
+
+def after_screen(rows: list[HypothesisRow]) -> Literal["code", "evaluate"]:
+    return "code" if repairs_waiting(rows) else "evaluate"
 
 
 def after_check(

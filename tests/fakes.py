@@ -1,17 +1,27 @@
-"""A fake sandbox for unit tests: writes canned output files instead of running anything."""
+"""The shared fakes of the tests: a fake sandbox that writes canned output files instead of
+running anything, a fake evaluator and scripted chat models for whole campaigns, archive
+entries and scripted evaluators for fidelity."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from pydantic import Field
 
 from evaluators.activation import datasets, runner
-from evaluators.activation.harness import draw_probe
+from evaluators.activation.harness import ActivationEvaluator, Probe, draw_probe
+from evaluators.fingerprint import fingerprint
+from evaluators.novelty import ArchiveEntry
+from hypoforge import campaign
 from hypoforge.errors import InfraError
-from hypoforge.records import Outcome
+from hypoforge.records import DatasetScore, EvalReport, Outcome
+from hypoforge.settings import CampaignSettings
 from sandbox.base import Job, RunResult, Sandbox
 
 SMALL_SPLITS = [datasets.split("iris", 0), datasets.split("wine", 0), datasets.split("moons", 1)]
@@ -106,3 +116,195 @@ class FakeSandbox(Sandbox):
             image=self.image_ref(),
             log_tail="fake log\n",
         )
+
+
+# -- campaign fakes: a fake evaluator, scripted chat models, campaign folders, archive entries --
+
+
+def proposal(expr: str, idea: str = "a gate") -> str:
+    return f"IDEA: {idea}\n```python\nimport torch\n\ndef activation(x):\n    return {expr}\n```"
+
+
+class FakeEvaluator:
+    description = "find a good activation"
+
+    def __init__(self, fail_with: Outcome | None = None, probe_rejects: str = "") -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.probed: list[str] = []
+        self.fail_with = fail_with
+        self.probe_rejects = probe_rejects  # code containing this fails the fake probe
+
+    def probe_many(self, sources: dict[str, str]) -> dict[str, Probe]:
+        """Fingerprints from running the (test-written, trusted) code here with torch."""
+        import torch
+
+        from evaluators.activation.runner import probe_points
+        from evaluators.fingerprint import fingerprint
+
+        if self.fail_with is not None:
+            raise InfraError("engine down")
+        out = {}
+        for name, source in sources.items():
+            self.probed.append(name)
+            if self.probe_rejects and self.probe_rejects in source:
+                out[name] = Probe("zero gradient everywhere", None)
+                continue
+            namespace: dict = {}
+            exec(source, namespace)
+            pts = probe_points()
+            y = namespace["activation"](torch.from_numpy(pts)).numpy()
+            out[name] = Probe(None, [float(v) for v in fingerprint(pts, y)])
+        return out
+
+    def experiment_key(self, source: str, budget: str) -> str:
+        return hashlib.sha256(f"{source}|{budget}".encode()).hexdigest()[:24]
+
+    static_problem = staticmethod(ActivationEvaluator.static_problem)
+    behaviour = staticmethod(ActivationEvaluator.behaviour)
+
+    def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
+        self.calls.append((source, budget))
+        if "torch.sin(" in source:  # stands for a hypothesis the sandbox's property check rejects
+            return EvalReport(
+                task="t",
+                budget=budget,
+                status=Outcome.INVALID,
+                reason="non-finite output at x=100",
+                harness_version="h",
+                code_sha="c",
+                wall_seconds=0.1,
+            )
+        if self.fail_with is not None:
+            return EvalReport(
+                task="t",
+                budget=budget,
+                status=self.fail_with,
+                reason="engine down",
+                harness_version="h",
+                code_sha="c",
+                wall_seconds=0.1,
+            )
+        wr = int(hashlib.sha256(source.encode()).hexdigest()[:4], 16) / 65535
+        per_dataset = {
+            d: DatasetScore(candidate=wr, baselines={"relu": 0.5, "tanh": 0.4}, win_rate=wr)
+            for d in ("iris", "wine")
+        }
+        return EvalReport(
+            task="t",
+            budget=budget,
+            status=Outcome.OK,
+            win_rate=wr,
+            win_rate_ci=(wr - 0.1, wr + 0.1),
+            comparisons=84,
+            per_dataset=per_dataset,
+            harness_version="h",
+            code_sha="c",
+            wall_seconds=0.1,
+        )
+
+
+def models(
+    proposals: list[str], verdicts: list[str] | None = None, code: list[str] | None = None
+) -> dict:
+    run = '{"decision": "run", "reasons": "fine", "p_win": 0.6}'
+    return {
+        "proposer": FakeListChatModel(responses=proposals),
+        "critic": FakeListChatModel(responses=verdicts or [run]),
+        "coder": FakeListChatModel(responses=code or [proposal("torch.tanh(x) * x")]),
+        "analyst": FakeListChatModel(responses=["The gate did best at 0.97 win rate."]),
+    }
+
+
+def start(tmp_path, **budgets):
+    folder = tmp_path / "camp"
+    info = campaign.create(folder, "activation", CampaignSettings(**budgets))
+    return folder, info
+
+
+PTS = runner.probe_points().astype(np.float64)
+
+
+def fp(values: np.ndarray) -> list[float]:
+    return list(fingerprint(PTS, values.astype(np.float32)))
+
+
+def entry(i, idea, code, values, outcome="ok", win_rate=0.5):
+    return ArchiveEntry(
+        id=f"c1/h{i}",
+        task="activation",
+        campaign="c1",
+        generator="test",
+        idea=idea,
+        code=code,
+        outcome=outcome,
+        win_rate=win_rate,
+        fingerprint=fp(values),
+    )
+
+
+class Recording(FakeListChatModel):
+    """A fake chat model that keeps every system prompt it was sent."""
+
+    seen: list[str] = Field(default_factory=list)  # system prompts
+    asked: list[str] = Field(default_factory=list)  # the last message of each request
+    after: Any = None  # called after each request is recorded
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        self.seen.append(str(messages[0].content))
+        self.asked.append(str(messages[-1].content))
+        if self.after is not None:
+            self.after()
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+
+IDS = ["h0", "h1", "h2", "h3", "h4"]
+
+
+class Scripted:
+    """An evaluator whose win rates are given: ``rates[(split set, budget)][code]``; a code
+    missing there times out."""
+
+    task = "activation"
+    version = "abc123"
+
+    def __init__(self, rates, split_set="selection", infra=False):
+        self.rates, self.split_set, self.infra = rates, split_set, infra
+        self.splits_id = f"{split_set[:3]}-id"
+        self.calls: list[tuple[str, str, str]] = []
+
+    def confirmer(self):
+        self.other = Scripted(self.rates, "confirmation", self.infra)
+        self.other.calls = self.calls  # one log of who ran what, in order
+        return self.other
+
+    def evaluate(self, source, budget):
+        self.calls.append((self.split_set, budget, source))
+        wr = self.rates.get((self.split_set, budget), {}).get(source)
+        status = Outcome.OK if wr is not None else Outcome.TIMEOUT
+        if self.infra:
+            status = Outcome.INFRA_ERROR
+        return EvalReport(
+            task=self.task,
+            budget=budget,
+            status=status,
+            reason="" if wr is not None else "killed at 120 s",
+            win_rate=wr,
+            harness_version=self.version,
+            code_sha="0",
+            wall_seconds=0.0,
+        )
+
+
+def scripted(**columns):
+    """``one_pass=[...]`` etc.: one win rate per hypothesis of ``IDS`` (code = id)."""
+    rates = {}
+    for key, values in columns.items():
+        split_set, _, budget = key.partition("__")
+        rates[(split_set, budget.replace("_", "-"))] = dict(zip(IDS, values, strict=True))
+    return Scripted(rates)
+
+
+SOURCES = {h: h for h in IDS}
+
+
+UP = [0.1, 0.2, 0.3, 0.4, 0.5]

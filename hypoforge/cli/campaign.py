@@ -18,6 +18,7 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
     from agents.prompting import grammar as prompt_grammar
     from evaluators import registry
     from evaluators.novelty import NoveltyArchive
+    from graph.deps import Grammars
     from hypoforge import campaign
     from hypoforge.campaign import ROLES
     from hypoforge.ledger import Ledger
@@ -43,7 +44,7 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
             with _open_llm(settings, folder) as base_url:
                 grammars: dict[str, str] = {}
                 if settings.llm.use_grammar:
-                    task_grammars: dict[str, str] = getattr(evaluator, "grammars", dict)()
+                    task_grammars = evaluator.grammars() if isinstance(evaluator, Grammars) else {}
                     grammars = {**task_grammars, "critic": prompt_grammar("verdict")}
                 models = {
                     r: make_chat_model(settings.llm, base_url, r, grammars.get(r))

@@ -64,9 +64,10 @@ def eval_cmd(
     if as_json:
         print(report.model_dump_json())
     else:
+        from graph.deps import metric
         from hypoforge.console import print_eval
 
-        print_eval(out, report, metric=getattr(evaluator, "metric", "test accuracy"))
+        print_eval(out, report, metric=metric(evaluator))
     if report.status is Outcome.INFRA_ERROR:
         err.print(
             f"hypoforge: infrastructure error: {clean(report.reason)}", markup=False, soft_wrap=True

@@ -3,117 +3,15 @@ budgets, ledger rows, exactly-once experiments and resume."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from evaluators.activation.harness import ActivationEvaluator, Probe
 from hypoforge import campaign
 from hypoforge.errors import InfraError
 from hypoforge.ledger import Ledger
-from hypoforge.records import DatasetScore, EvalReport, Outcome
+from hypoforge.records import Outcome
 from hypoforge.settings import CampaignSettings
-
-
-def proposal(expr: str, idea: str = "a gate") -> str:
-    return f"IDEA: {idea}\n```python\nimport torch\n\ndef activation(x):\n    return {expr}\n```"
-
-
-class FakeEvaluator:
-    description = "find a good activation"
-
-    def __init__(self, fail_with: Outcome | None = None, probe_rejects: str = "") -> None:
-        self.calls: list[tuple[str, str]] = []
-        self.probed: list[str] = []
-        self.fail_with = fail_with
-        self.probe_rejects = probe_rejects  # code containing this fails the fake probe
-
-    def probe_many(self, sources: dict[str, str]) -> dict[str, Probe]:
-        """Fingerprints from running the (test-written, trusted) code here with torch."""
-        import torch
-
-        from evaluators.activation.runner import probe_points
-        from evaluators.fingerprint import fingerprint
-
-        if self.fail_with is not None:
-            raise InfraError("engine down")
-        out = {}
-        for name, source in sources.items():
-            self.probed.append(name)
-            if self.probe_rejects and self.probe_rejects in source:
-                out[name] = Probe("zero gradient everywhere", None)
-                continue
-            namespace: dict = {}
-            exec(source, namespace)
-            pts = probe_points()
-            y = namespace["activation"](torch.from_numpy(pts)).numpy()
-            out[name] = Probe(None, [float(v) for v in fingerprint(pts, y)])
-        return out
-
-    def experiment_key(self, source: str, budget: str) -> str:
-        return hashlib.sha256(f"{source}|{budget}".encode()).hexdigest()[:24]
-
-    static_problem = staticmethod(ActivationEvaluator.static_problem)
-    behaviour = staticmethod(ActivationEvaluator.behaviour)
-
-    def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
-        self.calls.append((source, budget))
-        if "torch.sin(" in source:  # stands for a hypothesis the sandbox's property check rejects
-            return EvalReport(
-                task="t",
-                budget=budget,
-                status=Outcome.INVALID,
-                reason="non-finite output at x=100",
-                harness_version="h",
-                code_sha="c",
-                wall_seconds=0.1,
-            )
-        if self.fail_with is not None:
-            return EvalReport(
-                task="t",
-                budget=budget,
-                status=self.fail_with,
-                reason="engine down",
-                harness_version="h",
-                code_sha="c",
-                wall_seconds=0.1,
-            )
-        wr = int(hashlib.sha256(source.encode()).hexdigest()[:4], 16) / 65535
-        per_dataset = {
-            d: DatasetScore(candidate=wr, baselines={"relu": 0.5, "tanh": 0.4}, win_rate=wr)
-            for d in ("iris", "wine")
-        }
-        return EvalReport(
-            task="t",
-            budget=budget,
-            status=Outcome.OK,
-            win_rate=wr,
-            win_rate_ci=(wr - 0.1, wr + 0.1),
-            comparisons=84,
-            per_dataset=per_dataset,
-            harness_version="h",
-            code_sha="c",
-            wall_seconds=0.1,
-        )
-
-
-def models(
-    proposals: list[str], verdicts: list[str] | None = None, code: list[str] | None = None
-) -> dict:
-    run = '{"decision": "run", "reasons": "fine", "p_win": 0.6}'
-    return {
-        "proposer": FakeListChatModel(responses=proposals),
-        "critic": FakeListChatModel(responses=verdicts or [run]),
-        "coder": FakeListChatModel(responses=code or [proposal("torch.tanh(x) * x")]),
-        "analyst": FakeListChatModel(responses=["The gate did best at 0.97 win rate."]),
-    }
-
-
-def start(tmp_path, **budgets):
-    folder = tmp_path / "camp"
-    info = campaign.create(folder, "activation", CampaignSettings(**budgets))
-    return folder, info
+from tests.fakes import FakeEvaluator, models, proposal, start
 
 
 def test_campaign_runs_to_the_proposal_budget(tmp_path):

@@ -167,7 +167,7 @@ def test_old_ledgers_gain_the_new_columns(tmp_path):
 
 def test_report_quotes_the_fidelity_of_its_harness(tmp_path):
     from evaluators import fidelity
-    from tests.unit.test_fidelity import SOURCES, UP, scripted
+    from tests.fakes import SOURCES, UP, scripted
 
     folder, info, ledger, _ = run(tmp_path, perfect)
     home = tmp_path / "home"

@@ -19,60 +19,21 @@ from hypoforge import cli
 from hypoforge.cli import common
 from hypoforge.cli import reward as cli_reward
 from hypoforge.errors import ConfigError, InfraError
-from hypoforge.records import EvalReport, Outcome
+from hypoforge.records import Outcome
 from sandbox.base import Job, RunResult
-from tests.fakes import SMALL_SPLITS, FakeSandbox, half_right, perfect, write_probe
+from tests.fakes import (
+    SMALL_SPLITS,
+    SOURCES,
+    UP,
+    FakeSandbox,
+    Scripted,
+    half_right,
+    perfect,
+    scripted,
+    write_probe,
+)
 
 runner = CliRunner()
-IDS = ["h0", "h1", "h2", "h3", "h4"]
-
-
-class Scripted:
-    """An evaluator whose win rates are given: ``rates[(split set, budget)][code]``; a code
-    missing there times out."""
-
-    task = "activation"
-    version = "abc123"
-
-    def __init__(self, rates, split_set="selection", infra=False):
-        self.rates, self.split_set, self.infra = rates, split_set, infra
-        self.splits_id = f"{split_set[:3]}-id"
-        self.calls: list[tuple[str, str, str]] = []
-
-    def confirmer(self):
-        self.other = Scripted(self.rates, "confirmation", self.infra)
-        self.other.calls = self.calls  # one log of who ran what, in order
-        return self.other
-
-    def evaluate(self, source, budget):
-        self.calls.append((self.split_set, budget, source))
-        wr = self.rates.get((self.split_set, budget), {}).get(source)
-        status = Outcome.OK if wr is not None else Outcome.TIMEOUT
-        if self.infra:
-            status = Outcome.INFRA_ERROR
-        return EvalReport(
-            task=self.task,
-            budget=budget,
-            status=status,
-            reason="" if wr is not None else "killed at 120 s",
-            win_rate=wr,
-            harness_version=self.version,
-            code_sha="0",
-            wall_seconds=0.0,
-        )
-
-
-def scripted(**columns):
-    """``one_pass=[...]`` etc.: one win rate per hypothesis of ``IDS`` (code = id)."""
-    rates = {}
-    for key, values in columns.items():
-        split_set, _, budget = key.partition("__")
-        rates[(split_set, budget.replace("_", "-"))] = dict(zip(IDS, values, strict=True))
-    return Scripted(rates)
-
-
-SOURCES = {h: h for h in IDS}
-UP = [0.1, 0.2, 0.3, 0.4, 0.5]
 
 
 def test_perfect_and_reversed_ranks_with_intervals_and_progress():

@@ -192,3 +192,23 @@ def test_the_checker_sees_every_kind_of_import():
         (12, "sandbox.build"),
     ]
     assert str(found[0]).startswith("evaluators/example.py:2: import graph.build")
+
+
+def test_tests_share_fakes_through_one_module_not_through_each_other():
+    """Shared fakes live in ``tests/fakes.py`` (and fixtures in conftest): no test file imports
+    another test file."""
+    tests = Path(__file__).resolve().parents[1]
+    bad = []
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                if name.split(".")[-1].startswith("test_"):
+                    bad.append(f"{path.relative_to(tests)}:{node.lineno}: imports {name}")
+    assert not bad, "\n".join(bad)

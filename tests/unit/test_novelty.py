@@ -7,16 +7,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from evaluators.activation import runner
 from evaluators.fingerprint import fingerprint, same_behaviour, similarity
-from evaluators.novelty import ArchiveEntry, NoveltyArchive
+from evaluators.novelty import NoveltyArchive
+from tests.fakes import PTS, entry, fp
 
 pytestmark = pytest.mark.slow
-PTS = runner.probe_points().astype(np.float64)
-
-
-def fp(values: np.ndarray) -> list[float]:
-    return list(fingerprint(PTS, values.astype(np.float32)))
 
 
 def sigmoid(x):
@@ -37,20 +32,6 @@ def test_fingerprint_ignores_shift_and_scale_but_not_shape():
     assert not same_behaviour(a, gelu_like)
     assert similarity(a, gelu_like) > 0.95  # close, but a different hypothesis
     assert similarity(a, fingerprint(PTS, np.sin(PTS))) < 0.5
-
-
-def entry(i, idea, code, values, outcome="ok", win_rate=0.5):
-    return ArchiveEntry(
-        id=f"c1/h{i}",
-        task="activation",
-        campaign="c1",
-        generator="test",
-        idea=idea,
-        code=code,
-        outcome=outcome,
-        win_rate=win_rate,
-        fingerprint=fp(values),
-    )
 
 
 def test_duplicates_by_code_and_by_behaviour_survive_reopening(tmp_path):
@@ -114,7 +95,7 @@ def test_campaign_feeds_the_archive_and_shows_the_critic_its_neighbours(tmp_path
 
     from hypoforge import campaign
     from hypoforge.ledger import Ledger
-    from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+    from tests.fakes import FakeEvaluator, models, proposal, start
 
     archive = NoveltyArchive(tmp_path / "chroma")
     folder, info = start(tmp_path, proposals=2, batch=1, full_top_k=0)
@@ -161,7 +142,7 @@ def test_reward_model_ranks_prunes_and_reports_to_the_proposer(tmp_path):
 
     from hypoforge import campaign
     from hypoforge.ledger import Ledger
-    from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+    from tests.fakes import FakeEvaluator, models, proposal, start
 
     archive = NoveltyArchive(tmp_path / "chroma")
     for i, (name, (f, wr)) in enumerate(FUNCTIONS.items()):
@@ -243,8 +224,7 @@ def test_a_flagged_result_is_remembered_as_no_win_and_never_offered_as_a_lead(tm
     among the best ideas; an unflagged result of the same campaign is."""
     from hypoforge import campaign
     from hypoforge.records import EvalReport
-    from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
-    from tests.unit.test_steering import Recording
+    from tests.fakes import FakeEvaluator, Recording, models, proposal, start
 
     class Flagging(FakeEvaluator):
         def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:

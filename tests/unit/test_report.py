@@ -7,8 +7,7 @@ from evaluators.activation.harness import draw_probe
 from hypoforge import campaign
 from hypoforge.ledger import Ledger
 from hypoforge.report import write_report
-from tests.fakes import write_probe
-from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+from tests.fakes import FakeEvaluator, models, proposal, start, write_probe
 
 
 def test_report_has_plots_leaders_and_the_ledger(tmp_path):

@@ -1,6 +1,13 @@
 import pytest
 
-from graph.routing import after_context, after_validate, budget_stop
+from graph.routing import (
+    after_context,
+    after_gate,
+    after_probe,
+    after_screen,
+    after_validate,
+    budget_stop,
+)
 from hypoforge.ledger import HypothesisRow
 from hypoforge.settings import CampaignSettings
 
@@ -15,8 +22,39 @@ def row(stage):
 
 def test_after_validate_goes_back_to_the_coder_only_for_pending_repairs():
     assert after_validate([row("coded"), row("needs_repair")]) == "code"
-    assert after_validate([row("coded"), row("invalid"), row("rejected")]) == "screen"
-    assert after_validate([]) == "screen"
+    assert after_validate([row("coded"), row("invalid"), row("rejected")]) == "gate"
+    assert after_validate([]) == "gate"
+    for edge, then in ((after_gate, "probe"), (after_probe, "select"), (after_screen, "evaluate")):
+        assert edge([row("probed"), row("needs_repair")]) == "code"
+        assert edge([row("screened")]) == then
+
+
+def test_the_compiled_graph_draws_its_real_edges(tmp_path):
+    """Every conditional edge has a path map: the drawn graph shows where each can go."""
+    from evaluators import registry
+    from graph.build import build
+    from graph.deps import Deps
+    from hypoforge.ledger import Ledger
+    from hypoforge.settings import CampaignSettings
+
+    deps = Deps(
+        campaign="c",
+        folder=tmp_path,
+        ledger=Ledger(tmp_path / "ledger.sqlite"),
+        evaluator=None,  # type: ignore[arg-type]
+        models={},
+        settings=CampaignSettings(),
+        retries=0,
+        plugin=registry.get("activation"),
+    )
+    edges = {(e.source, e.target) for e in build(deps).get_graph().edges}
+    for pair in (
+        ("validate", "code"), ("validate", "gate"), ("gate", "code"), ("gate", "probe"),
+        ("probe", "code"), ("probe", "select"), ("screen", "code"), ("screen", "evaluate"),
+        ("context", "propose"), ("context", "__end__"), ("evaluate", "confirm"),
+        ("confirm", "analyze"),
+    ):  # fmt: skip
+        assert pair in edges, pair
 
 
 def test_after_context():

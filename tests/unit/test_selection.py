@@ -7,7 +7,7 @@ import json
 
 from hypoforge import campaign
 from hypoforge.ledger import Ledger
-from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
+from tests.fakes import FakeEvaluator, models, proposal, start
 
 
 def test_behavioural_duplicate_reuses_the_original_result(tmp_path):

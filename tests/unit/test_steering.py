@@ -6,33 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from pydantic import Field
 
 from hypoforge import campaign
 from hypoforge.chat import Chat
 from hypoforge.errors import ConfigError
 from hypoforge.ledger import Ledger
-from tests.unit.test_campaign_graph import FakeEvaluator, models, proposal, start
-
-
-class Recording(FakeListChatModel):
-    """A fake chat model that keeps every system prompt it was sent."""
-
-    seen: list[str] = Field(default_factory=list)  # system prompts
-    asked: list[str] = Field(default_factory=list)  # the last message of each request
-    after: Any = None  # called after each request is recorded
-
-    def _call(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
-        self.seen.append(str(messages[0].content))
-        self.asked.append(str(messages[-1].content))
-        if self.after is not None:
-            self.after()
-        return super()._call(messages, stop, run_manager, **kwargs)
-
+from tests.fakes import FakeEvaluator, Recording, models, proposal, start
 
 PROPS = [proposal(f"x * torch.sigmoid({k}.0 * x)") for k in range(1, 9)]
 
@@ -245,7 +226,7 @@ def test_the_analyst_answers_from_the_ledger_and_invented_numbers_are_flagged(tm
 
 def test_the_analyst_also_answers_from_other_campaigns_in_the_archive(tmp_path):
     from evaluators.novelty import NoveltyArchive
-    from tests.unit.test_novelty import PTS, entry
+    from tests.fakes import PTS, entry
 
     folder, info = start(tmp_path, proposals=1, batch=1)
     archive = NoveltyArchive(tmp_path / "archive")  # real Chroma on disk
