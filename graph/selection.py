@@ -61,14 +61,56 @@ def _fingerprint(deps: Deps, row: HypothesisRow) -> list[float] | None:
 Known = list[tuple[HypothesisRow, list[float] | None]]  # earlier hypotheses, fingerprints
 
 
-def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: Known) -> Any:
-    """(pointer, win rate) of a hypothesis that behaves exactly like ``row``, or None."""
+# Stages of earlier hypotheses whose behaviour a new one may duplicate (they ran, or will).
+MEASURABLE = (Stage.SELECTED, Stage.SCREENED, Stage.EVALUATED, Stage.FAILED)
+UNPROBED = (Stage.DUPLICATE, Stage.INVALID, Stage.REJECTED, Stage.PROPOSED, Stage.NEEDS_REPAIR)
+CHOSEN = (Stage.SELECTED, Stage.SCREENED, Stage.EVALUATED)
+
+
+def local_twin(fp: list[float], earlier: Known) -> HypothesisRow | None:
+    """The first earlier hypothesis of the campaign that behaves exactly like ``fp``, or None."""
     from evaluators.fingerprint import same_behaviour
 
     mine = np.asarray(fp)
     for other, theirs in earlier:
         if theirs is not None and same_behaviour(mine, np.asarray(theirs)):
-            return f"{deps.campaign}/{other.id}", other.screen_win_rate
+            return other
+    return None
+
+
+def open_slots(rows: list[HypothesisRow], k: int) -> int:
+    """How many of the round's top ``k`` places are still free: after a crash mid-way, or for a
+    repaired hypothesis, those already chosen keep their places (at least one is always free)."""
+    return max(1, k - sum(r.stage in CHOSEN for r in rows))
+
+
+def ranked_update(
+    i: int, chosen: list[int], mean: np.ndarray, std: np.ndarray, model_used: bool, k: int
+) -> dict[str, Any]:
+    """The ledger update of candidate ``i`` after ranking: selected, or pruned with the reason
+    (its prediction, or that there is no reward model yet)."""
+    predicted = float(mean[i]) if model_used else None
+    if i in chosen:
+        return {"stage": Stage.SELECTED, "predicted": predicted}
+    why = (
+        f"predicted win rate {mean[i]:.2f} ± {std[i]:.2f}"
+        if model_used
+        else "no reward model yet (too few measured hypotheses)"
+    )
+    return {
+        "stage": Stage.PRUNED,
+        "outcome": Fate.PRUNED,
+        "predicted": predicted,
+        "reason": f"pruned: {why}, not in the diverse top {k}",
+    }
+
+
+def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: Known) -> Any:
+    """(pointer, win rate) of a hypothesis that behaves exactly like ``row``: in this campaign
+    first, then in the archive; None when there is none."""
+    other = local_twin(fp, earlier)
+    if other is not None:
+        return f"{deps.campaign}/{other.id}", other.screen_win_rate
     if deps.archive is not None:
         twin = deps.archive.behaviour_twin(fp, task=deps.task)
         if twin is not None and twin.id != f"{deps.campaign}/{row.id}":
@@ -83,14 +125,12 @@ def select(state: CampaignState, deps: Deps) -> dict:
     earlier: Known = [
         (r, _fingerprint(deps, r))
         for r in deps.ledger.hypotheses(deps.campaign)
-        if r.stage
-        not in (Stage.DUPLICATE, Stage.INVALID, Stage.REJECTED, Stage.PROPOSED, Stage.NEEDS_REPAIR)
-        and r.id not in state["batch"]
+        if r.stage not in UNPROBED and r.id not in state["batch"]
     ]
     candidates: Known = []
     for row in rows:
         if row.stage != Stage.PROBED:
-            if row.stage in (Stage.SELECTED, Stage.SCREENED, Stage.EVALUATED, Stage.FAILED):
+            if row.stage in MEASURABLE:
                 earlier.append((row, _fingerprint(deps, row)))
             continue
         fp = _fingerprint(deps, row)
@@ -121,25 +161,9 @@ def select(state: CampaignState, deps: Deps) -> dict:
     mean, std, model_used = knowledge.predict(deps, items)
     vectors = [None if fp is None else np.asarray(fp) for _, fp in candidates]
     k = deps.settings.screen_top_k
-    # After a crash mid-way, or for a repaired hypothesis, those already chosen keep their places.
-    taken = sum(r.stage in (Stage.SELECTED, Stage.SCREENED, Stage.EVALUATED) for r in rows)
-    chosen = choose(mean, std, vectors, max(1, k - taken), bonus=deps.settings.exploration)
+    chosen = choose(mean, std, vectors, open_slots(rows, k), bonus=deps.settings.exploration)
     for i, (row, _) in enumerate(candidates):
-        predicted = float(mean[i]) if model_used else None
-        if i in chosen:
-            update: dict[str, Any] = {"stage": Stage.SELECTED, "predicted": predicted}
-        else:
-            why = (
-                f"predicted win rate {mean[i]:.2f} ± {std[i]:.2f}"
-                if model_used
-                else "no reward model yet (too few measured hypotheses)"
-            )
-            update = {
-                "stage": Stage.PRUNED,
-                "outcome": Fate.PRUNED,
-                "predicted": predicted,
-                "reason": f"pruned: {why}, not in the diverse top {k}",
-            }
+        update = ranked_update(i, chosen, mean, std, model_used, k)
         deps.ledger.save(row.model_copy(update=update))
     kept = ", ".join(candidates[i][0].id for i in chosen)
     how = "by the reward model" if model_used else "for diversity (no reward model yet)"

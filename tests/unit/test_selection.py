@@ -83,3 +83,52 @@ def test_search_generator_campaign_needs_no_language_model(tmp_path):
     assert all(r.stage in ("screened", "evaluated", "failed", "duplicate") for r in rows)
     assert ledger.usage(info.id)[0] == 0  # no tokens
     assert (folder / "findings" / "round-1.md").exists()
+
+
+# -- the pure helpers of select, without the graph -----------------------------------------
+
+
+def _row(hid: str, stage: str, win: float | None = None):
+    from hypoforge.ledger import HypothesisRow
+
+    return HypothesisRow(
+        campaign="c", id=hid, round=0, mode="novel", idea=hid, stage=stage, screen_win_rate=win
+    )
+
+
+def test_local_twin_finds_the_first_earlier_hypothesis_that_behaves_alike():
+    import numpy as np
+
+    from graph.selection import local_twin
+    from tests.fakes import PTS, fp
+
+    gate = PTS * 0.5 * (1 + np.tanh(PTS / 2))  # x * sigmoid(x)
+    swish = fp(gate)
+    earlier = [(_row("a", "screened", 0.6), fp(np.sin(PTS))), (_row("b", "screened", 0.7), swish)]
+    twin = local_twin(fp(2 * gate), earlier)
+    assert twin is not None and twin.id == "b"  # the scale does not matter
+    assert local_twin(fp(np.tanh(PTS)), earlier) is None
+    assert local_twin(swish, [(_row("x", "failed"), None)]) is None  # no fingerprint, no twin
+
+
+def test_open_slots_keeps_the_places_of_those_already_chosen():
+    from graph.selection import open_slots
+
+    rows = [_row("a", "selected"), _row("b", "screened"), _row("c", "probed")]
+    assert open_slots(rows, 4) == 2
+    assert open_slots(rows, 2) == 1  # always at least one: a repaired hypothesis gets its turn
+    assert open_slots([], 3) == 3
+
+
+def test_ranked_update_selects_or_prunes_with_the_reason():
+    import numpy as np
+
+    from graph.selection import ranked_update
+
+    mean, std = np.array([0.7, 0.4]), np.array([0.05, 0.1])
+    assert ranked_update(0, [0], mean, std, True, 1) == {"stage": "selected", "predicted": 0.7}
+    pruned = ranked_update(1, [0], mean, std, True, 1)
+    assert pruned["stage"] == "pruned" and pruned["outcome"] == "pruned"
+    assert pruned["reason"] == "pruned: predicted win rate 0.40 ± 0.10, not in the diverse top 1"
+    early = ranked_update(1, [0], mean, std, False, 1)
+    assert early["predicted"] is None and "no reward model yet" in early["reason"]
