@@ -4,9 +4,10 @@
 A task's evaluator must have what ``TaskEvaluator`` lists. The optional capabilities are protocols
 of their own, checked with ``isinstance`` (runtime-checkable), never by probing attributes in the
 nodes: ``Probes`` (a property probe before any training, for fingerprints and early code
-faults), ``Confirms`` (held-out splits to confirm kept hypotheses on), ``Grammars`` (GBNF grammars
-for small models) and ``Metric`` (what a cell's score is, in words). A plugin without them runs
-with less: no fingerprints, no confirmation (so no discoveries), free text, "test accuracy".
+faults), ``Confirms`` (held-out splits to confirm kept hypotheses on) and ``Grammars`` (GBNF
+grammars for small models). A plugin without them runs with less: no fingerprints, no
+confirmation (so no discoveries), free text. What a cell's score is called comes from the class
+attribute ``metric`` (``hypoforge.report_hooks.metric_of``; default "test accuracy").
 """
 
 from __future__ import annotations
@@ -58,12 +59,6 @@ class Grammars(Protocol):
     """GBNF grammars by role (``proposer``, ``coder``) that keep a small model's code valid."""
 
     def grammars(self) -> dict[str, str]: ...
-
-
-def metric(evaluator: object) -> str:
-    """What one cell's score is, in words: the evaluator's ``metric`` or test accuracy."""
-    found = getattr(type(evaluator), "metric", None)
-    return found if isinstance(found, str) else "test accuracy"
 
 
 @dataclass

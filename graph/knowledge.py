@@ -131,8 +131,13 @@ def for_proposer(deps: Deps) -> dict:
     flagged ones are not leads), recent failures, and how past predictions turned out."""
     rows = deps.ledger.hypotheses(deps.campaign)
     scored = [r for r in rows if r.screen_win_rate is not None and r.stage != Stage.DUPLICATE]
-    # A result the harness flagged (e.g. a bigger model) is not a lead.
-    known = [(r.idea, r.selection_win_rate or 0.0) for r in scored if not r.flagged]
+    # Only an OK result is a lead: not one the harness flagged (a bigger model, say), not one that
+    # failed on a later rung of the ladder.
+    known = [
+        (r.idea, r.selection_win_rate or 0.0)
+        for r in scored
+        if r.outcome == Fate.OK and not r.flagged
+    ]
     known += best_archived(deps, exclude={r.idea for r in scored})
     known.sort(key=lambda k: k[1], reverse=True)
     best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]

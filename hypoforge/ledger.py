@@ -120,16 +120,35 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns of later releases, in one transaction: a crash half-way leaves the
+        old ledger as it was, and the next open migrates it again."""
         have = {r[1] for r in self.db.execute("PRAGMA table_info(hypotheses)")}
-        for column, kind in ADDED_COLUMNS.items():
-            if column not in have:
+        missing = {c: k for c, k in ADDED_COLUMNS.items() if c not in have}
+        if not missing:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for column, kind in missing.items():
                 self.db.execute(f"ALTER TABLE hypotheses ADD COLUMN {column} {kind}")
-        if "flags" not in have:
-            # Before the column, a flag was folded into the reason of an OK result: move it.
-            self.db.execute(
-                "UPDATE hypotheses SET flags = json_array(reason), reason = NULL "
-                "WHERE outcome = 'ok' AND reason IS NOT NULL AND reason != ''"
-            )
+            if "flags" in missing:
+                # Before the column, flags were joined with "; " into the reason of an OK result.
+                folded = self.db.execute(
+                    "SELECT campaign, id, reason FROM hypotheses "
+                    "WHERE outcome = 'ok' AND reason IS NOT NULL AND reason != ''"
+                ).fetchall()
+                for campaign, hid, reason in folded:
+                    self.db.execute(
+                        "UPDATE hypotheses SET flags = ?, reason = NULL "
+                        "WHERE campaign = ? AND id = ?",
+                        (json.dumps(reason.split("; ")), campaign, hid),
+                    )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()

@@ -48,7 +48,7 @@ class Stage(StrEnum):
     DUPLICATE = "duplicate"  # final: behaves like an earlier hypothesis; its result is reused
     PRUNED = "pruned"  # final: the reward model ranked it out of the top k
     VETOED = "vetoed"  # final: the user vetoed it before its code ran
-    FAILED = "failed"  # final: the probe or screening failed with no repairs left
+    FAILED = "failed"  # final: the probe or screening failed with no repairs (or no coder) left
 
 
 class Fate(StrEnum):

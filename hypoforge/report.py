@@ -222,7 +222,11 @@ def write_tsv(path: Path, rows: list[HypothesisRow]) -> None:
             values = [getattr(r, k) for k in fields]
             w.writerow(
                 [
-                    "" if v is None else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+                    ""
+                    if v is None
+                    else json.dumps(v, sort_keys=True)
+                    if isinstance(v, (dict, list))
+                    else v
                     for v in values
                 ]
             )
@@ -375,7 +379,8 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
         "## Every proposal",
         "",
         "See [ledger.tsv](ledger.tsv): stage, critic verdict and "
-        "predicted chance to win, outcome and reason, measured win rates.",
+        "predicted chance to win, outcome, reason and the harness's flags, the win rate of every "
+        "rung, the keep decision and the held-out figures.",
         "",
     ]
     for f in sorted((folder / "findings").glob("round-*.md")):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from hypoforge.errors import ConfigError
 from hypoforge.ledger import HypothesisRow
 from hypoforge.records import EvalReport
 
@@ -42,15 +43,18 @@ class ReportHooks(Protocol):
 
 def hooks_for(plugin: Any) -> ReportHooks | None:
     """The report hooks of a task plugin (``evaluators.registry.TaskPlugin``), or None."""
-    found = plugin.report_hooks()
+    try:
+        found = plugin.report_hooks()
+    except (ImportError, AttributeError, TypeError) as exc:
+        raise ConfigError(f"task {plugin.name!r}: report = {plugin.report!r}: {exc}") from None
     if found is None:
         return None
     if not isinstance(found, ReportHooks):
-        raise TypeError(f"task {plugin.name!r}: report hooks {found!r} have no figures()")
+        raise ConfigError(f"task {plugin.name!r}: report hooks {found!r} have no figures()")
     return found
 
 
 def metric_of(evaluator: Any) -> str:
     """What a cell's score is, in words: the evaluator's ``metric``, else test accuracy."""
-    metric = getattr(evaluator, "metric", None)
+    metric = getattr(evaluator, "metric", None)  # a class attribute: class or instance alike
     return metric if isinstance(metric, str) and metric else "test accuracy"

@@ -77,6 +77,12 @@ def split_answers(name: str, secret: DataSecret) -> np.ndarray | None:
     return data.split(int(match[1]), int(match[2]), secret=secret).y_test
 
 
+def _attempt(out_dir: Path) -> int:
+    """The attempt number of ``.../<key>-<n>/out`` (-1 when the folder is not one of ours)."""
+    tail = out_dir.parent.name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
 def curves_of(out_dir: Path, name: str, splits: list[str], secret: DataSecret) -> list[np.ndarray]:
     """Held-out accuracy per checkpoint of ``name``'s predictions on each of ``splits`` that has
     well-formed predictions in ``out_dir`` (integers, ``[CHECKPOINTS + 1, n_test]``)."""
@@ -121,7 +127,13 @@ def baseline_curve(home: Path, rep: EvalReport, secret: DataSecret) -> np.ndarra
     splits = sorted(rep.cells)
     if not splits:
         return None
-    tries = sorted(root.glob(f"b{rep.harness_version}-{rep.budget}-*/out"), reverse=True)
+    tries = sorted(
+        root.glob(f"b{rep.harness_version}-{rep.budget}-*/out"),
+        key=lambda out: (
+            int(out.parent.name.rsplit("-", 1)[-1]) if out.parent.name[-1:].isdigit() else -1
+        ),
+        reverse=True,
+    )
     for out_dir in tries:
         found = curves_of(out_dir, BASELINE, splits, secret)
         if len(found) == len(splits):

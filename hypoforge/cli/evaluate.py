@@ -64,10 +64,10 @@ def eval_cmd(
     if as_json:
         print(report.model_dump_json())
     else:
-        from graph.deps import metric
         from hypoforge.console import print_eval
+        from hypoforge.report_hooks import metric_of
 
-        print_eval(out, report, metric=metric(evaluator))
+        print_eval(out, report, metric=metric_of(evaluator))
     if report.status is Outcome.INFRA_ERROR:
         err.print(
             f"hypoforge: infrastructure error: {clean(report.reason)}", markup=False, soft_wrap=True

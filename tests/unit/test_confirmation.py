@@ -206,15 +206,41 @@ def test_old_ledgers_move_a_folded_flag_into_its_column(tmp_path):
         "full_win_rate REAL, repairs INTEGER NOT NULL, updated REAL NOT NULL, "
         "PRIMARY KEY (campaign, id));"
         "INSERT INTO hypotheses VALUES ('c', 'r0-0', 0, 'novel', 'big', NULL, 'evaluated', 'run',"
-        " NULL, 'ok', 'bigger model: 2.00x', 0.9, 0.9, 0, 0.0);"
+        " NULL, 'ok', 'bigger model: 2.00x; slow', 0.9, 0.9, 0, 0.0);"
         "INSERT INTO hypotheses VALUES ('c', 'r0-1', 0, 'novel', 'bad', NULL, 'failed', 'run',"
         " NULL, 'timeout', 'killed at 120 s', NULL, NULL, 0, 0.0);"
     )
     db.commit()
     db.close()
     big, bad = Ledger(path).hypotheses("c")
-    assert big.flags == ["bigger model: 2.00x"] and big.reason is None and big.flagged
+    assert big.flags == ["bigger model: 2.00x", "slow"] and big.reason is None and big.flagged
     assert bad.flags == [] and bad.reason == "killed at 120 s" and not bad.flagged
     # Opening again changes nothing more.
     again, _ = Ledger(path).hypotheses("c")
-    assert again.flags == ["bigger model: 2.00x"]
+    assert again.flags == ["bigger model: 2.00x", "slow"]
+
+
+def test_a_hypothesis_that_failed_on_a_later_rung_is_no_lead(tmp_path):
+    from evaluators import registry
+    from graph import knowledge
+    from graph.deps import Deps
+    from hypoforge.ledger import HypothesisRow
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    base = dict(campaign="c", round=0, mode="novel", stage="evaluated", screen_win_rate=0.8)
+    ledger.save(HypothesisRow(id="r0-0", idea="fast then timed out", outcome="timeout", **base))
+    ledger.save(HypothesisRow(id="r0-1", idea="big", outcome="ok", flags=["bigger model"], **base))
+    ledger.save(HypothesisRow(id="r0-2", idea="sound", outcome="ok", **base))
+    deps = Deps(
+        campaign="c",
+        folder=tmp_path,
+        ledger=ledger,
+        evaluator=None,  # type: ignore[arg-type]
+        models={},
+        settings=CampaignSettings(),
+        retries=0,
+        plugin=registry.get("activation"),
+    )
+    told = knowledge.for_proposer(deps)
+    assert [b.idea for b in told["best"]] == ["sound"]
+    assert any("fast then timed out: timeout" in f for f in told["failures"])

@@ -21,35 +21,36 @@ WORDS = {
     "grokking": ("grokking", "train.py", "SEARCH/REPLACE"),
     "curvefit": ("curvefit", "hidden curve"),
 }
-VARIABLES = dict(
-    role="critic",
-    task_description="",
-    mode="novel",
-    best=[{"idea": "an idea", "win_rate": 0.6}],
-    failures=["a failure"],
-    predictions=["a prediction"],
-    idea="an idea",
-    code="pass",
-    error="an error",
-    neighbours=["a neighbour"],
-    table="| hypothesis | keep |",
-    question="which is best?",
-)
+# Exactly what each prompt's caller in agents/ passes: a template needing more fails to render.
+CALLS = {
+    "system": dict(role="critic", task_description=""),
+    "proposer": dict(
+        mode="novel",
+        best=[{"idea": "an idea", "win_rate": 0.6}],
+        failures=["a failure"],
+        predictions=["a prediction"],
+    ),
+    "critic": dict(idea="an idea", code="pass", neighbours=["a neighbour"]),
+    "coder": dict(idea="an idea", code="pass", error="an error"),
+    "analyst": dict(table="| hypothesis | keep |"),
+    "analyst_question": dict(table="| hypothesis | keep |", question="which is best?"),
+}
 
 
 def tasks() -> dict[str, registry.TaskPlugin]:
     return registry.tasks({"HYPOFORGE_TASKS": str(EXAMPLE)})
 
 
-def test_every_task_is_covered():
+def test_every_task_and_every_prompt_is_covered():
     assert set(tasks()) == set(WORDS)
+    assert set(CALLS) == {p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.j2")}
 
 
 @pytest.mark.parametrize("name", sorted(WORDS))
 @pytest.mark.parametrize("prompt", sorted(p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.j2")))
 def test_prompts_name_no_other_task(name, prompt):
     plugin = tasks()[name]
-    text = render(prompt, plugin.folder, **VARIABLES)
+    text = render(prompt, plugin.folder, **CALLS[prompt])
     for other, words in WORDS.items():
         if other == name:
             continue
@@ -62,10 +63,10 @@ def test_prompts_name_no_other_task(name, prompt):
 @pytest.mark.parametrize("name", sorted(WORDS))
 def test_default_prompts_carry_the_tasks_own_facts(name):
     plugin = tasks()[name]
-    critic = render("critic", plugin.folder, **VARIABLES)
+    critic = render("critic", plugin.folder, **CALLS["critic"])
     assert plugin.slot in critic or (plugin.folder / "prompts" / "critic.md.j2").exists()
-    assert name in render("analyst", plugin.folder, **VARIABLES)
+    assert name in render("analyst", plugin.folder, **CALLS["analyst"])
 
 
 def test_without_a_task_folder_the_defaults_still_render():
-    assert "an idea" in render("proposer", None, **VARIABLES)
+    assert "an idea" in render("proposer", None, **CALLS["proposer"])

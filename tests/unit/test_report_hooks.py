@@ -306,3 +306,31 @@ def test_commentary_mostly_measured_is_shown(tmp_path):
     assert MOSTLY_MEASURED in text
     assert "Numbers or ids in the commentary but not in the table: ['0.55']" in text
     assert "is left out" not in text
+
+
+def test_a_bad_report_entry_in_task_toml_is_a_config_error():
+    from dataclasses import replace
+
+    from evaluators import registry
+    from hypoforge.errors import ConfigError
+
+    plugin = registry.get("activation")
+    for ref in ("nowhere:Hooks", "report:Missing", "harness:ActivationEvaluator"):
+        with pytest.raises(ConfigError, match="report"):
+            hooks_for(replace(plugin, report=ref))
+
+
+def test_the_ledger_tsv_writes_lists_and_dicts_as_json(tmp_path):
+    from hypoforge.ledger import HypothesisRow
+    from hypoforge.report import write_tsv
+
+    row = HypothesisRow(
+        campaign="c", id="r0-0", round=0, mode="novel", idea="i", flags=["big"], rungs={"full": 0.5}
+    )
+    import csv
+    import json
+
+    write_tsv(tmp_path / "l.tsv", [row])
+    with (tmp_path / "l.tsv").open() as f:
+        (back,) = csv.DictReader(f, delimiter="\t")
+    assert json.loads(back["flags"]) == ["big"] and json.loads(back["rungs"]) == {"full": 0.5}
