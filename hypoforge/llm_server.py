@@ -7,6 +7,7 @@ No key, no network: the agents reach it through the same ``ChatOpenAI`` path as 
 from __future__ import annotations
 
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
@@ -53,13 +54,27 @@ def wait_healthy(base_url: str, timeout: float, proc: subprocess.Popen | None = 
         if proc is not None and proc.poll() is not None:
             raise InfraError(f"the embedded LLM server exited with code {proc.returncode}")
         try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=2) as r:
+            with urllib.request.urlopen(_models_request(base_url), timeout=2) as r:
                 if r.status == 200:
                     return
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):  # it answers, but not to us: waiting will not help
+                raise InfraError(
+                    f"LLM endpoint {base_url} refused the key ({exc.code}) on its model list; "
+                    "check the API key variable named by llm.api_key_env"
+                ) from None
+            last = f"HTTP {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
             last = str(exc)
         time.sleep(0.2)
     raise InfraError(f"LLM endpoint {base_url} not reachable after {timeout:.0f} s: {last}")
+
+
+def _models_request(base_url: str, api_key_env: str = "OPENAI_API_KEY") -> urllib.request.Request:
+    """GET ``/models`` with the key, if one is set, as the chat calls will send it."""
+    key = os.environ.get(api_key_env)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return urllib.request.Request(f"{base_url}/models", headers=headers)
 
 
 @contextmanager
