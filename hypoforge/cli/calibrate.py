@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from hypoforge.cli.common import BUDGETS, ConfigOpt, _fail, _session, err, out
+from hypoforge.cli.common import (
+    BUDGETS,
+    ConfigOpt,
+    _fail,
+    _session,
+    err,
+    out,
+    spinner,
+    task_evaluator,
+)
 from hypoforge.errors import ConfigError
 
 SPLIT_SETS = ("selection", "confirmation", "hard")
@@ -39,27 +48,9 @@ def calibrate_cmd(
     except ConfigError as exc:
         raise _fail(exc) from None
     with _session(config) as (settings, sandbox):
-        status = err.status("starting", spinner="dots") if not as_json else None
-
-        def notify(stage: str) -> None:
-            if status is not None:
-                status.update(stage)
-
-        evaluator = plugin.make_evaluator(
-            sandbox,
-            settings.home,
-            settings.sandbox.limits,
-            notify=notify,
-            keep=settings.sandbox.keep_attempts,
-            split_set=splits,
-        )
-        if status is not None:
-            status.start()
-        try:
+        with spinner(as_json) as notify:
+            evaluator = task_evaluator(plugin, settings, sandbox, notify, split_set=splits)
             result = calibration.calibrate(evaluator, controls, budget, notify=notify)
-        finally:
-            if status is not None:
-                status.stop()
         path = calibration.save(settings.home, result)
     if as_json:
         print(json.dumps(result))

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from hypoforge.cli.common import ConfigOpt, _fail, _open_llm, _session, err, load_settings, out
+from hypoforge.cli.common import (
+    ConfigOpt,
+    _fail,
+    _open_llm,
+    _session,
+    err,
+    load_settings,
+    out,
+    task_evaluator,
+)
 from hypoforge.errors import ConfigError, HypoforgeError, InfraError
 from hypoforge.text import cell, clean
 
@@ -33,13 +42,7 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
         settings = settings.model_copy(update={"campaign": info.budgets})
         search = info.budgets.generator == "search"
         plugin = registry.get(info.task)
-        evaluator = plugin.make_evaluator(
-            sandbox,
-            settings.home,
-            settings.sandbox.limits,
-            keep=settings.sandbox.keep_attempts,
-            split_set=info.budgets.splits,
-        )
+        evaluator = task_evaluator(plugin, settings, sandbox, split_set=info.budgets.splits)
         try:
             with _open_llm(settings, folder) as base_url:
                 grammars: dict[str, str] = {}

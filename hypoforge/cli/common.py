@@ -24,7 +24,7 @@ from hypoforge.settings import Settings, load_settings
 from hypoforge.text import clean
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from sandbox.base import Sandbox
 
@@ -39,6 +39,8 @@ __all__ = [
     "load_settings",
     "make_sandbox",
     "out",
+    "spinner",
+    "task_evaluator",
 ]
 
 out = Console()
@@ -56,6 +58,33 @@ def make_sandbox(settings: Settings) -> Sandbox:
     from sandbox.docker_sandbox import DockerSandbox
 
     return DockerSandbox(settings.sandbox)
+
+
+@contextmanager
+def spinner(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A status line on stderr while long work runs (none when ``quiet``, e.g. with ``--json``);
+    yields the function that updates it."""
+    if quiet:
+        yield lambda message: None
+        return
+    with err.status("starting", spinner="dots") as status:
+        yield status.update
+
+
+def task_evaluator(
+    plugin: Any, settings: Settings, sandbox: Sandbox, notify: Any = None, **options: Any
+) -> Any:
+    """The task's evaluator as every command builds it: the settings' home, container limits
+    and attempt retention, plus the command's own ``options`` (a split set, say)."""
+    if notify is not None:
+        options["notify"] = notify
+    return plugin.make_evaluator(
+        sandbox,
+        settings.home,
+        settings.sandbox.limits,
+        keep=settings.sandbox.keep_attempts,
+        **options,
+    )
 
 
 def _fail(exc: HypoforgeError) -> typer.Exit:

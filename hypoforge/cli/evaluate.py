@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from hypoforge.cli.common import BUDGETS, ConfigOpt, _fail, _session, err, out
+from hypoforge.cli.common import (
+    BUDGETS,
+    ConfigOpt,
+    _fail,
+    _session,
+    err,
+    out,
+    spinner,
+    task_evaluator,
+)
 from hypoforge.errors import ConfigError
 from hypoforge.records import Outcome
 from hypoforge.text import clean
@@ -39,28 +48,9 @@ def eval_cmd(
         raise _fail(ConfigError(f"{path} is not UTF-8 text")) from None
     except ConfigError as exc:
         raise _fail(exc) from None
-    with _session(config) as (settings, sandbox):
-        status = err.status("starting", spinner="dots") if not as_json else None
-
-        def notify(stage: str) -> None:
-            if status is not None:
-                status.update(stage)
-
-        evaluator = plugin.make_evaluator(
-            sandbox,
-            settings.home,
-            settings.sandbox.limits,
-            notify=notify,
-            keep=settings.sandbox.keep_attempts,
-            split_set=splits,
-        )
-        if status is not None:
-            status.start()
-        try:
-            report = evaluator.evaluate(source, budget)
-        finally:
-            if status is not None:
-                status.stop()
+    with _session(config) as (settings, sandbox), spinner(as_json) as notify:
+        evaluator = task_evaluator(plugin, settings, sandbox, notify, split_set=splits)
+        report = evaluator.evaluate(source, budget)
     if as_json:
         print(report.model_dump_json())
     else:

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from hypoforge.cli.common import ConfigOpt, _fail, _session, err, load_settings, out
+from hypoforge.cli.common import (
+    ConfigOpt,
+    _fail,
+    _session,
+    err,
+    load_settings,
+    out,
+    spinner,
+    task_evaluator,
+)
 from hypoforge.errors import HypoforgeError
 
 
@@ -45,32 +54,18 @@ def fidelity_cmd(
             soft_wrap=True,
         )
     with _session(config) as (settings, sandbox):
-        status = err.status("starting", spinner="dots") if not as_json else None
-        current = [""]  # the evaluation under way, for the evaluator's own stage messages
+        with spinner(as_json) as update:
+            current = [""]  # the evaluation under way, for the evaluator's own stage messages
 
-        def progress(step: str) -> None:
-            current[0] = step
-            if status is not None:
-                status.update(step)
+            def progress(step: str) -> None:
+                current[0] = step
+                update(step)
 
-        def stage(message: str) -> None:
-            if status is not None:
-                status.update(f"{current[0]}: {message}" if current[0] else message)
+            def stage(message: str) -> None:
+                update(f"{current[0]}: {message}" if current[0] else message)
 
-        evaluator = plugin.make_evaluator(
-            sandbox,
-            settings.home,
-            settings.sandbox.limits,
-            notify=stage,
-            keep=settings.sandbox.keep_attempts,
-        )
-        if status is not None:
-            status.start()
-        try:
+            evaluator = task_evaluator(plugin, settings, sandbox, stage)
             result = fidelity.measure(evaluator, sources, names, notify=progress)
-        finally:
-            if status is not None:
-                status.stop()
         stored = fidelity.save(settings.home, result)
     if as_json:
         print(json.dumps(result))
