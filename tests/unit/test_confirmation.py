@@ -147,8 +147,9 @@ def test_ladder_promotes_the_best_of_each_rung(tmp_path):
     assert row.kept is True and row.confirmation == "confirmed"
 
 
-def test_old_ledgers_gain_the_new_columns(tmp_path):
-    path = tmp_path / "ledger.sqlite"
+def old_ledger(path, *rows: str):
+    """A ledger file as the first release wrote it (no columns added since), holding ``rows``
+    (SQL value tuples)."""
     db = sqlite3.connect(path)
     db.executescript(
         "CREATE TABLE hypotheses (campaign TEXT NOT NULL, id TEXT NOT NULL, round INTEGER NOT "
@@ -156,11 +157,19 @@ def test_old_ledgers_gain_the_new_columns(tmp_path):
         "verdict TEXT, p_win REAL, outcome TEXT, reason TEXT, screen_win_rate REAL, "
         "full_win_rate REAL, repairs INTEGER NOT NULL, updated REAL NOT NULL, "
         "PRIMARY KEY (campaign, id));"
-        "INSERT INTO hypotheses VALUES ('c', 'r0-0', 0, 'novel', 'old', NULL, 'screened', 'run',"
-        " NULL, 'ok', NULL, 0.7, NULL, 0, 0.0);"
+        + "".join(f"INSERT INTO hypotheses VALUES {r};" for r in rows)
     )
     db.commit()
     db.close()
+    return path
+
+
+def test_old_ledgers_gain_the_new_columns(tmp_path):
+    path = old_ledger(
+        tmp_path / "ledger.sqlite",
+        "('c', 'r0-0', 0, 'novel', 'old', NULL, 'screened', 'run', NULL, 'ok', NULL, 0.7, NULL, "
+        "0, 0.0)",
+    )
     (row,) = Ledger(path).hypotheses("c")
     assert row.rungs == {} and row.kept is None and row.selection_win_rate == 0.7
 
@@ -197,21 +206,13 @@ def test_stages_and_outcomes_are_closed_sets(tmp_path):
 
 
 def test_old_ledgers_move_a_folded_flag_into_its_column(tmp_path):
-    path = tmp_path / "ledger.sqlite"
-    db = sqlite3.connect(path)
-    db.executescript(
-        "CREATE TABLE hypotheses (campaign TEXT NOT NULL, id TEXT NOT NULL, round INTEGER NOT "
-        "NULL, mode TEXT NOT NULL, idea TEXT NOT NULL, code_sha TEXT, stage TEXT NOT NULL, "
-        "verdict TEXT, p_win REAL, outcome TEXT, reason TEXT, screen_win_rate REAL, "
-        "full_win_rate REAL, repairs INTEGER NOT NULL, updated REAL NOT NULL, "
-        "PRIMARY KEY (campaign, id));"
-        "INSERT INTO hypotheses VALUES ('c', 'r0-0', 0, 'novel', 'big', NULL, 'evaluated', 'run',"
-        " NULL, 'ok', 'bigger model: 2.00x; slow', 0.9, 0.9, 0, 0.0);"
-        "INSERT INTO hypotheses VALUES ('c', 'r0-1', 0, 'novel', 'bad', NULL, 'failed', 'run',"
-        " NULL, 'timeout', 'killed at 120 s', NULL, NULL, 0, 0.0);"
+    path = old_ledger(
+        tmp_path / "ledger.sqlite",
+        "('c', 'r0-0', 0, 'novel', 'big', NULL, 'evaluated', 'run', NULL, 'ok', "
+        "'bigger model: 2.00x; slow', 0.9, 0.9, 0, 0.0)",
+        "('c', 'r0-1', 0, 'novel', 'bad', NULL, 'failed', 'run', NULL, 'timeout', "
+        "'killed at 120 s', NULL, NULL, 0, 0.0)",
     )
-    db.commit()
-    db.close()
     big, bad = Ledger(path).hypotheses("c")
     assert big.flags == ["bigger model: 2.00x", "slow"] and big.reason is None and big.flagged
     assert bad.flags == [] and bad.reason == "killed at 120 s" and not bad.flagged
