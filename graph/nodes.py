@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from itertools import pairwise
 from typing import Any
 
 from langgraph.types import interrupt
@@ -268,8 +269,7 @@ def evaluate(state: CampaignState, deps: Deps) -> dict:
     """The promotion ladder: each rung after screening runs the best of the rung before (by its
     win rate there), as many as the rung's survivor count; the last rung is the full budget."""
     ladder = deps.settings.ladder
-    for rung, survivors in zip(ladder[1:], deps.settings.survivors(), strict=True):
-        before = ladder[ladder.index(rung) - 1]
+    for (before, rung), survivors in zip(pairwise(ladder), deps.settings.survivors(), strict=True):
         rows = [r for r in deps.rows(state["batch"]) if before in r.rungs]
         rows.sort(key=lambda r: r.rungs[before], reverse=True)
         for row in rows[:survivors]:
@@ -315,6 +315,7 @@ def confirm(state: CampaignState, deps: Deps) -> dict:
     """Decide keep for the round's measured hypotheses (corrected for how many were tried) and
     run each kept one at the last rung's budget on the task's held-out splits."""
     confirmer = deps.confirmer
+    m = tried(deps)  # every row of the round is measured by now: one count serves them all
     for row in deps.rows(state["batch"]):
         if row.stage not in (Stage.SCREENED, Stage.EVALUATED) or row.confirmation is not None:
             continue
@@ -322,7 +323,7 @@ def confirm(state: CampaignState, deps: Deps) -> dict:
         if report is None:
             continue
         if row.kept is None:
-            keep, _ = analyst.keeps(report, tried(deps))
+            keep, _ = analyst.keeps(report, m)
             row = row.model_copy(update={"kept": keep})
             deps.ledger.save(row)
         if not row.kept or confirmer is None or not deps.settings.confirm:
