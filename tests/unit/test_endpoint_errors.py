@@ -199,3 +199,39 @@ def test_hypoforge_run_pauses_with_one_line_and_exit_3(
 
     info = campaign.load(folder)  # the campaign is there to resume, nothing counted against it
     assert Ledger(folder / "ledger.sqlite").hypotheses(info.id) == []
+
+
+def test_the_error_readers_are_total_on_whatever_an_endpoint_sends():
+    """Headers and bodies come from the endpoint: reading them never raises, the wait stays in
+    [0, 60] s and the message on one bounded line."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from agents.llm import _code, _retry_after, _said
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.floats() | st.text(max_size=50),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=8,
+    )
+
+    class Response:
+        def __init__(self, headers: dict) -> None:
+            self.headers = headers
+
+    class Failure(Exception):
+        def __init__(self, body: object, headers: dict) -> None:
+            super().__init__("boom")
+            self.body, self.response = body, Response(headers)
+
+    @settings(max_examples=300, deadline=None)
+    @given(body=json_values, retry=st.none() | st.text(max_size=20))
+    def check(body: object, retry: str | None) -> None:
+        exc = Failure(body, {} if retry is None else {"retry-after": retry})
+        wait = _retry_after(exc)
+        assert wait is None or 0.0 <= wait <= 60.0
+        said = _said(exc)
+        assert "\n" not in said and len(said) <= 300
+        assert isinstance(_code(exc), str)
+
+    check()
