@@ -78,6 +78,18 @@ def make_chat_model(llm: LLMSettings, base_url: str, role: str, grammar: str | N
     )
 
 
+def preflight(model: Any) -> int:
+    """One tiny chat call, so a bad key, an unknown model or a spent quota is reported before
+    any work starts (``LLMUnavailable``, one line naming the cause); returns its tokens."""
+    from langchain_core.messages import HumanMessage
+
+    try:
+        reply = call(model, [HumanMessage("Reply with the word ready.")])
+    except Refused as exc:  # a one-line request refused: nothing longer will pass either
+        raise LLMUnavailable(f"LLM endpoint refused a one-line request: {exc}") from None
+    return _tokens(reply)
+
+
 def _tokens(message: Any) -> int:
     usage = getattr(message, "usage_metadata", None) or {}
     if usage.get("total_tokens"):

@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ from sandbox.base import Job, Mount, RunResult, Sandbox
 MAX_LOGITS_BYTES = 4 * 1024 * 1024
 RUNNER_LOOP = Path(__file__).with_name("runner_loop.py")  # mounted beside every task's runner
 MAX_STATUS_BYTES = 64 * 1024
+# Campaigns run several jobs at once from worker threads (``graph.experiments``): attempt
+# folders are claimed, data files written and baselines computed under these locks, so two
+# threads never take one folder or run the baselines twice.
+_FOLDERS = threading.Lock()
+_BASELINES = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -320,6 +326,10 @@ class SandboxedEvaluator:
 
     def baselines(self, spec: Budget) -> dict[str, dict[Cell, float]]:
         """Baseline test accuracies, computed once per harness, splits, budget and image."""
+        with _BASELINES:  # the first thread computes them; the others wait and read the cache
+            return self._baselines(spec)
+
+    def _baselines(self, spec: Budget) -> dict[str, dict[Cell, float]]:
         image_id = self.sandbox.image_ref().rsplit("@", 1)[-1].removeprefix("sha256:")[:12]
         stem = f"{self.task}-{self.version}-{self.splits_id}-{spec.name}-{image_id}"
         cache = self.home / "baselines" / f"{stem}.json"
@@ -349,15 +359,19 @@ class SandboxedEvaluator:
     def data_file(self) -> Path:
         """The public arrays of every split (no test labels), written once per harness version."""
         path = self.home / "data" / f"{self.task}-{self.version}-{self.splits_id}.npz"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            arrays: dict[str, np.ndarray] = {}
-            for s in self.splits:
-                arrays.update(s.public())
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **arrays)  # type: ignore[arg-type]
-            tmp.replace(path)
+        with _FOLDERS:
+            if not path.exists():
+                self._write_data(path)
         return path
+
+    def _write_data(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        for s in self.splits:
+            arrays.update(s.public())
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
+        tmp.replace(path)
 
     def make_job(
         self,
@@ -369,13 +383,14 @@ class SandboxedEvaluator:
     ) -> Job:
         """Write a fresh attempt folder for ``sources`` and describe the sandbox job."""
         root = self.home / "attempts" / self.task
-        root.mkdir(parents=True, exist_ok=True)
-        attempt = 0
-        while (root / f"{tag}-{spec.name}-{attempt}").exists():
-            attempt += 1
-        key = f"{tag}-{spec.name}-{attempt}"
-        in_dir = root / key / "in"
-        (in_dir / "candidates").mkdir(parents=True)
+        with _FOLDERS:  # claim a fresh attempt folder (another thread may be claiming one)
+            root.mkdir(parents=True, exist_ok=True)
+            attempt = 0
+            while (root / f"{tag}-{spec.name}-{attempt}").exists():
+                attempt += 1
+            key = f"{tag}-{spec.name}-{attempt}"
+            in_dir = root / key / "in"
+            (in_dir / "candidates").mkdir(parents=True)
         for name, src in sources.items():
             (in_dir / "candidates" / f"{name}.py").write_text(self.runnable(src))
         names = [s.name for s in self.splits] if splits is None else splits

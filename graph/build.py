@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from graph import gate, nodes, routing, selection
+from graph import gate, ladder, nodes, routing, selection
 from graph.deps import Deps
 from graph.state import CampaignState
 
@@ -50,9 +50,9 @@ def build(deps: Deps, checkpointer: Any = None) -> Any:
     g.add_node("gate", bind(gate.gate))
     g.add_node("probe", bind(selection.probe))
     g.add_node("select", bind(selection.select))
-    g.add_node("screen", bind(nodes.screen))
-    g.add_node("evaluate", bind(nodes.evaluate))
-    g.add_node("confirm", bind(nodes.confirm))
+    g.add_node("screen", bind(ladder.screen))
+    g.add_node("evaluate", bind(ladder.evaluate))
+    g.add_node("confirm", bind(ladder.confirm))
     g.add_node("analyze", bind(nodes.analyze))
     g.add_node("record", bind(nodes.record))
     g.add_edge(START, "context")

@@ -76,6 +76,8 @@ class Deps:
     notify: Callable[[str, str], None] = lambda agent, message: None
     archive: Any = None  # evaluators.novelty.NoveltyArchive, shared across campaigns
     generator: str = "llm"  # provenance recorded in the archive
+    workers: int = 1  # sandbox jobs at once (``graph.experiments``)
+    llm_concurrency: int = 1  # LLM calls at once, the endpoint's ``max_concurrency``
 
     @property
     def task(self) -> str:
@@ -105,6 +107,16 @@ class Deps:
 
     def spend(self, tokens: int) -> None:
         self.ledger.add_usage(self.campaign, tokens=tokens)
+
+    def llm_open(self) -> bool:
+        """Whether another LLM call may start: the tokens (and money) spent so far are under the
+        hard budgets in force (the user may have lowered them). Asked before every call, so the
+        budget is overshot by at most the calls already in flight (README, "Budgets")."""
+        budgets = self.steering.budgets(self.settings)
+        tokens, _ = self.ledger.usage(self.campaign)
+        cost = budgets.spent(tokens)
+        under_cost = budgets.cost is None or cost is None or cost < budgets.cost
+        return tokens < budgets.tokens and under_cost
 
     @cached_property
     def prober(self) -> Probes | None:

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import time
-from itertools import pairwise
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.types import interrupt
 
 from agents import analyst, coder, critic, proposer
-from graph import gate, knowledge, routing
-from graph.deps import Deps, TaskEvaluator
+from graph import knowledge, routing
+from graph.deps import Deps
+from graph.ladder import selection_report, tried
+from graph.pool import fan_out
 from graph.state import CampaignState
-from hypoforge.errors import InfraError
 from hypoforge.ledger import HypothesisRow
-from hypoforge.records import EvalReport, Fate, Outcome, Stage
+from hypoforge.records import Fate, Stage
 from hypoforge.settings import CampaignSettings
 
 
@@ -56,11 +57,13 @@ def _mode(settings: CampaignSettings, index: int, explore: bool = False) -> str:
 
 
 def propose(state: CampaignState, deps: Deps) -> dict:
-    """Ask the proposer for this round's batch (no more than the proposal budget allows)."""
+    """Ask the proposer for this round's batch (no more than the proposal budget allows), up to
+    the endpoint's concurrency at once; while the token budget holds (else fewer this round)."""
     rnd = state["round"]
     made = len(deps.ledger.hypotheses(deps.campaign))
     batch = list(state["batch"])
     room = deps.settings.proposals - made + len(batch)
+    todo: list[tuple[str, str]] = []
     for i in range(min(deps.settings.batch, room)):
         hid = f"r{rnd}-{i}"
         if hid not in batch:
@@ -68,12 +71,16 @@ def propose(state: CampaignState, deps: Deps) -> dict:
         if deps.ledger.hypothesis(deps.campaign, hid) is not None:
             continue  # proposed before a crash
         mode = _mode(deps.settings, rnd * deps.settings.batch + i, state.get("explore", False))
-        deps.notify("proposer", f"proposing {hid} ({mode})")
         if deps.settings.generator == "search":
+            deps.notify("proposer", f"proposing {hid} ({mode})")
             deps.ledger.save(_searched(deps, hid, rnd, mode))
             continue
-        answer = proposer.propose(
-            deps.models["proposer"],
+        todo.append((hid, mode))
+
+    def start(item: tuple[str, str], slot: int) -> Callable[[], Any]:
+        hid, mode = item
+        deps.notify("proposer", f"proposing {hid} ({mode})")
+        asked: dict[str, Any] = dict(
             mode=mode,
             task_description=deps.described("proposer"),
             retries=deps.retries,
@@ -81,6 +88,10 @@ def propose(state: CampaignState, deps: Deps) -> dict:
             function=deps.function,
             **knowledge.for_proposer(deps),
         )
+        return lambda: proposer.propose(deps.models["proposer"], **asked)
+
+    def done(item: tuple[str, str], answer: Any) -> None:
+        hid, mode = item
         deps.spend(answer.tokens)
         if answer.value is None:
             row = HypothesisRow(
@@ -100,6 +111,12 @@ def propose(state: CampaignState, deps: Deps) -> dict:
             )
             row = deps.write_code(row, answer.value.code)
         deps.ledger.save(row)
+
+    left = fan_out(todo, start, done, deps.llm_concurrency, admit=deps.llm_open)
+    if left:
+        unmade = [hid for hid, _ in left]
+        deps.ledger.log(deps.campaign, "proposer", "budget", {"not proposed": unmade})
+        batch = [h for h in batch if h not in unmade]
     return {"batch": batch}
 
 
@@ -119,12 +136,14 @@ def _searched(deps: Deps, hid: str, rnd: int, mode: str) -> HypothesisRow:
 
 
 def critique(state: CampaignState, deps: Deps) -> dict:
-    """The critic's verdict on every new proposal; exact duplicates are rejected without a call."""
+    """The critic's verdict on every new proposal (up to the endpoint's concurrency at once);
+    exact duplicates are rejected without a call."""
     earlier = {
         r.code_sha: r.id
         for r in deps.ledger.hypotheses(deps.campaign)
         if r.id not in state["batch"] and r.code_sha
     }
+    todo: list[HypothesisRow] = []
     for row in deps.rows(state["batch"]):
         if row.stage != Stage.PROPOSED:
             continue
@@ -142,32 +161,47 @@ def critique(state: CampaignState, deps: Deps) -> dict:
                 )
             )
             continue
-        if row.verdict is not None:
-            continue  # judged before (a repair) or needs no judge (the search generator)
+        if row.verdict is None:  # not judged before (a repair) and needs a judge (not search)
+            todo.append(row)
+
+    def start(row: HypothesisRow, slot: int) -> Callable[[], Any]:
         deps.notify("critic", f"reviewing {row.id}")
-        answer = critic.critique(
-            deps.models["critic"],
+        code = deps.code_path(row.id).read_text()
+        asked: dict[str, Any] = dict(
             idea=row.idea,
-            code=deps.code_path(row.id).read_text(),
-            neighbours=knowledge.neighbours(deps, row, deps.code_path(row.id).read_text()),
+            code=code,
+            neighbours=knowledge.neighbours(deps, row, code),
             task_description=deps.described("critic"),
             retries=deps.retries,
             task_dir=deps.task_dir,
         )
+        return lambda: critic.critique(deps.models["critic"], **asked)
+
+    def done(row: HypothesisRow, answer: Any) -> None:
         deps.spend(answer.tokens)
         verdict = answer.value or critic.Verdict(decision="run", reasons="critic reply unusable")
-        update: dict[str, Any] = {"verdict": verdict.decision, "p_win": verdict.p_win}
-        if verdict.decision == "reject":
-            update.update(stage=Stage.REJECTED, outcome=Fate.REJECTED, reason=verdict.reasons[:300])
-        elif verdict.decision == "revise":
-            update.update(stage=Stage.NEEDS_REPAIR, reason=verdict.reasons[:300])
-        deps.ledger.log(deps.campaign, "critic", "verdict", {"id": row.id, **verdict.model_dump()})
-        deps.ledger.save(row.model_copy(update=update))
+        _judged(deps, row, verdict)
+
+    for row in fan_out(todo, start, done, deps.llm_concurrency, admit=deps.llm_open):
+        # The token budget is spent: no review; it runs, as with an unusable critic reply.
+        _judged(deps, row, critic.Verdict(decision="run", reasons="token budget spent: no review"))
     return {}
 
 
+def _judged(deps: Deps, row: HypothesisRow, verdict: Any) -> None:
+    update: dict[str, Any] = {"verdict": verdict.decision, "p_win": verdict.p_win}
+    if verdict.decision == "reject":
+        update.update(stage=Stage.REJECTED, outcome=Fate.REJECTED, reason=verdict.reasons[:300])
+    elif verdict.decision == "revise":
+        update.update(stage=Stage.NEEDS_REPAIR, reason=verdict.reasons[:300])
+    deps.ledger.log(deps.campaign, "critic", "verdict", {"id": row.id, **verdict.model_dump()})
+    deps.ledger.save(row.model_copy(update=update))
+
+
 def code(state: CampaignState, deps: Deps) -> dict:
-    """The coder repairs every hypothesis waiting for it (critic's revise or a failed check)."""
+    """The coder repairs every hypothesis waiting for it (critic's revise or a failed check), up
+    to the endpoint's concurrency at once."""
+    todo: list[HypothesisRow] = []
     for row in deps.rows(state["batch"]):
         if row.stage != Stage.NEEDS_REPAIR:
             continue
@@ -176,10 +210,12 @@ def code(state: CampaignState, deps: Deps) -> dict:
                 row.model_copy(update={"stage": Stage.FAILED, "outcome": row.outcome or "invalid"})
             )
             continue
+        todo.append(row)
+
+    def start(row: HypothesisRow, slot: int) -> Callable[[], Any]:
         deps.notify("coder", f"repairing {row.id}: {row.reason}")
         path = deps.code_path(row.id)
-        answer = coder.write_code(
-            deps.models["coder"],
+        asked: dict[str, Any] = dict(
             idea=row.idea,
             code=path.read_text() if path.exists() else None,
             error=row.reason,
@@ -188,11 +224,22 @@ def code(state: CampaignState, deps: Deps) -> dict:
             task_dir=deps.task_dir,
             function=deps.function,
         )
+        return lambda: coder.write_code(deps.models["coder"], **asked)
+
+    def done(row: HypothesisRow, answer: Any) -> None:
         deps.spend(answer.tokens)
         row = row.model_copy(update={"repairs": row.repairs + 1, "stage": Stage.PROPOSED})
         if answer.value is not None:
             row = deps.write_code(row, answer.value)
         deps.ledger.save(row)
+
+    for row in fan_out(todo, start, done, deps.llm_concurrency, admit=deps.llm_open):
+        update = {
+            "stage": Stage.FAILED,
+            "outcome": row.outcome or "invalid",
+            "reason": f"token budget spent before the repair of: {row.reason}"[:300],
+        }
+        deps.ledger.save(row.model_copy(update=update))
     return {}
 
 
@@ -210,136 +257,6 @@ def validate(state: CampaignState, deps: Deps) -> dict:
     return {}
 
 
-def _experiment(
-    deps: Deps, row: HypothesisRow, budget: str, evaluator: TaskEvaluator | None = None
-) -> EvalReport:
-    """Run one experiment exactly once: a result already in the ledger is reused."""
-    evaluator = evaluator or deps.evaluator
-    source = deps.code_path(row.id).read_text()
-    key = evaluator.experiment_key(source, budget)
-    report = deps.ledger.result(key)
-    if report is not None:
-        return report
-    where = "" if evaluator is deps.evaluator else " on the held-out splits"
-    deps.notify("sandbox", f"{budget} evaluation of {row.id}{where}")
-    deps.ledger.add_usage(deps.campaign, launches=1)
-    report = evaluator.evaluate(source, budget)
-    if report.status is Outcome.INFRA_ERROR:
-        # Never counted against the hypothesis: the campaign stops here and can be resumed.
-        raise InfraError(f"{row.id}: {report.reason}")
-    deps.ledger.put_result(key, deps.campaign, row.id, report)
-    return report
-
-
-# Sandbox outcomes the coder can fix from the error message (not timeouts, memory or disk).
-REPAIRABLE = (Outcome.INVALID, Outcome.HYP_ERROR, Outcome.NONFINITE)
-
-
-def screen(state: CampaignState, deps: Deps) -> dict:
-    """One-pass screening of every selected hypothesis; code faults go back to the coder."""
-    for row in deps.rows(state["batch"]):
-        if row.stage != Stage.SELECTED:
-            continue
-        if not gate.cleared(deps, row):  # vetoed or sent back since it was probed
-            continue
-        budget = deps.settings.ladder[0]
-        report = _experiment(deps, row, budget)
-        if report.status is Outcome.OK:
-            stage = Stage.SCREENED
-        elif report.status in REPAIRABLE and row.repairs < deps.settings.repairs:
-            stage = Stage.NEEDS_REPAIR
-        else:
-            stage = Stage.FAILED
-        deps.ledger.save(
-            row.model_copy(
-                update={
-                    "stage": stage,
-                    "outcome": report.status.value,
-                    "reason": report.reason or None,
-                    "flags": list(report.flags),
-                    "screen_win_rate": report.win_rate,
-                    "rungs": {budget: report.win_rate} if report.win_rate is not None else {},
-                }
-            )
-        )
-    return {}
-
-
-def evaluate(state: CampaignState, deps: Deps) -> dict:
-    """The promotion ladder: each rung after screening runs the best of the rung before (by its
-    win rate there), as many as the rung's survivor count; the last rung is the full budget."""
-    ladder = deps.settings.ladder
-    for (before, rung), survivors in zip(pairwise(ladder), deps.settings.survivors(), strict=True):
-        rows = [r for r in deps.rows(state["batch"]) if before in r.rungs]
-        rows.sort(key=lambda r: r.rungs[before], reverse=True)
-        for row in rows[:survivors]:
-            if rung in row.rungs:
-                continue  # run before a crash (a failed run is found in the ledger instead)
-            report = _experiment(deps, row, rung)
-            rungs = dict(row.rungs)
-            if report.win_rate is not None:
-                rungs[rung] = report.win_rate
-            update: dict[str, Any] = {
-                "stage": Stage.EVALUATED,
-                "outcome": report.status.value,
-                "reason": report.reason or None,
-                "flags": list(report.flags),
-                "rungs": rungs,
-            }
-            if rung == ladder[-1]:
-                update["full_win_rate"] = report.win_rate
-            deps.ledger.save(row.model_copy(update=update))
-    return {}
-
-
-def _selection_report(deps: Deps, row: HypothesisRow) -> EvalReport | None:
-    """The row's result on the highest rung of the ladder it reached, from the ledger."""
-    source = deps.code_path(row.id)
-    if not source.exists():
-        return None
-    for budget in reversed(deps.settings.ladder):
-        report = deps.ledger.result(deps.evaluator.experiment_key(source.read_text(), budget))
-        if report is not None:
-            return report
-    return None
-
-
-def tried(deps: Deps) -> int:
-    """Hypotheses of the campaign measured at selection: the m of the keep rule's correction
-    (a duplicate reuses its original's result and is not counted again)."""
-    rows = deps.ledger.hypotheses(deps.campaign)
-    return sum(r.screen_win_rate is not None and r.stage != Stage.DUPLICATE for r in rows)
-
-
-def confirm(state: CampaignState, deps: Deps) -> dict:
-    """Decide keep for the round's measured hypotheses (corrected for how many were tried) and
-    run each kept one at the last rung's budget on the task's held-out splits."""
-    confirmer = deps.confirmer
-    m = tried(deps)  # every row of the round is measured by now: one count serves them all
-    for row in deps.rows(state["batch"]):
-        if row.stage not in (Stage.SCREENED, Stage.EVALUATED) or row.confirmation is not None:
-            continue
-        report = _selection_report(deps, row)
-        if report is None:
-            continue
-        if row.kept is None:
-            keep, _ = analyst.keeps(report, m)
-            row = row.model_copy(update={"kept": keep})
-            deps.ledger.save(row)
-        if not row.kept or confirmer is None or not deps.settings.confirm:
-            continue
-        held = _experiment(deps, row, deps.settings.ladder[-1], evaluator=confirmer)
-        done = sum(r.confirmation is not None for r in deps.ledger.hypotheses(deps.campaign))
-        verdict = analyst.confirms(held, done + 1)
-        deps.ledger.save(
-            row.model_copy(update={"confirm_win_rate": held.win_rate, "confirmation": verdict})
-        )
-        detail = {"id": row.id, "verdict": verdict, "win_rate": held.win_rate}
-        deps.ledger.log(deps.campaign, "analyst", "confirmation", detail)
-        deps.notify("analyst", f"{row.id} {verdict} on held-out splits")
-    return {}
-
-
 def analyze(state: CampaignState, deps: Deps) -> dict:
     """Keep/discard from measured numbers; the analyst comments on the rendered table."""
     out = deps.folder / "findings" / f"round-{state['round']}.md"
@@ -348,12 +265,12 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
     findings = []
     m = tried(deps)
     for row in deps.rows(state["batch"]):
-        report = _selection_report(deps, row)
+        report = selection_report(deps, row)
         finding = analyst.decide(row.id, row.idea, report, m, row) if report else None
         if finding is not None:
             findings.append(finding)
     text = [f"# Round {state['round']}", "", analyst.table(findings), "", analyst.KEEP_RULE, ""]
-    if findings and "analyst" in deps.models:
+    if findings and "analyst" in deps.models and deps.llm_open():
         deps.notify("analyst", f"summarising round {state['round']}")
         answer = analyst.summarise(
             deps.models["analyst"], findings, deps.described("analyst"), deps.task_dir

@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from graph import knowledge, routing
+from graph.experiments import worker_name
+from graph.pool import fan_out
 from graph.state import CampaignState
 from hypoforge.ledger import HypothesisRow
 from hypoforge.records import Fate, Stage
@@ -26,20 +29,28 @@ if TYPE_CHECKING:
 
 def probe(state: CampaignState, deps: Deps) -> dict:
     """Probe every coded hypothesis of the round, each in a container of its own (once per
-    code version)."""
+    code version), up to ``deps.workers`` at once; each probe is recorded as it finishes."""
     todo = [r for r in deps.rows(state["batch"]) if r.stage == Stage.CODED and r.code_sha]
     missing = [r for r in todo if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
-    if missing:
-        found: dict[str, Any] = {}
-        if deps.prober is not None:  # a task without a probe: no fingerprints, screening decides
-            deps.notify("sandbox", f"probing {len(missing)} hypotheses")
-            deps.ledger.add_usage(deps.campaign, launches=len(missing))
-            found = deps.prober.probe_many(
-                {r.id: deps.code_path(r.id).read_text() for r in missing}
-            )
+    prober = deps.prober
+    if prober is None:  # a task without a probe: no fingerprints, screening decides
         for r in missing:
-            problem, fp = (found[r.id].problem, found[r.id].fingerprint) if found else (None, None)
-            deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", problem, fp)
+            deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", None, None)
+    else:
+
+        def start(row: HypothesisRow, slot: int) -> Callable[[], dict[str, Any]]:
+            deps.notify(worker_name(deps, slot), f"probing {row.id}")
+            deps.ledger.add_usage(deps.campaign, launches=1)
+            source = deps.code_path(row.id).read_text()
+            return lambda: prober.probe_many({row.id: source})
+
+        def done(row: HypothesisRow, found: dict[str, Any]) -> None:
+            got = found[row.id]
+            deps.ledger.put_probe(
+                deps.campaign, row.id, row.code_sha or "", got.problem, got.fingerprint
+            )
+
+        fan_out(missing, start, done, deps.workers)
     for row in todo:
         problem, _ = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "") or (None, None)
         update = routing.after_check(

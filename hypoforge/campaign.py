@@ -65,8 +65,11 @@ def run(
     archive: Any = None,
     generator: str = "llm",
     poll_seconds: float = 1.0,
+    workers: int = 1,
+    llm_concurrency: int = 1,
 ) -> dict:
     """Run (or resume) the campaign in ``folder`` until a budget is spent; return the state.
+    ``workers`` sandbox jobs and ``llm_concurrency`` LLM calls run at once (``graph.pool``).
 
     Checkpoints are written before each next step (durability "sync"), so a killed process
     resumes where it stopped; the ledger keeps finished experiments from running twice.
@@ -98,6 +101,8 @@ def run(
             archive=archive,
             generator=generator,
             plugin=plugin,
+            workers=workers,
+            llm_concurrency=llm_concurrency,
         )
         app = build(deps, checkpointer=saver)
         config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}

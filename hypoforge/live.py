@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ class LiveView:
         self.campaign = campaign
         self.budgets = budgets
         self.stages: dict[str, str] = dict.fromkeys(AGENTS, "-")
+        self._owner = threading.get_ident()  # the ledger connection is this thread's
         self.live = Live(self.render(), console=console, refresh_per_second=2, transient=False)
 
     def __enter__(self) -> LiveView:
@@ -34,8 +36,14 @@ class LiveView:
         self.live.__exit__(*exc)  # type: ignore[arg-type]
 
     def update(self, agent: str, message: str) -> None:
+        """Show ``message`` on ``agent``'s line; a line per sandbox worker ("sandbox 2") is
+        added the first time that worker starts a job. From another thread the message is
+        kept and shown at the next update from the campaign's own thread."""
+        if agent.startswith("sandbox ") and "sandbox" in self.stages:
+            self.stages.pop("sandbox")  # several workers: one line each instead
         self.stages[agent] = f"{message}  [dim]{time.strftime('%H:%M:%S')}[/]"
-        self.live.update(self.render())
+        if threading.get_ident() == self._owner:
+            self.live.update(self.render())
 
     def render(self) -> Group:
         rows = self.ledger.hypotheses(self.campaign)
@@ -68,8 +76,8 @@ class LiveView:
             "",
         )
         agents = Table(title="agents", title_justify="left", show_header=False)
-        for agent in AGENTS:
-            agents.add_row(agent, self.stages[agent])
+        for agent, doing in self.stages.items():
+            agents.add_row(agent, doing)
         board = Table(title="leaderboard (win rate vs the task's baselines)", title_justify="left")
         for col in ("id", "idea", "predicted", "screen", "full", "held out", "stage"):
             board.add_column(col)

@@ -24,6 +24,7 @@ class Limits(_Config):
     grace_seconds: float = Field(1.0, ge=0)  # SIGTERM -> SIGKILL escalation
     memory_mb: int = Field(2048, ge=64)  # memory == memory+swap: no swap
     cpus: float = Field(1.0, gt=0)
+    gpus: int = Field(0, ge=0)  # passed through to the container (and asked of Ray) when > 0
     pids: int = Field(512, ge=16)  # counts threads too: torch needs a few dozen
     tmpfs_mb: int = Field(64, ge=1)  # /tmp, charged to the memory limit
     shm_mb: int = Field(64, ge=1)
@@ -43,6 +44,20 @@ class DockerSandboxSettings(_Config):
     # report plots), "all" keeps failures too (for debugging), "none" keeps nothing.
     keep_attempts: Literal["none", "ok", "all"] = "ok"
     limits: Limits = Limits()
+    # Containers at once in a campaign (probe, screening, ladder, confirmation). None: what the
+    # machine's cores and memory allow for ``limits`` (``sandbox.capacity.default_workers``).
+    workers: int | None = Field(None, ge=1, le=256)
+    # Warm start (sandbox/warm.py): each worker's next container is started ahead, its modules
+    # imported, and gets its one job after that. False: every job starts cold.
+    warm: bool = True
+    warm_preload: tuple[str, ...] = ("numpy", "torch", "torch._dynamo")
+    warm_idle_seconds: float = Field(3600.0, gt=0)  # an unused warm container then exits
+    # When a worker's next container starts: "during" its job, "after" it (a start takes CPU
+    # the job then lacks), "auto": during where the cores allow one more job beside the workers'.
+    warm_refill: Literal["auto", "during", "after"] = "auto"
+    # Where warm containers' folders live (None: the system's temp folder). On the filesystem of
+    # HYPOFORGE_HOME a job's output is renamed into its attempt folder instead of copied.
+    warm_dir: Path | None = None
 
 
 class LLMSettings(_Config):
@@ -61,10 +76,19 @@ class LLMSettings(_Config):
     # Constrain replies with the task's GBNF grammars (llama.cpp servers accept them; OpenAI does
     # not). "auto": on for the embedded model only.
     grammar: Literal["auto", "on", "off"] = "auto"
+    # LLM calls in flight at once (the proposer's, critic's and coder's calls of a round fan
+    # out up to this bound). None: 1 for the embedded server (one slot), 8 for a URL.
+    max_concurrency: int | None = Field(None, ge=1, le=256)
 
     @property
     def use_grammar(self) -> bool:
         return self.grammar == "on" or (self.grammar == "auto" and self.endpoint == "embedded")
+
+    @property
+    def concurrency(self) -> int:
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return 1 if self.endpoint == "embedded" else 8
 
 
 Budget = Literal["one-pass", "short", "full"]
@@ -134,9 +158,18 @@ class CampaignSettings(_Config):
         return tokens * self.price_per_million_tokens / 1e6
 
 
+class ExecutorSettings(_Config):
+    """Where sandbox jobs run: this machine's Docker engine, or the nodes of a Ray cluster
+    (each node's Docker engine, the same hardened sandbox; sandbox/ray_sandbox.py)."""
+
+    type: Literal["local", "ray"] = "local"
+    ray_address: str = "auto"  # "auto" (a cluster started with `ray start`), or ray://HOST:PORT
+
+
 class Settings(_Config):
     home: Path  # caches, attempt folders, baseline results
     sandbox: DockerSandboxSettings = DockerSandboxSettings()
+    executor: ExecutorSettings = ExecutorSettings()
     llm: LLMSettings = LLMSettings()
     campaign: CampaignSettings = CampaignSettings()
 

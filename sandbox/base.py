@@ -141,5 +141,10 @@ class Sandbox(abc.ABC):
     def reap_orphans(self) -> list[str]:
         """Remove what runs whose owner process died left behind; return what was removed."""
 
+    def capacity(self) -> int | None:
+        """Jobs it can run at once when it knows better than this machine's cores (a cluster's
+        worker slots); None: ask the machine (``sandbox.capacity``)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources and remove anything this sandbox left behind."""

@@ -3,8 +3,13 @@
 Hardening follows the checklist in the project's sandbox research notes: no network, read-only root,
 non-root user, no capabilities, no-new-privileges, memory == memory+swap, CPU quota, pids limit,
 sized tmpfs, ulimits (fsize, nofile, core), rotated logs, an init process, an environment allowlist,
-deterministic names and labels, no Docker socket. The wall clock, the output watchdog and the
-disk floor live here, in the host process, where nothing a job does can change them.
+deterministic names and labels, no Docker socket. The disk floor is checked here, the wall clock
+and the output watchdog run in ``sandbox/watchdog.py``: in the host process, where nothing a job
+does can change them.
+
+With ``warm`` on and ``workers`` > 0, a Python job runs in a container started ahead for it
+(``sandbox/warm.py``: the same hardened container, one job each); any other job, or one that finds
+no container of its spec, runs cold as before.
 """
 
 from __future__ import annotations
@@ -13,19 +18,21 @@ import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from hypoforge.errors import ImageMissing, InfraError, LowDisk, SandboxUnavailable
 from hypoforge.records import Outcome
 from hypoforge.settings import DockerSandboxSettings, Limits
-from sandbox import reaper
+from sandbox import reaper, warm, warm_files
 from sandbox.base import OUT_DIR, Job, RunResult, Sandbox
 from sandbox.build import default_tag
+from sandbox.warm import Slot, WarmPool, WarmSpec
+from sandbox.watchdog import Exit, MiB, Watchdog, classify, output_usage
 
-MiB = 1024 * 1024
+__all__ = ["DockerSandbox", "container_name", "output_usage"]
 
 
 def _docker() -> Any:
@@ -49,49 +56,21 @@ def _infra_exceptions() -> tuple[type[BaseException], ...]:
     return (d.errors.DockerException, requests.exceptions.RequestException, ConnectionError)
 
 
-def output_usage(out_dir: Path, max_files: int) -> tuple[int, int]:
-    """(bytes, entries) under ``out_dir``, not following links; stops counting past max_files.
-    A file counts by the larger of its size and its allocated blocks: space reserved with
-    ``fallocate(FALLOC_FL_KEEP_SIZE)`` takes disk with ``st_size`` 0, a sparse file the reverse."""
-    total, count = 0, 0
-    stack = [out_dir]
-    while stack and count <= max_files:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for e in entries:
-            count += 1
-            try:
-                st = e.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            total += max(st.st_size, st.st_blocks * 512)
-            if e.is_dir(follow_symlinks=False):
-                stack.append(Path(e.path))
-    return total, count
-
-
-def _pids_current(container_id: str) -> int | None:
-    """The container's current task count from its cgroup (v1 or v2), if readable."""
-    for path in (
-        f"/sys/fs/cgroup/pids/docker/{container_id}/pids.current",
-        f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/pids.current",
-        f"/sys/fs/cgroup/docker/{container_id}/pids.current",
-    ):
-        with contextlib.suppress(OSError, ValueError):
-            return int(Path(path).read_text())
-    return None
-
-
 def _unreachable(exc: BaseException) -> SandboxUnavailable:
     return SandboxUnavailable(f"Docker engine not reachable: {exc}")
 
 
 class DockerSandbox(Sandbox):
-    """Runs each job in a fresh hardened container and removes it afterwards."""
+    """Runs each job in a fresh hardened container and removes it afterwards.
 
-    def __init__(self, settings: DockerSandboxSettings, client: Any = None) -> None:
+    ``workers``: how many jobs may run at once (``run`` is thread-safe); with ``settings.warm``
+    the sandbox keeps that many containers started ahead, one for each worker's next job. 0 (the
+    default for code that builds its own sandbox) keeps none: every job starts cold.
+    """
+
+    def __init__(
+        self, settings: DockerSandboxSettings, client: Any = None, workers: int = 0
+    ) -> None:
         self.settings = settings
         self.image = settings.image or default_tag()
         self._client = client
@@ -99,13 +78,20 @@ class DockerSandbox(Sandbox):
         self._owner = reaper.owner_id()
         self._in_flight_mb = 0  # output budgets of the jobs running now
         self._lock = threading.Lock()
+        size = workers if settings.warm else 0
+        self._pool = WarmPool(self._spawn, self._retire, size, settings.warm_dir, self._owner)
+        self._watchdog = Watchdog(settings.poll_seconds, settings.api_timeout_seconds)
 
     # -- engine ----------------------------------------------------------------------------------
     @property
     def client(self) -> Any:
         if self._client is None:
             try:
-                self._client = _docker().from_env(timeout=int(self.settings.api_timeout_seconds))
+                # One connection per container being waited on, beside the calls in flight.
+                pool = 10 + 4 * max(1, self._pool.workers)
+                self._client = _docker().from_env(
+                    timeout=int(self.settings.api_timeout_seconds), max_pool_size=pool
+                )
             except _infra_exceptions() as exc:
                 raise _unreachable(exc) from None
         return self._client
@@ -129,10 +115,13 @@ class DockerSandbox(Sandbox):
             self._check_disk(Path(root))
 
     def reap_orphans(self) -> list[str]:
+        """Orphaned containers (cold and warm), and the warm folders of dead processes."""
         try:
-            return reaper.reap(self.client)
+            removed = reaper.reap(self.client)
         except _infra_exceptions() as exc:
             raise _unreachable(exc) from None
+        base = self.settings.warm_dir or Path(tempfile.gettempdir())
+        return removed + warm_files.reap_roots(base)
 
     def image_ref(self) -> str:
         if self._image_id is None:
@@ -140,9 +129,95 @@ class DockerSandbox(Sandbox):
         return f"{self.image}@{self._image_id}"
 
     def close(self) -> None:
+        """Remove the warm containers, wait for removals in the background, reap our own."""
+        self._pool.close()
         if self._client is not None:
             with contextlib.suppress(*_infra_exceptions()):
                 reaper.reap(self._client, mine=True)
+
+    # -- warm containers -------------------------------------------------------------------------
+    def set_workers(self, workers: int) -> None:
+        """Jobs at once from now on: the number of containers kept started ahead."""
+        self._pool.set_workers(workers if self.settings.warm else 0)
+
+    def prewarm(self, job: Job, timeout: float = 120.0) -> bool:
+        """Start containers for jobs like ``job`` (up to ``workers``) and wait until each has its
+        modules imported; False if that took longer than ``timeout`` or warm start is off."""
+        if warm.order_for(job.command) is None or self._pool.workers <= 0:
+            return False
+        spec = self._spec(job)
+        for _ in range(self._pool.workers):
+            self._pool.want(spec)
+        return self._pool.wait_ready(timeout, spec)
+
+    def wait_warm(self, timeout: float = 120.0) -> bool:
+        """Wait until every idle warm container has its modules imported (benchmarks, tests);
+        False if none is idle."""
+        return self._pool.wait_ready(timeout)
+
+    @property
+    def warm_names(self) -> list[str]:
+        """The idle warm containers' names."""
+        return self._pool.idle_names()
+
+    @property
+    def warm_counts(self) -> tuple[int, int]:
+        """(jobs that found a warm container, Python jobs that did not) so far."""
+        return self._pool.hits, self._pool.misses
+
+    def _spec(self, job: Job) -> WarmSpec:
+        uid, gid = self._user_ids()
+        return WarmSpec.of(job, self.image, f"{uid}:{gid}", self._env(job))
+
+    def _spawn(self, slot: Slot) -> None:
+        """Create and start a slot's container (in the pool's background thread)."""
+        d = _docker()
+        slot.make_folders(*self._user_ids())
+        command, labels, binds = slot.plan(
+            self._owner, self.settings.warm_idle_seconds, self.settings.warm_preload
+        )
+        mounts = [d.types.Mount(t, s, type="bind", read_only=ro) for t, s, ro in binds]
+        spec = slot.spec
+        kwargs = self._container_kwargs(
+            command, slot.name, spec.limits, dict(spec.env), labels, mounts
+        )
+        slot.container = self._create_named(kwargs)
+        slot.container.start()
+        slot.exit.watch(slot.container, _infra_exceptions(), self.settings.poll_seconds)
+
+    def _retire(self, slot: Slot) -> None:
+        if slot.container is not None:
+            with contextlib.suppress(*_infra_exceptions()):
+                slot.container.remove(force=True)
+        warm_files.remove_tree(slot.folder)
+
+    def _run_warm(self, slot: Slot, job: Job, order: warm.Order) -> RunResult | None:
+        """Run ``job`` in a warm container; None if it never started there (then it runs cold)."""
+        try:
+            # The output grows in the slot's folder: its filesystem (warm_dir) needs the same
+            # room as the attempt folder's, which run() checked.
+            self._check_disk(slot.out)
+            warm_files.stage_mounts(job.mounts, slot.stage)
+        except (OSError, ValueError, LowDisk):
+            self._pool.discard(slot)
+            return None  # the cold path reports what is wrong with the mounts
+        try:
+            result = self._watchdog.supervise(
+                slot.container, slot.exit, slot.out, job, lambda: slot.deliver(order), slot
+            )
+            if not slot.delivered():
+                self._pool.failed(slot)  # it died before taking the job
+                return None
+            self._pool.succeeded(slot.spec)
+            try:
+                warm_files.move_output(slot.out, job.out_dir)
+            except OSError as exc:
+                raise InfraError(f"cannot move the output of {slot.name}: {exc}") from None
+        except BaseException:
+            self._pool.discard(slot)
+            raise
+        self._pool.discard(slot)
+        return result
 
     def _check_disk(self, path: Path, job_mb: int = 0) -> None:
         """Free disk must cover the floor plus the worst case of every job in flight (each may
@@ -166,11 +241,9 @@ class DockerSandbox(Sandbox):
                 self._in_flight_mb += job.limits.output_mb
         except InfraError as exc:
             return RunResult(outcome=Outcome.INFRA_ERROR, reason=str(exc), out_dir=job.out_dir)
-        container = None
         try:
-            container = self._create(job)
-            result = self._supervise(container, job)
-        except _infra_exceptions() as exc:
+            result = self._run_any(job)
+        except (*_infra_exceptions(), InfraError) as exc:  # type: ignore[misc]
             return RunResult(
                 outcome=Outcome.INFRA_ERROR,
                 reason=f"Docker API error: {exc}",
@@ -180,10 +253,50 @@ class DockerSandbox(Sandbox):
         finally:
             with self._lock:
                 self._in_flight_mb -= job.limits.output_mb
-            if container is not None:
-                with contextlib.suppress(*_infra_exceptions()):
-                    container.remove(force=True)
         return result.model_copy(update={"image": image_ref})
+
+    def _run_any(self, job: Job) -> RunResult:
+        """Warm if a container of the job's spec is up, else cold; for a Python job another
+        container of its spec is then started for the next one, during the job or after it
+        (``warm_refill``; "auto": ``warm.refill_during``)."""
+        order = warm.order_for(job.command) if self._pool.workers > 0 else None
+        if order is None:
+            return self._run_cold(job)
+        spec = self._spec(job)
+        slot = self._pool.take(spec, self.settings.api_timeout_seconds)
+        during = self.settings.warm_refill == "during" or (
+            self.settings.warm_refill == "auto"
+            and warm.refill_during(warm.cores(), self._pool.workers, job.limits.cpus)
+        )
+        if during:
+            self._pool.want(spec)
+        try:
+            result = self._run_warm(slot, job, order) if slot is not None else None
+            return result if result is not None else self._run_cold(job)
+        finally:
+            if not during:
+                self._pool.want(spec)
+
+    def _run_cold(self, job: Job) -> RunResult:
+        container = self._create(job)
+        exit = Exit()
+
+        def start() -> None:
+            container.start()
+            exit.watch(container, _infra_exceptions(), self.settings.poll_seconds)
+
+        try:
+            return self._watchdog.supervise(container, exit, job.out_dir, job, start)
+        finally:
+            if self._pool.workers > 0:  # a pool runs in the background anyway; close() waits
+                self._pool.background(self._remove, container)
+            else:
+                self._remove(container)
+
+    @staticmethod
+    def _remove(container: Any) -> None:
+        with contextlib.suppress(*_infra_exceptions()):
+            container.remove(force=True)
 
     def _prepare_out_dir(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -200,29 +313,51 @@ class DockerSandbox(Sandbox):
             return 65534, 65534
         return os.getuid(), os.getgid()
 
+    def _env(self, job: Job) -> dict[str, str]:
+        env = {"HOME": "/tmp", "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", **job.env}
+        threads = str(max(1, int(job.limits.cpus)))
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env.setdefault(var, threads)
+        return env
+
     def _create(self, job: Job) -> Any:
         d = _docker()
-        lim: Limits = job.limits
-        uid, gid = self._user_ids()
         mounts = [
             d.types.Mount(m.target, str(m.source.resolve()), type="bind", read_only=True)
             for m in job.mounts
         ]
         mounts.append(d.types.Mount(OUT_DIR, str(job.out_dir.resolve()), type="bind"))
-        env = {"HOME": "/tmp", "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", **job.env}
-        threads = str(max(1, int(lim.cpus)))
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env.setdefault(var, threads)
         labels = {
             **job.labels,
             reaper.MANAGED_LABEL: "1",
             reaper.OWNER_LABEL: self._owner,
             "hypoforge.job": job.key,
         }
-        kwargs: dict[str, Any] = dict(
+        kwargs = self._container_kwargs(
+            job.command, container_name(job), job.limits, self._env(job), labels, mounts
+        )
+        return self._create_named(kwargs)
+
+    def _container_kwargs(
+        self,
+        command: list[str],
+        name: str,
+        lim: Limits,
+        env: dict[str, str],
+        labels: dict[str, str],
+        mounts: list[Any],
+    ) -> dict[str, Any]:
+        """The hardened container, the same for a cold job and a warm container."""
+        d = _docker()
+        uid, gid = self._user_ids()
+        gpus = (
+            # Only the GPUs asked for, with the compute and utility capabilities torch needs.
+            [d.types.DeviceRequest(count=lim.gpus, capabilities=[["gpu"]])] if lim.gpus else None
+        )
+        return dict(
             image=self.image,
-            command=job.command,
-            name=container_name(job),
+            command=command,
+            name=name,
             labels=labels,
             user=f"{uid}:{gid}",
             working_dir="/tmp",
@@ -251,7 +386,11 @@ class DockerSandbox(Sandbox):
             detach=True,
             auto_remove=False,
             use_config_proxy=False,
+            device_requests=gpus,
         )
+
+    def _create_named(self, kwargs: dict[str, Any]) -> Any:
+        d = _docker()
         try:
             return self.client.containers.create(**kwargs)
         except d.errors.APIError as exc:
@@ -262,86 +401,4 @@ class DockerSandbox(Sandbox):
             self.client.containers.get(kwargs["name"]).remove(force=True)
             return self.client.containers.create(**kwargs)
 
-    def _supervise(self, container: Any, job: Job) -> RunResult:
-        lim = job.limits
-        budget_bytes = lim.output_mb * MiB
-        timed_out = quota = False
-        pids_peak: int | None = None
-        container.start()
-        start = time.monotonic()
-        deadline = start + lim.wall_seconds
-        while True:
-            container.reload()
-            if container.status in ("exited", "dead"):
-                break
-            pids = _pids_current(container.id)
-            if pids is not None:
-                pids_peak = max(pids_peak or 0, pids)
-            used, files = output_usage(job.out_dir, lim.output_files)
-            if used >= budget_bytes or files > lim.output_files:
-                quota = True
-                container.kill()
-                break
-            if time.monotonic() >= deadline:
-                timed_out = True
-                self._stop(container, lim.grace_seconds)
-                break
-            time.sleep(self.settings.poll_seconds)
-        container.wait(timeout=self.settings.api_timeout_seconds)
-        wall = time.monotonic() - start
-        container.reload()
-        state = container.attrs["State"]
-        raw = container.logs(stdout=True, stderr=True, tail=200)[-lim.log_tail_bytes :]
-        used, files = output_usage(job.out_dir, lim.output_files)
-        quota = quota or used >= budget_bytes or files > lim.output_files
-        return self._classify(
-            exit_code=int(state.get("ExitCode", -1)),
-            oom_killed=bool(state.get("OOMKilled")),
-            timed_out=timed_out,
-            quota=quota,
-            lim=lim,
-            common=dict(
-                wall_seconds=round(wall, 3),
-                pids_peak=pids_peak,
-                log_tail=raw.decode("utf-8", errors="replace"),
-                out_dir=job.out_dir,
-            ),
-        )
-
-    @staticmethod
-    def _stop(container: Any, grace: float) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds (at once when grace is 0)."""
-        if grace > 0:
-            container.stop(timeout=max(1, round(grace)))
-        else:
-            container.kill()
-
-    @staticmethod
-    def _classify(
-        *,
-        exit_code: int,
-        oom_killed: bool,
-        timed_out: bool,
-        quota: bool,
-        lim: Limits,
-        common: dict[str, Any],
-    ) -> RunResult:
-        flags = dict(exit_code=exit_code, timed_out=timed_out, oom_killed=oom_killed)
-        if quota:
-            reason = f"output exceeded {lim.output_mb} MiB or {lim.output_files} files"
-            return RunResult(
-                outcome=Outcome.DISK_QUOTA, reason=reason, quota_exceeded=True, **flags, **common
-            )
-        if timed_out:
-            reason = f"killed after the {lim.wall_seconds:g} s wall-clock limit"
-            return RunResult(outcome=Outcome.TIMEOUT, reason=reason, **flags, **common)
-        # Exit 137 that we did not cause is the kernel's OOM kill (OOMKilled is unreliable on
-        # some kernels, so both are read).
-        if oom_killed or exit_code == 137:
-            reason = f"killed by the {lim.memory_mb} MiB memory limit"
-            return RunResult(outcome=Outcome.OOM, reason=reason, **flags, **common)
-        if exit_code == 0:
-            return RunResult(outcome=Outcome.OK, **flags, **common)
-        return RunResult(
-            outcome=Outcome.HYP_ERROR, reason=f"exited with code {exit_code}", **flags, **common
-        )
+    _classify = staticmethod(classify)  # kept here for callers of the old name

@@ -48,11 +48,23 @@ def reap(client: Any, *, mine: bool = False) -> list[str]:
 
     Returns the names removed. ``client`` is a docker-py ``DockerClient``.
     """
+    from docker.errors import APIError, NotFound
+
     me = owner_id()
     removed = []
-    for c in client.containers.list(all=True, filters={"label": f"{MANAGED_LABEL}=1"}):
-        owner = c.labels.get(OWNER_LABEL, "")
+    # Sparse: the list's own data, no inspect per container (one removed meanwhile by another
+    # thread or node would make the inspect raise).
+    found = client.containers.list(all=True, sparse=True, filters={"label": f"{MANAGED_LABEL}=1"})
+    for c in found:
+        owner = (c.attrs.get("Labels") or {}).get(OWNER_LABEL, "")
         if (mine and owner == me) or not owner_alive(owner):
-            c.remove(force=True)
-            removed.append(c.name)
+            try:
+                c.remove(force=True)
+            except NotFound:
+                continue  # another reaper (a second node on this engine) was first
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: its removal is already under way
+                    raise
+                continue
+            removed.append(str((c.attrs.get("Names") or [c.id])[0]).lstrip("/"))
     return removed

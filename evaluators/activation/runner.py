@@ -169,7 +169,7 @@ class Watch:
         if len(flat) < 2:
             return
         m = int(torch.randint(1, len(flat), (1,), generator=self.gen))
-        idx = torch.randperm(len(flat), generator=self.gen)[:m]
+        idx = torch.randperm(len(flat), generator=self.gen)[:m].to(flat.device)
         with torch.no_grad():
             alone = self.act(flat[idx].clone())
         want = y.detach().reshape(-1)[idx]
@@ -205,9 +205,12 @@ def train_predict(
         def forward(self, h):
             return guard(h, final=final[0])
 
-    x_tr = torch.from_numpy(data[f"{split}.x_train"])
-    y_tr = torch.from_numpy(data[f"{split}.y_train"])
-    x_te = torch.from_numpy(data[f"{split}.x_test"])
+    # A GPU when the job was given one (limits.gpus); the draws stay on the CPU generator, so
+    # the data order and the checks' moments do not depend on the device.
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    x_tr = torch.from_numpy(data[f"{split}.x_train"]).to(device)
+    y_tr = torch.from_numpy(data[f"{split}.y_train"]).to(device)
+    x_te = torch.from_numpy(data[f"{split}.x_test"]).to(device)
     n_classes = int(data[f"{split}.n_classes"])
     seed = zlib.crc32(split.encode())  # same init and data order for every candidate
     torch.manual_seed(seed)
@@ -215,12 +218,12 @@ def train_predict(
     layers: list = []
     for i in range(depth):
         layers += [nn.Linear(x_tr.shape[1] if i == 0 else width, width), Act()]
-    model = nn.Sequential(*layers, nn.Linear(width, n_classes))
+    model = nn.Sequential(*layers, nn.Linear(width, n_classes)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"])
     gen = torch.Generator().manual_seed(seed)
     batch = train["batch_size"]
     for _ in range(train["epochs"]):
-        order = torch.randperm(len(x_tr), generator=gen)
+        order = torch.randperm(len(x_tr), generator=gen).to(device)
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
             loss = nn.functional.cross_entropy(model(x_tr[idx]), y_tr[idx])
@@ -231,7 +234,7 @@ def train_predict(
             opt.step()
     final[0] = True
     with torch.no_grad():
-        return model(x_te).numpy().astype(np.float32)
+        return model(x_te).cpu().numpy().astype(np.float32)
 
 
 def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage: Stage) -> None:

@@ -15,13 +15,43 @@ from hypoforge.cli.common import (
     err,
     load_settings,
     out,
+    preflight_llm,
     task_evaluator,
+    workers,
 )
 from hypoforge.errors import ConfigError, HypoforgeError, InfraError
 from hypoforge.text import cell, clean
 
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=1, help="Sandbox containers at once (default: what cores and memory allow)"
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--llm-concurrency", min=1, help="LLM calls at once (default: 1 embedded, 8 for a URL)."
+    ),
+]
 
-def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option("--executor", help="Where jobs run: 'local' (this machine) or 'ray'."),
+]
+AddressOpt = Annotated[
+    str | None, typer.Option("--ray-address", help="Ray cluster: 'auto' or ray://HOST:PORT.")
+]
+
+
+def _execute(
+    folder: Path,
+    config: Path | None,
+    llm: str | None,
+    sandbox_workers: int | None = None,
+    llm_concurrency: int | None = None,
+    executor: tuple[str | None, str | None] = (None, None),
+) -> None:
     """Run or resume the campaign in ``folder`` with a live view; infra trouble pauses it."""
     from agents.llm import make_chat_model
     from agents.prompting import grammar as prompt_grammar
@@ -33,11 +63,13 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
     from hypoforge.ledger import Ledger
     from hypoforge.live import LiveView
 
-    with _session(config) as (settings, sandbox):
-        if llm is not None:
-            settings = settings.model_copy(
-                update={"llm": settings.llm.model_copy(update={"endpoint": llm})}
-            )
+    with _session(config, sandbox_workers=sandbox_workers, executor=executor) as (
+        settings,
+        sandbox,
+    ):
+        llm_update = {"endpoint": llm, "max_concurrency": llm_concurrency}
+        llm_update = {k: v for k, v in llm_update.items() if v is not None}
+        settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=llm_update)})
         info = campaign.load(folder)
         settings = settings.model_copy(update={"campaign": info.budgets})
         search = info.budgets.generator == "search"
@@ -54,8 +86,10 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
                     for r in ROLES
                     if not search
                 }
-                archive = NoveltyArchive(settings.home / "archive")
                 view_ledger = Ledger(folder / "ledger.sqlite")
+                if base_url is not None:  # a bad key or model is reported before any work
+                    view_ledger.add_usage(info.id, tokens=preflight_llm(settings, base_url))
+                archive = NoveltyArchive(settings.home / "archive")
                 with LiveView(out, view_ledger, info.id, info.budgets) as view:
                     state = campaign.run(
                         folder,
@@ -67,6 +101,8 @@ def _execute(folder: Path, config: Path | None, llm: str | None) -> None:
                         generator="search"
                         if search
                         else f"{settings.llm.endpoint}:{settings.llm.model}",
+                        workers=workers(settings, sandbox),
+                        llm_concurrency=settings.llm.concurrency,
                     )
                 view_ledger.close()
         except InfraError as exc:
@@ -101,6 +137,10 @@ def run_cmd(
         str | None,
         typer.Option(help="Selection splits: 'selection' (default) or 'hard' (no saturation)."),
     ] = None,
+    sandbox_workers: WorkersOpt = None,
+    llm_concurrency: ConcurrencyOpt = None,
+    executor: ExecutorOpt = None,
+    ray_address: AddressOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Start a research campaign: propose, criticise, code, screen, evaluate, analyse, repeat."""
@@ -135,16 +175,20 @@ def run_cmd(
     except ValueError as exc:
         raise _fail(ConfigError(str(exc).splitlines()[0])) from None
     out.print(f"campaign folder: {folder}")
-    _execute(folder, config, llm)
+    _execute(folder, config, llm, sandbox_workers, llm_concurrency, (executor, ray_address))
 
 
 def resume_cmd(
     folder: Annotated[Path, typer.Argument(help="Campaign folder.")],
     llm: Annotated[str | None, typer.Option(help="'embedded' or an OpenAI-compatible URL.")] = None,
+    sandbox_workers: WorkersOpt = None,
+    llm_concurrency: ConcurrencyOpt = None,
+    executor: ExecutorOpt = None,
+    ray_address: AddressOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Continue a stopped or crashed campaign; finished experiments are not run again."""
-    _execute(folder, config, llm)
+    _execute(folder, config, llm, sandbox_workers, llm_concurrency, (executor, ray_address))
 
 
 def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")]) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from hypoforge.errors import HypoforgeError, InfraError
+from hypoforge.errors import ConfigError, HypoforgeError, InfraError
 from hypoforge.settings import Settings, load_settings
 from hypoforge.text import clean
 
@@ -39,8 +39,11 @@ __all__ = [
     "load_settings",
     "make_sandbox",
     "out",
+    "preflight_llm",
     "spinner",
     "task_evaluator",
+    "with_executor",
+    "workers",
 ]
 
 out = Console()
@@ -54,10 +57,53 @@ ConfigOpt = Annotated[
 
 
 def make_sandbox(settings: Settings) -> Sandbox:
-    """The one place a concrete sandbox is built (tests replace this function)."""
+    """The one place a concrete sandbox is built (tests replace this function): this machine's
+    Docker engine, or a Ray cluster's nodes (``[executor] type = "ray"``, ``--executor ray``)."""
+    if settings.executor.type == "ray":
+        from sandbox.ray_sandbox import RaySandbox
+
+        return RaySandbox(
+            settings.sandbox, settings.executor.ray_address, workers=settings.sandbox.workers
+        )
     from sandbox.docker_sandbox import DockerSandbox
 
-    return DockerSandbox(settings.sandbox)
+    box = settings.sandbox
+    if box.warm_dir is None:  # on HYPOFORGE_HOME's filesystem: outputs renamed, not copied
+        box = box.model_copy(update={"warm_dir": settings.home / "warm"})
+    return DockerSandbox(box, workers=workers(settings))
+
+
+def workers(settings: Settings, sandbox: Sandbox | None = None) -> int:
+    """Containers at once: ``[sandbox] workers`` (``--workers``), else what the sandbox knows
+    it holds (a cluster's slots), else what this machine's cores and memory allow."""
+    from sandbox.capacity import default_workers
+
+    if settings.sandbox.workers:
+        return settings.sandbox.workers
+    known = sandbox.capacity() if sandbox is not None else None
+    return known or default_workers(settings.sandbox.limits)
+
+
+def with_executor(settings: Settings, executor: str | None, address: str | None) -> Settings:
+    """``settings`` with the command line's ``--executor`` and ``--ray-address``."""
+    update = {k: v for k, v in (("type", executor), ("ray_address", address)) if v is not None}
+    if not update:
+        return settings
+    if update.get("type", "local") not in ("local", "ray"):
+        raise ConfigError(f"--executor: 'local' or 'ray', not {update['type']!r}")
+    return settings.model_copy(update={"executor": settings.executor.model_copy(update=update)})
+
+
+def preflight_llm(settings: Settings, base_url: str) -> int:
+    """One tiny call per model the roles use, before any work: a bad key, model or quota is
+    an ``InfraError`` naming the cause. Returns the tokens spent."""
+    from agents.llm import make_chat_model, preflight
+    from hypoforge.campaign import ROLES
+
+    tiny = settings.llm.model_copy(update={"max_tokens": 16})
+    named = {str(role): model for role, model in settings.llm.roles.items()}
+    roles = {named.get(r, settings.llm.model): r for r in ROLES}
+    return sum(preflight(make_chat_model(tiny, base_url, role)) for role in roles.values())
 
 
 @contextmanager
@@ -95,13 +141,23 @@ def _fail(exc: HypoforgeError) -> typer.Exit:
 
 
 @contextmanager
-def _session(config: Path | None, reap: bool = True) -> Iterator[tuple[Settings, Sandbox]]:
+def _session(
+    config: Path | None,
+    reap: bool = True,
+    sandbox_workers: int | None = None,
+    executor: tuple[str | None, str | None] = (None, None),
+) -> Iterator[tuple[Settings, Sandbox]]:
     """Settings and a checked sandbox; errors become exit codes; the sandbox is always closed.
 
     Orphans of crashed runs are removed at the start (``reap``) and this run's own at the end.
+    ``sandbox_workers`` overrides ``[sandbox] workers`` (``--workers``), ``executor`` the
+    ``[executor]`` type and Ray address (``--executor``, ``--ray-address``).
     """
     try:
-        settings = load_settings(config)
+        settings = with_executor(load_settings(config), *executor)
+        if sandbox_workers is not None:
+            box = settings.sandbox.model_copy(update={"workers": sandbox_workers})
+            settings = settings.model_copy(update={"sandbox": box})
         sandbox = make_sandbox(settings)
         sandbox.preflight()
         if reap:

@@ -13,6 +13,12 @@ from hypoforge.errors import HypoforgeError
 
 def doctor_cmd(
     llm: Annotated[str | None, typer.Option(help="'embedded' or an OpenAI-compatible URL.")] = None,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="'local' or 'ray' (checks every node).")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster: 'auto' or ray://HOST:PORT.")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Check the Docker engine, the sandbox image, the LLM endpoint and free disk."""
@@ -23,10 +29,13 @@ def doctor_cmd(
     from hypoforge.llm_server import embedded_server, model_path, wait_healthy
 
     try:
-        settings = load_settings(config)
+        settings = common.with_executor(load_settings(config), executor, ray_address)
     except HypoforgeError as exc:
         raise _fail(exc) from None
     endpoint = llm or settings.llm.endpoint
+    settings = settings.model_copy(
+        update={"llm": settings.llm.model_copy(update={"endpoint": endpoint})}
+    )
     checks: list[tuple[str, str | None]] = []
 
     def check(name: str, fn: Any) -> None:
@@ -37,7 +46,12 @@ def doctor_cmd(
             checks.append((name, f"FAIL {exc}"))
 
     sandbox = common.make_sandbox(settings)
-    check("Docker engine and sandbox image", lambda: (sandbox.preflight(), sandbox.image_ref())[1])
+    where = (
+        "Ray cluster: Docker and the sandbox image on every node"
+        if settings.executor.type == "ray"
+        else "Docker engine and sandbox image"
+    )
+    check(where, lambda: (sandbox.preflight(), sandbox.image_ref())[1])
     settings.home.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(settings.home).free // 2**20
     floor = settings.sandbox.disk_floor_mb
@@ -48,14 +62,25 @@ def doctor_cmd(
         )
     )
 
+    from sandbox.capacity import describe
+
+    limits = settings.sandbox.limits
+    slots = common.workers(settings, sandbox if settings.executor.type == "ray" else None)
+    checks.append(("sandbox workers", describe(limits, slots)))
+
     def llm_check() -> str:
+        # A chat call, not only the model list: a bad key or model name shows here.
         if endpoint == "embedded":
             with embedded_server(settings.llm.model) as url:
-                return f"embedded {model_path(settings.llm.model).name} answered at {url}"
+                common.preflight_llm(settings, url)
+                name = model_path(settings.llm.model).name
+                return f"embedded {name} answered a chat call at {url}"
         wait_healthy(endpoint.rstrip("/"), timeout=3)
-        return f"{endpoint} answered"
+        common.preflight_llm(settings, endpoint.rstrip("/"))
+        return f"{endpoint} answered a chat call ({settings.llm.model})"
 
     check("LLM endpoint", llm_check)
+    checks.append(("LLM calls at once", str(settings.llm.concurrency)))
     sandbox.close()
     table = Table(title="hypoforge doctor", title_justify="left")
     table.add_column("check")

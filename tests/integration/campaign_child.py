@@ -1,7 +1,10 @@
 """A campaign process for the crash tests: the real Docker sandbox, SqliteSaver and ledger, with
 scripted proposals (fake chat models) so that only the crash behaviour is under test.
 
-Usage: python campaign_child.py FOLDER HOME
+Usage: python campaign_child.py FOLDER HOME [WORKERS [RAY_ADDRESS]]
+
+With a Ray address the jobs run on that cluster's nodes (sandbox/ray_sandbox.py). An
+infrastructure error pauses the campaign as the CLI does: exit 3.
 """
 
 from __future__ import annotations
@@ -14,17 +17,24 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
+from hypoforge.errors import InfraError
 from hypoforge.ledger import Ledger
 from hypoforge.settings import load_settings
+from sandbox.base import Sandbox
 from sandbox.docker_sandbox import DockerSandbox
+from sandbox.ray_sandbox import RaySandbox
 
 SPLITS = [datasets.split("iris", 0), datasets.split("moons", 0)]
 EXPRESSIONS = [f"x * torch.sigmoid({k / 4:.2f} * x)" for k in range(1, 41)]
 
 
-def main(folder: Path, home: Path) -> None:
+def main(folder: Path, home: Path, workers: int = 1, ray: str | None = None) -> None:
     settings = load_settings(env={"HYPOFORGE_HOME": str(home)})
-    sandbox = DockerSandbox(settings.sandbox)
+    sandbox: Sandbox = (
+        DockerSandbox(settings.sandbox, workers=workers)
+        if ray is None
+        else RaySandbox(settings.sandbox, ray, workers=workers)
+    )
     sandbox.preflight()
     sandbox.reap_orphans()  # as the CLI does at every start
     ev = ActivationEvaluator(sandbox, home, settings.sandbox.limits, splits=SPLITS, wall_seconds=60)
@@ -47,9 +57,22 @@ def main(folder: Path, home: Path) -> None:
     from evaluators.novelty import NoveltyArchive
 
     archive = NoveltyArchive(folder.parent / "archive")  # real Chroma, beside the campaign
-    campaign.run(folder, ev, models, retries=0, archive=archive, generator="scripted")
-    sandbox.close()
+    try:
+        campaign.run(
+            folder, ev, models, retries=0, archive=archive, generator="scripted", workers=workers
+        )
+    except InfraError as exc:
+        print(f"campaign paused: {exc}", file=sys.stderr)
+        sys.exit(3)
+    finally:
+        sandbox.close()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    args = sys.argv[1:]
+    main(
+        Path(args[0]),
+        Path(args[1]),
+        int(args[2]) if len(args) > 2 else 1,
+        args[3] if len(args) > 3 else None,
+    )

@@ -235,3 +235,25 @@ def test_the_error_readers_are_total_on_whatever_an_endpoint_sends():
         assert isinstance(_code(exc), str)
 
     check()
+
+
+def test_doctor_makes_a_chat_call_so_a_bad_key_shows_before_any_work(serve, monkeypatch, tmp_path):
+    """The model list answers; only a chat call shows the refused key. ``hypoforge doctor``
+    reports it on the LLM line (exit 3), with the workers it would use."""
+    from typer.testing import CliRunner
+
+    from hypoforge import cli
+    from hypoforge.cli import common
+    from tests.fakes import FakeSandbox
+
+    server = serve([(401, error("Incorrect API key provided"), {})] * 5)
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: FakeSandbox())
+    result = CliRunner().invoke(cli.app, ["doctor", "--llm", server.url], env={"COLUMNS": "300"})
+    assert result.exit_code == 3, result.output
+    (line,) = [x for x in result.stdout.splitlines() if "LLM endpoint" in x]
+    assert "FAIL LLM endpoint refused the key (401): Incorrect API key provided" in line
+    assert server.chats == 1
+    (workers,) = [x for x in result.stdout.splitlines() if "sandbox workers" in x]
+    assert "per job 1 CPU, 2048 MiB" in workers
+    assert "LLM calls at once" in result.stdout and "8" in result.stdout

@@ -1,0 +1,341 @@
+"""The sandbox on a Ray cluster: each job runs in the same hardened ``DockerSandbox``, on the
+node where Ray places it.
+
+Design:
+- A job is a task of a ``NodeWorker`` actor, an actor per worker slot, with the job's resources
+  (``limits.cpus`` CPUs, ``limits.memory_mb`` memory, ``limits.gpus`` GPUs; spread over the
+  nodes by Ray's SPREAD strategy). Each actor holds a ``DockerSandbox`` on its node, so the
+  node's next container is warm like on one machine. Ray places, restarts and retries them
+  (``max_restarts``, ``max_task_retries``): a worker killed mid-task is restarted and its job
+  run again, and the new actor reaps the dead one's container on that node. There is no
+  scheduler here, only a queue of idle actors for the campaign's worker threads.
+- Files travel with the task (``sandbox.transfer``): the job's inputs as bytes, the output back
+  as the regular files the host reads anyway, unpacked into the job's output folder on the
+  driver. The driver alone writes the ledger, so exactly-once holds as on one machine.
+- The image: every node must hold the sandbox image by its content tag. ``preflight`` checks
+  each node; a node without it loads it from a ``docker save`` archive of the driver's image,
+  passed through Ray's object store (or build it there offline: ``hypoforge sandbox build``).
+  Every node must end with the same image id: that id is part of the baselines' cache key.
+- A cluster that goes away (the head unreachable for ``GONE_SECONDS``) or a job Ray gives up
+  on is ``infra_error``: the campaign pauses and ``hypoforge resume`` continues it. At start,
+  ``reap_orphans`` runs the reaper on every node, so containers of a killed driver's actors are
+  removed wherever they ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hypoforge.errors import SandboxUnavailable
+from hypoforge.records import Outcome
+from hypoforge.settings import DockerSandboxSettings, Limits
+from sandbox import transfer
+from sandbox.base import Job, RunResult, Sandbox
+from sandbox.build import default_tag
+
+MiB = 1024 * 1024
+GONE_SECONDS = 15.0  # the head unreachable this long: the cluster went away
+POLL_SECONDS = 1.0
+RETRIES = 3  # restarts of a dead actor and retries of its task
+
+
+def _ray() -> Any:
+    import ray  # imported lazily: light commands and local campaigns never load it
+
+    return ray
+
+
+class NodeWorker:
+    """One worker slot on some node (a Ray actor): a ``DockerSandbox`` there, one job at once."""
+
+    def __init__(self, settings_json: str) -> None:
+        from sandbox.docker_sandbox import DockerSandbox
+
+        settings = DockerSandboxSettings.model_validate_json(settings_json)
+        self.sandbox = DockerSandbox(settings, workers=1)  # this slot's next container warm
+        self.sandbox.preflight()
+        self.sandbox.reap_orphans()  # a dead predecessor's container on this node, say
+
+    def node(self) -> str:
+        return str(_ray().get_runtime_context().get_node_id())
+
+    def owner(self) -> str:
+        """The owner label of this actor's containers (its process)."""
+        from sandbox import reaper
+
+        return reaper.owner_id()
+
+    def run(self, job_json: str, inputs: transfer.Inputs) -> tuple[str, dict[str, bytes], str]:
+        job = Job.model_validate_json(job_json)
+        root = Path(tempfile.mkdtemp(prefix=f"hf-ray-{job.key}-"))
+        try:
+            local = transfer.place_inputs(job, inputs, root)
+            result = self.sandbox.run(local)
+            files = transfer.pack_output(
+                local.out_dir, job.limits.output_mb * MiB, job.limits.output_files
+            )
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return result.model_dump_json(), files, self.node()
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
+def _check_node(settings_json: str, archive: Any) -> tuple[str, str | None]:
+    """On one node: (node id, image id), loading the image from ``archive`` when missing."""
+    import docker
+
+    from hypoforge.errors import ImageMissing
+    from sandbox.docker_sandbox import DockerSandbox
+
+    ray = _ray()
+    node = str(ray.get_runtime_context().get_node_id())
+    settings = DockerSandboxSettings.model_validate_json(settings_json)
+    sandbox = DockerSandbox(settings)
+    try:
+        sandbox.preflight()
+    except ImageMissing:
+        if archive is None:
+            return node, None
+        client = docker.from_env()
+        client.images.load(archive)
+        sandbox = DockerSandbox(settings)
+        sandbox.preflight()
+    return node, sandbox.image_ref().rsplit("@", 1)[1]
+
+
+def _reap_node(settings_json: str) -> list[str]:
+    from sandbox.docker_sandbox import DockerSandbox
+
+    return DockerSandbox(DockerSandboxSettings.model_validate_json(settings_json)).reap_orphans()
+
+
+def default_workers(limits: Limits, resources: dict[str, float]) -> int:
+    """Worker slots the cluster holds for ``limits``: its CPUs (and GPUs, when jobs ask)."""
+    slots = int(resources.get("CPU", 0) // limits.cpus)
+    if limits.gpus:
+        slots = min(slots, int(resources.get("GPU", 0) // limits.gpus))
+    return max(1, slots)
+
+
+class RaySandbox(Sandbox):
+    """Runs each job on a Ray cluster's node, in that node's hardened Docker sandbox."""
+
+    def __init__(
+        self, settings: DockerSandboxSettings, address: str = "auto", workers: int | None = None
+    ) -> None:
+        self.settings = settings
+        self.address = address
+        self.image = settings.image or default_tag()
+        self._workers = workers
+        self._image_id: str | None = None
+        self._idle: queue.Queue[Any] = queue.Queue()
+        self._actors: list[Any] = []
+        self._lock = threading.Lock()
+        self.placements: list[tuple[str, str]] = []  # (job key, node id), for tests and views
+
+    # -- the cluster -----------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        ray = _ray()
+        if not ray.is_initialized():
+            # Our own check decides when the cluster is gone (``_wait``): the driver must not
+            # exit by itself first when the head stops answering.
+            os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", "3600")
+            try:
+                ray.init(
+                    address=self.address,
+                    logging_level="ERROR",
+                    log_to_driver=False,
+                    include_dashboard=False,
+                )
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise SandboxUnavailable(
+                    f"Ray cluster at {self.address} not reachable: {_line(exc)}"
+                ) from None
+        return ray
+
+    def capacity(self) -> int:
+        return self.workers
+
+    @property
+    def workers(self) -> int:
+        """Worker slots: as given, else what the cluster's resources hold for the limits."""
+        if self._workers is None:
+            resources = self._connect().cluster_resources()
+            self._workers = default_workers(self.settings.limits, resources)
+        return self._workers
+
+    def _nodes(self) -> list[dict]:
+        return [n for n in self._connect().nodes() if n.get("Alive")]
+
+    def _on_each_node(self, fn: Any, *args: Any) -> list[Any]:
+        """``fn(*args)`` once on every alive node (node affinity, not soft)."""
+        ray = self._connect()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        remote = ray.remote(fn)
+        refs = [
+            remote.options(
+                num_cpus=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
+            ).remote(*args)
+            for n in self._nodes()
+        ]
+        return list(ray.get(refs, timeout=600))
+
+    def preflight(self) -> None:
+        """Every node answers, has Docker and the image (loaded from the driver's when missing),
+        and all hold the same image id."""
+        settings_json = self.settings.model_dump_json()
+        try:
+            found = self._on_each_node(_check_node, settings_json, None)
+            if any(image is None for _, image in found):
+                found = self._on_each_node(_check_node, settings_json, self._archive())
+        except SandboxUnavailable:
+            raise
+        except Exception as exc:  # Ray's and Docker's errors on a node, as one line
+            raise SandboxUnavailable(f"Ray node check failed: {_line(exc)}") from None
+        ids = {image for _, image in found}
+        if None in ids or len(ids) != 1:
+            detail = ", ".join(f"{node[:8]}: {image}" for node, image in found)
+            raise SandboxUnavailable(f"Ray nodes do not all hold one sandbox image ({detail})")
+        self._image_id = ids.pop()
+
+    def _archive(self) -> Any:
+        """The driver's image as a ``docker save`` archive, in Ray's object store."""
+        import docker
+
+        try:
+            image = docker.from_env().images.get(self.image)
+        except Exception as exc:  # no engine or no image on the driver
+            raise SandboxUnavailable(
+                f"a Ray node lacks image {self.image} and the driver has none to send "
+                f"({_line(exc)}): build it there with `hypoforge sandbox build`"
+            ) from None
+        return self._connect().put(b"".join(image.save()))
+
+    def image_ref(self) -> str:
+        if self._image_id is None:
+            self.preflight()
+        return f"{self.image}@{self._image_id}"
+
+    def reap_orphans(self) -> list[str]:
+        try:
+            found = self._on_each_node(_reap_node, self.settings.model_dump_json())
+        except Exception as exc:
+            raise SandboxUnavailable(f"Ray: reaping orphans failed: {_line(exc)}") from None
+        return [name for names in found for name in names]
+
+    # -- jobs --------------------------------------------------------------------------------------
+    def _actor(self, limits: Limits) -> Any:
+        """An idle worker slot: a new actor while fewer than ``workers`` exist, else the next
+        one to come free."""
+        with self._lock:
+            if self._idle.empty() and len(self._actors) < self.workers:
+                ray = self._connect()
+                actor = (
+                    ray.remote(NodeWorker)
+                    .options(
+                        num_cpus=limits.cpus,
+                        memory=limits.memory_mb * MiB,
+                        num_gpus=limits.gpus,
+                        max_restarts=RETRIES,
+                        max_task_retries=RETRIES,
+                        scheduling_strategy="SPREAD",
+                    )
+                    .remote(self.settings.model_dump_json())
+                )
+                self._actors.append(actor)
+                return actor
+        return self._idle.get()
+
+    def run(self, job: Job) -> RunResult:
+        try:
+            job.out_dir.mkdir(parents=True, exist_ok=True)
+            if any(job.out_dir.iterdir()):
+                raise SandboxUnavailable(f"output folder is not empty: {job.out_dir}")
+            inputs = transfer.pack_inputs(job)
+            actor = self._actor(job.limits)
+        except Exception as exc:
+            return _infra(job, f"Ray: {_line(exc)}")
+        try:
+            ref = actor.run.remote(job.model_dump_json(), inputs)
+            raw, files, node = self._wait(ref)
+        except Exception as exc:  # the cluster went away, or Ray gave up on the job
+            return _infra(job, f"Ray: {_line(exc)}")
+        finally:
+            self._idle.put(actor)
+        with self._lock:
+            self.placements.append((job.key, node))
+        result = RunResult.model_validate_json(raw)
+        transfer.unpack_output(files, job.out_dir)
+        return result.model_copy(update={"out_dir": job.out_dir})
+
+    def _wait(self, ref: Any) -> Any:
+        """``ray.get(ref)``, watching the head: unreachable for ``GONE_SECONDS`` is an error."""
+        ray = self._connect()
+        gone_since: float | None = None
+        while True:
+            try:
+                return ray.get(ref, timeout=POLL_SECONDS)
+            except ray.exceptions.GetTimeoutError:
+                pass
+            if self._head_answers():
+                gone_since = None
+            elif gone_since is None:
+                gone_since = time.monotonic()
+            elif time.monotonic() - gone_since > GONE_SECONDS:
+                raise SandboxUnavailable(
+                    f"the Ray cluster at {self.address} went away (no answer for "
+                    f"{GONE_SECONDS:g} s)"
+                )
+
+    def _head_answers(self) -> bool:
+        try:
+            address = str(_ray().get_runtime_context().gcs_address)
+        except Exception:  # a Ray Client connection knows no GCS address: Ray's errors decide
+            return True
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        """Each actor removes its containers (warm ones too); then the actors go. Best effort
+        on a cluster that went away: its nodes' reapers remove what is left at the next start
+        (the owners, the actors' processes, are gone by then)."""
+        ray = _ray()
+        if not ray.is_initialized():
+            return
+        if self._actors and self._head_answers():
+            with contextlib.suppress(Exception):  # Ray's errors from a node that went away
+                ray.get([a.close.remote() for a in self._actors], timeout=60)
+        for actor in self._actors:
+            with contextlib.suppress(Exception):  # already dead
+                ray.kill(actor)
+        self._actors.clear()
+        ray.shutdown()
+
+
+def _infra(job: Job, reason: str) -> RunResult:
+    return RunResult(outcome=Outcome.INFRA_ERROR, reason=reason, out_dir=job.out_dir)
+
+
+def _line(exc: BaseException) -> str:
+    """The error on one bounded line (Ray's messages carry colour codes and tracebacks)."""
+    from hypoforge.text import clean
+
+    text = " ".join(clean(str(exc)).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text[:300]}"
