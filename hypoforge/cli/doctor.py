@@ -65,8 +65,14 @@ def doctor_cmd(
     from sandbox.capacity import describe
 
     limits = settings.sandbox.limits
-    slots = common.workers(settings, sandbox if settings.executor.type == "ray" else None)
-    checks.append(("sandbox workers", describe(limits, slots)))
+
+    def slots() -> str:
+        if settings.executor.type == "ray":
+            n = common.workers(settings, sandbox)
+            return f"{n} (the Ray cluster's slots for {limits.cpus:g} CPU, {limits.gpus} GPU a job)"
+        return describe(limits, common.workers(settings))
+
+    check("sandbox workers", slots)
 
     def llm_check() -> str:
         # A chat call, not only the model list: a bad key or model name shows here.

@@ -213,3 +213,18 @@ def test_a_cluster_that_goes_away_pauses_and_the_campaign_resumes(
     assert len(rows) == 6 and all(r.stage == "screened" for r in rows), [r.stage for r in rows]
     assert done <= {k for k, _, _ in ledger.results(info.id)}
     assert _orphans(docker_sandbox.client) == []
+
+
+def test_doctor_checks_docker_and_the_image_on_every_node(cluster, docker_sandbox, tmp_path):
+    from typer.testing import CliRunner
+
+    from hypoforge import cli
+
+    args = ["doctor", "--executor", "ray", "--ray-address", cluster.address]
+    args += ["--llm", "http://127.0.0.1:9/v1"]  # no LLM here: that row fails, the rest counts
+    result = CliRunner().invoke(cli.app, args, env={"COLUMNS": "300"})
+    (row,) = [x for x in result.stdout.splitlines() if "on every node" in x]
+    assert "ok" in row and docker_sandbox.image_ref() in row
+    (slots,) = [x for x in result.stdout.splitlines() if "sandbox workers" in x]
+    assert "2 (the Ray cluster's slots for 1 CPU, 0 GPU a job)" in slots
+    assert result.exit_code == 3  # the dead LLM endpoint

@@ -112,3 +112,30 @@ def test_container_names_are_per_attempt_folder(tmp_path):
     assert container_name(one) != container_name(two)
     assert container_name(one) == container_name(again)
     assert container_name(one).startswith("hf-a1b2-one-pass-0-")
+
+
+def test_gpus_are_asked_of_docker_only_when_a_job_wants_them():
+    from hypoforge.settings import DockerSandboxSettings
+
+    sb = DockerSandbox(DockerSandboxSettings(), client=object())
+    (request,) = sb._container_kwargs(["true"], "n", Limits(gpus=2), {}, {}, [])["device_requests"]
+    assert (request["Count"], request["Capabilities"]) == (2, [["gpu"]])
+    assert sb._container_kwargs(["true"], "n", Limits(), {}, {}, [])["device_requests"] is None
+
+
+def test_ray_slots_follow_the_clusters_cpus_and_gpus():
+    from sandbox.ray_sandbox import default_workers
+
+    assert default_workers(Limits(cpus=1), {"CPU": 6.0}) == 6
+    assert default_workers(Limits(cpus=2), {"CPU": 5.0}) == 2
+    assert default_workers(Limits(cpus=1, gpus=1), {"CPU": 8.0, "GPU": 2.0}) == 2
+    assert default_workers(Limits(cpus=1, gpus=1), {"CPU": 8.0}) == 1  # never below one
+
+
+def test_default_workers_follow_cores_and_memory():
+    from sandbox.capacity import HOST_MB, WARM_MB, default_workers
+
+    per = 2048 + WARM_MB
+    assert default_workers(Limits(cpus=1), cpus=32, memory_mb=HOST_MB + 4 * per) == 4
+    assert default_workers(Limits(cpus=2), cpus=8, memory_mb=10**6) == 4
+    assert default_workers(Limits(cpus=1), cpus=2, memory_mb=100) == 1
