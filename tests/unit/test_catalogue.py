@@ -113,3 +113,27 @@ def test_a_malformed_catalogue_is_a_config_error_naming_the_field(tmp_path):
         catalogue.load(tmp_path)
     assert catalogue.load(tmp_path / "none") == []
     assert np.isfinite(catalogue.CLOSE_TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("task", "required"),
+    [
+        ("preprocess", ["standardisation", "robust scaling", "quantile transform (uniform)",
+                        "Yeo-Johnson power transform", "PCA whitening", "signed log1p",
+                        "rank-gauss"]),
+        ("regularizer", ["L1 penalty", "L2 weight decay", "dropout", "label smoothing",
+                         "confidence penalty", "entropy minimisation",
+                         "spectral norm regularization", "mixup", "orthogonal regularization"]),
+        ("grokking", ["weight decay (grokking)", "learning-rate warm-up",
+                      "representation learning rate and decay (effective theory)"]),
+    ],
+)  # fmt: skip
+def test_every_task_has_a_catalogue_whose_code_passes_its_check(task, required):
+    plugin = get(task)
+    entries = {c.name: c for c in catalogue.load(plugin.folder)}
+    assert set(required) <= set(entries)
+    check = plugin.evaluator_class().static_problem
+    for c in entries.values():
+        assert c.reference.cite().count("(") >= 1
+        if c.code is not None:
+            assert check(c.code) is None, (c.name, check(c.code))
