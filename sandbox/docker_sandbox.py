@@ -209,14 +209,25 @@ class DockerSandbox(Sandbox):
                 self._pool.failed(slot)  # it died before taking the job
                 return None
             self._pool.succeeded(slot.spec)
-            try:
-                warm_files.move_output(slot.out, job.out_dir)
-            except OSError as exc:
-                raise InfraError(f"cannot move the output of {slot.name}: {exc}") from None
+            if result.outcome is not Outcome.DISK_QUOTA:  # over its budget: nothing is read
+                result = self._move_output(slot.out, job.out_dir, result)
         except BaseException:
             self._pool.discard(slot)
             raise
         self._pool.discard(slot)
+        return result
+
+    @staticmethod
+    def _move_output(out: Path, dst: Path, result: RunResult) -> RunResult:
+        """The slot's output into the attempt folder. The job owned that folder: what it did
+        to it (its mode changed, a tree too deep to copy) is its own failure, never the
+        machinery's, so the campaign is not paused by it."""
+        try:
+            os.chmod(out, 0o700)  # a job may have made its folder unwritable: a move needs it
+            warm_files.move_output(out, dst)
+        except (OSError, RecursionError) as exc:
+            reason = f"its output folder could not be moved: {type(exc).__name__}"
+            return result.model_copy(update={"outcome": Outcome.HYP_ERROR, "reason": reason})
         return result
 
     def _check_disk(self, path: Path, job_mb: int = 0) -> None:

@@ -69,6 +69,7 @@ BOOT_TARGET = "/hfwarm/boot.py"
 GO_NAME = ".hf-go"
 READY_NAME = ".hf-ready"
 EXIT_NAME = ".hf-exit"
+ACK_NAME = ".hf-ack"  # the host's word that it saw the job taken; the bootstrap waits for it
 _NAMES = itertools.count(1)
 # Limits the host enforces itself; every other field is fixed when the container is created.
 HOST_LIMITS = ("wall_seconds", "grace_seconds", "output_files", "log_tail_bytes")
@@ -151,6 +152,9 @@ class Slot:
     error: BaseException | None = None
     started: threading.Event = field(default_factory=threading.Event)  # start returned or failed
     exit: Exit = field(default_factory=Exit)
+    # Latched the first time the host sees the go file gone (the bootstrap took the job): a job
+    # that writes a go file of its own later cannot pass for one that never started.
+    taken: bool = False
 
     @property
     def stage(self) -> Path:
@@ -203,8 +207,17 @@ class Slot:
         os.replace(tmp, self.out / GO_NAME)
 
     def delivered(self) -> bool:
-        """Whether the bootstrap took the job (it removes the go file before running it)."""
-        return not (self.out / GO_NAME).exists()
+        """Whether the bootstrap took the job (it removes the go file, then waits for the host's
+        acknowledgement before any job code runs). The host's watch loop asks on every tick;
+        the first time it sees the go file gone it latches "taken" and acknowledges, so what
+        the job does to the go file afterwards changes nothing."""
+        if not self.taken and not os.path.lexists(self.out / GO_NAME):
+            self.taken = True
+            tmp = self.folder / "ack.tmp"
+            tmp.write_bytes(b"")
+            tmp.chmod(0o644)
+            os.replace(tmp, self.out / ACK_NAME)
+        return self.taken
 
     def announced(self) -> int | None:
         """The exit code in the bootstrap's exit file, if it is there (one ``stat`` while the
@@ -223,8 +236,9 @@ class Slot:
 
     def clear_marks(self) -> None:
         """Remove the bootstrap's exit file: the job's output holds only what it wrote."""
-        for name in (EXIT_NAME, EXIT_NAME + ".tmp"):
-            with contextlib.suppress(FileNotFoundError):
+        for name in (EXIT_NAME, EXIT_NAME + ".tmp", ACK_NAME):
+            # A job may have put a folder (or anything) there: it stays, and no reader asks.
+            with contextlib.suppress(OSError):
                 (self.out / name).unlink()
 
     def log_tail(self, raw: bytes, lines: int) -> tuple[bytes, bool]:

@@ -37,7 +37,9 @@ import weakref
 GO = "/hf/out/.hf-go"  # written by the host: the job's command
 READY = "/hf/out/.hf-ready"  # written here: the preload is done (the host may wait for it)
 EXIT = "/hf/out/.hf-exit"  # written here at the end: the exit code
+ACK = "/hf/out/.hf-ack"  # written by the host once it has seen the go file taken
 POLL_SECONDS = 0.002
+ACK_SECONDS = 60.0  # the longest wait for the host's acknowledgement of a taken job
 HERE = os.path.abspath(__file__)
 
 
@@ -80,6 +82,15 @@ def wait_for_job(idle_seconds: float) -> dict | None:
         os.unlink(GO)  # taken: from here on the host counts the job as delivered
         with contextlib.suppress(FileNotFoundError):
             os.unlink(READY)
+        # No job code runs before the host has seen the go file gone: a job that writes a go
+        # file of its own cannot pass for one that was never delivered (and run again cold).
+        acked_by = time.monotonic() + ACK_SECONDS
+        while not os.path.lexists(ACK):
+            if time.monotonic() > acked_by:  # the host is gone
+                return None
+            time.sleep(POLL_SECONDS)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(ACK)
         return order
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 MiB = 1024 * 1024
 LOG_LINES = 200  # of a job's log, before the byte cap of its limits
 WARM_TICK = 0.002  # how often a warm job's announced end is looked for, in seconds
+LOG_INTERVAL = 0.02  # the least time between two log fetches of an announced warm job
 
 
 def output_usage(out_dir: Path, max_files: int) -> tuple[int, int]:
@@ -134,6 +135,7 @@ class Watched:
     quota: bool = False
     pids_peak: int | None = None
     log: bytes | None = None  # a warm job's complete log, once announced
+    log_asked: float = float("-inf")  # when the engine was last asked for it
     ended: Ended | None = None  # a warm job's end, announced and confirmed
 
 
@@ -223,8 +225,10 @@ class Watchdog:
                     w.timed_out = True
                     self.stop(container, lim.grace_seconds)
                     return w
-            if slot is not None and self._announced(container, slot, w):
-                return w
+            if slot is not None:
+                slot.delivered()  # latch the moment the bootstrap takes the job
+                if self._announced(container, slot, w):
+                    return w
             exit.done.wait(max(0.0, min(tick, next_watch - now, deadline - now)))
         return w
 
@@ -236,7 +240,11 @@ class Watchdog:
         code = slot.announced()
         if code is None:
             return False
-        if w.log is None:
+        now = time.monotonic()
+        if w.log is None and now - w.log_asked >= LOG_INTERVAL:
+            # At most every LOG_INTERVAL: a job that announces early and never prints the end
+            # lines must not make the host call the engine on every tick.
+            w.log_asked = now
             raw = container.logs(stdout=True, stderr=True, tail=LOG_LINES + 2)
             log, complete = slot.log_tail(raw, LOG_LINES)
             w.log = log if complete else None

@@ -407,3 +407,27 @@ def test_the_warm_containers_of_a_killed_orchestrator_are_reaped(docker_sandbox,
     assert orphans[0] in removed and root.name in removed
     assert not client.containers.list(all=True, filters={"name": orphans[0]})
     assert not root.exists()
+
+
+def test_a_folder_where_the_exit_file_goes_is_the_jobs_business(warm_sandbox, tmp_path):
+    """Red team: a job that makes ``.hf-exit`` a folder ends as itself; the host does not
+    crash on removing it (a crash would repeat on every resume)."""
+    code = "import os; os.mkdir('/hf/out/.hf-exit'); open('/hf/out/kept.txt', 'w').write('x')"
+    result = _run_warm(warm_sandbox, _job(tmp_path, code))
+    assert result.outcome is Outcome.OK, result.reason
+    assert (result.out_dir / "kept.txt").read_text() == "x"
+
+
+def test_a_job_cannot_pass_for_one_that_never_started(warm_sandbox, tmp_path):
+    """Red team: a job that writes a go file of its own and fails is that failure, in its warm
+    container; it does not get a second, cold run."""
+    code = (
+        "import os, sys\n"
+        "warm = os.path.exists('/hfwarm')\n"
+        "open('/hf/out/ran.txt', 'w').write(str(warm))\n"
+        "open('/hf/out/.hf-go', 'w').write('{}')\n"
+        "sys.exit(3)\n"
+    )
+    result = _run_warm(warm_sandbox, _job(tmp_path, code))
+    assert (result.outcome, result.exit_code) == (Outcome.HYP_ERROR, 3)
+    assert (result.out_dir / "ran.txt").read_text() == "True"  # the warm run's output

@@ -326,13 +326,21 @@ def test_no_workers_means_no_container_ahead(tmp_path):
 
 
 # -- the bootstrap, run by the host's Python with its paths in a temporary folder ----------------
-def _boot(tmp_path: Path, order: dict | None, idle: float = 30.0) -> subprocess.CompletedProcess:
+def _boot(
+    tmp_path: Path, order: dict | None, idle: float = 30.0, ack: bool = True
+) -> subprocess.CompletedProcess:
+    """The bootstrap with ``order`` delivered and (``ack``) the host's acknowledgement there."""
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    names = {k: str(out / v) for k, v in (("GO", ".hf-go"), ("READY", ".hf-ready"))}
+    names: dict[str, object] = {
+        k: str(out / v) for k, v in (("GO", ".hf-go"), ("READY", ".hf-ready"), ("ACK", ".hf-ack"))
+    }
     names["EXIT"] = str(out / ".hf-exit")
+    names["ACK_SECONDS"] = 0.3
     if order is not None:
         (out / ".hf-go").write_text(json.dumps({"end": "END-MARK", **order}))
+        if ack:
+            (out / ".hf-ack").write_text("")
     driver = (
         f"import sys; sys.path.insert(0, {str(BOOT.parent)!r}); import warm_boot as b\n"
         + "".join(f"b.{k} = {v!r}\n" for k, v in names.items())
@@ -421,3 +429,16 @@ def test_only_the_jobs_own_process_announces_the_end(tmp_path):
     assert proc.returncode == 0
     assert proc.stdout.splitlines() == ["PARENT", "END-MARK"]
     assert (tmp_path / "out" / ".hf-exit").read_text() == "0"
+
+
+def test_no_job_code_runs_before_the_host_has_seen_the_job_taken(tmp_path):
+    """Red team: the bootstrap removes the go file, then waits for the host's acknowledgement;
+    without one (the host never saw the job taken) it exits and the job never runs."""
+    order = _script(tmp_path, "open(__file__ + '.ran', 'w').close()\n")
+    done = _boot(tmp_path, order, ack=False)
+    assert done.returncode == 0
+    assert not (tmp_path / "job.py.ran").exists()
+    assert not (tmp_path / "out" / ".hf-go").exists()  # taken, but not run
+    ran = _boot(tmp_path, order)
+    assert ran.returncode == 0 and (tmp_path / "job.py.ran").exists()
+    assert not (tmp_path / "out" / ".hf-ack").exists()  # the bootstrap removes it
