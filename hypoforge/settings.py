@@ -47,6 +47,9 @@ class DockerSandboxSettings(_Config):
     # Containers at once in a campaign (probe, screening, ladder, confirmation). None: what the
     # machine's cores and memory allow for ``limits`` (``sandbox.capacity.default_workers``).
     workers: int | None = Field(None, ge=1, le=256)
+    # The GPUs (ids) this sandbox's containers may use when a job asks for some; empty: Docker's
+    # first ones. A Ray actor sets the ids Ray assigned to it.
+    gpu_devices: tuple[str, ...] = ()
     # Warm start (sandbox/warm.py): each worker's next container is started ahead, its modules
     # imported, and gets its one job after that. False: every job starts cold.
     warm: bool = True

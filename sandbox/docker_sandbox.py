@@ -363,7 +363,7 @@ class DockerSandbox(Sandbox):
         uid, gid = self._user_ids()
         gpus = (
             # Only the GPUs asked for, with the compute and utility capabilities torch needs.
-            [d.types.DeviceRequest(count=lim.gpus, capabilities=[["gpu"]])] if lim.gpus else None
+            [self._gpu_request(lim.gpus)] if lim.gpus else None
         )
         return dict(
             image=self.image,
@@ -399,6 +399,15 @@ class DockerSandbox(Sandbox):
             use_config_proxy=False,
             device_requests=gpus,
         )
+
+    def _gpu_request(self, count: int) -> Any:
+        """``count`` GPUs: the first of the ids this sandbox was given (a Ray actor's own),
+        else Docker's first ``count``."""
+        d = _docker()
+        ids = list(self.settings.gpu_devices)
+        if ids:
+            return d.types.DeviceRequest(device_ids=ids[:count], capabilities=[["gpu"]])
+        return d.types.DeviceRequest(count=count, capabilities=[["gpu"]])
 
     def _create_named(self, kwargs: dict[str, Any]) -> Any:
         d = _docker()

@@ -61,6 +61,9 @@ class NodeWorker:
         from sandbox.docker_sandbox import DockerSandbox
 
         settings = DockerSandboxSettings.model_validate_json(settings_json)
+        # The GPUs Ray assigned to this actor, and only those, go to its containers.
+        gpus = tuple(str(i) for i in _ray().get_gpu_ids())
+        settings = settings.model_copy(update={"gpu_devices": gpus})
         self.sandbox = DockerSandbox(settings, workers=1)  # this slot's next container warm
         self.sandbox.preflight()
         self.sandbox.reap_orphans()  # a dead predecessor's container on this node, say

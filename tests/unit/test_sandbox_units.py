@@ -121,6 +121,12 @@ def test_gpus_are_asked_of_docker_only_when_a_job_wants_them():
     (request,) = sb._container_kwargs(["true"], "n", Limits(gpus=2), {}, {}, [])["device_requests"]
     assert (request["Count"], request["Capabilities"]) == (2, [["gpu"]])
     assert sb._container_kwargs(["true"], "n", Limits(), {}, {}, [])["device_requests"] is None
+    # A Ray actor's sandbox uses the GPUs Ray assigned to it, not Docker's first ones.
+    mine = DockerSandbox(DockerSandboxSettings(gpu_devices=("3", "5")), client=object())
+    (request,) = mine._container_kwargs(["true"], "n", Limits(gpus=1), {}, {}, [])[
+        "device_requests"
+    ]
+    assert (request["DeviceIDs"], request["Count"]) == (["3"], 0)
 
 
 def test_ray_slots_follow_the_clusters_cpus_and_gpus():
