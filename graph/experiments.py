@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from graph.pool import fan_out
 from hypoforge.errors import InfraError
@@ -73,10 +73,3 @@ def run(
             record(exp, report)
 
     fan_out(list(groups), start, done, deps.workers)
-
-
-def one(deps: Deps, row: HypothesisRow, budget: str, evaluator: Any = None) -> EvalReport:
-    """A single experiment (exactly once), for callers that need its report back."""
-    got: list[EvalReport] = []
-    run(deps, [Experiment(row, budget, evaluator)], lambda _, report: got.append(report))
-    return got[0]
