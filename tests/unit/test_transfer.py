@@ -96,3 +96,32 @@ def test_unpacking_writes_new_files_inside_the_folder_only(tmp_path):
     with pytest.raises(FileExistsError):  # never writes through an existing name or link
         transfer.unpack_output({"taken": b"x"}, out)
     assert not (tmp_path / "target").exists()
+
+
+def test_unpacking_is_total_on_any_names_and_stays_in_its_folder(tmp_path):
+    """Fuzz: whatever names and values a node returns, unpacking raises nothing, writes only
+    plain names inside the folder, and packing reads back exactly those files."""
+    import itertools
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    count = itertools.count()
+    names = st.text(min_size=0, max_size=30) | st.sampled_from(["..", ".", "a/b", "/etc/x", "ok"])
+    values = st.binary(max_size=64) | st.text(max_size=8) | st.none()
+
+    @settings(max_examples=200, deadline=None)
+    @given(files=st.dictionaries(names, values, max_size=8))
+    def check(files: dict) -> None:
+        root = tmp_path / str(next(count))
+        out = root / "out"
+        transfer.unpack_output(files, out)  # type: ignore[arg-type]
+        written = sorted(os.listdir(out))
+        assert all(transfer.NAME.fullmatch(n) for n in written)
+        assert sorted(os.listdir(root)) == ["out"]  # nothing beside the folder
+        expected = {
+            n: v for n, v in files.items() if transfer.NAME.fullmatch(n) and isinstance(v, bytes)
+        }
+        assert transfer.pack_output(out, 10**6, 100) == expected
+
+    check()
