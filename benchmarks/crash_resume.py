@@ -54,7 +54,7 @@ def main(kills_wanted: int, proposals: int) -> None:
     results = ledger.results(info.id)
     _, launches = ledger.usage(info.id)
     client = DockerSandbox(load_settings(env={"HYPOFORGE_HOME": str(home)}).sandbox).client
-    orphans = client.containers.list(all=True, filters={"label": f"{reaper.MANAGED_LABEL}=1"})
+    orphans = reaper.listed(client, label=f"{reaper.MANAGED_LABEL}=1")
     print(
         f"kills {kills}, experiments finished {len(results)}, launches {launches}, "
         f"{time.monotonic() - start:.0f} s"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from typing import Any, NamedTuple
 
 MANAGED_LABEL = "hypoforge.managed"
 OWNER_LABEL = "hypoforge.owner"
@@ -43,6 +43,31 @@ def owner_alive(owner: str) -> bool:
     return _start_time(int(pid)) == start
 
 
+class Listed(NamedTuple):
+    """One container as the engine's list call reports it."""
+
+    id: str
+    name: str
+    state: str  # "running", "exited", "created", ...
+    labels: dict[str, str]
+
+
+def listed(client: Any, **filters: Any) -> list[Listed]:
+    """Containers matching ``filters`` (all states), from the list call alone: sparse, with no
+    inspect of each, which would raise NotFound for one removed meanwhile by another thread or
+    node. ``client`` is a docker-py ``DockerClient``."""
+    found = client.containers.list(all=True, sparse=True, filters=filters)
+    return [
+        Listed(
+            c.id,
+            str((c.attrs.get("Names") or [c.id])[0]).lstrip("/"),
+            str(c.attrs.get("State") or ""),
+            dict(c.attrs.get("Labels") or {}),
+        )
+        for c in found
+    ]
+
+
 def reap(client: Any, *, mine: bool = False) -> list[str]:
     """Remove orphaned hypoforge containers (and, with ``mine``, this process's own).
 
@@ -52,19 +77,16 @@ def reap(client: Any, *, mine: bool = False) -> list[str]:
 
     me = owner_id()
     removed = []
-    # Sparse: the list's own data, no inspect per container (one removed meanwhile by another
-    # thread or node would make the inspect raise).
-    found = client.containers.list(all=True, sparse=True, filters={"label": f"{MANAGED_LABEL}=1"})
-    for c in found:
-        owner = (c.attrs.get("Labels") or {}).get(OWNER_LABEL, "")
+    for c in listed(client, label=f"{MANAGED_LABEL}=1"):
+        owner = c.labels.get(OWNER_LABEL, "")
         if (mine and owner == me) or not owner_alive(owner):
             try:
-                c.remove(force=True)
+                client.api.remove_container(c.id, force=True)
             except NotFound:
                 continue  # another reaper (a second node on this engine) was first
             except APIError as exc:
                 if exc.status_code != 409:  # 409: its removal is already under way
                     raise
                 continue
-            removed.append(str((c.attrs.get("Names") or [c.id])[0]).lstrip("/"))
+            removed.append(c.name)
     return removed

@@ -29,4 +29,4 @@ def docker_sandbox(settings):
 
 def own_containers(sb: DockerSandbox) -> list[str]:
     label = f"{reaper.OWNER_LABEL}={reaper.owner_id()}"
-    return [c.name for c in sb.client.containers.list(all=True, filters={"label": label})]
+    return [c.name for c in reaper.listed(sb.client, label=label)]

@@ -72,7 +72,7 @@ def test_short_campaign_with_the_embedded_llm(docker_sandbox, settings, tmp_path
 
 
 def _own_orphans(client) -> list:
-    return client.containers.list(all=True, filters={"label": f"{reaper.MANAGED_LABEL}=1"})
+    return reaper.listed(client, label=f"{reaper.MANAGED_LABEL}=1")
 
 
 def test_kill_9_at_random_points_loses_nothing(docker_sandbox, settings, tmp_path):

@@ -53,8 +53,8 @@ def cluster() -> Iterator[Cluster]:
     c.shutdown()
 
 
-def _managed(client) -> list:
-    return client.containers.list(all=True, filters={"label": f"{reaper.MANAGED_LABEL}=1"})
+def _managed(client) -> list[reaper.Listed]:
+    return reaper.listed(client, label=f"{reaper.MANAGED_LABEL}=1")
 
 
 def _orphans(client) -> list[str]:
@@ -128,7 +128,7 @@ def test_a_killed_ray_worker_is_restarted_and_its_container_reaped(
         running = [
             c.name
             for c in _managed(docker_sandbox.client)
-            if c.status == "running" and c.labels.get(reaper.OWNER_LABEL) == owner
+            if c.state == "running" and c.labels.get(reaper.OWNER_LABEL) == owner
         ]
     assert running, "the job never started"
     dead = [

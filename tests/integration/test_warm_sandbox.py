@@ -60,14 +60,18 @@ def _run_warm(sb: DockerSandbox, job: Job):
     return result
 
 
+_WAIT = "__import__('time').sleep(60)\n"
+
 CASES = {
     "ok": ("print('hello'); print('to stderr', file=__import__('sys').stderr)", {}),
     "error": ("def f():\n    raise ValueError('boom')\nf()\n", {}),
     "exit-code": ("import sys; sys.exit(5)", {}),
     "timeout": ("import time; print('sleeping', flush=True); time.sleep(60)", {"wall_seconds": 2}),
     "oom": ("b = []\nwhile True:\n    b.append(bytearray(64 * 2**20))\n", {"memory_mb": 1024}),
-    "quota": ("open('/hf/out/big', 'wb').write(b'x' * 2**25)\n", {"output_mb": 8}),
-    "files": ("for i in range(5000):\n    open(f'/hf/out/f{i}', 'w').close()\n", {}),
+    # The two over-quota jobs then wait: a job that ended before the watchdog's next look would
+    # exit 0 one time and be killed (137) the next, so the comparison would be of timing.
+    "quota": ("open('/hf/out/big', 'wb').write(b'x' * 2**25)\n" + _WAIT, {"output_mb": 8}),
+    "files": ("for i in range(5000):\n    open(f'/hf/out/f{i}', 'w').close()\n" + _WAIT, {}),
 }
 
 
@@ -394,7 +398,7 @@ def test_the_warm_containers_of_a_killed_orchestrator_are_reaped(docker_sandbox,
     flt = {"label": "hypoforge.warm=1"}
     orphans = [
         c.name
-        for c in client.containers.list(all=True, filters=flt)
+        for c in reaper.listed(client, **flt)
         if c.labels[reaper.OWNER_LABEL].startswith(owner + "/")
     ]
     assert len(orphans) == 1 and orphans[0].startswith(f"hf-warm-{proc.pid}-")

@@ -101,7 +101,7 @@ def test_two_workers_run_containers_side_by_side_and_write_the_same_ledger(setti
 
 def _orphans(client) -> list[str]:
     """hypoforge containers whose owner process is gone."""
-    found = client.containers.list(all=True, filters={"label": f"{reaper.MANAGED_LABEL}=1"})
+    found = reaper.listed(client, label=f"{reaper.MANAGED_LABEL}=1")
     return [c.name for c in found if not reaper.owner_alive(c.labels.get(reaper.OWNER_LABEL, ""))]
 
 

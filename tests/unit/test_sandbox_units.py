@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from docker.errors import APIError, NotFound
 from pydantic import ValidationError
 
 from hypoforge.records import Outcome
@@ -39,6 +40,55 @@ def test_owner_liveness():
     assert not reaper.owner_alive(f"{host}/{proc.pid}/1")
     assert not reaper.owner_alive("garbage")
     assert reaper.owner_alive("some-other-host/1/1")
+
+
+class _Engine:
+    """The part of a docker-py client the reaper uses: a sparse list, and a removal that may
+    find the container gone (404) or already being removed (409), as with a second reaper."""
+
+    def __init__(self, containers: list[dict], errors: dict[str, int]):
+        self.containers, self.errors, self.removed, self.sparse = containers, errors, [], []
+
+    def list(self, all=False, sparse=False, filters=None):
+        self.sparse.append(sparse)
+        return [type("C", (), {"id": c["Id"], "attrs": c})() for c in self.containers]
+
+    def remove_container(self, cid, force=False):
+        import requests
+
+        code = self.errors.get(cid)
+        if code is not None:
+            response = requests.Response()
+            response.status_code = code
+            raise (NotFound if code == 404 else APIError)("gone", response=response)
+        self.removed.append(cid)
+
+
+def test_the_reaper_lists_sparsely_and_tolerates_a_second_reaper():
+    host = reaper.owner_id().split("/")[0]
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    dead, me = f"{host}/{proc.pid}/1", reaper.owner_id()
+
+    def box(cid, owner, name=True):
+        labels = {reaper.MANAGED_LABEL: "1", reaper.OWNER_LABEL: owner}
+        return {
+            "Id": cid,
+            "State": "exited",
+            "Labels": labels,
+            **({"Names": [f"/n-{cid}"]} if name else {}),
+        }
+
+    found = [box("a", dead), box("b", dead), box("c", dead), box("d", me), box("e", dead, False)]
+    engine = _Engine(found, {"b": 404, "c": 409})
+    client = type("Client", (), {"containers": engine, "api": engine})()
+    assert reaper.reap(client) == ["n-a", "e"]  # b and c: another reaper was first
+    assert engine.sparse == [True]  # no inspect per container
+    assert reaper.reap(client, mine=True) == ["n-a", "n-d", "e"]
+    engine.errors["a"] = 500
+    with pytest.raises(APIError, match="500"):  # an engine error that is not a race is raised
+        reaper.reap(client)
+    assert [c.name for c in reaper.listed(client)] == ["n-a", "n-b", "n-c", "n-d", "e"]
 
 
 def test_job_rejects_unlisted_env_and_bad_mounts(tmp_path):
