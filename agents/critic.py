@@ -42,7 +42,11 @@ def critique(
     task_description: str,
     retries: int,
     task_dir: Path | None = None,
+    published: list[str] | None = None,
 ) -> Answer[Verdict]:
+    """``published``: what the literature check found (``graph.literature.for_critic``)."""
     system = render("system", task_dir, role="critic", task_description=task_description)
-    prompt = render("critic", task_dir, idea=idea, code=code, neighbours=neighbours)
+    prompt = render(
+        "critic", task_dir, idea=idea, code=code, neighbours=neighbours, published=published or []
+    )
     return ask(model, system, prompt, parse_verdict, retries)

@@ -112,7 +112,9 @@ def ask(model: Any, system: str, prompt: str, parse: Callable[[str], T], retries
             errors.append(str(exc))
             return Answer(None, text, tokens, errors)
         tokens += _tokens(reply)
-        text = str(reply.content)
+        # A lone surrogate (a JSON "\ud800" in the reply) is not UTF-8: no file, ledger or
+        # prompt could take it.
+        text = str(reply.content).encode("utf-8", "replace").decode("utf-8")
         try:
             return Answer(parse(text), text, tokens, errors)
         except ParseError as exc:

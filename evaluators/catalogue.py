@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evaluators.fingerprint import DUPLICATE_TOLERANCE
+from evaluators.fingerprint import DUPLICATE_TOLERANCE, equivalents
 from hypoforge.errors import ConfigError
 
 CLOSE_TOLERANCE = 0.02  # largest fingerprint difference still called "close to" a component
@@ -82,20 +82,33 @@ def load(folder: Path) -> list[Component]:
 Kind = Literal["same", "close"]
 
 
+def _views(fp: list[float] | np.ndarray, points: np.ndarray | None) -> list[np.ndarray]:
+    if points is not None:
+        return equivalents(fp, points)
+    raw = np.asarray(fp, dtype=np.float64)
+    return [raw] if raw.ndim == 1 and np.isfinite(raw).all() else []
+
+
 def match(
-    fp: list[float] | np.ndarray, known: list[tuple[Component, list[float]]]
+    fp: list[float] | np.ndarray,
+    known: list[tuple[Component, list[float]]],
+    points: np.ndarray | None = None,
 ) -> tuple[Component, Kind, float] | None:
     """The component ``fp`` behaves like, nearest first: ("same", within the duplicate
-    tolerance) or ("close", within ``CLOSE_TOLERANCE``), with the largest difference; else None."""
-    mine = np.asarray(fp, dtype=np.float64)
+    tolerance) or ("close", within ``CLOSE_TOLERANCE``), with the largest difference; else None.
+
+    With the probe's ``points`` the comparison is of ``evaluators.fingerprint.equivalents``: a
+    sign or mirror flip of a published function, or one bent only right next to 0, is still
+    that function. Without, the fingerprints are compared as they are."""
+    mine = _views(fp, points)[:1]
     best: tuple[Component, float] | None = None
     for component, theirs in known:
-        other = np.asarray(theirs, dtype=np.float64)
-        if other.shape != mine.shape:
-            continue
-        gap = float(np.max(np.abs(mine - other)))
-        if best is None or gap < best[1]:
-            best = (component, gap)
+        for other in _views(theirs, points):
+            if not mine or other.shape != mine[0].shape:
+                continue
+            gap = float(np.max(np.abs(mine[0] - other)))
+            if np.isfinite(gap) and (best is None or gap < best[1]):
+                best = (component, gap)
     if best is None or best[1] > CLOSE_TOLERANCE:
         return None
     return best[0], ("same" if best[1] <= DUPLICATE_TOLERANCE else "close"), best[1]

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -297,6 +298,7 @@ class SandboxedEvaluator:
             flags=scored.flags,
             cells={f"{d}-s{s}": v for (d, s), v in sorted(scored.accuracy.items())},
             cell_win_rates={f"{d}-s{s}": v for (d, s), v in wr.per_cell.items()},
+            data_hashes=self.data_hashes,
             **extra,
         )
 
@@ -363,6 +365,13 @@ class SandboxedEvaluator:
             if not path.exists():
                 self._write_data(path)
         return path
+
+    @cached_property
+    def data_hashes(self) -> dict[str, str]:
+        """sha256 of each split's arrays as the data file holds them (what the sandbox is fed),
+        by split name: recorded with each result, so a reproduction on other data says so."""
+        with np.load(self.data_file(), allow_pickle=False) as data:
+            return {s.name: _arrays_sha({k: data[k] for k in s.public()}) for s in self.splits}
 
     def _write_data(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -505,6 +514,16 @@ def _mean(acc: dict[Cell, float], dataset: str) -> float:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _arrays_sha(arrays: dict[str, np.ndarray]) -> str:
+    """One digest of named arrays: names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _since(start: float) -> float:

@@ -42,9 +42,10 @@ class TaskEvaluator(Protocol):
 @runtime_checkable
 class Probes(Protocol):
     """A property probe per hypothesis, one container each: ``{name: Probe(problem,
-    fingerprint)}`` (``evaluators.activation.harness.Probe``)."""
+    fingerprint)}`` (``evaluators.activation.harness.Probe``). ``together`` puts all in one
+    container: for trusted code only (the catalogue's published components), never hypotheses."""
 
-    def probe_many(self, sources: dict[str, str]) -> dict[str, Any]: ...
+    def probe_many(self, sources: dict[str, str], *, together: bool = False) -> dict[str, Any]: ...
 
 
 @runtime_checkable
@@ -77,6 +78,9 @@ class Deps:
     archive: Any = None  # evaluators.novelty.NoveltyArchive, shared across campaigns
     generator: str = "llm"  # provenance recorded in the archive
     workers: int = 1  # sandbox jobs at once (``graph.experiments``)
+    home: Path | None = None  # HYPOFORGE_HOME: caches shared by campaigns (the catalogue's)
+    scholar: Any = None  # agents.scholar.Scholar: the online literature check, or None (off)
+    literature_rounds: int = 3  # searches the critic may make per proposal, with a scholar
     llm_concurrency: int = 1  # LLM calls at once, the endpoint's ``max_concurrency``
 
     @property

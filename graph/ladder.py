@@ -11,7 +11,7 @@ from itertools import pairwise
 from typing import Any
 
 from agents import analyst
-from graph import experiments, gate
+from graph import experiments, gate, literature
 from graph.deps import Deps
 from graph.experiments import Experiment
 from graph.state import CampaignState
@@ -61,12 +61,18 @@ def evaluate(state: CampaignState, deps: Deps) -> dict:
     last rung is the full budget."""
     ladder = deps.settings.ladder
     for (before, rung), survivors in zip(pairwise(ladder), deps.settings.survivors(), strict=True):
-        rows = [r for r in deps.rows(state["batch"]) if before in r.rungs]
+        rows = [r for r in deps.rows(state["batch"]) if before in r.rungs and _promotable(deps, r)]
         rows.sort(key=lambda r: r.rungs[before], reverse=True)
         # A row with this rung ran before a crash (a failed run is found in the ledger instead).
         chosen = [Experiment(r, rung) for r in rows[:survivors] if rung not in r.rungs]
         experiments.run(deps, chosen, _rung_recorder(deps, rung, last=rung == ladder[-1]))
     return {}
+
+
+def _promotable(deps: Deps, row: HypothesisRow) -> bool:
+    """A published component is screened once as a reference point (``allow_known = "once"``),
+    never promoted."""
+    return deps.settings.allow_known == "yes" or not literature.published(row)
 
 
 def _rung_recorder(deps: Deps, rung: str, last: bool) -> Callable[[Experiment, EvalReport], None]:
@@ -123,7 +129,7 @@ def confirm(state: CampaignState, deps: Deps) -> dict:
             keep, _ = analyst.keeps(report, m)
             row = row.model_copy(update={"kept": keep})
             deps.ledger.save(row)
-        if row.kept and confirmer is not None and deps.settings.confirm:
+        if row.kept and confirmer is not None and deps.settings.confirm and _promotable(deps, row):
             queue.append(row)
     # The k of each confirmation's correction is fixed by the order of the rows, not by which
     # container finishes first: the verdicts do not depend on the number of workers.

@@ -12,7 +12,8 @@ from typing import Any
 from langgraph.types import interrupt
 
 from agents import analyst, coder, critic, proposer
-from graph import knowledge, routing
+from agents.literature import literature_rounds
+from graph import knowledge, literature, routing, selection
 from graph.deps import Deps
 from graph.ladder import selection_report, tried
 from graph.pool import fan_out
@@ -163,6 +164,7 @@ def critique(state: CampaignState, deps: Deps) -> dict:
             continue
         if row.verdict is None:  # not judged before (a repair) and needs a judge (not search)
             todo.append(row)
+    todo = _known_before_review(deps, todo)
 
     def start(row: HypothesisRow, slot: int) -> Callable[[], Any]:
         deps.notify("critic", f"reviewing {row.id}")
@@ -171,13 +173,34 @@ def critique(state: CampaignState, deps: Deps) -> dict:
             idea=row.idea,
             code=code,
             neighbours=knowledge.neighbours(deps, row, code),
+            published=literature.for_critic(deps, row),
             task_description=deps.described("critic"),
             retries=deps.retries,
             task_dir=deps.task_dir,
         )
-        return lambda: critic.critique(deps.models["critic"], **asked)
+        scholar = deps.scholar
 
-    def done(row: HypothesisRow, answer: Any) -> None:
+        def review() -> tuple[Any, Any]:
+            found = None
+            if scholar is not None:  # the AI Scientist's search rounds, then the verdict
+                found = literature_rounds(
+                    deps.models["critic"],
+                    row.idea,
+                    scholar,
+                    deps.literature_rounds,
+                    task_description=asked["task_description"],
+                    task_dir=deps.task_dir,
+                )
+                asked["published"] = [*asked["published"], literature.searched(found)]
+            return found, critic.critique(deps.models["critic"], **asked)
+
+        return review
+
+    def done(row: HypothesisRow, result: tuple[Any, Any]) -> None:
+        found, answer = result
+        if found is not None:
+            deps.spend(found.tokens)
+            literature.record_search(deps, row, found)
         deps.spend(answer.tokens)
         verdict = answer.value or critic.Verdict(decision="run", reasons="critic reply unusable")
         _judged(deps, row, verdict)
@@ -188,7 +211,44 @@ def critique(state: CampaignState, deps: Deps) -> dict:
     return {}
 
 
+def _known_before_review(deps: Deps, rows: list[HypothesisRow]) -> list[HypothesisRow]:
+    """Probe the proposals the critic is about to review (the probe node reuses each probe of
+    an unchanged version) and mark those that behave like a published component, so that the
+    critic is told so: a published function under another name is seen for what it is. Not
+    with ``approve``: there no generated code runs before the user's yes (the gate, after the
+    critic), and the critic has the text matches alone."""
+    if not rows or "critic" not in deps.models or deps.settings.approve:
+        return rows
+    # Code that fails the static check goes to the coder (validate) without a launch.
+    with_code = [
+        r
+        for r in rows
+        if r.code_sha and deps.evaluator.static_problem(deps.code_path(r.id).read_text()) is None
+    ]
+    prober = selection.probe_code(deps, with_code)
+    known = literature.known_components(deps) if prober is not None else []
+    out = []
+    for row in rows:
+        found = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "") if known else None
+        update = literature.mark(deps, row, found[1], known) if found else {}
+        if update:
+            row = row.model_copy(update=update)
+            deps.ledger.save(row)
+        out.append(row)
+    return out
+
+
 def _judged(deps: Deps, row: HypothesisRow, verdict: Any) -> None:
+    if (
+        verdict.decision == "reject"
+        and literature.published(row)
+        and deps.settings.allow_known != "never"
+    ):  # the campaign screens published components as reference points, whatever the critic
+        reasons = (
+            f"{row.known}: screened as a reference point (allow_known = "
+            f"{deps.settings.allow_known}); the critic would reject it: {verdict.reasons}"
+        )
+        verdict = critic.Verdict(decision="run", reasons=reasons[:300], p_win=verdict.p_win)
     update: dict[str, Any] = {"verdict": verdict.decision, "p_win": verdict.p_win}
     if verdict.decision == "reject":
         update.update(stage=Stage.REJECTED, outcome=Fate.REJECTED, reason=verdict.reasons[:300])

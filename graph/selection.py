@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graph import knowledge, routing
+from graph import knowledge, literature, routing
 from graph.experiments import worker_name
 from graph.pool import fan_out
 from graph.state import CampaignState
@@ -24,35 +24,18 @@ from hypoforge.ledger import HypothesisRow
 from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
-    from graph.deps import Deps
+    from graph.deps import Deps, Probes
 
 
 def probe(state: CampaignState, deps: Deps) -> dict:
-    """Probe every coded hypothesis of the round, each in a container of its own (once per
-    code version), up to ``deps.workers`` at once; each probe is recorded as it finishes."""
+    """Probe every coded hypothesis of the round (``probe_code``) and mark those that behave
+    like a published component (``graph.literature``)."""
     todo = [r for r in deps.rows(state["batch"]) if r.stage == Stage.CODED and r.code_sha]
-    missing = [r for r in todo if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
-    prober = deps.prober
-    if prober is None:  # a task without a probe: no fingerprints, screening decides
-        for r in missing:
-            deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", None, None)
-    else:
-
-        def start(row: HypothesisRow, slot: int) -> Callable[[], dict[str, Any]]:
-            deps.notify(worker_name(deps, slot), f"probing {row.id}")
-            deps.ledger.add_usage(deps.campaign, launches=1)
-            source = deps.code_path(row.id).read_text()
-            return lambda: prober.probe_many({row.id: source})
-
-        def done(row: HypothesisRow, found: dict[str, Any]) -> None:
-            got = found[row.id]
-            deps.ledger.put_probe(
-                deps.campaign, row.id, row.code_sha or "", got.problem, got.fingerprint
-            )
-
-        fan_out(missing, start, done, deps.workers)
+    prober = probe_code(deps, todo)
+    known = literature.known_components(deps) if todo and prober is not None else []
     for row in todo:
-        problem, _ = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "") or (None, None)
+        found = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "")
+        problem, fp = found or (None, None)
         update = routing.after_check(
             problem,
             row.repairs,
@@ -60,8 +43,37 @@ def probe(state: CampaignState, deps: Deps) -> dict:
             {"stage": Stage.PROBED},
             failed=Stage.FAILED,
         )
+        if update.get("stage") == Stage.PROBED:
+            update.update(literature.mark(deps, row, fp, known))
         deps.ledger.save(row.model_copy(update=update))
     return {}
+
+
+def probe_code(deps: Deps, rows: list[HypothesisRow]) -> Probes | None:
+    """Probe each of ``rows`` not yet probed in its present code version, one container each,
+    up to ``deps.workers`` at once, each recorded as it finishes (a version probed for the
+    critic is not probed again); return the task's prober (None: the task has none)."""
+    missing = [r for r in rows if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
+    prober = deps.prober
+    if prober is None:  # a task without a probe: no fingerprints, screening decides
+        for r in missing:
+            deps.ledger.put_probe(deps.campaign, r.id, r.code_sha or "", None, None)
+        return None
+
+    def start(row: HypothesisRow, slot: int) -> Callable[[], dict[str, Any]]:
+        deps.notify(worker_name(deps, slot), f"probing {row.id}")
+        deps.ledger.add_usage(deps.campaign, launches=1)
+        source = deps.code_path(row.id).read_text()
+        return lambda: prober.probe_many({row.id: source})
+
+    def done(row: HypothesisRow, found: dict[str, Any]) -> None:
+        got = found[row.id]
+        deps.ledger.put_probe(
+            deps.campaign, row.id, row.code_sha or "", got.problem, got.fingerprint
+        )
+
+    fan_out(missing, start, done, deps.workers)
+    return prober
 
 
 def _fingerprint(deps: Deps, row: HypothesisRow) -> list[float] | None:
@@ -160,6 +172,11 @@ def select(state: CampaignState, deps: Deps) -> dict:
                 )
             )
             deps.ledger.log(deps.campaign, "archive", "duplicate", {"id": row.id, "of": pointer})
+            continue
+        if literature.published(row) and deps.settings.allow_known == "never":
+            reason = f"{row.known}, a published component (allow_known = never): not run"
+            update = {"stage": Stage.PRUNED, "outcome": Fate.PRUNED, "reason": reason}
+            deps.ledger.save(row.model_copy(update=update))
             continue
         earlier.append((row, fp))
         candidates.append((row, fp))

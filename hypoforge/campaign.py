@@ -67,6 +67,9 @@ def run(
     poll_seconds: float = 1.0,
     workers: int = 1,
     llm_concurrency: int = 1,
+    home: Path | None = None,
+    scholar: Any = None,
+    literature_rounds: int = 3,
 ) -> dict:
     """Run (or resume) the campaign in ``folder`` until a budget is spent; return the state.
     ``workers`` sandbox jobs and ``llm_concurrency`` LLM calls run at once (``graph.pool``).
@@ -103,6 +106,9 @@ def run(
             plugin=plugin,
             workers=workers,
             llm_concurrency=llm_concurrency,
+            home=home,
+            scholar=scholar,
+            literature_rounds=literature_rounds,
         )
         app = build(deps, checkpointer=saver)
         config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}
@@ -174,6 +180,11 @@ def status(folder: Path) -> dict:
             "stopped": stops[-1][2] if stops else "",
             "best": [json.loads(r.model_dump_json()) for r in best[:5]],
             "confirmation": confirmation_summary(rows),
+            "known": [
+                {"id": r.id, "idea": r.idea, "known": r.known, "citation": r.citation}
+                for r in rows
+                if r.known
+            ],
         }
     finally:
         ledger.close()

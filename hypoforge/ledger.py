@@ -76,6 +76,10 @@ class HypothesisRow(BaseModel):
     kept: bool | None = None
     confirm_win_rate: float | None = None
     confirmation: str | None = None
+    # A published component it behaves like ("same as Mish", "close to SiLU"), with the citation
+    # (graph/literature.py, the task's catalogue).
+    known: str | None = None
+    citation: str | None = None
 
     @property
     def selection_win_rate(self) -> float | None:
@@ -89,8 +93,9 @@ class HypothesisRow(BaseModel):
 
     @property
     def discovery(self) -> bool:
-        """Kept at selection and confirmed on held-out splits: the only results called so."""
-        return bool(self.kept) and self.confirmation == "confirmed"
+        """Kept at selection and confirmed on held-out splits, and not a published component
+        (the same or close to one): the only results called so."""
+        return bool(self.kept) and self.confirmation == "confirmed" and self.known is None
 
     @property
     def flagged(self) -> bool:
@@ -107,6 +112,8 @@ ADDED_COLUMNS = {
     "confirm_win_rate": "REAL",
     "confirmation": "TEXT",
     "flags": "TEXT",
+    "known": "TEXT",
+    "citation": "TEXT",
 }
 JSON_COLUMNS = ("rungs", "flags")
 
@@ -186,6 +193,9 @@ class Ledger:
         """Write ``row``, validated again: rows are updated with ``model_copy``, which does not
         validate, so a stage or outcome outside the closed sets is refused here."""
         data = HypothesisRow.model_validate(dict(row)).model_dump(mode="json")
+        for key, value in data.items():  # text SQLite can store (no lone surrogates)
+            if isinstance(value, str):
+                data[key] = value.encode("utf-8", "replace").decode("utf-8")
         for column in JSON_COLUMNS:
             data[column] = json.dumps(data[column], sort_keys=True)
         cols = ", ".join(data)

@@ -105,6 +105,8 @@ class EvalReport(_Record):
     splits_id: str | None = None  # hash of the scored splits' names and secret ids
     cells: dict[str, float] = Field(default_factory=dict)  # the metric per "<dataset>-s<seed>"
     cell_win_rates: dict[str, float] = Field(default_factory=dict)  # mean comparison per cell
+    # sha256 of each split's arrays as the sandbox was fed them, by split name (reproduction)
+    data_hashes: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("reason", "log_tail")
     @classmethod

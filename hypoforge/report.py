@@ -73,6 +73,25 @@ def _plot_confirmation(out: Path, rows: list[HypothesisRow]) -> bool:
     return True
 
 
+def published_lines(rows: list[HypothesisRow]) -> list[str]:
+    """The hypotheses that behave like a published component of the task's catalogue, each with
+    its citation: reference points, never discoveries (``graph/literature.py``)."""
+    known = [r for r in rows if r.known]
+    if not known:
+        return []
+    lines = [
+        "## Published components",
+        "",
+        "These behave like a published component (the task's catalogue, matched by the probe's "
+        "fingerprint): reference points, never reported as discoveries.",
+        "",
+    ]
+    for r in known:
+        figure = "" if r.screen_win_rate is None else f", screened win rate {r.screen_win_rate:.3f}"
+        lines.append(f"- {r.id} ({clean(r.idea)}): {r.known}{figure}. {r.citation or ''}".rstrip())
+    return [*lines, ""]
+
+
 def _confirmation(rows: list[HypothesisRow]) -> list[str]:
     """Discoveries (confirmed only), every confirmation run beside its selection figure, and the
     campaign's regression from selection to held-out figures."""
@@ -360,7 +379,7 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
         for r in leaders:
             rep = reports[r.id]
             lo, hi = rep.win_rate_ci or (math.nan, math.nan)
-            idea = clean(r.idea).replace("|", "/")
+            idea = clean(r.idea).replace("|", "/") + (f" ({r.known})" if r.known else "")
             lines.append(
                 f"| {r.id} | {idea} | {rep.budget} | {rep.win_rate:.3f} | {lo:.3f}-{hi:.3f} |"
             )
@@ -369,6 +388,7 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
             lines += ["![per-dataset heatmap](heatmap.png)", ""]
         lines += _task_figures(hooks, out, leaders, reports, home)
     lines += _confirmation(rows)
+    lines += published_lines(rows)
     lines += _trust(home, info.task, reports)
     if _plot_confirmation(out, rows):
         lines += ["![selection against held-out win rates](confirmation.png)", ""]

@@ -116,6 +116,10 @@ class CampaignSettings(_Config):
     # (held out from selection); only a confirmed one is called a discovery.
     confirm: bool = True
     splits: Literal["selection", "hard"] = "selection"  # the task's split set for selection
+    # A hypothesis that behaves like a published component (the task's catalogue): "once"
+    # screens it as a reference point, no further; "yes" runs it like any other; "never" does
+    # not run it. It is never a discovery.
+    allow_known: Literal["once", "yes", "never"] = "once"
     exploration: float = Field(1.0, ge=0)  # weight of the reward model's uncertainty bonus
     reward_model: Literal["gp", "ridge"] = "gp"
     generator: Literal["llm", "search"] = "llm"  # who proposes: the LLM or the built-in search
@@ -169,12 +173,32 @@ class ExecutorSettings(_Config):
     ray_address: str = "auto"  # "auto" (a cluster started with `ray start`), or ray://HOST:PORT
 
 
+class LiteratureSettings(_Config):
+    """The online literature check (``agents/scholar.py``, ``agents/literature.py``): off by
+    default; used with a URL endpoint only (the embedded model has the catalogue match alone).
+    Responses are cached in HOME/literature; keys come from the environment (S2_API_KEY,
+    OPENALEX_EMAIL, OPENALEX_API_KEY)."""
+
+    online: bool = False
+    rounds: int = Field(3, ge=1, le=10)  # searches the critic may make per proposal
+    sources: tuple[Literal["semantic_scholar", "openalex"], ...] = Field(
+        ("semantic_scholar", "openalex"), min_length=1
+    )
+    cap_seconds: float = Field(60.0, gt=0, le=3600)  # the whole check, waits included
+    cache_days: float = Field(30.0, gt=0)  # a cached answer older than this is asked again
+    # After a source timed out or was unreachable, checks skip it this long (0: never).
+    breaker_seconds: float = Field(300.0, ge=0)
+    semantic_scholar_url: str = "https://api.semanticscholar.org/graph/v1"
+    openalex_url: str = "https://api.openalex.org"
+
+
 class Settings(_Config):
     home: Path  # caches, attempt folders, baseline results
     sandbox: DockerSandboxSettings = DockerSandboxSettings()
     executor: ExecutorSettings = ExecutorSettings()
     llm: LLMSettings = LLMSettings()
     campaign: CampaignSettings = CampaignSettings()
+    literature: LiteratureSettings = LiteratureSettings()
 
 
 def default_home(env: Mapping[str, str]) -> Path:

@@ -10,6 +10,12 @@ does can change them.
 With ``warm`` on and ``workers`` > 0, a Python job runs in a container started ahead for it
 (``sandbox/warm.py``: the same hardened container, one job each); any other job, or one that finds
 no container of its spec, runs cold as before.
+
+GPUs: with ``workers`` > 0 and ``limits.gpus = g`` > 0 each worker slot owns ``g`` GPUs of its own
+(``sandbox.capacity.GpuSlots``: slot ``i`` gets ``[i*g, (i+1)*g)`` of ``gpu_devices``, else of
+the host's), and a job holds its slot's GPUs while it runs. The ids travel as the container's
+``hypoforge.gpus`` label, which is part of a warm container's spec: a GPU job runs warm only in
+a container started with the GPUs it leased.
 """
 
 from __future__ import annotations
@@ -20,19 +26,23 @@ import os
 import shutil
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from hypoforge.errors import ImageMissing, InfraError, LowDisk, SandboxUnavailable
 from hypoforge.records import Outcome
 from hypoforge.settings import DockerSandboxSettings, Limits
-from sandbox import reaper, warm, warm_files
+from sandbox import capacity, reaper, warm, warm_files
 from sandbox.base import OUT_DIR, Job, RunResult, Sandbox
 from sandbox.build import default_tag
 from sandbox.warm import Slot, WarmPool, WarmSpec
 from sandbox.watchdog import Exit, MiB, Watchdog, classify, output_usage
 
-__all__ = ["DockerSandbox", "container_name", "output_usage"]
+__all__ = ["GPU_LABEL", "DockerSandbox", "container_name", "output_usage"]
+
+GPU_LABEL = "hypoforge.gpus"  # the GPU ids a container was given (its worker slot's), comma-joined
 
 
 def _docker() -> Any:
@@ -65,7 +75,10 @@ class DockerSandbox(Sandbox):
 
     ``workers``: how many jobs may run at once (``run`` is thread-safe); with ``settings.warm``
     the sandbox keeps that many containers started ahead, one for each worker's next job. 0 (the
-    default for code that builds its own sandbox) keeps none: every job starts cold.
+    default for code that builds its own sandbox) keeps none: every job starts cold, and a GPU
+    job gets the first ``limits.gpus`` of ``gpu_devices`` (else Docker's first ones). With
+    ``workers`` > 0 and ``settings.limits.gpus`` > 0 each worker slot has GPUs of its own, and
+    ``preflight`` refuses more workers than the GPUs hold.
     """
 
     def __init__(
@@ -78,6 +91,8 @@ class DockerSandbox(Sandbox):
         self._owner = reaper.owner_id()
         self._in_flight_mb = 0  # output budgets of the jobs running now
         self._lock = threading.Lock()
+        self._workers = workers
+        self._gpus: capacity.GpuSlots | None = None  # the slots' GPUs, found on first use
         size = workers if settings.warm else 0
         self._pool = WarmPool(self._spawn, self._retire, size, settings.warm_dir, self._owner)
         self._watchdog = Watchdog(settings.poll_seconds, settings.api_timeout_seconds)
@@ -113,6 +128,39 @@ class DockerSandbox(Sandbox):
         self._image_id = image.id
         if root and Path(root).exists():
             self._check_disk(Path(root))
+        self._gpu_slots()
+
+    # -- GPUs ------------------------------------------------------------------------------------
+    def _gpu_slots(self) -> capacity.GpuSlots | None:
+        """The worker slots' GPUs (None when jobs take none, or for a sandbox without workers);
+        ``SandboxUnavailable`` when the GPUs do not hold ``workers`` slots."""
+        per_job = self.settings.limits.gpus
+        with self._lock:  # one set of slots, whichever worker asks first
+            if self._gpus is None and per_job and self._workers > 0:
+                ids = capacity.gpu_ids(self.settings)
+                self._gpus = capacity.GpuSlots(capacity.gpu_groups(ids, per_job, self._workers))
+            return self._gpus
+
+    def _check_gpus(self, job: Job) -> None:
+        """A job may take no more GPUs than a worker slot holds."""
+        per_slot = self.settings.limits.gpus
+        if job.limits.gpus > per_slot and self._gpu_slots() is not None:
+            raise SandboxUnavailable(
+                f"the job asks for {job.limits.gpus} GPUs but each worker slot holds "
+                f"{per_slot} (sandbox.limits.gpus)"
+            )
+
+    @contextlib.contextmanager
+    def _gpu_lease(self, job: Job) -> Iterator[Job]:
+        """``job`` labelled with the GPUs its container gets, held for the block: the first
+        ``job.limits.gpus`` of a free worker slot's own, else of ``gpu_devices`` (none there:
+        no label, Docker's first ones)."""
+        slots = self._gpu_slots() if job.limits.gpus else None
+        if slots is None:
+            yield _labelled(job, self.settings.gpu_devices[: job.limits.gpus])
+            return
+        with slots.lease() as group:
+            yield _labelled(job, group[: job.limits.gpus])
 
     def reap_orphans(self) -> list[str]:
         """Orphaned containers (cold and warm), and the warm folders of dead processes."""
@@ -137,7 +185,11 @@ class DockerSandbox(Sandbox):
 
     # -- warm containers -------------------------------------------------------------------------
     def set_workers(self, workers: int) -> None:
-        """Jobs at once from now on: the number of containers kept started ahead."""
+        """Jobs at once from now on: the number of containers kept started ahead (and of GPU
+        slots; call it between jobs)."""
+        with self._lock:
+            if workers != self._workers:
+                self._workers, self._gpus = workers, None
         self._pool.set_workers(workers if self.settings.warm else 0)
 
     def prewarm(self, job: Job, timeout: float = 120.0) -> bool:
@@ -145,10 +197,20 @@ class DockerSandbox(Sandbox):
         modules imported; False if that took longer than ``timeout`` or warm start is off."""
         if warm.order_for(job.command) is None or self._pool.workers <= 0:
             return False
-        spec = self._spec(job)
-        for _ in range(self._pool.workers):
+        per = job.limits.gpus
+        slots = self._gpu_slots() if per else None
+        if slots is None:
+            first = _labelled(job, self.settings.gpu_devices[:per])
+            specs = [self._spec(first)] * self._pool.workers
+        else:  # one for each worker slot, with its GPUs
+            specs = [self._spec(_labelled(job, group[:per])) for group in slots.groups]
+        for spec in specs:
             self._pool.want(spec)
-        return self._pool.wait_ready(timeout, spec)
+        deadline = time.monotonic() + timeout
+        return all(
+            self._pool.wait_ready(max(0.0, deadline - time.monotonic()), spec)
+            for spec in dict.fromkeys(specs)
+        )
 
     def wait_warm(self, timeout: float = 120.0) -> bool:
         """Wait until every idle warm container has its modules imported (benchmarks, tests);
@@ -247,13 +309,15 @@ class DockerSandbox(Sandbox):
         try:
             self._prepare_out_dir(job.out_dir)
             image_ref = self.image_ref()
+            self._check_gpus(job)
             with self._lock:
                 self._check_disk(job.out_dir, job.limits.output_mb)
                 self._in_flight_mb += job.limits.output_mb
         except InfraError as exc:
             return RunResult(outcome=Outcome.INFRA_ERROR, reason=str(exc), out_dir=job.out_dir)
         try:
-            result = self._run_any(job)
+            with self._gpu_lease(job) as labelled:  # waits for a free slot's GPUs, if it takes any
+                result = self._run_any(labelled)
         except (*_infra_exceptions(), InfraError) as exc:  # type: ignore[misc]
             return RunResult(
                 outcome=Outcome.INFRA_ERROR,
@@ -362,8 +426,8 @@ class DockerSandbox(Sandbox):
         d = _docker()
         uid, gid = self._user_ids()
         gpus = (
-            # Only the GPUs asked for, with the compute and utility capabilities torch needs.
-            [self._gpu_request(lim.gpus)] if lim.gpus else None
+            # Only the GPUs asked for: the ids of its label (its worker slot's), else the first.
+            [self._gpu_request(lim.gpus, labels.get(GPU_LABEL, ""))] if lim.gpus else None
         )
         return dict(
             image=self.image,
@@ -400,13 +464,14 @@ class DockerSandbox(Sandbox):
             device_requests=gpus,
         )
 
-    def _gpu_request(self, count: int) -> Any:
-        """``count`` GPUs: the first of the ids this sandbox was given (a Ray actor's own),
-        else Docker's first ``count``."""
+    def _gpu_request(self, count: int, ids: str = "") -> Any:
+        """``count`` GPUs: ``ids`` (comma-joined, a worker slot's), else the first of the ids
+        this sandbox was given (a Ray actor's own), else Docker's first ``count``; with the
+        ``gpu`` capability (compute and utility: what torch needs)."""
         d = _docker()
-        ids = list(self.settings.gpu_devices)
-        if ids:
-            return d.types.DeviceRequest(device_ids=ids[:count], capabilities=[["gpu"]])
+        chosen = ids.split(",") if ids else list(self.settings.gpu_devices[:count])
+        if chosen:
+            return d.types.DeviceRequest(device_ids=chosen, capabilities=[["gpu"]])
         return d.types.DeviceRequest(count=count, capabilities=[["gpu"]])
 
     def _create_named(self, kwargs: dict[str, Any]) -> Any:
@@ -422,3 +487,12 @@ class DockerSandbox(Sandbox):
             return self.client.containers.create(**kwargs)
 
     _classify = staticmethod(classify)  # kept here for callers of the old name
+
+
+def _labelled(job: Job, gpus: tuple[str, ...]) -> Job:
+    """``job`` with the GPU ids its container gets as its ``GPU_LABEL`` (none: no label); a
+    label of that name the job came with never counts."""
+    labels = {k: v for k, v in job.labels.items() if k != GPU_LABEL}
+    if gpus:
+        labels[GPU_LABEL] = ",".join(gpus)
+    return job.model_copy(update={"labels": labels})

@@ -46,6 +46,7 @@ MiB = 1024 * 1024
 GONE_SECONDS = 15.0  # the head unreachable this long: the cluster went away
 POLL_SECONDS = 1.0
 RETRIES = 3  # restarts of a dead actor and retries of its task
+LOAD_SECONDS = 600  # a node's engine loading the image archive (about 1 GB) answers within this
 
 
 def _ray() -> Any:
@@ -61,9 +62,11 @@ class NodeWorker:
         from sandbox.docker_sandbox import DockerSandbox
 
         settings = DockerSandboxSettings.model_validate_json(settings_json)
-        # The GPUs Ray assigned to this actor, and only those, go to its containers.
+        # The GPUs Ray assigned to this actor, and only those, go to its containers: its one
+        # worker slot holds them all (and none of the node's others, which are Ray's to give).
         gpus = tuple(str(i) for i in _ray().get_gpu_ids())
-        settings = settings.model_copy(update={"gpu_devices": gpus})
+        limits = settings.limits.model_copy(update={"gpus": len(gpus)})
+        settings = settings.model_copy(update={"gpu_devices": gpus, "limits": limits})
         self.sandbox = DockerSandbox(settings, workers=1)  # this slot's next container warm
         self.sandbox.preflight()
         self.sandbox.reap_orphans()  # a dead predecessor's container on this node, say
@@ -94,27 +97,57 @@ class NodeWorker:
         self.sandbox.close()
 
 
-def _check_node(settings_json: str, archive: Any) -> tuple[str, str | None]:
-    """On one node: (node id, image id), loading the image from ``archive`` when missing."""
+def _check_node(settings_json: str, archive: bytes | None) -> tuple[str, str | None]:
+    """On one node: (node id, image id), loading the image from ``archive`` when missing. (An
+    object-store reference passed as ``archive`` reaches the task as its bytes.)"""
+    node = str(_ray().get_runtime_context().get_node_id())
+    return node, node_image(DockerSandboxSettings.model_validate_json(settings_json), archive)
+
+
+def node_image(settings: DockerSandboxSettings, archive: bytes | None) -> str | None:
+    """This machine's sandbox image id (Docker answering, disk to spare), loaded from
+    ``archive`` when the engine lacks it; None when it lacks it and there is no archive."""
     import docker
 
     from hypoforge.errors import ImageMissing
     from sandbox.docker_sandbox import DockerSandbox
 
-    ray = _ray()
-    node = str(ray.get_runtime_context().get_node_id())
-    settings = DockerSandboxSettings.model_validate_json(settings_json)
     sandbox = DockerSandbox(settings)
     try:
         sandbox.preflight()
     except ImageMissing:
         if archive is None:
-            return node, None
-        client = docker.from_env()
-        client.images.load(archive)
+            return None
+        load_image(docker.from_env(timeout=LOAD_SECONDS), sandbox.image, archive)
         sandbox = DockerSandbox(settings)
         sandbox.preflight()
-    return node, sandbox.image_ref().rsplit("@", 1)[1]
+    return sandbox.image_ref().rsplit("@", 1)[1]
+
+
+def save_image(client: Any, tag: str) -> bytes:
+    """``docker save`` of image ``tag``, named by that tag (an archive saved by id loads
+    untagged, and the node would still lack the tag)."""
+    return b"".join(client.images.get(tag).save(named=tag))
+
+
+def load_image(client: Any, tag: str, archive: bytes) -> str:
+    """``docker load`` of ``archive`` (``save_image``'s) into ``client``'s engine: the id of
+    ``tag`` there after it. ``SandboxUnavailable``, one line, when the archive does not load
+    (corrupt, cut short) or holds no ``tag``."""
+    import docker
+
+    try:
+        client.images.load(archive)
+    except docker.errors.DockerException as exc:  # ImageLoadError, APIError
+        raise SandboxUnavailable(
+            f"the sandbox image {tag} from the driver's archive did not load: {_line(exc)}"
+        ) from None
+    try:
+        return str(client.images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        raise SandboxUnavailable(
+            f"the driver's image archive loaded but holds no image tagged {tag}"
+        ) from None
 
 
 def _reap_node(settings_json: str) -> list[str]:
@@ -204,10 +237,11 @@ class RaySandbox(Sandbox):
             found = self._on_each_node(_check_node, settings_json, None)
             if any(image is None for _, image in found):
                 found = self._on_each_node(_check_node, settings_json, self._archive())
-        except SandboxUnavailable:
-            raise
         except Exception as exc:  # Ray's and Docker's errors on a node, as one line
-            raise SandboxUnavailable(f"Ray node check failed: {_line(exc)}") from None
+            cause = _cause(exc)
+            if isinstance(cause, SandboxUnavailable) and cause is exc:
+                raise  # the driver's own (the cluster not reachable, no image to send)
+            raise SandboxUnavailable(f"Ray node check failed: {_line(cause)}") from None
         ids = {image for _, image in found}
         if None in ids or len(ids) != 1:
             detail = ", ".join(f"{node[:8]}: {image}" for node, image in found)
@@ -219,13 +253,13 @@ class RaySandbox(Sandbox):
         import docker
 
         try:
-            image = docker.from_env().images.get(self.image)
+            archive = save_image(docker.from_env(timeout=LOAD_SECONDS), self.image)
         except Exception as exc:  # no engine or no image on the driver
             raise SandboxUnavailable(
                 f"a Ray node lacks image {self.image} and the driver has none to send "
                 f"({_line(exc)}): build it there with `hypoforge sandbox build`"
             ) from None
-        return self._connect().put(b"".join(image.save()))
+        return self._connect().put(archive)
 
     def image_ref(self) -> str:
         if self._image_id is None:
@@ -334,6 +368,14 @@ class RaySandbox(Sandbox):
 
 def _infra(job: Job, reason: str) -> RunResult:
     return RunResult(outcome=Outcome.INFRA_ERROR, reason=reason, out_dir=job.out_dir)
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The error a Ray task raised on its node, without Ray's wrapping (its traceback)."""
+    ray = _ray()
+    if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause is not None:
+        return exc.cause
+    return exc
 
 
 def _line(exc: BaseException) -> str:

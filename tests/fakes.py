@@ -100,9 +100,15 @@ class FakeSandbox(Sandbox):
         spec = json.loads((in_dir / "job.json").read_text())
         self.specs.append(spec)
         probe = spec.get("checks", {}).get("probe")
-        for name in spec["candidates"]:
+        # The catalogue's components are probed together (several, no splits): each gets a
+        # function of its own that no hypothesis here behaves like.
+        published = not spec["splits"] and len(spec["candidates"]) > 1
+        for i, name in enumerate(spec["candidates"]):
             is_candidate = name == "candidate"
-            write_probe(job.out_dir, name, self.probe_fn if is_candidate else np.tanh, probe)
+            fn = self.probe_fn if is_candidate else np.tanh
+            if published:
+                fn = lambda p, i=i: np.cos(p + 0.1 * i)  # noqa: E731
+            write_probe(job.out_dir, name, fn, probe)
             for split_name in spec["splits"]:
                 split = BY_NAME[split_name]
                 logits = self.candidate_logits(split) if is_candidate else half_right(split)
@@ -130,11 +136,17 @@ class FakeEvaluator:
 
     def __init__(self, fail_with: Outcome | None = None, probe_rejects: str = "") -> None:
         self.calls: list[tuple[str, str]] = []
-        self.probed: list[str] = []
+        self.probed: list[str] = []  # hypotheses probed
+        self.published: list[str] = []  # catalogue components probed (``together``)
         self.fail_with = fail_with
         self.probe_rejects = probe_rejects  # code containing this fails the fake probe
 
-    def probe_many(self, sources: dict[str, str]) -> dict[str, Probe]:
+    def fingerprint_points(self):
+        from evaluators.activation.runner import probe_points
+
+        return probe_points()
+
+    def probe_many(self, sources: dict[str, str], *, together: bool = False) -> dict[str, Probe]:
         """Fingerprints from running the (test-written, trusted) code here with torch."""
         import torch
 
@@ -145,7 +157,7 @@ class FakeEvaluator:
             raise InfraError("engine down")
         out = {}
         for name, source in sources.items():
-            self.probed.append(name)
+            (self.published if together else self.probed).append(name)
             if self.probe_rejects and self.probe_rejects in source:
                 out[name] = Probe("zero gradient everywhere", None)
                 continue
@@ -217,7 +229,11 @@ def models(
 
 def start(tmp_path, **budgets):
     folder = tmp_path / "camp"
-    info = campaign.create(folder, "activation", CampaignSettings(**budgets))
+    # The fakes propose published functions (SiLU, ReLU, tanh); tests of how a campaign treats
+    # those (allow_known "once", "never") say so, the others run them as any other.
+    info = campaign.create(
+        folder, "activation", CampaignSettings(**{"allow_known": "yes", **budgets})
+    )
     return folder, info
 
 

@@ -68,26 +68,38 @@ class ActivationEvaluator(SandboxedEvaluator):
             }
         return {"probe": draw_probe(rng), "watch": watch}
 
+    def fingerprint_points(self) -> np.ndarray:
+        """The points a fingerprint is taken at (``catalogue.match`` compares on them)."""
+        return runner.probe_points()
+
     def probe_many(
-        self, sources: dict[str, str], wall_seconds: float = PROBE_WALL
+        self, sources: dict[str, str], wall_seconds: float = PROBE_WALL, *, together: bool = False
     ) -> dict[str, Probe]:
         """Run only the property probe of each hypothesis, each in a container of its own,
         before any training: a code fault or a behavioural duplicate is then found for the cost
         of one short launch. Advisory: screening probes each hypothesis again on its own.
+
+        ``together`` probes all of ``sources`` in one container: only for trusted code (the
+        catalogue's published components, ``graph/literature.py``), never for hypotheses, which
+        could then change each other's results.
         """
         spec = get_budget("one-pass")
         self.notify(f"probing {len(sources)} hypotheses in the sandbox")
+        groups = [sources] if together else [{n: s} for n, s in sources.items()]
         out: dict[str, Probe] = {}
-        for name, source in sources.items():
-            job = self.make_job({name: source}, spec, f"p{_sha(source)[:12]}", splits=[])
+        for group in groups:
+            tag = f"p{_sha(''.join(group.values()))[:12]}"
+            job = self.make_job(group, spec, tag, n_candidates=len(group), splits=[])
+            wall = wall_seconds * len(group)
             job = job.model_copy(
-                update={"limits": job.limits.model_copy(update={"wall_seconds": wall_seconds})}
+                update={"limits": job.limits.model_copy(update={"wall_seconds": wall})}
             )
             result = self.sandbox.run(job)
             if result.outcome is Outcome.INFRA_ERROR:
                 raise InfraError(f"probe job: {result.reason}")
-            out[name] = self._probe_verdict(result, name)
-            self.retire(result, keep=out[name].fingerprint is not None)
+            for name in group:
+                out[name] = self._probe_verdict(result, name)
+            self.retire(result, keep=any(out[n].fingerprint is not None for n in group))
         return out
 
     def _probe_verdict(self, result: RunResult, name: str) -> Probe:

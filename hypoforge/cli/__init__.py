@@ -21,6 +21,7 @@ from hypoforge.cli import (
     doctor,
     evaluate,
     fidelity,
+    novelty,
     reward,
     sandbox,
     tasks,
@@ -42,6 +43,7 @@ app.command("report")(campaign.report_cmd)
 app.command("calibrate")(calibrate.calibrate_cmd)
 app.command("chat")(chat.chat_cmd)
 app.command("fidelity")(fidelity.fidelity_cmd)
+app.command("novelty")(novelty.novelty_cmd)
 app.add_typer(reward.app, name="reward")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(tasks.app, name="tasks")

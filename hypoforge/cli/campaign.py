@@ -14,6 +14,7 @@ from hypoforge.cli.common import (
     _session,
     err,
     load_settings,
+    make_scholar,
     out,
     preflight_llm,
     task_evaluator,
@@ -90,6 +91,15 @@ def _execute(
                 if base_url is not None:  # a bad key or model is reported before any work
                     view_ledger.add_usage(info.id, tokens=preflight_llm(settings, base_url))
                 archive = NoveltyArchive(settings.home / "archive")
+                scholar = None
+                if settings.literature.online and models and base_url is not None:
+                    if settings.llm.endpoint == "embedded":
+                        err.print(
+                            "hypoforge: note: the online literature check needs a URL "
+                            "endpoint; the embedded model has the catalogue match alone"
+                        )
+                    else:
+                        scholar = make_scholar(settings)
                 with LiveView(out, view_ledger, info.id, info.budgets) as view:
                     state = campaign.run(
                         folder,
@@ -103,7 +113,12 @@ def _execute(
                         else f"{settings.llm.endpoint}:{settings.llm.model}",
                         workers=workers(settings, sandbox),
                         llm_concurrency=settings.llm.concurrency,
+                        home=settings.home,
+                        scholar=scholar,
+                        literature_rounds=settings.literature.rounds,
                     )
+                if scholar is not None:
+                    scholar.close()
                 view_ledger.close()
         except InfraError as exc:
             err.print(
@@ -211,7 +226,7 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
         out.print(f"stopped: {st['stopped']}")
     out.print(campaign.regression_line(st["confirmation"]))
     table = Table(title="best (held out: the confirmation run)", title_justify="left")
-    for col in ("id", "idea", "screen", "full", "kept", "held out", "confirmation"):
+    for col in ("id", "idea", "screen", "full", "kept", "held out", "confirmation", "published"):
         table.add_column(col)
 
     def num(v: float | None) -> str:
@@ -226,8 +241,11 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
             "-" if b["kept"] is None else ("yes" if b["kept"] else "no"),
             num(b["confirm_win_rate"]),
             b["confirmation"] or "-",
+            b.get("known") or "-",
         )
     out.print(table)
+    for k in st["known"]:  # reference points, never discoveries
+        out.print(f"published: {k['id']} is {k['known']}: {k['citation']}", soft_wrap=True)
 
 
 def report_cmd(

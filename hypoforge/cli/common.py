@@ -75,13 +75,20 @@ def make_sandbox(settings: Settings) -> Sandbox:
 
 def workers(settings: Settings, sandbox: Sandbox | None = None) -> int:
     """Containers at once: ``[sandbox] workers`` (``--workers``), else what the sandbox knows
-    it holds (a cluster's slots), else what this machine's cores and memory allow."""
-    from sandbox.capacity import default_workers
+    it holds (a cluster's slots), else what this machine's cores and memory allow. On this
+    machine, when jobs take GPUs, each worker has its own, so never more workers than the
+    GPUs hold (with none found, one: the sandbox's preflight then says why it cannot run)."""
+    from sandbox.capacity import default_workers, gpu_cap, gpu_ids
 
-    if settings.sandbox.workers:
-        return settings.sandbox.workers
+    box = settings.sandbox
+    ray = settings.executor.type == "ray"  # the cluster's GPUs are Ray's to place
+    gpus = len(gpu_ids(box)) if box.limits.gpus and not ray else 0
+    cap = None if ray else gpu_cap(box.limits, gpus)
+    if box.workers:
+        return box.workers if cap is None else max(1, min(box.workers, cap))
     known = sandbox.capacity() if sandbox is not None else None
-    return known or default_workers(settings.sandbox.limits)
+    limits = box.limits.model_copy(update={"gpus": 0}) if ray else box.limits
+    return known or default_workers(limits, gpus=gpus)
 
 
 def with_executor(settings: Settings, executor: str | None, address: str | None) -> Settings:
@@ -104,6 +111,23 @@ def preflight_llm(settings: Settings, base_url: str) -> int:
     named = {str(role): model for role, model in settings.llm.roles.items()}
     roles = {named.get(r, settings.llm.model): r for r in ROLES}
     return sum(preflight(make_chat_model(tiny, base_url, role)) for role in roles.values())
+
+
+def make_scholar(settings: Settings) -> Any:
+    """The online literature check of ``[literature]`` (``agents.scholar.Scholar``), its
+    responses cached in HOME/literature; keys from the environment."""
+    from agents.scholar import Scholar, ScholarConfig
+
+    lit = settings.literature
+    config = ScholarConfig(
+        sources=list(lit.sources),
+        semantic_scholar_url=lit.semantic_scholar_url,
+        openalex_url=lit.openalex_url,
+        cap_seconds=lit.cap_seconds,
+        cache_days=lit.cache_days,
+        breaker_seconds=lit.breaker_seconds,
+    )
+    return Scholar(config, settings.home / "literature")
 
 
 @contextmanager

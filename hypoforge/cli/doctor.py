@@ -62,7 +62,7 @@ def doctor_cmd(
         )
     )
 
-    from sandbox.capacity import describe
+    from sandbox.capacity import describe, gpu_ids
 
     limits = settings.sandbox.limits
 
@@ -70,7 +70,8 @@ def doctor_cmd(
         if settings.executor.type == "ray":
             n = common.workers(settings, sandbox)
             return f"{n} (the Ray cluster's slots for {limits.cpus:g} CPU, {limits.gpus} GPU a job)"
-        return describe(limits, common.workers(settings))
+        gpus = len(gpu_ids(settings.sandbox)) if limits.gpus else None
+        return describe(limits, common.workers(settings), gpus=gpus)
 
     check("sandbox workers", slots)
 

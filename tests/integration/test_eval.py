@@ -212,3 +212,22 @@ def test_batched_evaluation_scores_each_hypothesis_as_if_alone(small_eval, relu_
     assert reports["t"].win_rate == small_eval.evaluate(tanh).win_rate
     assert reports["bad"].status is Outcome.INVALID and "constant" in reports["bad"].reason
     assert small_eval.behaviour(reports["t"], "t") is not None
+
+
+def test_every_published_component_passes_its_probe_in_one_container(small_eval):
+    """The catalogue's components (trusted code) are probed together, in one container: each
+    passes the property probe, and a rewritten Mish probed as a hypothesis is Mish."""
+    from evaluators import catalogue
+    from evaluators.registry import get
+
+    entries = [c for c in catalogue.load(get("activation").folder) if c.code]
+    found = small_eval.probe_many({c.name: c.code or "" for c in entries}, together=True)
+    problems = {name: p.problem for name, p in found.items() if p.fingerprint is None}
+    assert set(found) == {c.name for c in entries} and problems == {}
+    known = [(c, found[c.name].fingerprint) for c in entries]
+    rewrite = (
+        "import torch\n\ndef activation(x):\n    return x * torch.tanh(torch.log1p(torch.exp(x)))\n"
+    )
+    (probe,) = small_eval.probe_many({"h": rewrite}).values()
+    component, kind, _ = catalogue.match(probe.fingerprint, known, small_eval.fingerprint_points())
+    assert (component.name, kind) == ("Mish", "same")

@@ -2,24 +2,33 @@
 the real Docker sandbox on its nodes: a campaign's jobs land on both nodes; a Ray worker killed
 mid-job is restarted and its job run again, its container reaped; a killed driver resumes with
 nothing lost and no container left on any node; a cluster that goes away pauses the campaign,
-which resumes on a cluster that is back."""
+which resumes on a cluster that is back. A node without the image loads it from the driver's
+archive (a tiny image here), and a corrupt archive is one line of error. A driver on a Ray Client
+address (``ray://HOST:PORT``) runs its jobs as one on the cluster does."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
+from hypoforge.errors import SandboxUnavailable
 from hypoforge.ledger import Ledger
 from hypoforge.records import Outcome
 from hypoforge.settings import CampaignSettings
@@ -29,7 +38,7 @@ from sandbox.base import Job
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from sandbox.ray_sandbox import RaySandbox  # noqa: E402
+from sandbox.ray_sandbox import RaySandbox, load_image, node_image, save_image  # noqa: E402
 
 CHILD = Path(__file__).with_name("campaign_child.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,3 +237,107 @@ def test_doctor_checks_docker_and_the_image_on_every_node(cluster, docker_sandbo
     (slots,) = [x for x in result.stdout.splitlines() if "sandbox workers" in x]
     assert "2 (the Ray cluster's slots for 1 CPU, 0 GPU a job)" in slots
     assert result.exit_code == 3  # the dead LLM endpoint
+
+
+@pytest.fixture
+def tiny_image(docker_sandbox):
+    """A one-file image under a content tag (the hash of its one layer, as the sandbox image's
+    tag hashes its recipe): (tag, image id, its ``docker save`` archive). Removed at the end."""
+    client = docker_sandbox.client
+    data = b"hypoforge image-load test\n"
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    tag = f"hypoforge-loadtest:{hashlib.sha256(layer.getvalue()).hexdigest()[:16]}"
+    ids: set[str] = set()
+    try:
+        repository, version = tag.split(":")
+        client.api.import_image_from_data(layer.getvalue(), repository=repository, tag=version)
+        image_id = client.images.get(tag).id
+        ids.add(image_id)
+        yield tag, image_id, save_image(client, tag)
+    finally:
+        for ref in [*ids, tag]:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(ref, force=True)
+
+
+def test_a_node_without_the_image_loads_it_from_the_archive(docker_sandbox, tiny_image):
+    """The node's own step (``node_image``, what ``_check_node`` runs there) on an engine that
+    lacks the image: missing without an archive, loaded from it with the driver's image id."""
+    client = docker_sandbox.client
+    tag, image_id, archive = tiny_image
+    settings = docker_sandbox.settings.model_copy(update={"image": tag})
+    assert node_image(settings, None) == image_id  # present: nothing to load
+    client.images.remove(tag, force=True)
+    assert node_image(settings, None) is None  # missing, and no archive to load
+    assert node_image(settings, archive) == image_id  # loaded: the same image
+    assert client.images.get(tag).id == image_id
+    client.images.remove(tag, force=True)
+    for bad in (b"not an image archive", archive[: len(archive) // 2]):  # corrupt, cut short
+        with pytest.raises(SandboxUnavailable, match="did not load") as exc:
+            load_image(client, tag, bad)
+        assert "\n" not in str(exc.value)
+    with pytest.raises(SandboxUnavailable, match="holds no image tagged hypoforge-loadtest:x"):
+        load_image(client, "hypoforge-loadtest:x", archive)  # an archive of another image
+
+
+def test_ray_nodes_get_the_image_through_the_object_store(cluster, docker_sandbox, tiny_image):
+    """``preflight`` end to end: both nodes lack the image and load the driver's ``docker save``
+    archive from Ray's object store. One engine serves the driver and both nodes here, so the
+    image is there only while the driver saves it (``_archive``), and gone when nodes look."""
+    client = docker_sandbox.client
+    tag, image_id, archive = tiny_image
+    settings = docker_sandbox.settings.model_copy(update={"image": tag})
+    sandbox = RaySandbox(settings, cluster.address, workers=1)
+    saved = sandbox._archive
+
+    def driver_archive():
+        client.images.load(archive)
+        try:
+            return saved()  # the driver's own save (named by the tag) and put
+        finally:
+            client.images.remove(tag, force=True)
+
+    client.images.remove(tag, force=True)
+    sandbox._archive = driver_archive
+    try:
+        sandbox.preflight()
+        assert sandbox.image_ref() == f"{tag}@{image_id}"
+        assert client.images.get(tag).id == image_id
+        client.images.remove(tag, force=True)
+        sandbox._archive = lambda: ray.put(b"not an image archive")
+        with pytest.raises(SandboxUnavailable, match="did not load") as exc:
+            sandbox.preflight()
+        assert "\n" not in str(exc.value) and "Traceback" not in str(exc.value)
+    finally:
+        sandbox.close()
+
+
+def test_a_driver_runs_its_jobs_through_ray_client(docker_sandbox, settings, tmp_path):
+    """``--ray-address ray://HOST:PORT``: the head started with a Ray Client server, the driver
+    connected through it (not to the GCS), one job run on the node's Docker sandbox."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    head = {**NODE, "include_dashboard": False, "ray_client_server_port": port}
+    cluster = Cluster(initialize_head=True, head_node_args=head)
+    try:
+        cluster.wait_for_nodes()
+        sandbox = RaySandbox(settings.sandbox, f"ray://127.0.0.1:{port}", workers=1)
+        try:
+            sandbox.preflight()
+            assert ray.util.client.ray.is_connected()  # a client session, not a local driver
+            result = sandbox.run(_sleeper(tmp_path, 2))  # waited on past the 1 s poll
+            assert result.outcome is Outcome.OK, result.reason
+            assert (tmp_path / "out" / "done.txt").read_text() == "ok"
+            assert sandbox.image_ref() == docker_sandbox.image_ref()
+        finally:
+            sandbox.close()
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+    assert _orphans(docker_sandbox.client) == []

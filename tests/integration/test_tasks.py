@@ -65,3 +65,23 @@ def test_short_campaign_on_a_plugin_task(monkeypatch, docker_sandbox, settings, 
     assert rows[0].screen_win_rate == 1.0 and rows[1].screen_win_rate == 0.0
     # No probe (the task has none): 2 screens, 2 short runs, 1 full.
     assert ledger.usage(info.id)[1] == 5
+
+
+def test_novelty_names_a_rewritten_published_function_by_its_probe(monkeypatch, settings, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(settings.home))
+    code = tmp_path / "gate.py"
+    code.write_text(
+        "import torch\n\ndef activation(x):\n    return x * torch.tanh(torch.log1p(torch.exp(x)))\n"
+    )
+    res = CliRunner().invoke(cli.app, ["novelty", "a soft gate", "--code", str(code), "--json"])
+    assert res.exit_code == 0, res.output
+    found = json.loads(res.stdout)
+    assert found["by_behaviour"]["match"] == "same as Mish"
+    assert "arXiv:1908.08681" in found["by_behaviour"]["citation"]
+    new = tmp_path / "new.py"
+    new.write_text(
+        "import torch\n\ndef activation(x):\n"
+        "    return 0.4 * torch.cos(x) + x * torch.sigmoid(3.0 * x)\n"
+    )
+    res = CliRunner().invoke(cli.app, ["novelty", "a wave gate", "--code", str(new), "--json"])
+    assert json.loads(res.stdout)["by_behaviour"] == {"match": None}

@@ -92,7 +92,8 @@ def test_two_workers_run_containers_side_by_side_and_write_the_same_ledger(setti
     rows2, results2, two = _campaign(settings, tmp_path / "two", workers=2)
     assert _overlaps(one.spans) == 0
     assert _overlaps(two.spans) >= 2  # the probes and the screenings, two at a time
-    assert len(two.spans) == len(one.spans) == 8  # 4 probes + 4 screenings, each once
+    # the catalogue's published components (one job), 4 probes + 4 screenings, each once
+    assert len(two.spans) == len(one.spans) == 9
     assert rows2 == rows1
     assert results2 == results1
     assert {r["stage"] for r in rows2} == {"screened"}
@@ -105,11 +106,12 @@ def _orphans(client) -> list[str]:
     return [c.name for c in found if not reaper.owner_alive(c.labels.get(reaper.OWNER_LABEL, ""))]
 
 
-def _in_flight(ledger: Ledger, cid: str) -> tuple[int, int]:
+def _in_flight(ledger: Ledger, cid: str, folder: Path) -> tuple[int, int]:
     """(finished, in flight) sandbox jobs of the campaign, from the ledger: a launch is counted
-    when its job starts, a probe or result written when it ends."""
+    when its job starts, a probe or result written when it ends (the catalogue's one job: its
+    cache file)."""
     _, launches = ledger.usage(cid)
-    finished = sum(
+    finished = int((folder / "catalogue" / "activation.json").exists()) + sum(
         ledger.db.execute(f"SELECT COUNT(*) FROM {table} WHERE campaign = ?", (cid,)).fetchone()[0]
         for table in ("results", "probes")
     )
@@ -129,7 +131,7 @@ def test_kill_9_with_containers_in_flight_loses_nothing(docker_sandbox, settings
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and child.poll() is None:
         # Kill once screening has recorded a result and two containers run jobs.
-        if ledger.results(info.id) and _in_flight(ledger, info.id)[1] >= 2:
+        if ledger.results(info.id) and _in_flight(ledger, info.id, folder)[1] >= 2:
             break
         time.sleep(0.05)
     assert child.poll() is None, "the campaign ended before two containers ran at once"

@@ -35,7 +35,9 @@ def test_campaign_runs_to_the_proposal_budget(tmp_path):
     for round_rows in (rows[:2], rows[2:]):
         best = max(round_rows, key=lambda r: r.rungs["short"])
         assert best.full_win_rate is not None and set(best.rungs) == {"one-pass", "short", "full"}
-    assert ledger.usage(info.id)[1] == 14  # launches: 4 probes, 4 screens, 4 short, 2 full
+    # launches: the catalogue's published components (one), 4 probes, 4 screens, 4 short, 2 full
+    assert ledger.usage(info.id)[1] == 15
+    assert len(ev.published) == 31  # probed once, all in one job
     assert (folder / "findings" / "round-0.md").read_text().startswith("# Round 0")
     assert (folder / "hypotheses" / "r1-1.py").exists()
 
@@ -83,7 +85,7 @@ def test_critic_reject_and_malformed_replies_are_recorded(tmp_path):
         "I think it is fine.",
     ]  # second reply unparseable, retries exhausted
     ev = FakeEvaluator()
-    props = [proposal("torch.relu(x)"), proposal("x * torch.tanh(x)")]
+    props = [proposal("torch.relu(x) + 0.1 * torch.tanh(3.0 * x)"), proposal("x * torch.tanh(x)")]
     campaign.run(folder, ev, models(props, verdicts=verdicts), retries=0)
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)

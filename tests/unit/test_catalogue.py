@@ -14,6 +14,8 @@ from evaluators.registry import get
 from hypoforge.errors import ConfigError
 
 ACTIVATION = get("activation").folder
+PTS = probe_points()
+IMPORTS_F = "import torch\nimport torch.nn.functional as F"
 REQUIRED = [
     "ReLU", "leaky ReLU", "PReLU (slope 0.25)", "ELU", "SELU", "CELU", "GELU",
     "GELU (tanh approximation)", "SiLU", "Swish (beta 2)", "Mish", "softplus", "softsign",
@@ -64,8 +66,8 @@ def test_the_entries_are_distinct_behaviours(known):
         (a.name, b.name)
         for i, (a, fa) in enumerate(known)
         for b, fb in known[i + 1 :]
-        if catalogue.match(fa, [(b, fb)]) is not None
-        and catalogue.match(fa, [(b, fb)])[1] == "same"  # type: ignore[index]
+        if catalogue.match(fa, [(b, fb)], PTS) is not None
+        and catalogue.match(fa, [(b, fb)], PTS)[1] == "same"  # type: ignore[index]
     }
     assert same == {("GELU", "GELU (tanh approximation)"), ("ReLU", "leaky ReLU")}
 
@@ -85,7 +87,7 @@ def src(expr: str, imports: str = "import torch") -> str:
     ],
 )
 def test_rewritten_forms_are_recognised_with_their_citation(known, rewrite, published):
-    found = catalogue.match(behaviour(rewrite), known)
+    found = catalogue.match(behaviour(rewrite), known, PTS)
     assert found is not None
     component, kind, _ = found
     assert (component.name, kind) == (published, "same")
@@ -94,9 +96,10 @@ def test_rewritten_forms_are_recognised_with_their_citation(known, rewrite, publ
 
 def test_a_new_function_matches_nothing_and_a_near_one_is_close(known):
     assert (
-        catalogue.match(behaviour(src("x * torch.tanh(x) + 0.3 * torch.sin(2 * x)")), known) is None
+        catalogue.match(behaviour(src("x * torch.tanh(x) + 0.3 * torch.sin(2 * x)")), known, PTS)
+        is None
     )
-    found = catalogue.match(behaviour(src("x * torch.sigmoid(1.03 * x)")), known)
+    found = catalogue.match(behaviour(src("x * torch.sigmoid(1.03 * x)")), known, PTS)
     assert found is not None
     component, kind, gap = found
     assert (component.name, kind) == ("SiLU", "close") and gap > 1e-3
@@ -123,7 +126,9 @@ def test_a_malformed_catalogue_is_a_config_error_naming_the_field(tmp_path):
                          "confidence penalty", "entropy minimisation",
                          "spectral norm regularization", "mixup", "orthogonal regularization"]),
         ("grokking", ["weight decay (grokking)", "learning-rate warm-up",
-                      "representation learning rate and decay (effective theory)"]),
+                      "representation learning rate and decay (effective theory)",
+                      "layer-wise learning rates (discriminative fine-tuning)",
+                      "label noise (DisturbLabel)"]),
     ],
 )  # fmt: skip
 def test_every_task_has_a_catalogue_whose_code_passes_its_check(task, required):
@@ -135,3 +140,23 @@ def test_every_task_has_a_catalogue_whose_code_passes_its_check(task, required):
         assert c.reference.cite().count("(") >= 1
         if c.code is not None:
             assert check(c.code) is None, (c.name, check(c.code))
+
+
+@pytest.mark.parametrize(
+    "evasion",
+    [
+        src("x * torch.tanh(F.softplus(-x))", IMPORTS_F),  # -mish(-x): the layers absorb both flips
+        src("-x * torch.tanh(F.softplus(x))", IMPORTS_F),  # -mish(x)
+        src("x * torch.tanh(F.softplus(x)) + 3e-7 * torch.tanh(x * 1e6)", IMPORTS_F),  # a kink at 0
+    ],
+)
+def test_flipped_or_bent_at_zero_a_published_function_is_still_that_function(known, evasion):
+    found = catalogue.match(behaviour(evasion), known, PTS)
+    assert found is not None and (found[0].name, found[1]) == ("Mish", "same")
+
+
+def test_a_fingerprint_that_is_not_finite_matches_nothing(known):
+    spoiled = [(c, [float("nan")] * len(fp)) for c, fp in known]
+    assert catalogue.match(behaviour(src("torch.relu(x)")), spoiled, PTS) is None
+    assert catalogue.match([float("nan")] * len(known[0][1]), known, PTS) is None
+    assert catalogue.match([float("inf")] * len(known[0][1]), known) is None

@@ -148,10 +148,10 @@ class SlowEvaluator(FakeEvaluator):
             time.sleep(random.uniform(0.01, 0.08))
             return super().evaluate(source, budget)
 
-    def probe_many(self, sources):
+    def probe_many(self, sources, *, together=False):
         with self.gauge:
             time.sleep(random.uniform(0.01, 0.05))
-            return super().probe_many(sources)
+            return super().probe_many(sources, together=together)
 
 
 def _ledger_contents(folder, cid):

@@ -30,10 +30,30 @@ CALLS = {
         failures=["a failure"],
         predictions=["a prediction"],
     ),
-    "critic": dict(idea="an idea", code="pass", neighbours=["a neighbour"]),
+    "critic": dict(
+        idea="an idea", code="pass", neighbours=["a neighbour"], published=["a component"]
+    ),
     "coder": dict(idea="an idea", code="pass", error="an error"),
     "analyst": dict(table="| hypothesis | keep |"),
     "analyst_question": dict(table="| hypothesis | keep |", question="which is best?"),
+    "literature": dict(
+        idea="an idea",
+        rounds_left=1,
+        searches=[
+            {
+                "query": "a query",
+                "hits": [
+                    {
+                        "id": "s2:a",
+                        "title": "a title",
+                        "year": 2020,
+                        "venue": "a venue",
+                        "abstract": "an abstract",
+                    }
+                ],
+            }
+        ],
+    ),
 }
 
 

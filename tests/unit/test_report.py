@@ -17,8 +17,8 @@ def test_report_has_plots_leaders_and_the_ledger(tmp_path):
     path = write_report(folder)
     text = path.read_text()
     assert text.startswith(f"# Campaign {info.id} (activation)")
-    # 3 probes, 3 screens, 2 on the short rung, 1 full
-    assert "3 proposals, 3 scored, 9 sandbox runs" in text
+    # the catalogue's published components (one job), 3 probes, 3 screens, 2 short, 1 full
+    assert "3 proposals, 3 scored, 10 sandbox runs" in text
     assert "| r0-" in text and "| full |" in text
     for png in ("progress.png", "heatmap.png"):
         assert (path.parent / png).read_bytes()[:4] == b"\x89PNG"
