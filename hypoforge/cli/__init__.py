@@ -22,6 +22,7 @@ from hypoforge.cli import (
     evaluate,
     fidelity,
     novelty,
+    reproduce,
     reward,
     sandbox,
     tasks,
@@ -40,6 +41,7 @@ app.command("resume")(campaign.resume_cmd)
 app.command("status")(campaign.status_cmd)
 app.command("doctor")(doctor.doctor_cmd)
 app.command("report")(campaign.report_cmd)
+app.command("reproduce")(reproduce.reproduce_cmd)
 app.command("calibrate")(calibrate.calibrate_cmd)
 app.command("chat")(chat.chat_cmd)
 app.command("fidelity")(fidelity.fidelity_cmd)
