@@ -46,6 +46,7 @@ MiB = 1024 * 1024
 GONE_SECONDS = 15.0  # the head unreachable this long: the cluster went away
 POLL_SECONDS = 1.0
 RETRIES = 3  # restarts of a dead actor and retries of its task
+CLIENT_STARTS = 3  # tries of a Ray Client connection whose server died at its start
 LOAD_SECONDS = 600  # a node's engine loading the image archive (about 1 GB) answers within this
 
 
@@ -188,12 +189,21 @@ class RaySandbox(Sandbox):
             # exit by itself first when the head stops answering.
             os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", "3600")
             try:
-                ray.init(
-                    address=self.address,
-                    logging_level="ERROR",
-                    log_to_driver=False,
-                    include_dashboard=False,
-                )
+                for attempt in range(CLIENT_STARTS):
+                    try:
+                        ray.init(
+                            address=self.address,
+                            logging_level="ERROR",
+                            log_to_driver=False,
+                            include_dashboard=False,
+                        )
+                        break
+                    except ConnectionError as exc:
+                        # Ray Client: the head's per-session server sometimes dies as it is
+                        # forked (ray-project/ray#63202); a new session gets a new one.
+                        if "client server failed" not in str(exc) or attempt + 1 == CLIENT_STARTS:
+                            raise
+                        ray.shutdown()
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise SandboxUnavailable(
                     f"Ray cluster at {self.address} not reachable: {_line(exc)}"

@@ -61,6 +61,7 @@ def _run_warm(sb: DockerSandbox, job: Job):
 
 
 _WAIT = "__import__('time').sleep(60)\n"
+_TRY = "try:\n    {}\nexcept OSError:\n    pass\n"
 
 CASES = {
     "ok": ("print('hello'); print('to stderr', file=__import__('sys').stderr)", {}),
@@ -68,10 +69,14 @@ CASES = {
     "exit-code": ("import sys; sys.exit(5)", {}),
     "timeout": ("import time; print('sleeping', flush=True); time.sleep(60)", {"wall_seconds": 2}),
     "oom": ("b = []\nwhile True:\n    b.append(bytearray(64 * 2**20))\n", {"memory_mb": 1024}),
-    # The two over-quota jobs then wait: a job that ended before the watchdog's next look would
-    # exit 0 one time and be killed (137) the next, so the comparison would be of timing.
-    "quota": ("open('/hf/out/big', 'wb').write(b'x' * 2**25)\n" + _WAIT, {"output_mb": 8}),
-    "files": ("for i in range(5000):\n    open(f'/hf/out/f{i}', 'w').close()\n" + _WAIT, {}),
+    # The two over-quota jobs then wait, whether their writes succeeded or not: a job that ended
+    # before the watchdog's next look (on its own, or by a failed write) would exit 0 or 1 one
+    # time and be killed (137) the next, so the comparison would be of timing.
+    "quota": (
+        _TRY.format("open('/hf/out/big', 'wb').write(b'x' * 2**25)") + _WAIT,
+        {"output_mb": 8},
+    ),
+    "files": (_TRY.format("[open(f'/hf/out/f{i}', 'w').close() for i in range(5000)]") + _WAIT, {}),
 }
 
 

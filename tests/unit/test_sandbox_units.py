@@ -195,3 +195,48 @@ def test_default_workers_follow_cores_and_memory():
     assert default_workers(Limits(cpus=1), cpus=32, memory_mb=HOST_MB + 4 * per) == 4
     assert default_workers(Limits(cpus=2), cpus=8, memory_mb=10**6) == 4
     assert default_workers(Limits(cpus=1), cpus=2, memory_mb=100) == 1
+
+
+class _FakeRay:
+    """``ray.init`` failing as Ray Client does when the head's session server dies at its start
+    (``failures`` times), or with another error."""
+
+    def __init__(self, failures: int, message: str = "Starting Ray client server failed"):
+        self.failures, self.message, self.inits, self.shutdowns = failures, message, 0, 0
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, **kwargs):
+        self.inits += 1
+        if self.inits <= self.failures:
+            raise ConnectionAbortedError(f"Initialization failure from server: {self.message}.")
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+@pytest.mark.parametrize(
+    ("failures", "message", "inits", "ok"),
+    [
+        (2, "Starting Ray client server failed", 3, True),  # a new session, a new server
+        (3, "Starting Ray client server failed", 3, False),  # bounded
+        (1, "connection refused", 1, False),  # any other error: at once
+    ],
+)
+def test_a_ray_client_session_whose_server_died_is_tried_again(
+    monkeypatch, failures, message, inits, ok
+):
+    from hypoforge.errors import SandboxUnavailable
+    from hypoforge.settings import DockerSandboxSettings
+    from sandbox import ray_sandbox
+
+    fake = _FakeRay(failures, message)
+    monkeypatch.setattr(ray_sandbox, "_ray", lambda: fake)
+    sandbox = ray_sandbox.RaySandbox(DockerSandboxSettings(), "ray://127.0.0.1:1", workers=1)
+    if ok:
+        assert sandbox._connect() is fake
+    else:
+        with pytest.raises(SandboxUnavailable, match="not reachable: .*" + message):
+            sandbox._connect()
+    assert fake.inits == inits
