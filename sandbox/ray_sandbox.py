@@ -46,7 +46,7 @@ MiB = 1024 * 1024
 GONE_SECONDS = 15.0  # the head unreachable this long: the cluster went away
 POLL_SECONDS = 1.0
 RETRIES = 3  # restarts of a dead actor and retries of its task
-CLIENT_STARTS = 3  # tries of a Ray Client connection whose server died at its start
+CLIENT_STARTS = 5  # tries of a Ray Client connection whose server died at its start
 LOAD_SECONDS = 600  # a node's engine loading the image archive (about 1 GB) answers within this
 
 
@@ -200,8 +200,10 @@ class RaySandbox(Sandbox):
                         break
                     except ConnectionError as exc:
                         # Ray Client: the head's per-session server sometimes dies as it is
-                        # forked (ray-project/ray#63202); a new session gets a new one.
-                        if "client server failed" not in str(exc) or attempt + 1 == CLIENT_STARTS:
+                        # forked (ray-project/ray#63202; often here, under load); a new
+                        # session gets a new one. An unreachable head is not tried again.
+                        started = "Initialization failure from server" in str(exc)
+                        if not started or attempt + 1 == CLIENT_STARTS:
                             raise
                         ray.shutdown()
             except (ConnectionError, RuntimeError, ValueError) as exc:

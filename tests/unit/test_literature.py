@@ -273,3 +273,28 @@ def test_a_lone_surrogate_in_a_reply_is_no_crash(tmp_path):
     campaign.run(folder, FakeEvaluator(), models([proposal(NEW, idea="gate \ud800 x")]), retries=0)
     (row,) = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
     assert row.idea == "gate ? x" and row.screen_win_rate is not None
+
+
+def test_ledgers_opened_at_once_do_not_lock_each_other_out(tmp_path):
+    """A campaign and its chat (or status, or live view) may open a new ledger at the same
+    moment: switching it to WAL must wait, not fail with "database is locked"."""
+    import threading
+
+    errors: list[Exception] = []
+    for i in range(20):
+        path = tmp_path / f"l{i}" / "ledger.sqlite"
+        gate = threading.Barrier(4)
+
+        def open_it(path=path, gate=gate) -> None:
+            gate.wait()
+            try:
+                Ledger(path).close()
+            except Exception as exc:  # collected: the assertion below names it
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []

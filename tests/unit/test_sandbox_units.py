@@ -201,7 +201,7 @@ class _FakeRay:
     """``ray.init`` failing as Ray Client does when the head's session server dies at its start
     (``failures`` times), or with another error."""
 
-    def __init__(self, failures: int, message: str = "Starting Ray client server failed"):
+    def __init__(self, failures: int, message: str):
         self.failures, self.message, self.inits, self.shutdowns = failures, message, 0, 0
 
     def is_initialized(self) -> bool:
@@ -210,7 +210,7 @@ class _FakeRay:
     def init(self, **kwargs):
         self.inits += 1
         if self.inits <= self.failures:
-            raise ConnectionAbortedError(f"Initialization failure from server: {self.message}.")
+            raise ConnectionAbortedError(self.message)
 
     def shutdown(self) -> None:
         self.shutdowns += 1
@@ -219,9 +219,9 @@ class _FakeRay:
 @pytest.mark.parametrize(
     ("failures", "message", "inits", "ok"),
     [
-        (2, "Starting Ray client server failed", 3, True),  # a new session, a new server
-        (3, "Starting Ray client server failed", 3, False),  # bounded
-        (1, "connection refused", 1, False),  # any other error: at once
+        (2, "Initialization failure from server: Starting Ray client server failed", 3, True),
+        (5, "Initialization failure from server: Starting Ray client server failed", 5, False),
+        (1, "connection refused", 1, False),  # the head unreachable: at once
     ],
 )
 def test_a_ray_client_session_whose_server_died_is_tried_again(
