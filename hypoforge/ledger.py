@@ -148,6 +148,9 @@ class Ledger:
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            # Again under the write lock: another process opening it at once may have added them.
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(hypotheses)")}
+            missing = {c: k for c, k in ADDED_COLUMNS.items() if c not in have}
             for column, kind in missing.items():
                 self.db.execute(f"ALTER TABLE hypotheses ADD COLUMN {column} {kind}")
             if "flags" in missing:
