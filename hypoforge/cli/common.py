@@ -130,6 +130,16 @@ def make_scholar(settings: Settings) -> Any:
     return Scholar(config, settings.home / "literature")
 
 
+def read_text(path: Path) -> str:
+    """A file the user named, as text; ``ConfigError`` in one line when it cannot be read."""
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+
+
 @contextmanager
 def spinner(quiet: bool) -> Iterator[Callable[[str], None]]:
     """A status line on stderr while long work runs (none when ``quiet``, e.g. with ``--json``);

@@ -14,6 +14,7 @@ from hypoforge.cli.common import (
     _session,
     err,
     out,
+    read_text,
     spinner,
     task_evaluator,
 )
@@ -39,13 +40,9 @@ def eval_cmd(
 
     try:
         plugin = registry.get(task)
-        source = path.read_text()
+        source = read_text(path)
         if budget not in BUDGETS:
             raise ConfigError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
-    except OSError as exc:
-        raise _fail(ConfigError(f"cannot read {path}: {exc.strerror}")) from None
-    except UnicodeDecodeError:
-        raise _fail(ConfigError(f"{path} is not UTF-8 text")) from None
     except ConfigError as exc:
         raise _fail(exc) from None
     with _session(config) as (settings, sandbox), spinner(as_json) as notify:

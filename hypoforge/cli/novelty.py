@@ -21,6 +21,7 @@ from hypoforge.cli.common import (
     load_settings,
     make_scholar,
     out,
+    read_text,
     spinner,
     task_evaluator,
 )
@@ -47,13 +48,9 @@ def novelty_cmd(
     try:
         plugin = registry.get(task)
         settings = load_settings(config)
-        source = code.read_text() if code is not None else None
+        source = read_text(code) if code is not None else None
         if not idea.strip():
             raise ConfigError("the idea is empty")
-    except OSError as exc:
-        raise _fail(ConfigError(f"cannot read {code}: {exc.strerror}")) from None
-    except UnicodeDecodeError:
-        raise _fail(ConfigError(f"{code} is not UTF-8 text")) from None
     except HypoforgeError as exc:
         raise _fail(exc) from None
     found: dict[str, Any] = {
