@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.llm-installed
 
-.PHONY: setup docker tools image demo test lint unit integration bench clean
+.PHONY: setup docker tools image tex-image demo test lint unit integration bench clean
 
 setup: $(STAMP) $(LLM_STAMP) docker tools image
 
@@ -33,6 +33,10 @@ tools:
 image: $(STAMP) docker
 	@$(VENV)/bin/hypoforge sandbox build
 
+# The TeX image (sandbox/tex/) that compiles papers: needed by the tests, not by the demo.
+tex-image: $(STAMP) docker
+	@$(VENV)/bin/hypoforge sandbox build-tex
+
 demo: setup
 	@bash scripts/demo.sh
 
@@ -44,10 +48,10 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest -m "not docker" -q
 
-integration: setup
+integration: setup tex-image
 	$(VENV)/bin/pytest -m docker -q
 
-test: setup lint
+test: setup tex-image lint
 	$(VENV)/bin/pytest -q
 
 bench: setup

@@ -114,7 +114,11 @@ def run(
         config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}
         fresh = saver.get_tuple(config) is None
         if ledger.started(info.id) is None:
-            ledger.log(info.id, "orchestrator", "start", {"task": info.task})
+            from hypoforge import machine
+
+            ledger.log(
+                info.id, "orchestrator", "start", {"task": info.task, "machine": machine.describe()}
+            )
         else:
             ledger.log(info.id, "orchestrator", "resume", {})
         start = {"round": 0, "batch": [], "stop": ""} if fresh else None

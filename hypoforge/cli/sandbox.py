@@ -78,6 +78,32 @@ def sandbox_build(
         raise _fail(exc) from None
 
 
+@app.command("build-tex")
+def sandbox_build_tex(
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if the image exists.")] = False,
+) -> None:
+    """Build the TeX image offline (debootstrap + Debian's TeX Live) unless it exists."""
+    from hypoforge.errors import ImageMissing
+    from sandbox.tex import TexBox, build_tex_image
+
+    try:
+        settings = load_settings(config)
+        box = TexBox(settings.sandbox)
+        try:
+            box.preflight()
+            exists = True
+        except ImageMissing:
+            exists = False
+        if exists and not force:
+            out.print(f"TeX image {box.image} is present")
+            return
+        build_tex_image(box.image)
+        out.print(f"built TeX image {box.image}")
+    except HypoforgeError as exc:
+        raise _fail(exc) from None
+
+
 @app.command("reap")
 def sandbox_reap(config: ConfigOpt = None) -> None:
     """Remove containers left behind by hypoforge processes that no longer run."""

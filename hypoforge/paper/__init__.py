@@ -1,0 +1,1 @@
+"""The paper: a grounded LaTeX write-up of a campaign (``hypoforge paper``)."""

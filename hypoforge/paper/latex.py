@@ -1,0 +1,148 @@
+"""Text into LaTeX that cannot do more than print: escaping, and the writer's small allowlist.
+
+Everything that reaches the paper from outside trusted code (ideas, search results' titles, a
+model's prose) goes through ``escape`` or ``prose``. ``escape`` makes text print as itself: every
+LaTeX special character is replaced, every character outside printable ASCII is transliterated
+or dropped, so no input can open a file, run a command or define a macro. ``prose`` lets a
+model's text keep four things, each rebuilt by code from its parsed parts: ``\\cite{key}`` (keys
+of the paper's bibliography only; others are refused and reported), ``\\emph{...}`` and
+``\\textbf{...}`` of plain words, and inline math ``$...$`` of letters, digits, operators and an
+allowlist of symbol commands. Anything else, a backslash included, prints literally.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from hypoforge.text import clean
+
+SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\^{}",
+    "_": r"\_",
+    "~": r"\~{}",
+    "%": r"\%",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    '"': "''",
+}
+# Symbol commands allowed in a model's inline math; every other command makes it literal text.
+MATH_COMMANDS = frozenset(
+    "alpha beta gamma delta epsilon eta theta lambda mu pi rho sigma tau phi omega "
+    "Delta Sigma Phi times cdot leq geq approx pm mp sim ll gg infty ln log exp tanh "
+    "sin cos max min frac sqrt mathrm left right".split()
+)
+_MATH_BODY = re.compile(r"[A-Za-z0-9 +\-*/=<>()\[\].,:;'!^_{}|\\]*")
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+_PIECE = re.compile(
+    r"\\cite[pt]?\{(?P<keys>[^{}\\]{0,200})\}"
+    r"|\\(?P<style>emph|textbf)\{(?P<words>[^{}\\$]{1,300})\}"
+    r"|\$(?P<math>[^$\n]{1,160})\$"
+)
+CITE_KEY = re.compile(r"[a-z0-9][a-z0-9:-]{0,60}")
+
+
+def ascii_text(text: str) -> str:
+    """``text`` in printable ASCII: accents dropped (é -> e), dashes and quotes to ASCII, other
+    characters to ``?``; controls and escape sequences removed (``hypoforge.text.clean``)."""
+    text = clean(str(text))
+    text = text.translate(
+        {
+            0x2013: "-",
+            0x2014: "-",
+            0x2212: "-",
+            0x2018: "'",
+            0x2019: "'",
+            0x201C: '"',
+            0x201D: '"',
+            0x2026: "...",
+            0xA0: " ",
+            0x2009: " ",
+        }
+    )
+    out = []
+    for ch in unicodedata.normalize("NFKD", text):
+        if ch in "\n\t" or " " <= ch <= "~":
+            out.append(" " if ch == "\t" else ch)
+        elif not unicodedata.combining(ch):
+            out.append("?")
+    return "".join(out)
+
+
+def escape(text: str) -> str:
+    """``text`` as LaTeX that prints it literally (one paragraph: newlines become spaces)."""
+    flat = " ".join(ascii_text(text).split())
+    return "".join(SPECIAL.get(ch, ch) for ch in flat)
+
+
+def escape_lines(text: str, limit: int = 200) -> str:
+    """Code or other line-structured text, printed line by line in typewriter type (no verbatim
+    environment: its end marker could be in the text); at most ``limit`` lines."""
+    lines = ascii_text(text).splitlines()[:limit]
+    body = []
+    for line in lines:
+        shown = "".join(SPECIAL.get(ch, ch) for ch in line.rstrip()[:160])
+        indent = len(shown) - len(shown.lstrip(" "))
+        body.append(
+            "\\hspace*{" + f"{indent * 0.5:.1f}" + "em}" + shown.lstrip(" ") if indent else shown
+        )
+    return "{\\ttfamily\\small\n" + "\\\\\n".join(b or "~" for b in body) + "\\par}\n"
+
+
+def _math(body: str) -> str | None:
+    """The inline math rebuilt, or None when it uses anything outside the allowlist or its
+    braces do not balance."""
+    if not _MATH_BODY.fullmatch(body):
+        return None
+    if any(m.group(1) not in MATH_COMMANDS for m in _COMMAND.finditer(body)):
+        return None
+    if re.search(r"\\(?![A-Za-z])", body):  # a backslash before anything but a command name
+        return None
+    depth = 0
+    for ch in body:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return None
+    return f"${body}$" if depth == 0 else None
+
+
+def prose(text: str, keys: set[str]) -> tuple[str, list[str]]:
+    """A model's prose as LaTeX: paragraphs kept, the allowlist rebuilt, the rest escaped.
+    Returns the LaTeX and the citation keys it asked for that ``keys`` does not hold."""
+    refused: list[str] = []
+    paragraphs = [p for p in re.split(r"\n\s*\n", ascii_text(text)) if p.strip()]
+    out = []
+    for para in paragraphs:
+        para = " ".join(para.split())
+        parts: list[str] = []
+        at = 0
+        for m in _PIECE.finditer(para):
+            parts.append(escape(para[at : m.start()]) if m.start() > at else "")
+            at = m.end()
+            if m.group("keys") is not None:
+                asked = [k.strip() for k in m.group("keys").split(",") if k.strip()]
+                known = [k for k in asked if k in keys and CITE_KEY.fullmatch(k)]
+                refused += [k for k in asked if k not in known]
+                if known:
+                    parts.append("~\\citep{" + ",".join(known) + "}")
+            elif m.group("style") is not None:
+                parts.append(f"\\{m.group('style')}{{{escape(m.group('words'))}}}")
+            else:
+                math = _math(m.group("math"))
+                parts.append(math if math is not None else escape(m.group(0)))
+        parts.append(escape(para[at:]))
+        joined = "".join(parts).replace(" ~\\citep", "~\\citep")
+        out.append(joined.strip())
+    return "\n\n".join(out), refused
+
+
+def plain(text: str) -> str:
+    """What ``prose`` keeps of ``text`` as words, for checks: citations and markup dropped."""
+    return _PIECE.sub(lambda m: m.group("words") or m.group("math") or "", ascii_text(text))
