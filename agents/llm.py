@@ -55,10 +55,18 @@ class Answer(Generic[T]):
     errors: list[str] = field(default_factory=list)
 
 
-def make_chat_model(llm: LLMSettings, base_url: str, role: str, grammar: str | None = None) -> Any:
+def make_chat_model(
+    llm: LLMSettings,
+    base_url: str,
+    role: str,
+    grammar: str | None = None,
+    frequency_penalty: float | None = None,
+) -> Any:
     """A ``ChatOpenAI`` for ``role`` (its model from ``llm.roles``, else ``llm.model``).
 
-    ``grammar`` (GBNF) constrains the reply on servers that accept one (llama.cpp).
+    ``grammar`` (GBNF) constrains the reply on servers that accept one (llama.cpp);
+    ``frequency_penalty`` (OpenAI's, which llama.cpp's server honours too) keeps a small model
+    from repeating itself in long prose.
     """
     from langchain_openai import ChatOpenAI
 
@@ -73,6 +81,7 @@ def make_chat_model(llm: LLMSettings, base_url: str, role: str, grammar: str | N
         temperature=llm.temperature,
         timeout=llm.timeout_seconds,
         max_retries=0,  # retries are ours (``call``): bounded, honouring Retry-After
+        frequency_penalty=frequency_penalty,
         # llama.cpp's server ignores max_completion_tokens (what max_tokens= sends); this it reads.
         extra_body=extra,
     )

@@ -22,7 +22,9 @@ from hypoforge.cli import (
     evaluate,
     fidelity,
     novelty,
+    paper,
     reproduce,
+    review,
     reward,
     sandbox,
     tasks,
@@ -41,7 +43,9 @@ app.command("resume")(campaign.resume_cmd)
 app.command("status")(campaign.status_cmd)
 app.command("doctor")(doctor.doctor_cmd)
 app.command("report")(campaign.report_cmd)
+app.command("paper")(paper.paper_cmd)
 app.command("reproduce")(reproduce.reproduce_cmd)
+app.command("review")(review.review_cmd)
 app.command("calibrate")(calibrate.calibrate_cmd)
 app.command("chat")(chat.chat_cmd)
 app.command("fidelity")(fidelity.fidelity_cmd)

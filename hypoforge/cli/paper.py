@@ -18,6 +18,8 @@ import typer
 from hypoforge.cli.common import ConfigOpt, _fail, _session, out, spinner
 from hypoforge.errors import HypoforgeError
 
+PENALTY = 0.6  # the writer's frequency penalty: a small model repeats its sentences otherwise
+
 
 def _llm(settings: Any, choice: str | None, folder: Path) -> Any:
     """A context manager yielding the endpoint's base URL, or None for code's prose."""
@@ -67,7 +69,11 @@ def paper_cmd(
         (folder / "paper").mkdir(exist_ok=True)
         with _llm(settings, llm, folder / "paper") as url:
             writing = settings.llm.model_copy(update={"temperature": 0.3, "max_tokens": 320})
-            model = None if url is None else make_chat_model(writing, url, "analyst")
+            model = (
+                None
+                if url is None
+                else make_chat_model(writing, url, "analyst", frequency_penalty=PENALTY)
+            )
             system = render(
                 "system", None, role="writer of a research paper", task_description=info.task
             )

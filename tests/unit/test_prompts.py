@@ -36,6 +36,31 @@ CALLS = {
     "coder": dict(idea="an idea", code="pass", error="an error"),
     "analyst": dict(table="| hypothesis | keep |"),
     "analyst_question": dict(table="| hypothesis | keep |", question="which is best?"),
+    "review": dict(
+        paper="A paper.",
+        truncated=True,
+        checks=[
+            {"name": "numbers", "ok": False, "blocking": True, "detail": "1", "listed": ["0.93"]}
+        ],
+    ),
+    "paper_section": dict(
+        section_name="abstract",
+        sentences=4,
+        purpose="Say what was found.",
+        brief="- task: x",
+        keys="none",
+        problem="",
+    ),
+    "review_reflect": dict(
+        paper="A paper.", truncated=False, checks=[], review="{}", round=1, rounds=2
+    ),
+    "review_meta": dict(
+        reviews=[{"summary": "s", "strengths": ["a"], "weaknesses": [], "overall": 5}],
+        scores={"overall": 5},
+        decision="reject",
+        reason="mean overall 5 < 6",
+        checks=[],
+    ),
     "literature": dict(
         idea="an idea",
         rounds_left=1,

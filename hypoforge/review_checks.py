@@ -1,0 +1,337 @@
+"""The checks trusted code computes on a paper against its campaign's records.
+
+- ``numbers``: every number the paper prints is one the campaign recorded, at its precision
+  (``hypoforge.grounding``; ``campaign_figures`` gathers them); blocking.
+- ``claims``: a hypothesis the paper says improves on the baselines (improves, outperforms,
+  beats...; not when a negation comes first in its clause) has a recorded CI whose lower bound
+  is above 0.5, was confirmed on held-out splits (``HypothesisRow.discovery``), and the text
+  states an interval; blocking when the paper claims a discovery the ledger does not hold, or
+  names a hypothesis the ledger lacks.
+- ``flags``: a result the harness flagged (over the parameter budget, say) that the paper names
+  without saying so; blocking when it is also claimed as an improvement.
+- ``known``: a published component (``HypothesisRow.known``) called new, novel or a discovery;
+  blocking.
+- ``bundles``: every hypothesis the paper names has ``DIR/bundles/<id>/bundle.json`` (not
+  blocking: ``hypoforge reproduce DIR ID`` writes one).
+
+Words are matched in the clause (a sentence, or the part between semicolons) that names the
+hypothesis: a heuristic that reads plain claims, not every way prose can make one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hypoforge import campaign
+from hypoforge.errors import ConfigError
+from hypoforge.grounding import Figures
+from hypoforge.ledger import HypothesisRow, Ledger
+from hypoforge.records import EvalReport, Outcome
+
+MAX_TEXT = 1_000_000  # characters of a paper's text that are checked
+MAX_ITEMS = 20  # of a check's list
+
+CLAIM = re.compile(
+    r"\b(improv\w*|outperform\w*|better|beats?|beating|surpass\w*|exceed\w*|superior|discover\w*)",
+    re.I,
+)
+DISCOVERY = re.compile(r"\bdiscover\w*", re.I)
+NOVEL = re.compile(r"\b(novel\w*|new|discover\w*|invent\w*)\b", re.I)
+NEGATION = re.compile(r"\b(not|no|never|neither|nor|fails?|failed|without)\b", re.I)
+STATED_CI = re.compile(
+    r"\b(CI|confidence interval|interval)\b|\[\s*-?\d*\.?\d+\s*,\s*-?\d*\.?\d+\s*\]|±|\+/-", re.I
+)
+SAYS_FLAGGED = re.compile(
+    r"\b(flag\w*|over (the )?(parameter )?budget|more parameters|larger model|bigger model)", re.I
+)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Check(_Record):
+    """One check computed by code. ``blocking``: this failure forces a reject (never set on a
+    passed check); ``items``: what failed, one line each, at most ``MAX_ITEMS``."""
+
+    name: str
+    ok: bool
+    blocking: bool = False
+    detail: str
+    items: list[str] = Field(default_factory=list, max_length=MAX_ITEMS)
+
+
+# -- what the campaign's records hold ------------------------------------------------------------
+class _Records:
+    """A campaign's rows by id and each row's result on the highest rung it reached."""
+
+    def __init__(self, folder: Path) -> None:
+        self.info = campaign.load(folder)
+        ledger = Ledger(folder / "ledger.sqlite")
+        try:
+            self.rows = {r.id: r for r in ledger.hypotheses(self.info.id)}
+            self.results = [rep for _, _, rep in ledger.results(self.info.id)]
+            self.tokens, self.launches = ledger.usage(self.info.id)
+        finally:
+            ledger.close()
+
+    def report(self, row: HypothesisRow) -> EvalReport | None:
+        """The row's code's latest OK selection result on the highest rung (as its bundle)."""
+        ladder = self.info.budgets.ladder
+        scored = [
+            r
+            for r in self.results
+            if r.code_sha == row.code_sha
+            and r.status is Outcome.OK
+            and r.split_set != "confirmation"
+            and r.budget in ladder
+        ]
+        return max(reversed(scored), key=lambda r: ladder.index(r.budget)) if scored else None
+
+
+def campaign_figures(folder: Path) -> Figures:
+    """Every number the campaign in ``folder`` recorded: the ledger's rows and results, its
+    counts and budgets, the bundles, the citations (the ledger's and the task catalogue's) and
+    the paper writer's ``paper/facts.json``. What cannot be read adds nothing, which only makes
+    the numbers check stricter."""
+    from evaluators.stats import ALPHA
+
+    records = _Records(folder)
+    figures = Figures()
+    rows = list(records.rows.values())
+    for row in rows:
+        figures.update(
+            [row.p_win, row.predicted, row.confirm_win_rate, row.round, row.repairs, row.citation]
+        )
+        figures.update([row.screen_win_rate, row.full_win_rate, *row.rungs.values()])
+    for rep in records.results:
+        _walk(rep.model_dump(include=_REPORT_FIGURES), figures)
+        figures.update([len(rep.per_dataset), len(rep.cells)])
+        figures.update(name.rsplit("-s", 1)[-1] for name in rep.cells)  # the seeds
+        figures.update(len(s.baselines) for s in rep.per_dataset.values())
+    counts = [
+        len(rows),
+        sum(r.screen_win_rate is not None for r in rows),
+        sum(bool(r.kept) for r in rows),
+        sum(r.discovery for r in rows),
+        1 + max((r.round for r in rows), default=-1),
+        len(records.results),
+        records.tokens,
+        records.launches,
+    ]
+    figures.update([*counts, ALPHA, 1 - ALPHA])
+    _walk(records.info.budgets.model_dump(), figures)
+    for path in sorted((folder / "bundles").glob("*/bundle.json")):
+        _walk(_json(path), figures)
+    _walk(_json(folder / "paper" / "facts.json"), figures)
+    figures.update(_catalogue_figures(records.info.task))
+    return figures
+
+
+_REPORT_FIGURES = {
+    "win_rate", "win_rate_ci", "comparisons", "per_dataset", "wall_seconds", "cells",
+    "cell_win_rates",
+}  # fmt: skip
+
+
+def _catalogue_figures(task: str) -> list[object]:
+    """The years, arXiv ids and DOIs of the task's published components."""
+    from evaluators import catalogue, registry
+
+    try:
+        entries = catalogue.load(registry.get(task).folder)
+    except ConfigError:  # an unknown task or a broken catalogue: its citations trace nothing
+        return []
+    refs = [c.reference for c in entries]
+    return [x for r in refs for x in (r.year, r.arxiv, r.doi) if x is not None]
+
+
+def _json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _walk(value: object, figures: Figures, depth: int = 0) -> None:
+    """Add every number (and every string's numbers) nested in ``value``; keys are names."""
+    if depth > 20:
+        return
+    if isinstance(value, dict):
+        for v in value.values():
+            _walk(v, figures, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _walk(v, figures, depth + 1)
+    elif value is not None:
+        figures.add(value)
+
+
+# -- the checks ---------------------------------------------------------------------------------
+def code_checks(text: str, folder: Path | None) -> list[Check]:
+    """The checks code computes on the paper's ``text`` against the campaign in ``folder``
+    (see the module docstring); without a campaign, one check saying numbers cannot be traced."""
+    if folder is None:
+        return [
+            Check(
+                name="numbers",
+                ok=False,
+                detail="no campaign folder: the paper's numbers cannot be traced to any records "
+                "(give --campaign DIR)",
+            )
+        ]
+    from agents.analyst import HYPOTHESIS_ID
+
+    text = " ".join(str(text)[:MAX_TEXT].split())
+    records = _Records(folder)
+    ids = list(dict.fromkeys(m.split("/")[-1] for m in HYPOTHESIS_ID.findall(text)))
+    places = {hid: _sentences_with(text, hid) for hid in ids}
+    masked = HYPOTHESIS_ID.sub(" ", text)  # an id's digits are not figures
+    return [
+        _numbers(masked, campaign_figures(folder)),
+        _claims(places, records),
+        _flags(places, records),
+        _known(places, records),
+        _bundles(ids, folder),
+    ]
+
+
+def _sentences_with(text: str, hid: str) -> list[tuple[str, str]]:
+    """Each clause (a sentence, or a part of one between semicolons) naming ``hid``, with the
+    clause after it (where a CI often follows)."""
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z(\[])|(?<=;)\s+", text)
+    named = re.compile(rf"(?<![\w-]){re.escape(hid)}(?![\w-])")
+    return [
+        (s, sentences[i + 1] if i + 1 < len(sentences) else "")
+        for i, s in enumerate(sentences)
+        if named.search(s)
+    ]
+
+
+def _says(pattern: re.Pattern[str], sentence: str) -> bool:
+    """``pattern`` is in ``sentence`` and no negation comes before it ("does not improve")."""
+    found = pattern.search(sentence)
+    return found is not None and not NEGATION.search(sentence[: found.start()])
+
+
+def _check(name: str, items: list[str], blocking: bool, passed: str, failed: str) -> Check:
+    return Check(
+        name=name,
+        ok=not items,
+        blocking=bool(items) and blocking,
+        detail=passed if not items else failed,
+        items=items[:MAX_ITEMS],
+    )
+
+
+def _numbers(text: str, figures: Figures) -> Check:
+    from hypoforge.grounding import numbers_in
+
+    untraced = figures.untraced(text)
+    total = len(set(numbers_in(text)))
+    return _check(
+        "numbers",
+        untraced,
+        True,
+        f"every number in the paper ({total} distinct) is in the campaign's records",
+        f"{len(untraced)} of {total} distinct numbers are in none of the campaign's records",
+    )
+
+
+def _claims(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check:
+    items: list[str] = []
+    blocking = False
+    claimed = 0
+    for hid, found in places.items():
+        said = [(s, nxt) for s, nxt in found if _says(CLAIM, s)]
+        if not said:
+            continue
+        claimed += 1
+        row = records.rows.get(hid)
+        if row is None:
+            items.append(f"{hid}: claimed, but the ledger has no such hypothesis")
+            blocking = True
+            continue
+        problems = _claim_problems(row, records.report(row))
+        if not any(STATED_CI.search(s + " " + nxt) for s, nxt in said):
+            problems.append("the text states no confidence interval")
+        if problems:
+            items.append(f"{hid}: {'; '.join(problems)}")
+        blocking |= any(_says(DISCOVERY, s) for s, _ in said) and not row.discovery
+    return _check(
+        "claims",
+        items,
+        blocking,
+        f"{claimed} claimed improvement(s), each with its CI above 0.5 and confirmed on "
+        "held-out splits",
+        "claimed improvements without a CI clear of 0.5 or a held-out confirmation"
+        + (" (a discovery claimed that the ledger does not hold)" if blocking else ""),
+    )
+
+
+def _claim_problems(row: HypothesisRow, report: EvalReport | None) -> list[str]:
+    ci = report.win_rate_ci if report is not None else None
+    out = []
+    if ci is None:
+        out.append("no confidence interval recorded")
+    elif ci[0] <= 0.5:
+        out.append(f"CI [{ci[0]:.3f}, {ci[1]:.3f}] does not clear 0.5")
+    if not row.discovery:
+        why = f"it is {row.known}" if row.known else (row.confirmation or "never run")
+        out.append(f"not a discovery: held-out confirmation {why}")
+    return out
+
+
+def _flags(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check:
+    items: list[str] = []
+    blocking = False
+    for hid, found in places.items():
+        row = records.rows.get(hid)
+        if row is None:
+            continue
+        report = records.report(row)
+        flags = list(dict.fromkeys([*row.flags, *(report.flags if report else ())]))
+        if not flags or any(SAYS_FLAGGED.search(s + " " + nxt) for s, nxt in found):
+            continue
+        items.append(f"{hid}: flagged by the harness ({'; '.join(flags)}); the paper does not say")
+        blocking |= any(_says(CLAIM, s) for s, _ in found)
+    return _check(
+        "flags",
+        items,
+        blocking,
+        "every flagged result the paper names (a bigger model, say) is said to be flagged",
+        "results the harness flagged (a bigger model, say) are not said to be flagged",
+    )
+
+
+def _known(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check:
+    items = []
+    for hid, found in places.items():
+        row = records.rows.get(hid)
+        if row is None or row.known is None or not any(_says(NOVEL, s) for s, _ in found):
+            continue
+        items.append(f"{hid}: called new, but it is {row.known} ({row.citation or 'no citation'})")
+    return _check(
+        "known",
+        items,
+        True,
+        "no published component is presented as new",
+        "published components are presented as new",
+    )
+
+
+def _bundles(ids: list[str], folder: Path) -> Check:
+    missing = [h for h in ids if not (folder / "bundles" / h / "bundle.json").is_file()]
+    return _check(
+        "bundles",
+        missing,
+        False,
+        f"every hypothesis the paper names ({len(ids)}) has its reproduction bundle",
+        f"{len(missing)} {'hypothesis' if len(missing) == 1 else 'hypotheses'} the paper names "
+        "have no reproduction bundle: "
+        f"`hypoforge reproduce {folder} ID` writes one",
+    )
