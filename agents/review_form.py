@@ -234,7 +234,9 @@ def _score_of(value: object, low: int, high: int) -> int | None:
     if isinstance(value, str):
         found = re.search(r"-?\d+(?:\.\d+)?", value[:100])
         value = float(found.group(0)) if found else None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, int):  # any size: compared, never converted to a float
+        return min(high, max(low, value))
+    if not isinstance(value, float) or not math.isfinite(value):
         return None
     return int(min(high, max(low, math.floor(value + 0.5))))
 

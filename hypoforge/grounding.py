@@ -15,16 +15,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # A number: digits with at most one decimal part, or a dotted string (a version), not part of a
-# word; a leading minus sign belongs to the number.
-TOKEN = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)*(?![\w])")
+# word; a leading minus sign belongs to the number. Also the forms a reader reads as a number:
+# thousands groups (``1,000,000``, ``1_000``), a bare decimal (``.99``), an exponent (``2e5``,
+# ``1e-3``), and digits with a unit or suffix glued on (``10x``, ``5k``: the digits count).
+TOKEN = re.compile(
+    r"(?<![\w.])-?(?:\d{1,3}(?:[,_]\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?![\d.])"
+    r"|\d+(?:\.\d+)*|\.\d+)"
+    r"(?:[eE][-+]?\d+)?(?!\d)"
+)
+_PARTS = re.compile(r"-?(\d*)(?:\.(\d+))?(?:[eE]([-+]?\d+))?")
 # Integers this small are the text's own structure (sections, pages, tables, figures, lists);
 # the rule does not ask for them. Code that needs them traced passes ``structural=0``.
 STRUCTURAL = 20
 
 
+PERCENT = re.compile(r"\s*(?:\\?%|per ?cent)", re.IGNORECASE)
+
+
 def numbers_in(text: str) -> list[str]:
     """Every number token in ``text``, in order (a trailing ``.`` of a sentence left out)."""
     return [t.rstrip(".") for t in TOKEN.findall(text)]
+
+
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """Every number token with whether a percent sign (or "percent") follows it."""
+    return [
+        (m.group(0).rstrip("."), PERCENT.match(text, m.end()) is not None)
+        for m in TOKEN.finditer(text)
+    ]
 
 
 @dataclass
@@ -45,35 +63,57 @@ class Figures:
             return
         for token in numbers_in(str(value)):
             self.strings.add(token)
-            if token.count(".") <= 1:
-                self.values.add(float(token))
+            x = _value(token)
+            if x is not None and math.isfinite(x):
+                self.values.add(x)
 
     def update(self, values: Iterable[object]) -> None:
         for v in values:
             self.add(v)
 
-    def traced(self, token: str, structural: int = STRUCTURAL) -> bool:
-        """Whether ``token`` (from ``numbers_in``) is one of the figures at its precision."""
+    def traced(self, token: str, structural: int = STRUCTURAL, percent: bool = True) -> bool:
+        """Whether ``token`` (from ``numbers_in``) is one of the figures at its precision; a
+        percentage (``percent``) may also be a figure times 100. A number with an exponent must
+        be a figure exactly: ``1e3`` shown "to the thousand" would match almost anything."""
         if token in self.strings:
             return True
-        if token.lstrip("-").count(".") > 1:
+        plain = token.replace(",", "").replace("_", "").replace(" ", "")
+        m = _PARTS.fullmatch(plain)
+        x = _value(token)
+        if m is None or x is None or not math.isfinite(x):
             return False
-        try:
-            x = float(token)
-        except ValueError:
-            return False
-        places = len(token.split(".", 1)[1]) if "." in token else 0
-        if places == 0 and abs(x) <= structural:
+        exponent = m.group(3)
+        if exponent is not None:
+            if len(exponent.lstrip("+-")) > 3:
+                return False
+            return any(abs(v - x) <= 1e-9 * max(1.0, abs(x)) for v in self.values)
+        # ``2e5`` is shown to the hundred thousand, ``2.5e-3`` to the ten thousandth.
+        places = max(-300, min(300, len(m.group(2) or "") - int(exponent or 0)))
+        if re.fullmatch(r"-?\d+", plain) and abs(x) <= structural:
             return True
-        return any(_prints_as(v, places, x) or _prints_as(100 * v, places, x) for v in self.values)
+        return any(
+            _prints_as(v, places, x) or (percent and _prints_as(100 * v, places, x))
+            for v in self.values
+        )
 
     def untraced(self, text: str, structural: int = STRUCTURAL) -> list[str]:
         """The number tokens of ``text`` no figure gives, each once, in order."""
         seen: list[str] = []
-        for token in numbers_in(text):
-            if token not in seen and not self.traced(token, structural):
+        for token, percent in _tokens(text):
+            if token not in seen and not self.traced(token, structural, percent):
                 seen.append(token)
         return seen
+
+
+def _value(token: str) -> float | None:
+    """The number a token shows (thousands separators dropped); None for a dotted string."""
+    plain = token.replace(",", "").replace("_", "").replace(" ", "")
+    if plain.lstrip("-").count(".") > 1:
+        return None
+    try:
+        return float(plain)
+    except ValueError:
+        return None
 
 
 def _prints_as(value: float, places: int, shown: float) -> bool:

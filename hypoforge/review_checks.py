@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hypoforge import campaign
 from hypoforge.errors import ConfigError
-from hypoforge.grounding import Figures
+from hypoforge.grounding import Figures, numbers_in
 from hypoforge.ledger import HypothesisRow, Ledger
 from hypoforge.records import EvalReport, Outcome
 
@@ -36,7 +36,8 @@ MAX_TEXT = 1_000_000  # characters of a paper's text that are checked
 MAX_ITEMS = 20  # of a check's list
 
 CLAIM = re.compile(
-    r"\b(improv\w*|outperform\w*|better|beats?|beating|surpass\w*|exceed\w*|superior|discover\w*)",
+    r"\b(improv\w*|outperform\w*|better|beats?|beating|surpass\w*|exceed\w*|superior|discover\w*|"
+    r"confirm\w*|breakthrough|state[- ]of[- ]the[- ]art|novel\w*|significant contribution)",
     re.I,
 )
 DISCOVERY = re.compile(r"\bdiscover\w*", re.I)
@@ -125,11 +126,33 @@ def campaign_figures(folder: Path) -> Figures:
     ]
     figures.update([*counts, ALPHA, 1 - ALPHA])
     _walk(records.info.budgets.model_dump(), figures)
+    # Text others wrote (the proposer's ideas and code, the sandbox's reasons, search results'
+    # titles and authors) is printed in the paper's tables, appendix and references: its
+    # numbers are traced only as the exact strings it holds, never at a precision, so an idea
+    # that says "0.991" vouches for no rounded figure.
+    for row in rows:
+        _quoted(figures, row.idea, row.reason or "")
     for path in sorted((folder / "bundles").glob("*/bundle.json")):
-        _walk(_json(path), figures)
-    _walk(_json(folder / "paper" / "facts.json"), figures)
+        found = _json(path)
+        if isinstance(found, dict):
+            _quoted(figures, found.pop("code", ""), found.pop("idea", ""))
+        _walk(found, figures)
+    facts = _json(folder / "paper" / "facts.json")
+    if isinstance(facts, dict):
+        refs = facts.pop("references", [])
+        for ref in refs if isinstance(refs, list) else []:
+            if isinstance(ref, dict):
+                figures.update([ref.get("year"), ref.get("arxiv"), ref.get("doi")])
+                _quoted(figures, ref.get("title"), ref.get("venue"), ref.get("authors"))
+    _walk(facts, figures)
     figures.update(_catalogue_figures(records.info.task))
     return figures
+
+
+def _quoted(figures: Figures, *texts: object) -> None:
+    """The number tokens of ``texts`` as exact strings only (see ``campaign_figures``)."""
+    for text in texts:
+        figures.strings.update(numbers_in(str(text or "")[:100_000]))
 
 
 _REPORT_FIGURES = {
@@ -190,13 +213,15 @@ def code_checks(text: str, folder: Path | None) -> list[Check]:
     records = _Records(folder)
     ids = list(dict.fromkeys(m.split("/")[-1] for m in HYPOTHESIS_ID.findall(text)))
     places = {hid: _sentences_with(text, hid) for hid in ids}
-    masked = HYPOTHESIS_ID.sub(" ", text)  # an id's digits are not figures
+    # An id's digits are not figures; only the id itself is masked (its optional campaign
+    # prefix is matched by a pattern that would also take the digits of "0.97/r0-0").
+    masked = re.sub(r"(?<![\w-])r\d+-\d+(?![\w-])", " ", text)
     return [
         _numbers(masked, campaign_figures(folder)),
         _claims(places, records),
         _flags(places, records),
         _known(places, records),
-        _bundles(ids, folder),
+        _bundles([h for h in ids if h in records.rows and records.report(records.rows[h])], folder),
     ]
 
 
@@ -212,10 +237,23 @@ def _sentences_with(text: str, hid: str) -> list[tuple[str, str]]:
     ]
 
 
+ASSERTIVE = re.compile(
+    r"\b(without (a |any )?doubt|no doubt|not only|(with|without) (no |any )?exceptions?|"
+    r"no less than|nothing short of|not least)\b",
+    re.I,
+)
+
+
 def _says(pattern: re.Pattern[str], sentence: str) -> bool:
-    """``pattern`` is in ``sentence`` and no negation comes before it ("does not improve")."""
-    found = pattern.search(sentence)
-    return found is not None and not NEGATION.search(sentence[: found.start()])
+    """``pattern`` is in ``sentence`` at least once with no negation in the three words before
+    it in its clause ("does not improve"; "With no exception, r0-0 outperforms" and "Unlike
+    r0-1, which failed, r0-0 improves" assert)."""
+    text = ASSERTIVE.sub(" ", sentence)
+    for found in pattern.finditer(text):
+        clause = re.split(r"[,;:()]", text[: found.start()])[-1]
+        if not NEGATION.search(" ".join(clause.split()[-3:])):
+            return True
+    return False
 
 
 def _check(name: str, items: list[str], blocking: bool, passed: str, failed: str) -> Check:
@@ -330,8 +368,9 @@ def _bundles(ids: list[str], folder: Path) -> Check:
         "bundles",
         missing,
         False,
-        f"every hypothesis the paper names ({len(ids)}) has its reproduction bundle",
-        f"{len(missing)} {'hypothesis' if len(missing) == 1 else 'hypotheses'} the paper names "
+        f"every scored hypothesis the paper names ({len(ids)}) has its reproduction bundle",
+        f"{len(missing)} scored {'hypothesis' if len(missing) == 1 else 'hypotheses'} the paper "
+        "names "
         "have no reproduction bundle: "
         f"`hypoforge reproduce {folder} ID` writes one",
     )

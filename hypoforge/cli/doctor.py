@@ -75,6 +75,22 @@ def doctor_cmd(
 
     check("sandbox workers", slots)
 
+    def tex_check() -> str:
+        """Present, or how to build it: only ``paper`` and ``review`` need it (no FAIL)."""
+        from hypoforge.errors import ImageMissing
+        from sandbox.tex import TexBox
+
+        box = TexBox(settings.sandbox)
+        try:
+            box.preflight()
+        except ImageMissing:
+            return "not built (only `hypoforge paper` and `review` need it): run `make tex-image`"
+        finally:
+            box.close()
+        return f"{box.image} present"
+
+    check("TeX image (papers, reviews)", tex_check)
+
     def llm_check() -> str:
         # A chat call, not only the model list: a bad key or model name shows here.
         if endpoint == "embedded":

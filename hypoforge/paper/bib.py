@@ -34,19 +34,37 @@ class Source(BaseModel):
     origin: str  # "catalogue: <component>" or "search: <paper id>"
 
     def bibtex(self) -> str:
-        fields = {"title": "{" + escape(self.title) + "}"}
+        fields = {"title": "{" + _field(self.title) + "}"}
         if self.authors:
-            fields["author"] = " and ".join(escape(a) for a in self.authors[:12])
+            names = [n for n in (_name(a) for a in self.authors[:12]) if n]
+            if names:
+                fields["author"] = " and ".join("{" + n + "}" for n in names)
         if self.year:
             fields["year"] = str(self.year)
         if self.arxiv:
-            fields["journal"] = f"arXiv preprint arXiv:{escape(self.arxiv)}"
+            fields["journal"] = f"arXiv preprint arXiv:{_field(self.arxiv)}"
         elif self.venue:
-            fields["journal"] = escape(self.venue)
+            fields["journal"] = _field(self.venue)
         if self.doi:
-            fields["note"] = f"doi:{escape(self.doi)}"
+            fields["note"] = f"doi:{_field(self.doi)}"
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items())
         return f"@article{{{self.key},\n{body}\n}}\n"
+
+
+def _name(author: str) -> str:
+    """An author as one braced BibTeX name: letters, spaces, dots, hyphens and apostrophes, at
+    most 80 characters. BibTeX parses names itself: a comma ("Smith, John, Jr, III" is too many
+    for it and stops bibtex) or a word "and" would split or break it, and a long name is cut
+    inside an escape when it fills a label."""
+    kept = re.sub(r"[^A-Za-z .'-]", " ", ascii_text(author))
+    words = [w for w in kept.split() if w.lower() != "and"]
+    return " ".join(words)[:80].strip()
+
+
+def _field(text: str) -> str:
+    """``escape(text)`` with its braces balanced for BibTeX, which counts ``\\{`` as a brace: a
+    title's lone ``}`` would close the entry and make ``references.bib`` unreadable."""
+    return escape(text).replace("\\{", "\\textbraceleft{}").replace("\\}", "\\textbraceright{}")
 
 
 def _key(
@@ -93,7 +111,7 @@ def cached_papers(cache: Path) -> dict[str, dict[str, Any]]:
         try:
             data = json.loads(path.read_text(errors="replace")[:5_000_000])
             listed = data.get("papers") if isinstance(data, dict) else None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         for p in listed if isinstance(listed, list) else []:
             if isinstance(p, dict) and isinstance(p.get("id"), str):
@@ -115,14 +133,17 @@ def from_searches(hits: list[dict[str, Any]], cache: Path | None, taken: set[str
             continue
         listed = full.get("authors")
         authors: list[Any] = listed if isinstance(listed, list) else []
-        year = full.get("year") if isinstance(full.get("year"), int) else None
+        year = full.get("year")
+        # bool is an int; a year out of range would make the key uncitable (``smith10000...``)
+        if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
+            year = None
         names = tuple(str(a) for a in authors[:12])
         found.append(
             Source(
                 key=_key(names, year, title, taken),
                 title=title[:300],
                 authors=names,
-                year=year if year is None or 1900 <= year <= 2100 else None,
+                year=year,
                 venue=str(full.get("venue") or "")[:200],
                 arxiv=str(full.get("arxiv") or "")[:40],
                 doi=str(full.get("doi") or "")[:200],

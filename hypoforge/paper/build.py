@@ -33,7 +33,7 @@ from hypoforge.paper.facts import Facts, gather, image_versions
 from hypoforge.paper.latex import escape, plain, prose
 from hypoforge.paper.writer import Written, write_section
 
-COMPILES = 4  # the first compile and at most three after a failure
+COMPILES = 6  # the first compile and at most five after failures (two for the bibliography)
 CITE = re.compile(r"\\cite[pt]?\{([^{}]*)\}")
 GRAPHIC = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^{}]*)\}")
 
@@ -122,9 +122,28 @@ class _Paper:
         self.figures: list[tuple[str, str]] = []
         self.appendix: list[str] = []
         self.latex: dict[str, str] = {}
+        self.texts: dict[str, tuple[str, bool]] = {}  # each section's prose as last set
         self.refused: dict[str, list[str]] = {}
 
+    def drop_sources(self) -> str:
+        """After a bibliography that would not compile: drop the search results' entries (text
+        from the internet), the second time every entry; each section's citations of them
+        are refused anew. Returns what was dropped, for the log."""
+        searched = [s for s in self.facts.sources if s.origin.startswith("search")]
+        gone = searched or list(self.facts.sources)
+        self.facts.sources = [s for s in self.facts.sources if s not in gone]
+        self.keys = {s.key for s in self.facts.sources}
+        (self.src / "references.bib").write_text("\n".join(s.bibtex() for s in self.facts.sources))
+        for section, text in self.texts.items():
+            self.set_prose(section, text[0], literal=text[1])
+        if self.tables["known_table"]:  # its \citet keys are the dropped ones, perhaps
+            self.tables["known_table"] = render.known_table(self.facts)
+        return "bibliography entries dropped after it failed to compile: " + ", ".join(
+            s.key for s in gone
+        )
+
     def set_prose(self, section: str, text: str, literal: bool = False) -> None:
+        self.texts[section] = (text, literal)
         if literal:  # printed as text, nothing kept but the words
             body = "\n\n".join(escape(p) for p in re.split(r"\n\s*\n", plain(text)) if p.strip())
             refused: list[str] = []
@@ -218,7 +237,11 @@ def write_paper(
         notify(f"writing: {section}")
         result.sections[section] = write_section(model, section, facts, system)
         paper.set_prose(section, result.sections[section].text)
-    printed = {**facts.setup(), "references": [s.model_dump() for s in facts.sources]}
+    printed = {
+        **facts.setup(),
+        "images": facts.images,
+        "references": [s.model_dump() for s in facts.sources],
+    }
     (out / "facts.json").write_text(json.dumps(printed, indent=1))
     try:
         _compile_loop(paper, texbox, model, system, result, notify)
@@ -240,7 +263,8 @@ def _compile(paper: _Paper, texbox: Any, result: PaperResult, notify: Callable[[
     build.mkdir()
     notify(f"compiling ({len(result.compiles) + 1})")
     compiled = texbox.compile(paper.src, build)
-    body = _body_pages(build / "paper.log")
+    # No mark in the log (cut short, say): the whole PDF counts as the body.
+    body = _body_pages(build / "paper.log") or compiled.pages
     result.compiles.append(
         {
             "ok": compiled.ok,
@@ -272,7 +296,11 @@ def _compile_loop(
     compiled = _compile(paper, texbox, result, notify)
     fallbacks = ["rewrite", "literal", "code"]
     while not compiled.ok and len(result.compiles) < COMPILES:
-        step = fallbacks.pop(0)
+        if _bibliography_failed(compiled) and paper.facts.sources:
+            result.moved.append(paper.drop_sources())
+            compiled = _compile(paper, texbox, result, notify)
+            continue
+        step = fallbacks.pop(0) if fallbacks else "code"
         hit = _sections_at(paper.tex(), _error_lines(compiled.errors)) or set(render.SECTIONS)
         error = "; ".join(compiled.errors[:3]) or compiled.reason
         for section in sorted(hit):
@@ -294,13 +322,19 @@ def _compile_loop(
                 code = write_section(None, section, paper.facts, system)
                 code.removed = [*written.removed, (written.text, "replaced: did not compile")]
                 result.sections[section] = code
-                paper.set_prose(section, code.text, literal=True)
+                paper.set_prose(section, code.text)  # code's own sentences: its citations kept
         compiled = _compile(paper, texbox, result, notify)
     if not compiled.ok:
         raise InfraError(
             f"the paper did not compile after {len(result.compiles)} tries: "
             f"{(compiled.errors or [compiled.reason])[0]} (see {paper.src.parent}/writeup-log.md)"
         )
+
+
+def _bibliography_failed(compiled: Any) -> bool:
+    """bibtex failed, or pdflatex failed in the bibliography it wrote (``paper.bbl``)."""
+    said = " ".join([compiled.reason, *compiled.errors])
+    return "bibtex" in said.lower() or ".bbl" in said
 
 
 def _fit(

@@ -46,8 +46,11 @@ class Facts:
     split_names: list[str]
     image_versions: dict[str, str]
     sources: list[Source]
-    keys_of: dict[str, str]  # component name or paper id -> its bibliography key
+    keys_of: dict[str, str]  # "catalogue: <component>" or "search: <paper id>" -> its key
     figures: Figures = field(default_factory=Figures)  # every number code has printed
+    # The bibliography's numbers (years, arXiv ids, DOIs, venues): printed by BibTeX in the
+    # references, never allowed in prose, where a model would use them to invent a result.
+    cited: Figures = field(default_factory=Figures)
 
     @property
     def scored(self) -> list[HypothesisRow]:
@@ -83,7 +86,8 @@ class Facts:
 
     def cite(self, name: str) -> str | None:
         """The bibliography key of a catalogue component or a paper id, if the paper has it."""
-        return self.keys_of.get(name)
+        key = self.keys_of.get(f"catalogue: {name}")
+        return key if key in {s.key for s in self.sources} else None
 
     def setup(self) -> dict[str, str]:
         """The setup facts, as printed (also written to facts.json for the reviewer)."""
@@ -92,7 +96,7 @@ class Facts:
         facts = {
             "campaign": self.campaign,
             "task": self.task,
-            "sandbox image": ", ".join(self.images) or "not recorded",
+            "sandbox image": ", ".join(short_image(i) for i in self.images) or "not recorded",
             "harness version": ", ".join(self.harness_versions) or "not recorded",
             "Python in the image": self.image_versions.get("python", "not recorded"),
             "torch in the image": self.image_versions.get("torch", "not recorded"),
@@ -110,6 +114,14 @@ class Facts:
             "stopped": self.stopped or "not yet",
         }
         return facts
+
+
+def short_image(ref: str) -> str:
+    """``tag@sha256:<first 12 of the id>``, as Docker shows ids (the full one is in facts.json
+    and every bundle)."""
+    tag, _, digest = ref.partition("@")
+    kind, _, hexid = digest.partition(":")
+    return f"{tag}@{kind}:{hexid[:12]}" if hexid else ref
 
 
 def _machine(ledger: Ledger, campaign_id: str) -> dict[str, Any]:
@@ -174,7 +186,7 @@ def gather(
     taken: set[str] = set()
     sources = from_catalogue(used, taken)
     sources += from_searches(hits, home / "literature" if home is not None else None, taken)
-    keys_of = {s.origin.split(": ", 1)[1]: s.key for s in sources}
+    keys_of = {s.origin: s.key for s in sources}  # by origin: a search id named "Mish" is no Mish
     summary = ""
     if plugin is not None and (plugin.folder / "task.toml").exists():
         import tomllib
@@ -202,7 +214,7 @@ def gather(
         keys_of=keys_of,
     )
     for s in sources:
-        facts.figures.update([s.year, s.arxiv, s.doi])
+        facts.cited.update([s.year, s.arxiv, s.doi, s.venue, s.title])
     return facts
 
 

@@ -93,6 +93,8 @@ def escape_lines(text: str, limit: int = 200) -> str:
         body.append(
             "\\hspace*{" + f"{indent * 0.5:.1f}" + "em}" + shown.lstrip(" ") if indent else shown
         )
+    # After ``\\`` a line starting with ``[`` or ``*`` would be read as its argument.
+    body = ["{}" + b if b[:1] in ("[", "*") else b for b in body]
     return "{\\ttfamily\\small\n" + "\\\\\n".join(b or "~" for b in body) + "\\par}\n"
 
 
@@ -100,6 +102,10 @@ def _math(body: str) -> str | None:
     """The inline math rebuilt, or None when it uses anything outside the allowlist or its
     braces do not balance."""
     if not _MATH_BODY.fullmatch(body):
+        return None
+    # ``^^5c`` is a backslash to TeX; an empty group (``{}``, ``^{}``) shows nothing, so it could
+    # glue digits that the grounding reads apart (``0.9{}9`` prints ``0.99``).
+    if "^^" in body or re.search(r"\{\s*\}", body):
         return None
     if any(m.group(1) not in MATH_COMMANDS for m in _COMMAND.finditer(body)):
         return None
@@ -113,6 +119,21 @@ def _math(body: str) -> str | None:
     return f"${body}$" if depth == 0 else None
 
 
+def math_digits(body: str) -> str:
+    """A math body as its digits show: spaces, braces and the invisible commands dropped, so
+    ``{0.9} 9`` reads ``0.99`` (for the grounding, beside the body itself)."""
+    return re.sub(r"\\(?:left|right|mathrm)(?![A-Za-z])|[\s{}]", "", body)
+
+
+def _spaced(text: str) -> str:
+    """``escape(text)`` keeping one space where ``text`` starts or ends with one (the words
+    around a piece of markup)."""
+    core = escape(text)
+    if not core:
+        return " " if text[:1].isspace() else ""
+    return (" " if text[:1].isspace() else "") + core + (" " if text[-1:].isspace() else "")
+
+
 def prose(text: str, keys: set[str]) -> tuple[str, list[str]]:
     """A model's prose as LaTeX: paragraphs kept, the allowlist rebuilt, the rest escaped.
     Returns the LaTeX and the citation keys it asked for that ``keys`` does not hold."""
@@ -124,7 +145,7 @@ def prose(text: str, keys: set[str]) -> tuple[str, list[str]]:
         parts: list[str] = []
         at = 0
         for m in _PIECE.finditer(para):
-            parts.append(escape(para[at : m.start()]) if m.start() > at else "")
+            parts.append(_spaced(para[at : m.start()]) if m.start() > at else "")
             at = m.end()
             if m.group("keys") is not None:
                 asked = [k.strip() for k in m.group("keys").split(",") if k.strip()]
@@ -137,8 +158,9 @@ def prose(text: str, keys: set[str]) -> tuple[str, list[str]]:
             else:
                 math = _math(m.group("math"))
                 parts.append(math if math is not None else escape(m.group(0)))
-        parts.append(escape(para[at:]))
-        joined = "".join(parts).replace(" ~\\citep", "~\\citep")
+        parts.append(_spaced(para[at:]))
+        # a refused citation leaves the spaces on both its sides
+        joined = re.sub(" {2,}", " ", "".join(parts)).replace(" ~\\citep", "~\\citep")
         out.append(joined.strip())
     return "\n\n".join(out), refused
 

@@ -54,8 +54,8 @@ def leaders_table(facts: Facts) -> str:
         "\\begin{table}[t]\n\\centering\\small\n"
         "\\caption{The leading hypotheses: win rate against the baselines on the selection "
         "splits at the highest budget each reached, its 95\\% confidence interval, and the win "
-        "rate on held-out splits for those kept. Measured by the sandboxed harness; nothing "
-        "here is model-written.}\n\\label{tab:leaders}\n"
+        "rate on held-out splits for those kept. The figures are measured by the sandboxed "
+        "harness; the ideas are the proposer's words, printed as proposed.}\n\\label{tab:leaders}\n"
         "\\begin{tabular}{lp{5.2cm}lrlrl}\n\\toprule\n"
         "id & idea & budget & win rate & 95\\% CI & held-out & verdict \\\\\n\\midrule\n"
         + "\n".join(rows)
@@ -187,7 +187,8 @@ def code_listings(facts: Facts, ids: list[str], code: dict[str, str]) -> str:
 def figure_block(name: str, caption: str) -> str:
     return (
         "\\begin{figure}[t]\n\\centering\n"
-        f"\\includegraphics[width=0.8\\linewidth]{{figures/{name}}}\n"
+        "\\includegraphics[width=0.75\\linewidth,height=0.3\\textheight,keepaspectratio]"
+        f"{{figures/{name}}}\n"
         f"\\caption{{{escape(caption)}}}\n\\end{{figure}}\n"
     )
 
@@ -210,11 +211,13 @@ def default_prose(section: str, facts: Facts) -> str:
     if section == "abstract":
         head = (
             f"We report an automated search for {facts.task} components: {n} hypotheses were "
-            f"proposed, {scored} were scored by a sandboxed harness against {base} on "
+            f"proposed, {scored} {'was' if scored == 1 else 'were'} scored by a sandboxed harness "
+            f"against {base} on "
             f"{len(facts.datasets)} datasets."
         )
         if found:
-            return head + " " + f"{len(found)} were confirmed on held-out splits."
+            verb = "was" if len(found) == 1 else "were"
+            return head + " " + f"{len(found)} {verb} confirmed on held-out splits."
         return head + " None was confirmed on held-out splits, so no discovery is claimed."
     if section == "introduction":
         return (
@@ -244,7 +247,7 @@ def default_prose(section: str, facts: Facts) -> str:
         rate = number(facts.reports[best.id].win_rate)
         return (
             f"The best-scored hypothesis, {best.id}, reached a win rate of {rate} at the "
-            f"{facts.reports[best.id].budget} budget (Table 1). "
+            f"{facts.reports[best.id].budget} budget (see the table of leading hypotheses). "
             + (
                 "Confirmed on held-out splits: " + ", ".join(r.id for r in found) + "."
                 if found

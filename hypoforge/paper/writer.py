@@ -22,7 +22,7 @@ from agents.llm import ParseError, ask
 from agents.prompting import render as render_prompt
 from hypoforge.paper import render
 from hypoforge.paper.facts import Facts, number
-from hypoforge.paper.latex import _PIECE, ascii_text, plain
+from hypoforge.paper.latex import _PIECE, ascii_text, math_digits, plain
 
 PURPOSE = {
     "abstract": (
@@ -116,20 +116,142 @@ def keys_text(facts: Facts) -> str:
     )
 
 
+# A claim about a hypothesis: checked against its row (a discovery must be one, a published
+# component is never new). A sentence that negates (not, no, never) is not read as a claim.
+CLAIM = re.compile(
+    r"\b(discover\w*|confirm\w*|novel|new|outperform\w*|beat\w*|better|superior|improv\w*|"
+    r"state[- ]of[- ]the[- ]art|best)\b",
+    re.IGNORECASE,
+)
+NEW = re.compile(r"\b(novel|new|discover\w*|first|invent\w*|introduc\w*)\b", re.IGNORECASE)
+NEGATED = re.compile(r"\b(not|no|never|none|nor|neither|without|fail\w*)\b|n't\b", re.I)
+WE_FOUND = re.compile(
+    r"\b(we|this (paper|campaign|work|study))\b.{0,40}\b(discover\w*|found a new|propose[sd]? a "
+    r"new|introduce[sd]? a new|invent\w*)\b",
+    re.IGNORECASE,
+)
+FOUND = re.compile(
+    r"\b(confirm\w*|discover\w*|breakthrough|groundbreaking|significant contribution\w*|"
+    r"new (findings?|results?|methods?|approach\w*|era|insights?)|game[- ]changer|revolution\w*|"
+    r"paradigm|unprecedented|never been possible|state[- ]of[- ]the[- ]art|novel\w*)\b",
+    re.IGNORECASE,
+)
+# Phrases that assert although they hold a negation word.
+ASSERTIVE = re.compile(
+    r"\b(without (a |any )?doubt|no doubt|not only|(with|without) (no |any )?exceptions?|"
+    r"no less than|nothing short of|not least)\b",
+    re.IGNORECASE,
+)
+# Numbers in words: never printed by code, so never in the facts.
+NUMBER_WORDS = re.compile(
+    r"\b(eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|"
+    r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|"
+    r"percent|per cent|dozens?|\w+fold)\b",
+    re.IGNORECASE,
+)
+NAME = re.compile(r"\b[A-Z][A-Za-z-]*[A-Za-z]\b")
+# Capitalised words any paper uses; a name beyond these and the facts' words is made up.
+COMMON = frozenset(
+    "i we our the this these those a an in on of for to it its table figure section appendix "
+    "however each every no none all both one two three first second finally moreover thus "
+    "here there when where while which what as at by with from and or but not if so".split()
+)
+KEYLIKE = re.compile(r"\b[a-z]+\d{4}[a-z_]*\b")  # nair2010rectified: a key written as a word
+# Words of the instructions a small model repeats back: never prose about the campaign.
+ECHO = re.compile(
+    r"previous text|citation keys|you may use|write it again|plain prose|not usable|"
+    r"facts \(measured|\brules:|at most \d+ sentences|no headings|no lists|in the facts|"
+    r"rewritten text|here is the|the facts below",
+    re.IGNORECASE,
+)
+
+
+def _asserts(pattern: re.Pattern[str], sentence: str) -> bool:
+    """``pattern`` occurs in ``sentence`` at least once without a negation in the three words
+    before it in its own clause ("was not confirmed", "no new component" negate; "but we
+    confirmed", "Unlike r0-1, which failed, r0-0 was confirmed" and "without a doubt
+    confirmed" do not)."""
+    text = ASSERTIVE.sub(" ", sentence)
+    for m in pattern.finditer(text):
+        clause = re.split(r"[,;:()]", text[: m.start()])[-1]
+        if not NEGATED.search(" ".join(clause.split()[-3:])):
+            return True
+    return False
+
+
+def _claims(sentence: str, facts: Facts, named: list[str]) -> list[str]:
+    rows = {r.id: r for r in facts.rows}
+    why = []
+    for hid in named:
+        row = rows.get(hid)
+        if row is None:
+            continue
+        if row.known and _asserts(NEW, sentence):
+            why.append(f"{hid} is a published component ({row.known}), never new")
+        elif (_asserts(CLAIM, sentence) or _asserts(FOUND, sentence)) and not row.discovery:
+            why.append(f"claims for {hid} what the ledger does not hold (no confirmed discovery)")
+    found = _asserts(WE_FOUND, sentence) or _asserts(FOUND, sentence)
+    if not named and not facts.discoveries and found:
+        why.append("claims a discovery; none was confirmed on held-out splits")
+    return why
+
+
+def vocabulary(facts: Facts) -> set[str]:
+    """The words code gave the writer (the brief, the references, the task's description):
+    a name outside it is one the model made up."""
+    text = " ".join(
+        [
+            brief(facts),
+            keys_text(facts),
+            facts.summary,
+            *(f"{s.title} {' '.join(s.authors)} {s.venue}" for s in facts.sources),
+        ]
+    )
+    return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]*", ascii_text(text))} | COMMON
+
+
+def _invented_names(sentence: str, words: set[str]) -> list[str]:
+    """Capitalised words past the sentence's first that are not in ``words`` (invented
+    institutions, systems, people, venues)."""
+    found = []
+    for m in NAME.finditer(plain(sentence)):
+        if m.start() > 0 and m.group(0).lower() not in words and m.group(0) not in found:
+            found.append(m.group(0))
+    return found
+
+
 def problems(text: str, facts: Facts) -> list[tuple[str, str]]:
-    """Each sentence of ``text`` that says something code did not provide, with why."""
+    """Each sentence of ``text`` that says something code did not provide, or a claim the
+    ledger does not hold, or that repeats the instructions or itself, with why."""
     ids = {r.id for r in facts.rows}
     keys = {s.key for s in facts.sources}
     found = []
+    seen: set[str] = set()
+    vocab = vocabulary(facts)
     for para in re.split(r"\n\s*\n", text):
         for sentence in SENTENCE.split(" ".join(para.split())):
             why = []
-            bad = facts.figures.untraced(plain(sentence), structural=0)
+            # The campaign's ids are names, not numbers (``r0-12`` is no claim of 12); math is
+            # read as its digits show too (``$0.9 9$`` prints 0.99).
+            words = HYPOTHESIS_ID.sub(lambda m: " " if m.group(0) in ids else m.group(0), sentence)
+            maths = [m.group("math") for m in _PIECE.finditer(sentence) if m.group("math")]
+            shown = " ".join([plain(words), *map(math_digits, maths)])
+            # ...and with every command and markup character read as a space, so digits glued
+            # to one (``$\\approx$0.97``, ``\\emph{about}0.97``) are read as the number they print.
+            spaced = re.sub(r"\\[A-Za-z]+|[{}$~^_\\]", " ", words)
+            bad = facts.figures.untraced(f"{shown} {spaced}", structural=0)
+            spelled = NUMBER_WORDS.findall(sentence)
+            if spelled:
+                why.append(
+                    "numbers in words: "
+                    + ", ".join(w[0] if isinstance(w, tuple) else w for w in spelled[:3])
+                )
             if bad:
                 why.append("numbers not in the facts: " + ", ".join(bad[:5]))
-            names = [i for i in HYPOTHESIS_ID.findall(sentence) if i not in ids]
-            if names:
-                why.append("hypothesis ids not in the campaign: " + ", ".join(names[:5]))
+            named = HYPOTHESIS_ID.findall(sentence)
+            unknown_ids = [i for i in named if i not in ids]
+            if unknown_ids:
+                why.append("hypothesis ids not in the campaign: " + ", ".join(unknown_ids[:5]))
             asked = [
                 k.strip()
                 for m in _PIECE.finditer(sentence)
@@ -139,28 +261,61 @@ def problems(text: str, facts: Facts) -> list[tuple[str, str]]:
             unknown = [k for k in asked if k and k not in keys]
             if unknown:
                 why.append("citation keys not in the bibliography: " + ", ".join(unknown[:5]))
+            why += _claims(sentence, facts, [i for i in named if i in ids])
+            invented = _invented_names(sentence, vocab)
+            if invented:
+                why.append("names not in the facts: " + ", ".join(invented[:4]))
+            keyish = [w for w in KEYLIKE.findall(plain(sentence)) if w not in ids]
+            if keyish:
+                why.append("citation keys outside \\cite: " + ", ".join(keyish[:3]))
+            if ECHO.search(sentence):
+                why.append("repeats the instructions")
+            norm = " ".join(re.findall(r"[a-z0-9]+", sentence.lower()))
+            if norm in seen:
+                why.append("repeated")
+            seen.add(norm)
             if why:
                 found.append((sentence, "; ".join(why)))
     return found
 
 
-def _trim(text: str, bad: list[tuple[str, str]]) -> str:
-    drop = {s for s, _ in bad}
-    kept = []
+def _trim(text: str, bad: list[tuple[str, str]], most: int | None = None) -> tuple[str, list[str]]:
+    """``text`` without the ``bad`` sentences (a repeated one keeps its first time), and with at
+    most ``most`` sentences; returns it and the sentences cut for length."""
+    from collections import Counter
+
+    flagged = Counter(s for s, _ in bad)
+    total = Counter(
+        s for para in re.split(r"\n\s*\n", text) for s in SENTENCE.split(" ".join(para.split()))
+    )
+    keep = {s: total[s] - flagged[s] for s in total}
+    kept, cut, count = [], [], 0
     for para in re.split(r"\n\s*\n", text):
-        sentences = [s for s in SENTENCE.split(" ".join(para.split())) if s not in drop]
+        sentences = []
+        for s in SENTENCE.split(" ".join(para.split())):
+            if not s or keep.get(s, 0) <= 0:
+                continue
+            keep[s] -= 1
+            if most is not None and count >= most:
+                cut.append(s)
+                continue
+            count += 1
+            sentences.append(s)
         if sentences:
             kept.append(" ".join(sentences))
-    return "\n\n".join(kept)
+    return "\n\n".join(kept), cut
 
 
 def _reply(text: str) -> str:
-    """A reply's prose: fences, headings and list marks dropped; empty is a parse error."""
+    """A reply's prose in printable ASCII (what ``latex.prose`` prints, so the checks read the
+    same text: a control character dropped there would glue ``0.9\r9`` into 0.99): fences,
+    headings and list marks dropped; empty is a parse error."""
     lines = []
-    for line in text.replace("```", "\n").splitlines():
+    for line in ascii_text(text).replace("```", "\n").splitlines():
         if re.match(r"^\s*#+\s", line):
             continue
-        lines.append(re.sub(r"^\s*(?:[-*]|\d+[.)])\s+", "", line))
+        line = re.sub(r"^\s*(?:[-*]|\d+[.)])\s+", "", line)
+        lines.append(re.sub(r"^\s*[A-Z][A-Za-z ]{0,30}:\s+", "", line))  # "Abstract: ..."
     prose = "\n".join(lines).strip()
     if len(prose) < 20:
         raise ParseError("the reply holds no prose")
@@ -203,9 +358,9 @@ def write_section(
         if not bad:
             break
         problem = "; ".join(sorted({why for _, why in bad}))[:600]
-    if bad:
-        done.removed = bad
-        text = _trim(text, bad)
+    text, cut = _trim(text, bad, most=sentences + 2)
+    done.removed = bad + [(c, "over the section's length") for c in cut]
+    if done.removed:
         done.source = "model, trimmed"
     if len(plain(text).strip()) < MIN_CHARS:
         if text.strip():

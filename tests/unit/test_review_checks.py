@@ -371,3 +371,32 @@ def test_a_dead_endpoint_exits_3(camp, fake_cli, monkeypatch):
     result = runner.invoke(cli.app, ["review", str(camp)])
     assert result.exit_code == 3
     assert "infrastructure error: LLM endpoint http://x not reachable" in result.output
+
+
+# -- red-team cases ------------------------------------------------------------------------------
+def test_numbers_in_an_idea_or_a_bundles_code_vouch_only_for_themselves(camp):
+    """The proposer writes ideas and code, which the paper prints: their numbers are traced as
+    the exact strings they hold, never at a precision, so they vouch for no rounded figure."""
+    bundle = camp / "bundles" / "r0-1" / "bundle.json"
+    bundle.write_text(json.dumps({"code": "# tuned: 0.991 127.3 5e3", "idea": "acc 0.993"}))
+    figures = campaign_figures(camp)
+    assert figures.traced("0.991") and figures.traced("0.993")  # printed as they are
+    assert not figures.traced("0.99") and not figures.traced("127") and not figures.traced("5000")
+
+
+def test_an_ids_campaign_prefix_cannot_mask_a_number(camp):
+    numbers = by_name(code_checks("It reached 0.97/r0-1 on iris.", camp))["numbers"]
+    assert numbers.items == ["0.97"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "With no exception, r0-2 outperforms every baseline and is a discovery.",
+        "Unlike r0-1, which failed, r0-2 was confirmed on held-out splits.",
+        "r0-2 is, without a doubt, a breakthrough.",
+    ],
+)
+def test_claims_that_hide_behind_a_negation_word_are_read_as_claims(camp, text):
+    claims = by_name(code_checks(text, camp))["claims"]
+    assert not claims.ok and "r0-2" in " ".join(claims.items), claims

@@ -332,3 +332,10 @@ def test_llama_cpp_compiles_each_schema(schema):
     grammar = pytest.importorskip("llama_cpp.llama_grammar")
     gbnf = grammar.json_schema_to_gbnf(json.dumps(schema))
     grammar.LlamaGrammar.from_string(gbnf, verbose=False)
+
+
+def test_a_score_too_large_for_a_float_is_clamped_not_a_crash():
+    """An int of 400 digits (under Python's 4,300-digit limit) made float conversion raise
+    OverflowError, which no caller catches: it is compared as an int."""
+    assert parse_review(reply(overall=int("9" * 400))).overall == 10
+    assert parse_review(reply(overall=-int("9" * 400))).overall == 1
