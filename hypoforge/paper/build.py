@@ -228,10 +228,17 @@ def write_paper(
         ]
     )
     notify("reproduction bundles")
-    bundles = {r.id: reproduce.write_bundle(folder, r.id) for r in facts.scored}
+    bundles: dict[str, Path] = {}
+    unbundled: list[str] = []
+    for r in facts.scored:
+        try:
+            bundles[r.id] = reproduce.write_bundle(folder, r.id)
+        except ConfigError as exc:  # its records do not make a bundle: said, not fatal
+            unbundled.append(f"{r.id}: {exc}")
     paper = _Paper(facts, out, bundles)
     paper.figures = _copy_figures(report, src)
     result = PaperResult(out, limit=pages, bundles=sorted(bundles))
+    result.moved += [f"no reproduction bundle for {u}" for u in unbundled]
     (src / "references.bib").write_text("\n".join(s.bibtex() for s in facts.sources))
     for section in render.SECTIONS:
         notify(f"writing: {section}")

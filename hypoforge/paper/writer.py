@@ -61,6 +61,8 @@ PURPOSE = {
     ),
     "conclusion": ("conclusion", 3, "Sum up what was measured and what to try next."),
 }
+SHINGLE = 8  # words in a run that, said twice, makes a sentence a repeat
+LONGEST = 70  # words in a sentence; a longer one is a small model running on
 MIN_CHARS = 60  # a section with less than this left after the checks gets code's sentences
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\(])")
 
@@ -161,7 +163,7 @@ KEYLIKE = re.compile(r"\b[a-z]+\d{4}[a-z_]*\b")  # nair2010rectified: a key writ
 ECHO = re.compile(
     r"previous text|citation keys|you may use|write it again|plain prose|not usable|"
     r"facts \(measured|\brules:|at most \d+ sentences|no headings|no lists|in the facts|"
-    r"rewritten text|here is the|the facts below",
+    r"rewritten text|here is the|the facts below|reference points(,| are)|never new",
     re.IGNORECASE,
 )
 
@@ -270,10 +272,14 @@ def problems(text: str, facts: Facts) -> list[tuple[str, str]]:
                 why.append("citation keys outside \\cite: " + ", ".join(keyish[:3]))
             if ECHO.search(sentence):
                 why.append("repeats the instructions")
-            norm = " ".join(re.findall(r"[a-z0-9]+", sentence.lower()))
-            if norm in seen:
-                why.append("repeated")
-            seen.add(norm)
+            tokens = re.findall(r"[a-z0-9]+", sentence.lower())
+            grams = {" ".join(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
+            own = len(tokens) - SHINGLE + 1
+            if (grams & seen) or (own > 0 and len(grams) < own) or " ".join(tokens) in seen:
+                why.append("repeated")  # an eight-word run said before, here or earlier
+            seen |= grams | {" ".join(tokens)}
+            if len(tokens) > LONGEST:
+                why.append(f"a run-on sentence of {len(tokens)} words")
             if why:
                 found.append((sentence, "; ".join(why)))
     return found

@@ -490,3 +490,14 @@ def test_author_names_cannot_break_bibtex():
     author = entry.split("author = {", 1)[1].split("\n", 1)[0]
     assert "," not in author.rstrip("},") and "\\" not in author and len(author) < 400
     assert " and {X Y}" in author
+
+
+def test_a_small_models_repeats_and_run_ons_are_removed(folder):
+    facts = gather(folder)
+    run = "it also shows how they can be used in learning with networks for many tasks"
+    said = problems(f"It works. {run.capitalize()} proof: {run} and more.", facts)
+    assert [why for _, why in said] == ["repeated"]
+    near = problems(f"{run.capitalize()}. Indeed {run} today.", facts)
+    assert [s for s, _ in near] == [f"Indeed {run} today."]
+    long = " ".join(["word"] * 30 + ["other"] * 45) + "."
+    assert "run-on" in problems(f"Start {long}", facts)[0][1]
