@@ -31,7 +31,7 @@ from hypoforge.errors import ConfigError, InfraError
 from hypoforge.paper import render
 from hypoforge.paper.facts import Facts, gather, image_versions
 from hypoforge.paper.latex import escape, plain, prose
-from hypoforge.paper.writer import Written, write_section
+from hypoforge.paper.writer import Written, shown, write_section
 
 COMPILES = 6  # the first compile and at most five after failures (two for the bibliography)
 CITE = re.compile(r"\\cite[pt]?\{([^{}]*)\}")
@@ -243,7 +243,7 @@ def write_paper(
     for section in render.SECTIONS:
         notify(f"writing: {section}")
         result.sections[section] = write_section(model, section, facts, system)
-        paper.set_prose(section, result.sections[section].text)
+        paper.set_prose(section, shown(result.sections[section], facts))
     printed = {
         **facts.setup(),
         "images": facts.images,
@@ -322,9 +322,9 @@ def _compile_loop(
                 )
                 again.removed = written.removed + again.removed
                 result.sections[section] = again
-                paper.set_prose(section, again.text)
+                paper.set_prose(section, shown(again, paper.facts))
             elif step in ("rewrite", "literal"):
-                paper.set_prose(section, written.text, literal=True)
+                paper.set_prose(section, shown(written, paper.facts), literal=True)
             else:
                 code = write_section(None, section, paper.facts, system)
                 code.removed = [*written.removed, (written.text, "replaced: did not compile")]

@@ -63,7 +63,11 @@ PURPOSE = {
 }
 SHINGLE = 8  # words in a run that, said twice, makes a sentence a repeat
 LONGEST = 70  # words in a sentence; a longer one is a small model running on
-MIN_CHARS = 60  # a section with less than this left after the checks gets code's sentences
+MIN_CHARS = 60
+# Sections that always open with code's sentences (what was measured), the model's after them.
+ANCHORED = frozenset(
+    {"abstract", "results"}
+)  # a section with less than this left after the checks gets code's sentences
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\(])")
 
 
@@ -138,6 +142,12 @@ FOUND = re.compile(
     r"paradigm|unprecedented|never been possible|state[- ]of[- ]the[- ]art|novel\w*)\b",
     re.IGNORECASE,
 )
+# Words that claim a win, with or without a hypothesis named.
+SUPERIOR = re.compile(
+    r"\b(superior|outperform\w*|better than|beats?|beating|surpass\w*|exceed\w*|"
+    r"improv\w* (on|over|upon))\b",
+    re.IGNORECASE,
+)
 # Phrases that assert although they hold a negation word.
 ASSERTIVE = re.compile(
     r"\b(without (a |any )?doubt|no doubt|not only|(with|without) (no |any )?exceptions?|"
@@ -192,7 +202,7 @@ def _claims(sentence: str, facts: Facts, named: list[str]) -> list[str]:
             why.append(f"{hid} is a published component ({row.known}), never new")
         elif (_asserts(CLAIM, sentence) or _asserts(FOUND, sentence)) and not row.discovery:
             why.append(f"claims for {hid} what the ledger does not hold (no confirmed discovery)")
-    found = _asserts(WE_FOUND, sentence) or _asserts(FOUND, sentence)
+    found = any(_asserts(p, sentence) for p in (WE_FOUND, FOUND, SUPERIOR))
     if not named and not facts.discoveries and found:
         why.append("claims a discovery; none was confirmed on held-out splits")
     return why
@@ -382,3 +392,11 @@ def write_section(
         )
     done.text = text
     return done
+
+
+def shown(written: Written, facts: Facts) -> str:
+    """The prose a section prints: a model's text in an ``ANCHORED`` section comes after code's
+    sentences (what was measured), any other as written."""
+    if written.section in ANCHORED and written.source != "code":
+        return render.default_prose(written.section, facts) + "\n\n" + written.text
+    return written.text

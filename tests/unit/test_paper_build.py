@@ -251,8 +251,9 @@ def test_a_compile_error_in_a_section_is_rewritten_then_printed_literally_then_c
     # 2: written again, told the error; 3: the same words, printed as text; 4: code's sentences
     assert "the LaTeX did not compile: ./paper.tex:" in writer.prompts("results discussion")[1]
     assert "Undefined control sequence" in writer.prompts("results discussion")[1]
-    assert bodies[1] == prose(styled, set())[0] and "\\emph{robustly}" in bodies[1]
-    assert bodies[2] == styled.replace("\\emph{robustly}", "robustly")
+    # (the results open with code's measured sentences; the model's words follow)
+    assert bodies[1].endswith(prose(styled, set())[0]) and "\\emph{robustly}" in bodies[1]
+    assert bodies[2].endswith(styled.replace("\\emph{robustly}", "robustly"))
     assert bodies[3].startswith("The best-scored hypothesis,")
     written = result.sections["results"]
     assert written.source == "code" and written.removed[-1] == (styled, "replaced: did not compile")
@@ -501,3 +502,15 @@ def test_a_small_models_repeats_and_run_ons_are_removed(folder):
     assert [s for s, _ in near] == [f"Indeed {run} today."]
     long = " ".join(["word"] * 30 + ["other"] * 45) + "."
     assert "run-on" in problems(f"Start {long}", facts)[0][1]
+
+
+def test_the_abstract_and_results_open_with_what_was_measured(folder):
+    box = FakeTexBox()
+    write_paper(folder, box, model=Writer())
+    abstract = section_lines(box.seen[-1], "abstract")[1]
+    results = section_lines(box.seen[-1], "results")[1]
+    assert abstract.startswith("We report an automated search")
+    assert "scored every proposal with a" in abstract
+    hid, rate = leader(folder)
+    assert results.startswith(f"The best-scored hypothesis, {hid}, reached a win rate of {rate}")
+    assert "were scored against the baselines" in results  # the model's sentences after
