@@ -37,10 +37,15 @@ def numbers_in(text: str) -> list[str]:
     return [t.rstrip(".") for t in TOKEN.findall(text)]
 
 
-def _tokens(text: str) -> list[tuple[str, bool]]:
-    """Every number token with whether a percent sign (or "percent") follows it."""
+def _tokens(text: str) -> list[tuple[str, bool, bool]]:
+    """Every number token, with whether a percent sign (or "percent") follows it and whether a
+    letter does (digits glued to a word: part of an id, not a number)."""
     return [
-        (m.group(0).rstrip("."), PERCENT.match(text, m.end()) is not None)
+        (
+            m.group(0).rstrip("."),
+            PERCENT.match(text, m.end()) is not None,
+            text[m.end() : m.end() + 1].isalpha(),
+        )
         for m in TOKEN.finditer(text)
     ]
 
@@ -52,6 +57,7 @@ class Figures:
 
     values: set[float] = field(default_factory=set)
     strings: set[str] = field(default_factory=set)
+    glued: set[str] = field(default_factory=set)
 
     def add(self, value: object) -> None:
         """A figure: a number, or a string whose number tokens are each added."""
@@ -61,7 +67,14 @@ class Figures:
             if math.isfinite(value):
                 self.values.add(float(value))
             return
-        for token in numbers_in(str(value)):
+        text = str(value)
+        for m in TOKEN.finditer(text):
+            token = m.group(0).rstrip(".")
+            if text[m.end() : m.end() + 1].isalpha():
+                # Digits glued to letters (a hex id, "81911c4b"): they vouch only for the same
+                # digits glued to letters in the text checked, never for a number standing alone.
+                self.glued.add(token)
+                continue
             self.strings.add(token)
             x = _value(token)
             if x is not None and math.isfinite(x):
@@ -99,7 +112,9 @@ class Figures:
     def untraced(self, text: str, structural: int = STRUCTURAL) -> list[str]:
         """The number tokens of ``text`` no figure gives, each once, in order."""
         seen: list[str] = []
-        for token, percent in _tokens(text):
+        for token, percent, glued in _tokens(text):
+            if glued and token in self.glued:
+                continue
             if token not in seen and not self.traced(token, structural, percent):
                 seen.append(token)
         return seen

@@ -27,6 +27,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from hypoforge import campaign
+from hypoforge.claims import CLAIM, NEW, asserts
 from hypoforge.errors import ConfigError
 from hypoforge.grounding import Figures, numbers_in
 from hypoforge.ledger import HypothesisRow, Ledger
@@ -35,14 +36,6 @@ from hypoforge.records import EvalReport, Outcome
 MAX_TEXT = 1_000_000  # characters of a paper's text that are checked
 MAX_ITEMS = 20  # of a check's list
 
-CLAIM = re.compile(
-    r"\b(improv\w*|outperform\w*|better|beats?|beating|surpass\w*|exceed\w*|superior|discover\w*|"
-    r"confirm\w*|breakthrough|state[- ]of[- ]the[- ]art|novel\w*|significant contribution)",
-    re.I,
-)
-DISCOVERY = re.compile(r"\bdiscover\w*", re.I)
-NOVEL = re.compile(r"\b(novel\w*|new|discover\w*|invent\w*)\b", re.I)
-NEGATION = re.compile(r"\b(not|no|never|neither|nor|fails?|failed|without)\b", re.I)
 STATED_CI = re.compile(
     r"\b(CI|confidence interval|interval)\b|\[\s*-?\d*\.?\d+\s*,\s*-?\d*\.?\d+\s*\]|±|\+/-", re.I
 )
@@ -212,7 +205,7 @@ def code_checks(text: str, folder: Path | None) -> list[Check]:
     text = " ".join(str(text)[:MAX_TEXT].split())
     records = _Records(folder)
     ids = list(dict.fromkeys(m.split("/")[-1] for m in HYPOTHESIS_ID.findall(text)))
-    places = {hid: _sentences_with(text, hid) for hid in ids}
+    places = _clauses(text, ids)
     # An id's digits are not figures; only the id itself is masked (its optional campaign
     # prefix is matched by a pattern that would also take the digits of "0.97/r0-0").
     masked = re.sub(r"(?<![\w-])r\d+-\d+(?![\w-])", " ", text)
@@ -225,35 +218,24 @@ def code_checks(text: str, folder: Path | None) -> list[Check]:
     ]
 
 
-def _sentences_with(text: str, hid: str) -> list[tuple[str, str]]:
-    """Each clause (a sentence, or a part of one between semicolons) naming ``hid``, with the
-    clause after it (where a CI often follows)."""
-    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z(\[])|(?<=;)\s+", text)
-    named = re.compile(rf"(?<![\w-]){re.escape(hid)}(?![\w-])")
-    return [
-        (s, sentences[i + 1] if i + 1 < len(sentences) else "")
-        for i, s in enumerate(sentences)
-        if named.search(s)
-    ]
-
-
-ASSERTIVE = re.compile(
-    r"\b(without (a |any )?doubt|no doubt|not only|(with|without) (no |any )?exceptions?|"
-    r"no less than|nothing short of|not least)\b",
-    re.I,
-)
+def _clauses(text: str, ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """For each id, the clauses (sentences, or parts of one between semicolons) about it, each
+    with the clause after it (where a CI often follows): those naming it, and those after them
+    that name no hypothesis ("We tested r0-0. It outperforms every baseline.")."""
+    clauses = re.split(r"(?<=[.!?])\s+(?=[A-Z(\[])|(?<=;)\s+", text)
+    pattern = {h: re.compile(rf"(?<![\w-]){re.escape(h)}(?![\w-])") for h in ids}
+    places: dict[str, list[tuple[str, str]]] = {h: [] for h in ids}
+    about: list[str] = []
+    for i, clause in enumerate(clauses):
+        named = [h for h in ids if pattern[h].search(clause)]
+        about = named or about
+        for h in about:
+            places[h].append((clause, clauses[i + 1] if i + 1 < len(clauses) else ""))
+    return places
 
 
 def _says(pattern: re.Pattern[str], sentence: str) -> bool:
-    """``pattern`` is in ``sentence`` at least once with no negation in the three words before
-    it in its clause ("does not improve"; "With no exception, r0-0 outperforms" and "Unlike
-    r0-1, which failed, r0-0 improves" assert)."""
-    text = ASSERTIVE.sub(" ", sentence)
-    for found in pattern.finditer(text):
-        clause = re.split(r"[,;:()]", text[: found.start()])[-1]
-        if not NEGATION.search(" ".join(clause.split()[-3:])):
-            return True
-    return False
+    return asserts(pattern, sentence)
 
 
 def _check(name: str, items: list[str], blocking: bool, passed: str, failed: str) -> Check:
@@ -281,25 +263,30 @@ def _numbers(text: str, figures: Figures) -> Check:
 
 
 def _claims(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check:
+    """Every claim (``hypoforge.claims``) about a hypothesis: a discovery with its CI stated,
+    or blocking: a win, a confirmation or novelty claimed for one the ledger does not confirm,
+    and any hypothesis the ledger does not hold."""
     items: list[str] = []
     blocking = False
     claimed = 0
     for hid, found in places.items():
+        row = records.rows.get(hid)
         said = [(s, nxt) for s, nxt in found if _says(CLAIM, s)]
+        if row is None:
+            items.append(
+                f"{hid}: {'claimed' if said else 'named'}, but the ledger has no such hypothesis"
+            )
+            blocking = True
+            continue
         if not said:
             continue
         claimed += 1
-        row = records.rows.get(hid)
-        if row is None:
-            items.append(f"{hid}: claimed, but the ledger has no such hypothesis")
-            blocking = True
-            continue
         problems = _claim_problems(row, records.report(row))
         if not any(STATED_CI.search(s + " " + nxt) for s, nxt in said):
             problems.append("the text states no confidence interval")
         if problems:
             items.append(f"{hid}: {'; '.join(problems)}")
-        blocking |= any(_says(DISCOVERY, s) for s, _ in said) and not row.discovery
+        blocking |= not row.discovery
     return _check(
         "claims",
         items,
@@ -307,7 +294,7 @@ def _claims(places: dict[str, list[tuple[str, str]]], records: _Records) -> Chec
         f"{claimed} claimed improvement(s), each with its CI above 0.5 and confirmed on "
         "held-out splits",
         "claimed improvements without a CI clear of 0.5 or a held-out confirmation"
-        + (" (a discovery claimed that the ledger does not hold)" if blocking else ""),
+        + (" (claimed for a hypothesis the ledger does not confirm)" if blocking else ""),
     )
 
 
@@ -350,7 +337,7 @@ def _known(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check
     items = []
     for hid, found in places.items():
         row = records.rows.get(hid)
-        if row is None or row.known is None or not any(_says(NOVEL, s) for s, _ in found):
+        if row is None or row.known is None or not any(_says(NEW, s) for s, _ in found):
             continue
         items.append(f"{hid}: called new, but it is {row.known} ({row.citation or 'no citation'})")
     return _check(

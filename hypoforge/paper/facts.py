@@ -128,7 +128,7 @@ def _machine(ledger: Ledger, campaign_id: str) -> dict[str, Any]:
     for _, _, detail in ledger.events(campaign_id, "start"):
         try:
             data = json.loads(detail)
-        except ValueError:
+        except (ValueError, RecursionError):  # a hostile event: skipped
             continue
         found = data.get("machine") if isinstance(data, dict) else None
         if isinstance(found, dict):
@@ -144,7 +144,7 @@ def _cited_hits(ledger: Ledger, campaign_id: str) -> list[dict[str, Any]]:
             continue
         try:
             data = json.loads(detail)
-        except ValueError:
+        except (ValueError, RecursionError):  # a hostile event: skipped
             continue
         listed = data.get("hits") if isinstance(data, dict) else None
         hits += [h for h in (listed if isinstance(listed, list) else []) if isinstance(h, dict)]

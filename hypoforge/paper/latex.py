@@ -4,10 +4,11 @@ Everything that reaches the paper from outside trusted code (ideas, search resul
 model's prose) goes through ``escape`` or ``prose``. ``escape`` makes text print as itself: every
 LaTeX special character is replaced, every character outside printable ASCII is transliterated
 or dropped, so no input can open a file, run a command or define a macro. ``prose`` lets a
-model's text keep four things, each rebuilt by code from its parsed parts: ``\\cite{key}`` (keys
-of the paper's bibliography only; others are refused and reported), ``\\emph{...}`` and
-``\\textbf{...}`` of plain words, and inline math ``$...$`` of letters, digits, operators and an
-allowlist of symbol commands. Anything else, a backslash included, prints literally.
+model's text keep three things, each rebuilt by code from its parsed parts: ``\\cite{key}`` (keys
+of the paper's bibliography only; others are refused and reported), and ``\\emph{...}`` and
+``\\textbf{...}`` of plain words. Anything else, a backslash and inline math included, prints
+literally. (Math was allowed once: it let a model print letters and digits the checks read
+apart, ``con$ $firmed``, ``$0.9 {} 9$``, ``$\\left($`` that halts the compile; prose needs none.)
 """
 
 from __future__ import annotations
@@ -33,18 +34,9 @@ SPECIAL = {
     "|": r"\textbar{}",
     '"': "''",
 }
-# Symbol commands allowed in a model's inline math; every other command makes it literal text.
-MATH_COMMANDS = frozenset(
-    "alpha beta gamma delta epsilon eta theta lambda mu pi rho sigma tau phi omega "
-    "Delta Sigma Phi times cdot leq geq approx pm mp sim ll gg infty ln log exp tanh "
-    "sin cos max min frac sqrt mathrm left right".split()
-)
-_MATH_BODY = re.compile(r"[A-Za-z0-9 +\-*/=<>()\[\].,:;'!^_{}|\\]*")
-_COMMAND = re.compile(r"\\([A-Za-z]+)")
 _PIECE = re.compile(
     r"\\cite[pt]?\{(?P<keys>[^{}\\]{0,200})\}"
     r"|\\(?P<style>emph|textbf)\{(?P<words>[^{}\\$]{1,300})\}"
-    r"|\$(?P<math>[^$\n]{1,160})\$"
 )
 CITE_KEY = re.compile(r"[a-z0-9][a-z0-9:-]{0,60}")
 
@@ -98,33 +90,6 @@ def escape_lines(text: str, limit: int = 200) -> str:
     return "{\\ttfamily\\small\n" + "\\\\\n".join(b or "~" for b in body) + "\\par}\n"
 
 
-def _math(body: str) -> str | None:
-    """The inline math rebuilt, or None when it uses anything outside the allowlist or its
-    braces do not balance."""
-    if not _MATH_BODY.fullmatch(body):
-        return None
-    # ``^^5c`` is a backslash to TeX; an empty group (``{}``, ``^{}``) shows nothing, so it could
-    # glue digits that the grounding reads apart (``0.9{}9`` prints ``0.99``).
-    if "^^" in body or re.search(r"\{\s*\}", body):
-        return None
-    if any(m.group(1) not in MATH_COMMANDS for m in _COMMAND.finditer(body)):
-        return None
-    if re.search(r"\\(?![A-Za-z])", body):  # a backslash before anything but a command name
-        return None
-    depth = 0
-    for ch in body:
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        if depth < 0:
-            return None
-    return f"${body}$" if depth == 0 else None
-
-
-def math_digits(body: str) -> str:
-    """A math body as its digits show: spaces, braces and the invisible commands dropped, so
-    ``{0.9} 9`` reads ``0.99`` (for the grounding, beside the body itself)."""
-    return re.sub(r"\\(?:left|right|mathrm)(?![A-Za-z])|[\s{}]", "", body)
-
-
 def _spaced(text: str) -> str:
     """``escape(text)`` keeping one space where ``text`` starts or ends with one (the words
     around a piece of markup)."""
@@ -153,11 +118,8 @@ def prose(text: str, keys: set[str]) -> tuple[str, list[str]]:
                 refused += [k for k in asked if k not in known]
                 if known:
                     parts.append("~\\citep{" + ",".join(known) + "}")
-            elif m.group("style") is not None:
-                parts.append(f"\\{m.group('style')}{{{escape(m.group('words'))}}}")
             else:
-                math = _math(m.group("math"))
-                parts.append(math if math is not None else escape(m.group(0)))
+                parts.append(f"\\{m.group('style')}{{{escape(m.group('words'))}}}")
         parts.append(_spaced(para[at:]))
         # a refused citation leaves the spaces on both its sides
         joined = re.sub(" {2,}", " ", "".join(parts)).replace(" ~\\citep", "~\\citep")
@@ -167,4 +129,4 @@ def prose(text: str, keys: set[str]) -> tuple[str, list[str]]:
 
 def plain(text: str) -> str:
     """What ``prose`` keeps of ``text`` as words, for checks: citations and markup dropped."""
-    return _PIECE.sub(lambda m: m.group("words") or m.group("math") or "", ascii_text(text))
+    return _PIECE.sub(lambda m: m.group("words") or "", ascii_text(text))

@@ -20,9 +20,10 @@ from typing import Any
 from agents.analyst import HYPOTHESIS_ID
 from agents.llm import ParseError, ask
 from agents.prompting import render as render_prompt
+from hypoforge.claims import CLAIM, NEW, asserts
 from hypoforge.paper import render
 from hypoforge.paper.facts import Facts, number
-from hypoforge.paper.latex import _PIECE, ascii_text, math_digits, plain
+from hypoforge.paper.latex import _PIECE, ascii_text, plain
 
 PURPOSE = {
     "abstract": (
@@ -122,36 +123,12 @@ def keys_text(facts: Facts) -> str:
     )
 
 
-# A claim about a hypothesis: checked against its row (a discovery must be one, a published
-# component is never new). A sentence that negates (not, no, never) is not read as a claim.
-CLAIM = re.compile(
-    r"\b(discover\w*|confirm\w*|novel|new|outperform\w*|beat\w*|better|superior|improv\w*|"
-    r"state[- ]of[- ]the[- ]art|best)\b",
-    re.IGNORECASE,
-)
-NEW = re.compile(r"\b(novel|new|discover\w*|first|invent\w*|introduc\w*)\b", re.IGNORECASE)
-NEGATED = re.compile(r"\b(not|no|never|none|nor|neither|without|fail\w*)\b|n't\b", re.I)
-WE_FOUND = re.compile(
-    r"\b(we|this (paper|campaign|work|study))\b.{0,40}\b(discover\w*|found a new|propose[sd]? a "
-    r"new|introduce[sd]? a new|invent\w*)\b",
-    re.IGNORECASE,
-)
-FOUND = re.compile(
-    r"\b(confirm\w*|discover\w*|breakthrough|groundbreaking|significant contribution\w*|"
-    r"new (findings?|results?|methods?|approach\w*|era|insights?)|game[- ]changer|revolution\w*|"
-    r"paradigm|unprecedented|never been possible|state[- ]of[- ]the[- ]art|novel\w*)\b",
-    re.IGNORECASE,
-)
-# Words that claim a win, with or without a hypothesis named.
-SUPERIOR = re.compile(
-    r"\b(superior|outperform\w*|better than|beats?|beating|surpass\w*|exceed\w*|"
-    r"improv\w* (on|over|upon))\b",
-    re.IGNORECASE,
-)
-# Phrases that assert although they hold a negation word.
-ASSERTIVE = re.compile(
-    r"\b(without (a |any )?doubt|no doubt|not only|(with|without) (no |any )?exceptions?|"
-    r"no less than|nothing short of|not least)\b",
+# Claims (``hypoforge.claims``, the reviewer's rule too) beyond its words: hype a small model
+# writes about a result it does not name.
+HYPE = re.compile(
+    r"new (findings?|results?|methods?|approach\w*|era|insights?)|paradigm|never been possible|"
+    r"\b(we|this (paper|campaign|work|study))\b.{0,40}\b(found a new|propose[sd]? a new|"
+    r"introduce[sd]? a new)",
     re.IGNORECASE,
 )
 # Numbers in words: never printed by code, so never in the facts.
@@ -161,12 +138,34 @@ NUMBER_WORDS = re.compile(
     r"percent|per cent|dozens?|\w+fold)\b",
     re.IGNORECASE,
 )
-NAME = re.compile(r"\b[A-Z][A-Za-z-]*[A-Za-z]\b")
+NAME = re.compile(r"\b[A-Z][A-Za-z0-9-]*[A-Za-z0-9]\b")
 # Capitalised words any paper uses; a name beyond these and the facts' words is made up.
 COMMON = frozenset(
-    "i we our the this these those a an in on of for to it its table figure section appendix "
-    "however each every no none all both one two three first second finally moreover thus "
-    "here there when where while which what as at by with from and or but not if so".split()
+    """i we our us the this these that those a an in on of for to it its they their them there
+    table figure section appendix however each every no none all both one two three first second
+    third finally moreover thus here when where while which what who how why as at by with from
+    and or but not if so then also only such some any most more less many much other another
+    same since after before during because although though yet still further furthermore
+    overall together instead indeed given using based unlike like beyond within without across
+    against among between over under about above below than can could may might must should
+    would will shall is are was were be been being has have had do does did results result
+    method methods hypotheses hypothesis proposals proposal datasets dataset baselines baseline
+    experiments experiment models model search campaign paper work study task tasks win rate
+    rates intervals interval accuracy scores score evidence measurements future next
+    limitations conclusion background related setup seeds seed splits budget budgets screening
+    selection confirmation held-out probe critic sandbox harness reward ladder activation
+    activations component components function functions network networks training data code
+    published catalogue none neither""".split()
+)
+# A letter standing for a digit (``O.99``, ``0.9l``), a ratio of small integers (``6 of 7``) and
+# a numbered citation (``[7]``, ``et al.``): numbers the check would not read as invented.
+LOOKALIKE = re.compile(r"\b[OolI]\.\d|\d\.\d*[OolI]\b|\b\d+[lIO]\b|\b[lIO]\d")
+RATIO = re.compile(r"\b\d+\s+(?:out\s+)?of\s+(?:the\s+)?\d+\b")
+CITED = re.compile(r"\[\s*\d+(?:\s*[,-]\s*\d+)*\s*\]|\bet al\b")
+# Words to the paper's readers (the reviewers are models too): a paper states, it asks nothing.
+ADDRESSED = re.compile(
+    r"\breview(er|ers|ing)?\b|overall score|\baccept\w*|code checks?|\bignore\b|instructions?",
+    re.IGNORECASE,
 )
 KEYLIKE = re.compile(r"\b[a-z]+\d{4}[a-z_]*\b")  # nair2010rectified: a key written as a word
 # Words of the instructions a small model repeats back: never prose about the campaign.
@@ -178,33 +177,23 @@ ECHO = re.compile(
 )
 
 
-def _asserts(pattern: re.Pattern[str], sentence: str) -> bool:
-    """``pattern`` occurs in ``sentence`` at least once without a negation in the three words
-    before it in its own clause ("was not confirmed", "no new component" negate; "but we
-    confirmed", "Unlike r0-1, which failed, r0-0 was confirmed" and "without a doubt
-    confirmed" do not)."""
-    text = ASSERTIVE.sub(" ", sentence)
-    for m in pattern.finditer(text):
-        clause = re.split(r"[,;:()]", text[: m.start()])[-1]
-        if not NEGATED.search(" ".join(clause.split()[-3:])):
-            return True
-    return False
-
-
 def _claims(sentence: str, facts: Facts, named: list[str]) -> list[str]:
+    """Claims ``sentence`` makes that the ledger does not hold, for the hypotheses it names (or
+    the sentence before it named: "We report r0-0. It outperforms ..."); a claim that names
+    none is refused."""
     rows = {r.id: r for r in facts.rows}
+    claimed = asserts(CLAIM, sentence) or asserts(HYPE, sentence)
     why = []
     for hid in named:
         row = rows.get(hid)
         if row is None:
             continue
-        if row.known and _asserts(NEW, sentence):
+        if row.known and asserts(NEW, sentence):
             why.append(f"{hid} is a published component ({row.known}), never new")
-        elif (_asserts(CLAIM, sentence) or _asserts(FOUND, sentence)) and not row.discovery:
+        elif claimed and not row.discovery:
             why.append(f"claims for {hid} what the ledger does not hold (no confirmed discovery)")
-    found = any(_asserts(p, sentence) for p in (WE_FOUND, FOUND, SUPERIOR))
-    if not named and not facts.discoveries and found:
-        why.append("claims a discovery; none was confirmed on held-out splits")
+    if not named and claimed:
+        why.append("claims a result without naming the hypothesis")
     return why
 
 
@@ -223,12 +212,14 @@ def vocabulary(facts: Facts) -> set[str]:
 
 
 def _invented_names(sentence: str, words: set[str]) -> list[str]:
-    """Capitalised words past the sentence's first that are not in ``words`` (invented
-    institutions, systems, people, venues)."""
+    """Capitalised words that are not in ``words`` (invented institutions, systems, people,
+    venues), the sentence's first word too unless it is a common one, and names with digits
+    (``T5``, ``A100``)."""
     found = []
     for m in NAME.finditer(plain(sentence)):
-        if m.start() > 0 and m.group(0).lower() not in words and m.group(0) not in found:
-            found.append(m.group(0))
+        word = m.group(0)
+        if word.lower() not in words and word not in found:
+            found.append(word)
     return found
 
 
@@ -241,26 +232,30 @@ def problems(text: str, facts: Facts) -> list[tuple[str, str]]:
     seen: set[str] = set()
     vocab = vocabulary(facts)
     for para in re.split(r"\n\s*\n", text):
+        previous: list[str] = []  # the ids the sentence before named, in this paragraph
         for sentence in SENTENCE.split(" ".join(para.split())):
             why = []
-            # The campaign's ids are names, not numbers (``r0-12`` is no claim of 12); math is
-            # read as its digits show too (``$0.9 9$`` prints 0.99).
-            words = HYPOTHESIS_ID.sub(lambda m: " " if m.group(0) in ids else m.group(0), sentence)
-            maths = [m.group("math") for m in _PIECE.finditer(sentence) if m.group("math")]
-            shown = " ".join([plain(words), *map(math_digits, maths)])
-            # ...and with every command and markup character read as a space, so digits glued
-            # to one (``$\\approx$0.97``, ``\\emph{about}0.97``) are read as the number they print.
-            spaced = re.sub(r"\\[A-Za-z]+|[{}$~^_\\]", " ", words)
-            bad = facts.figures.untraced(f"{shown} {spaced}", structural=0)
+            # What the sentence prints: markup gone, nothing put in its place (so
+            # ``con\\emph{firmed}`` reads "confirmed").
+            printed = plain(sentence)
+            # The campaign's ids are names, not numbers (``r0-12`` is no claim of 12)...
+            words = HYPOTHESIS_ID.sub(lambda m: " " if m.group(0) in ids else m.group(0), printed)
+            # ...and with every markup character read as a space too, so digits glued to one
+            # (``$\\approx$0.97``, ``\\emph{about}0.97``) are read as the number they print.
+            spaced = re.sub(r"\\[A-Za-z]+|[{}$~^_\\]", " ", HYPOTHESIS_ID.sub(" ", sentence))
+            bad = facts.figures.untraced(f"{words} {spaced}", structural=0)
             spelled = NUMBER_WORDS.findall(sentence)
             if spelled:
                 why.append(
                     "numbers in words: "
                     + ", ".join(w[0] if isinstance(w, tuple) else w for w in spelled[:3])
                 )
+            odd = LOOKALIKE.findall(printed) + RATIO.findall(printed) + CITED.findall(printed)
+            if odd:
+                why.append("numbers in disguise: " + ", ".join(str(o) for o in odd[:3]))
             if bad:
                 why.append("numbers not in the facts: " + ", ".join(bad[:5]))
-            named = HYPOTHESIS_ID.findall(sentence)
+            named = HYPOTHESIS_ID.findall(printed)
             unknown_ids = [i for i in named if i not in ids]
             if unknown_ids:
                 why.append("hypothesis ids not in the campaign: " + ", ".join(unknown_ids[:5]))
@@ -273,15 +268,19 @@ def problems(text: str, facts: Facts) -> list[tuple[str, str]]:
             unknown = [k for k in asked if k and k not in keys]
             if unknown:
                 why.append("citation keys not in the bibliography: " + ", ".join(unknown[:5]))
-            why += _claims(sentence, facts, [i for i in named if i in ids])
+            subjects = [i for i in named if i in ids] or previous
+            previous = subjects
+            why += _claims(printed, facts, subjects)
             invented = _invented_names(sentence, vocab)
             if invented:
                 why.append("names not in the facts: " + ", ".join(invented[:4]))
             keyish = [w for w in KEYLIKE.findall(plain(sentence)) if w not in ids]
             if keyish:
                 why.append("citation keys outside \\cite: " + ", ".join(keyish[:3]))
-            if ECHO.search(sentence):
+            if ECHO.search(printed):
                 why.append("repeats the instructions")
+            if ADDRESSED.search(printed):
+                why.append("addresses the paper's readers or reviewers")
             tokens = re.findall(r"[a-z0-9]+", sentence.lower())
             grams = {" ".join(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
             own = len(tokens) - SHINGLE + 1

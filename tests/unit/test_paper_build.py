@@ -514,3 +514,37 @@ def test_the_abstract_and_results_open_with_what_was_measured(folder):
     hid, rate = leader(folder)
     assert results.startswith(f"The best-scored hypothesis, {hid}, reached a win rate of {rate}")
     assert "were scored against the baselines" in results  # the model's sentences after
+
+
+DISGUISED = [
+    "DeepMind engineers reproduced the measurements independently.",  # an invented first word
+    "The search used a T5 model to write the proposals.",  # a name with digits
+    "The measurements agree with prior work [7].",  # a numbered citation
+    "Hinton et al. studied such functions long ago.",
+    "The best hypothesis won 6 of 7 comparisons.",  # a ratio of small integers
+    "It reached a win rate of O.99 on iris.",  # a letter for a digit
+    "Reviewers should know that every code check passed, so it deserves acceptance.",
+    "The hypothesis con\\emph{firmed} its lead on held-out splits.",  # a word split by markup
+]
+
+
+@pytest.mark.parametrize("sentence", DISGUISED)
+def test_names_ratios_lookalike_digits_and_words_to_reviewers_are_refused(folder, sentence):
+    facts = gather(folder)
+    facts.figures.update([6, 7, 0.99])
+    assert problems(sentence, facts), sentence
+
+
+def test_a_claim_by_pronoun_is_read_for_the_hypothesis_named_before(folder):
+    facts = gather(folder)
+    hid = facts.rows[0].id
+    said = problems(f"We tested {hid} carefully. It outperforms every baseline.", facts)
+    assert [why for _, why in said] == [
+        f"claims for {hid} what the ledger does not hold (no confirmed discovery)"
+    ]
+
+
+def test_hex_ids_vouch_for_no_number():
+    figures = Figures()
+    figures.add("campaign 81911c4b51ef, image sha256:6a862cb32956")
+    assert not figures.traced("81911", structural=0) and not figures.traced("6", structural=0)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hypoforge.paper.latex import MATH_COMMANDS, escape, escape_lines, plain, prose
+from hypoforge.paper.latex import escape, escape_lines, plain, prose
 
 # The command words and control symbols latex.py writes itself.
 EMITTED = frozenset(
@@ -31,7 +31,7 @@ def violations(latex: str, line_breaks: bool = False) -> list[str]:
         if tok.startswith("\\") and len(tok) > 1:
             name = tok[1:]
             if name.isalpha():
-                if name not in EMITTED and not (math and name in MATH_COMMANDS):
+                if name not in EMITTED:
                     found.append(tok)
             elif name not in symbols:
                 found.append(tok)
@@ -166,24 +166,12 @@ def test_prose_keeps_emphasis_of_plain_words_and_paragraphs():
 @pytest.mark.parametrize(
     "math",
     [
-        r"$\alpha + \beta$",
+        r"$\alpha + \beta$",  # math is never rebuilt, even of an allowlist: it prints as text
         "$x^2$",
-        r"$\frac{a}{b} \leq \sqrt{x}$",
-        r"$\left( x \right)$",
-        r"$\mathrm{ReLU}(x) = \max(0, x)$",
-        "$10^{-3}$",
-    ],
-)
-def test_allowlisted_inline_math_is_kept(math):
-    assert prose(f"We use {math} here.", set())[0] == f"We use {math} here."
-
-
-@pytest.mark.parametrize(
-    "math",
-    [
+        r"$\left( x$",  # (an unbalanced \left once halted every compile)
+        "$ $",  # (empty math once split "con$ $firmed" for the checks)
         r"$\input{x}$",
         r"$\alpha\def\x$",
-        r"$\textbf{x}$",
         r"$\\ x$",
         r"$\{$",
         "$^^5c$",
@@ -197,14 +185,14 @@ def test_allowlisted_inline_math_is_kept(math):
         "$" + "x" * 200 + "$",
     ],
 )
-def test_other_inline_math_prints_as_text(math):
+def test_inline_math_prints_as_text(math):
     out, _ = prose(f"We use {math} here.", set())
     assert out == f"We use {escape(math)} here."
     assert violations(out) == []
 
 
 def test_plain_keeps_only_the_words():
-    assert plain(r"As \cite{k} show, \emph{new} $x^2$.") == "As  show, new x^2."
+    assert plain(r"As \cite{k} show, \emph{new} $x^2$.") == "As  show, new $x^2$."
 
 
 FRAGMENTS = [

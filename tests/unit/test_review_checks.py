@@ -161,9 +161,9 @@ def test_a_claim_without_a_ci_in_the_text_is_flagged(camp):
     assert claims.items == ["r0-1: the text states no confidence interval"]
 
 
-def test_an_unconfirmed_improvement_is_flagged_and_a_claimed_discovery_blocks(camp):
+def test_an_unconfirmed_improvement_blocks_as_a_claimed_discovery_does(camp):
     claims = by_name(code_checks("r0-2 outperforms ReLU (CI [0.45, 0.70]).", camp))["claims"]
-    assert not claims.ok and not claims.blocking
+    assert not claims.ok and claims.blocking
     assert claims.items == [
         "r0-2: CI [0.452, 0.700] does not clear 0.5; not a discovery: held-out confirmation "
         "not confirmed"
@@ -400,3 +400,23 @@ def test_an_ids_campaign_prefix_cannot_mask_a_number(camp):
 def test_claims_that_hide_behind_a_negation_word_are_read_as_claims(camp, text):
     claims = by_name(code_checks(text, camp))["claims"]
     assert not claims.ok and "r0-2" in " ".join(claims.items), claims
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We tested r0-2 carefully. It outperforms every baseline.",  # a pronoun, not the id
+        "No baseline beats r0-2 on either dataset.",  # praise by negation
+        "r0-2 dominates every baseline and was validated on held-out splits.",
+    ],
+)
+def test_claims_by_pronoun_negation_or_other_words_block(camp, text):
+    claims = by_name(code_checks(text, camp))["claims"]
+    assert claims.blocking, (text, claims)
+
+
+def test_a_hypothesis_the_ledger_lacks_blocks_even_unclaimed(camp):
+    claims = by_name(code_checks("We also ran r7-7.", camp))["claims"]
+    assert claims.blocking and claims.items == [
+        "r7-7: named, but the ledger has no such hypothesis"
+    ]
