@@ -234,10 +234,6 @@ def _clauses(text: str, ids: list[str]) -> dict[str, list[tuple[str, str]]]:
     return places
 
 
-def _says(pattern: re.Pattern[str], sentence: str) -> bool:
-    return asserts(pattern, sentence)
-
-
 def _check(name: str, items: list[str], blocking: bool, passed: str, failed: str) -> Check:
     return Check(
         name=name,
@@ -271,7 +267,7 @@ def _claims(places: dict[str, list[tuple[str, str]]], records: _Records) -> Chec
     claimed = 0
     for hid, found in places.items():
         row = records.rows.get(hid)
-        said = [(s, nxt) for s, nxt in found if _says(CLAIM, s)]
+        said = [(s, nxt) for s, nxt in found if asserts(CLAIM, s)]
         if row is None:
             items.append(
                 f"{hid}: {'claimed' if said else 'named'}, but the ledger has no such hypothesis"
@@ -323,7 +319,7 @@ def _flags(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check
         if not flags or any(SAYS_FLAGGED.search(s + " " + nxt) for s, nxt in found):
             continue
         items.append(f"{hid}: flagged by the harness ({'; '.join(flags)}); the paper does not say")
-        blocking |= any(_says(CLAIM, s) for s, _ in found)
+        blocking |= any(asserts(CLAIM, s) for s, _ in found)
     return _check(
         "flags",
         items,
@@ -337,7 +333,7 @@ def _known(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check
     items = []
     for hid, found in places.items():
         row = records.rows.get(hid)
-        if row is None or row.known is None or not any(_says(NEW, s) for s, _ in found):
+        if row is None or row.known is None or not any(asserts(NEW, s) for s, _ in found):
             continue
         items.append(f"{hid}: called new, but it is {row.known} ({row.citation or 'no citation'})")
     return _check(

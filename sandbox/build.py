@@ -19,10 +19,12 @@ RECIPE_FILES = ("build_offline.sh", "requirements.txt", "Dockerfile")
 REPOSITORY = "hypoforge-sandbox"
 
 
-def recipe_hash() -> str:
+def recipe_hash(folder: Path = IMAGE_DIR, names: tuple[str, ...] = RECIPE_FILES) -> str:
+    """The content hash of an image recipe: ``names`` in ``folder`` (the sandbox image's by
+    default; the TeX image's is ``sandbox/tex``)."""
     h = hashlib.sha256()
-    for name in RECIPE_FILES:
-        h.update(name.encode() + b"\0" + (IMAGE_DIR / name).read_bytes() + b"\0")
+    for name in names:
+        h.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 

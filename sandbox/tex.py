@@ -12,7 +12,6 @@ bounded reads, decoded with replacement, parsed by regexes, and nothing here rai
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -24,6 +23,7 @@ from hypoforge.errors import ConfigError, ImageMissing, InfraError, SandboxUnava
 from hypoforge.records import Outcome
 from hypoforge.settings import DockerSandboxSettings, Limits
 from hypoforge.text import clean
+from sandbox import build
 from sandbox.base import Job, Mount, RunResult
 from sandbox.docker_sandbox import DockerSandbox
 
@@ -51,10 +51,7 @@ _STEPS = {1: "pdflatex (pass 1)", 2: "bibtex", 3: "pdflatex (pass 2)", 4: "pdfla
 
 # -- the image -----------------------------------------------------------------------------------
 def recipe_hash() -> str:
-    h = hashlib.sha256()
-    for name in RECIPE_FILES:
-        h.update(name.encode() + b"\0" + (TEX_DIR / name).read_bytes() + b"\0")
-    return h.hexdigest()[:16]
+    return build.recipe_hash(TEX_DIR, RECIPE_FILES)
 
 
 def tex_tag() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -51,25 +52,31 @@ def sandbox_check(
         raise typer.Exit(1)
 
 
+def _present(preflight: Callable[[], None]) -> bool:
+    """Whether the image a ``preflight`` checks is built (its ``ImageMissing`` says not; any
+    other failure, a dead engine say, is raised)."""
+    from hypoforge.errors import ImageMissing
+
+    try:
+        preflight()
+    except ImageMissing:
+        return False
+    return True
+
+
 @app.command("build")
 def sandbox_build(
     config: ConfigOpt = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the image exists.")] = False,
 ) -> None:
     """Build the sandbox image offline (debootstrap + pinned wheels) unless it exists."""
-    from hypoforge.errors import ImageMissing
     from sandbox.build import build_offline, default_tag
 
     try:
         settings = load_settings(config)
         tag = settings.sandbox.image or default_tag()
         sandbox = common.make_sandbox(settings)
-        try:
-            sandbox.preflight()
-            exists = True
-        except ImageMissing:
-            exists = False
-        if exists and not force:
+        if _present(sandbox.preflight) and not force:
             out.print(f"sandbox image {tag} is present")
             return
         build_offline(tag)
@@ -84,18 +91,12 @@ def sandbox_build_tex(
     force: Annotated[bool, typer.Option(help="Rebuild even if the image exists.")] = False,
 ) -> None:
     """Build the TeX image offline (debootstrap + Debian's TeX Live) unless it exists."""
-    from hypoforge.errors import ImageMissing
     from sandbox.tex import TexBox, build_tex_image
 
     try:
         settings = load_settings(config)
         box = TexBox(settings.sandbox)
-        try:
-            box.preflight()
-            exists = True
-        except ImageMissing:
-            exists = False
-        if exists and not force:
+        if _present(box.preflight) and not force:
             out.print(f"TeX image {box.image} is present")
             return
         build_tex_image(box.image)

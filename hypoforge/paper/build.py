@@ -120,7 +120,10 @@ class _Paper:
                 code[hid] = (path.parent / "code.py").read_text(errors="replace")
         self.listings = render.code_listings(facts, reported, code) or "No hypothesis was scored."
         self.figures: list[tuple[str, str]] = []
-        self.appendix: list[str] = []
+        # What the page limit moved out of the body: tables by name (re-rendered with the rest:
+        # a dropped bibliography entry changes the known table's citations), then figures.
+        self.appendix_tables: list[str] = []
+        self.appendix_figures: list[tuple[str, str]] = []
         self.latex: dict[str, str] = {}
         self.texts: dict[str, tuple[str, bool]] = {}  # each section's prose as last set
         self.refused: dict[str, list[str]] = {}
@@ -136,8 +139,7 @@ class _Paper:
         (self.src / "references.bib").write_text("\n".join(s.bibtex() for s in self.facts.sources))
         for section, text in self.texts.items():
             self.set_prose(section, text[0], literal=text[1])
-        if self.tables["known_table"]:  # its \citet keys are the dropped ones, perhaps
-            self.tables["known_table"] = render.known_table(self.facts)
+        self.tables["known_table"] = render.known_table(self.facts)  # its \citet keys
         return "bibliography entries dropped after it failed to compile: " + ", ".join(
             s.key for s in gone
         )
@@ -154,6 +156,10 @@ class _Paper:
 
     def tex(self) -> str:
         figures = [render.figure_block(name, caption) for name, caption in self.figures]
+        body = {k: "" if k in self.appendix_tables else v for k, v in self.tables.items()}
+        appendix = [self.tables[k] for k in self.appendix_tables] + [
+            render.figure_block(name, caption) for name, caption in self.appendix_figures
+        ]
         return render.render(
             {
                 "title": escape(
@@ -163,13 +169,13 @@ class _Paper:
                 "campaign": escape(self.facts.campaign),
                 **self.latex,
                 "setup_table": self.setup,
-                **self.tables,
+                **body,
                 "figures": figures,
                 "body_mark": render.BODY_MARK,
                 "cites": bool(self.facts.sources),
                 "bundles_table": self.bundles,
                 "listings": self.listings,
-                "appendix_extra": "\n".join(self.appendix),
+                "appendix_extra": "\n".join(appendix),
             }
         )
 
@@ -210,10 +216,9 @@ def write_paper(
     src.mkdir(parents=True)
     notify("plots")
     report = write_report(folder, home)
-    first = gather(folder, home)
-    ref = first.images[0] if len(first.images) == 1 else None
-    versions = image_versions(sandbox, ref, out) if sandbox is not None else {}
-    facts = gather(folder, home, versions)
+    facts = gather(folder, home)
+    ref = facts.images[0] if len(facts.images) == 1 else None
+    facts.image_versions = image_versions(sandbox, ref, out) if sandbox is not None else {}
     facts.figures.add(facts.summary)  # the task's own words (task.toml), in the brief
     facts.figures.add(95)  # the intervals' level, as the tables print it
     facts.figures.update(
@@ -326,16 +331,23 @@ def _compile_loop(
             elif step in ("rewrite", "literal"):
                 paper.set_prose(section, shown(written, paper.facts), literal=True)
             else:
-                code = write_section(None, section, paper.facts, system)
-                code.removed = [*written.removed, (written.text, "replaced: did not compile")]
-                result.sections[section] = code
-                paper.set_prose(section, code.text)  # code's own sentences: its citations kept
+                _to_code(paper, result, section, system, "replaced: did not compile")
         compiled = _compile(paper, texbox, result, notify)
     if not compiled.ok:
         raise InfraError(
             f"the paper did not compile after {len(result.compiles)} tries: "
             f"{(compiled.errors or [compiled.reason])[0]} (see {paper.src.parent}/writeup-log.md)"
         )
+
+
+def _to_code(paper: _Paper, result: PaperResult, section: str, system: str, why: str) -> None:
+    """``section``'s prose replaced by code's sentences (their citations kept), the model's
+    text logged as removed with ``why``."""
+    written = result.sections[section]
+    code = write_section(None, section, paper.facts, system)
+    code.removed = [*written.removed, (written.text, why)]
+    result.sections[section] = code
+    paper.set_prose(section, code.text)
 
 
 def _bibliography_failed(compiled: Any) -> bool:
@@ -356,23 +368,17 @@ def _fit(
     code's (shorter) prose; each step compiled and measured."""
     moved = [k for k in ("not_run_table", "datasets_table", "known_table") if paper.tables[k]]
     if moved or len(paper.figures) > 1:
-        for k in moved:
-            paper.appendix.append(paper.tables[k])
-            paper.tables[k] = ""
+        paper.appendix_tables += moved
         extra, paper.figures = paper.figures[1:], paper.figures[:1]
-        paper.appendix += [render.figure_block(n, c) for n, c in extra]
+        paper.appendix_figures += extra
         result.moved.append(
             "tables and figures moved to the appendix: " + ", ".join(moved + [n for n, _ in extra])
         )
         _compile_loop(paper, texbox, model, system, result, notify)
     if result.over_pages:
         for section in render.SECTIONS:
-            written = result.sections[section]
-            if written.source != "code":
-                code = write_section(None, section, paper.facts, system)
-                code.removed = [*written.removed, (written.text, "replaced: over the page limit")]
-                result.sections[section] = code
-                paper.set_prose(section, code.text)
+            if result.sections[section].source != "code":
+                _to_code(paper, result, section, system, "replaced: over the page limit")
         result.moved.append("model prose replaced by code's shorter sentences")
         _compile_loop(paper, texbox, model, system, result, notify)
 

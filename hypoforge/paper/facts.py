@@ -159,10 +159,9 @@ def _known_name(known: str) -> str:
     return known
 
 
-def gather(
-    folder: Path, home: Path | None = None, image_versions: dict[str, str] | None = None
-) -> Facts:
-    """The facts of the campaign in ``folder`` (``ConfigError`` when there is none)."""
+def gather(folder: Path, home: Path | None = None) -> Facts:
+    """The facts of the campaign in ``folder`` (``ConfigError`` when there is none); the
+    image's versions are the caller's to fill in (``image_versions``: a sandbox job)."""
     from evaluators import catalogue
 
     info = campaign.load(folder)
@@ -209,7 +208,7 @@ def gather(
         harness_versions=sorted({rep.harness_version for rep in every}),
         data_secrets=sorted({rep.data_secret for rep in every if rep.data_secret}),
         split_names=sorted({c for rep in reports.values() for c in rep.cells}),
-        image_versions=image_versions or {},
+        image_versions={},
         sources=sources,
         keys_of=keys_of,
     )

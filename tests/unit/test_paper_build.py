@@ -548,3 +548,29 @@ def test_hex_ids_vouch_for_no_number():
     figures = Figures()
     figures.add("campaign 81911c4b51ef, image sha256:6a862cb32956")
     assert not figures.traced("81911", structural=0) and not figures.traced("6", structural=0)
+
+
+def test_a_table_the_page_limit_moved_is_re_rendered_when_the_bibliography_goes(folder):
+    """The known table moved to the appendix still cites the catalogue's entry; a bibliography
+    that bibtex then refuses twice loses every entry, and the moved table must lose its
+    citations with it (not reach the compile citing a key that is gone)."""
+
+    class MovedThenBibtexFails(FakeTexBox):
+        def compile(self, folder, out_dir, main="paper.tex"):
+            tex = (folder / main).read_text()
+            moved = tex.index("tab:known") > tex.index(render.BODY_MARK)
+            if moved and (folder / "references.bib").read_text().strip():
+                self.seen.append(tex)
+                return Compiled(
+                    ok=False, pdf=None, pages=None, errors=[], warnings=[], chktex=[],
+                    outcome=Outcome.HYP_ERROR, reason="bibtex failed", seconds=0.5,
+                )  # fmt: skip
+            return super().compile(folder, out_dir, main)
+
+    box = MovedThenBibtexFails(
+        body=lambda tex: 4 if "tab:known" in tex.split("appendix")[-1] else 9
+    )
+    result = write_paper(folder, box, model=None, pages=8)
+    assert result.pdf is not None and not result.over_pages
+    tex = (folder / "paper" / "src" / "paper.tex").read_text()
+    assert "\\citet" not in tex and "same as Mish" in tex.split(render.BODY_MARK)[1]
