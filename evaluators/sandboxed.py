@@ -358,12 +358,19 @@ class SandboxedEvaluator:
         return out
 
     # -- building and reading jobs ---------------------------------------------------------------
-    def data_file(self) -> Path:
-        """The public arrays of every split (no test labels), written once per harness version."""
-        path = self.home / "data" / f"{self.task}-{self.version}-{self.splits_id}.npz"
+    def data_file(self, names: list[str] | None = None) -> Path:
+        """The public arrays (no test labels) of the splits ``names`` (default: all of them),
+        written once per harness version. A job is given the file of exactly the splits it runs
+        (a probe: none), so its container holds no other split's rows."""
+        every = [s.name for s in self.splits]
+        names = every if names is None else names
+        if unknown := sorted(set(names) - set(every)):
+            raise ValueError(f"not a split of this evaluator: {', '.join(unknown)}")
+        part = "" if names == every else "-" + _sha(",".join(names))[:8]
+        path = self.home / "data" / f"{self.task}-{self.version}-{self.splits_id}{part}.npz"
         with _FOLDERS:
             if not path.exists():
-                self._write_data(path)
+                self._write_data(path, names)
         return path
 
     @cached_property
@@ -373,11 +380,12 @@ class SandboxedEvaluator:
         with np.load(self.data_file(), allow_pickle=False) as data:
             return {s.name: _arrays_sha({k: data[k] for k in s.public()}) for s in self.splits}
 
-    def _write_data(self, path: Path) -> None:
+    def _write_data(self, path: Path, names: list[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {}
         for s in self.splits:
-            arrays.update(s.public())
+            if s.name in names:
+                arrays.update(s.public())
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **arrays)  # type: ignore[arg-type]
         tmp.replace(path)
@@ -422,7 +430,7 @@ class SandboxedEvaluator:
                 Mount(source=self.folder / "runner.py", target="/hf/code/runner.py"),
                 Mount(source=RUNNER_LOOP, target="/hf/code/runner_loop.py"),
                 *(Mount(source=p, target=f"/hf/code/{n}") for n, p in self.extra_code.items()),
-                Mount(source=self.data_file(), target="/hf/data.npz"),
+                Mount(source=self.data_file(names), target="/hf/data.npz"),
                 Mount(source=in_dir, target="/hf/in"),
             ],
             out_dir=root / key / "out",

@@ -8,9 +8,10 @@ container.
 Why a secret (``evaluators.secrets``): with fixed seeds and public data, a hypothesis could rebuild
 the data with labels and look its test rows up. So, per installation secret:
 
-- generated datasets draw their samples from a secret seed (the public recipe, run with any seed
-  a container can guess, gives other points);
-- every split keeps a secret stratified subsample (``KEEP``) and assigns train/test rows secretly;
+- generated datasets draw their samples from a secret seed, fresh for every split seed (the
+  public recipe, run with any seed a container can guess, gives other points);
+- every split assigns train/test rows secretly and keeps a secret stratified subsample (``KEEP``)
+  of each;
 - every split's features are perturbed by a secret transform that keeps the learning problem:
   standardise with the dataset's (public) statistics, rotate by a secret random orthogonal matrix
   (so per-column standardisation cannot undo it) and, for the public datasets only, add isotropic
@@ -18,6 +19,16 @@ the data with labels and look its test rows up. So, per installation secret:
   statistics such as Mahalanobis norms after whitening identify a row). The generated datasets
   are not noised: their samples are already secret. The preprocessing task maps the result back to
   raw-looking columns with secret scales and offsets (``evaluators.preprocess.data``).
+
+Samples never cross splits (``tests/unit/test_split_samples.py``): a job holds several splits
+of one dataset (its seeds), so one split's test row must never be another's training row, even up
+to their secret transforms. Generated datasets draw fresh samples per seed (``pool``), so no
+two splits share a sample. A public dataset has one finite set of rows; each group of seeds that
+runs together (``SEEDS``: selection; any other seed: the held-out runs) shares one secret
+stratified train/test partition of its rows (``TEST_FRACTION``), and a seed draws its ``KEEP``
+subsample of each side: a row is a test row in every split of its group or in none. The seeds of
+a group then differ by their subsample, rotation, noise and network, not by which rows are test
+rows; across groups (selection vs confirmation, never in one container) rows do cross.
 
 Measured on the host (four secrets x splits s0-s2, the fixed MLP of the one-pass budget, mean test
 accuracy; scripts in the report of issue 12, attacks in ``tests/unit/test_secrets.py``):
@@ -44,7 +55,7 @@ accuracy; scripts in the report of issue 12, attacks in ``tests/unit/test_secret
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -101,6 +112,11 @@ class Perturbed:
     y_test: np.ndarray
     n_classes: int
     secret_id: str
+    # Provenance, host-side only: the samples' pool (``load``'s) and row indices in it, so that
+    # tests can check that no sample is a test row in one split and a training row in another.
+    pool: int = 0
+    train_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    test_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _spirals(rng: np.random.Generator, n: int = 900, arms: int = 3, noise: float = 0.25):
@@ -140,8 +156,8 @@ def _checkerboard(rng: np.random.Generator, n: int = 1200, k: int = 4):
 @cache
 def load(name: str, *, secret: DataSecret = PUBLIC, pool: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of one dataset (the whole of it, before splitting and perturbing);
-    generated datasets are sampled with a seed derived from ``secret`` (and, for a fresh seed's
-    own samples, its ``pool``)."""
+    generated datasets are sampled with a seed derived from ``secret`` and ``pool`` (a split's
+    seed: each seed has samples of its own; pool 0 keeps the label of the old shared pool)."""
     from sklearn import datasets as sk
 
     if name in PUBLIC_DATASETS:
@@ -181,23 +197,36 @@ def random_rotation(rng: np.random.Generator, d: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
+def partition_group(seed: int) -> str:
+    """The seeds that run in one job share a train/test partition: the selection ``SEEDS``, and
+    every other seed (the held-out ``FRESH_SEEDS`` and any a test picks)."""
+    return "selection" if seed in SEEDS else "fresh"
+
+
 def _assign(y: np.ndarray, name: str, seed: int, secret: DataSecret) -> tuple[np.ndarray, ...]:
-    """Secret row indices (train, test): a stratified ``KEEP`` subsample, then a stratified
-    train/test assignment, both from seeds derived per dataset and seed index."""
+    """Secret row indices (train, test): a stratified train/test partition of all rows shared by
+    the seeds of ``partition_group(seed)`` (so no row is a test row in one of them and a
+    training row in another), then a stratified ``KEEP`` subsample of each side for ``seed``."""
     from sklearn.model_selection import train_test_split
 
     rows = np.arange(len(y))
-    kept, _ = train_test_split(
-        rows, train_size=KEEP, random_state=derive_seed(secret, "keep", name, seed), stratify=y
-    )
-    kept = np.sort(kept)
-    train, test = train_test_split(
-        kept,
+    group = partition_group(seed)
+    pools = train_test_split(
+        rows,
         test_size=TEST_FRACTION,
-        random_state=derive_seed(secret, "assign", name, seed),
-        stratify=y[kept],
+        random_state=derive_seed(secret, "partition", name, group),
+        stratify=y,
     )
-    return train, test
+    kept = []
+    for side, pool in zip(("train", "test"), pools, strict=True):
+        part, _ = train_test_split(
+            pool,
+            train_size=KEEP,
+            random_state=derive_seed(secret, "keep", name, seed, side),
+            stratify=y[pool],
+        )
+        kept.append(np.sort(part))
+    return kept[0], kept[1]
 
 
 def _standardised(x: np.ndarray) -> np.ndarray:
@@ -212,7 +241,7 @@ def _standardised(x: np.ndarray) -> np.ndarray:
 @cache
 def perturbed(name: str, seed: int, *, secret: DataSecret = PUBLIC) -> Perturbed:
     """The secret rows, assignment and perturbation of split ``name``-s``seed``."""
-    x, y = load(name, secret=secret, pool=0 if seed in SEEDS else seed)
+    x, y = load(name, secret=secret, pool=seed)  # generated: fresh samples per seed
     train, test = _assign(y, name, seed, secret)
     rng = derive_rng(secret, "perturb", name, seed)
     z = _standardised(x) @ random_rotation(rng, x.shape[1])
@@ -225,6 +254,9 @@ def perturbed(name: str, seed: int, *, secret: DataSecret = PUBLIC) -> Perturbed
         y_test=y[test],
         n_classes=int(y.max()) + 1,
         secret_id=secret.id,
+        pool=0 if name in PUBLIC_DATASETS else seed,
+        train_rows=train,
+        test_rows=test,
     )
 
 
