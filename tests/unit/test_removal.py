@@ -1,0 +1,181 @@
+"""Removal that cannot fail (sandbox/removal.py): trees deeper than the recursion limit and than
+PATH_MAX, wide trees, unreadable entries, links out and link loops; the marker goes last."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sandbox.removal import remove_tree
+
+ROOT = os.geteuid() == 0
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    """A folder on tmpfs where there is one: the big trees cost seconds a level on slow disks."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(dir=shm, prefix="hf-test-removal-"))
+    yield folder
+    remove_tree(folder)
+
+
+def _deep(top: Path, depth: int, name: str = "d") -> None:
+    """``depth`` nested folders under ``top``, made relative to an open folder: the full path
+    is far past PATH_MAX, as a job that chdir()s down can make it."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir(name, dir_fd=fd)
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        with open(os.open("bottom", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd), "w") as f:
+            f.write("x")
+    finally:
+        os.close(fd)
+
+
+def test_a_tree_deeper_than_the_recursion_limit_and_path_max(scratch):
+    depth = max(5000, sys.getrecursionlimit() + 1000)
+    top = scratch / "out"
+    top.mkdir()
+    _deep(top, depth, name="folder")  # 7 bytes a level: about 35,000 bytes of path
+    assert remove_tree(top)
+    assert not top.exists()
+
+
+def test_a_wide_tree(scratch):
+    top = scratch / "out"
+    top.mkdir()
+    for i in range(100):
+        sub = top / f"d{i}"
+        sub.mkdir()
+        for j in range(250):
+            (sub / f"f{j}").touch()  # 25,000 files and 100 folders
+    assert remove_tree(top)
+    assert not top.exists()
+
+
+def locked_tree(top: Path) -> None:
+    """Folders and files of modes 000, 300 (no listing), 600 (no search), 500 (no writing)."""
+    for sub in ("locked", "noread", "nosearch", "ro"):
+        (top / sub / "inner").mkdir(parents=True)
+        (top / sub / "inner" / "f").write_text("x")
+        (top / sub / "g").write_text("y")
+    (top / "secret").write_text("z")
+    (top / "secret").chmod(0o000)
+    (top / "locked" / "inner").chmod(0o000)
+    (top / "locked").chmod(0o000)
+    (top / "noread").chmod(0o300)
+    (top / "nosearch").chmod(0o600)
+    (top / "ro").chmod(0o500)
+    top.chmod(0o000)
+
+
+def test_unreadable_and_unwritable_entries(tmp_path):
+    """As the job's own user (the host's, when the host is not root): every mode is undone.
+    Root reads anything, so as root the tree is made and removed by user 65534."""
+    if not ROOT:
+        locked_tree(tmp_path / "out")
+        assert remove_tree(tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+        return
+    base = Path(tempfile.mkdtemp(prefix="hf-test-removal-"))
+    os.chown(base, 65534, 65534)
+    pid = os.fork()
+    if pid == 0:  # the child: as user 65534, make the tree and remove it; the answer in its code
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            locked_tree(base / "out")
+            code = 0 if remove_tree(base / "out") and not (base / "out").exists() else 2
+        finally:
+            os._exit(code)
+    try:
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        assert remove_tree(base)
+
+
+def test_links_are_removed_not_followed(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "keep").mkdir(parents=True)
+    (outside / "keep" / "data").write_text("precious")
+    (outside / "file").write_text("precious")
+    top = tmp_path / "out"
+    (top / "a" / "b").mkdir(parents=True)
+    os.symlink(outside, top / "dir-link")
+    os.symlink(outside / "file", top / "a" / "file-link")
+    os.symlink("..", top / "a" / "b" / "loop")  # a loop back to a
+    os.symlink("self", top / "self")  # a link to itself
+    os.symlink("/", top / "a" / "root")
+    assert remove_tree(top)
+    assert not top.exists()
+    assert (outside / "keep" / "data").read_text() == "precious"
+    assert (outside / "file").read_text() == "precious"
+
+
+def test_a_link_given_as_the_folder_is_removed_alone(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "data").write_text("precious")
+    link = tmp_path / "link"
+    os.symlink(target, link)
+    assert remove_tree(link)
+    assert not os.path.lexists(link)
+    assert (target / "data").read_text() == "precious"
+
+
+def test_missing_folder_and_plain_file(tmp_path):
+    assert remove_tree(tmp_path / "never")
+    (tmp_path / "f").write_text("x")
+    assert remove_tree(tmp_path / "f")
+    assert not (tmp_path / "f").exists()
+
+
+def test_the_marker_goes_last_and_stays_when_removal_fails(tmp_path, monkeypatch, caplog):
+    top = tmp_path / "root"
+    (top / "s1" / "out").mkdir(parents=True)
+    (top / "s1" / "out" / "f").write_text("x")
+    (top / "owner").write_text("host/1/2")
+    real_unlink = os.unlink
+
+    def failing(path, *, dir_fd=None):
+        if path == "f":
+            raise OSError(5, "Input/output error")
+        return real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", failing)
+    with caplog.at_level(logging.WARNING, logger="sandbox.removal"):
+        assert not remove_tree(top, last="owner")
+    assert (top / "owner").read_text() == "host/1/2"
+    assert "could not remove" in caplog.text and "Input/output error" in caplog.text
+    monkeypatch.setattr(os, "unlink", real_unlink)
+    assert remove_tree(top, last="owner")
+    assert not top.exists()
+
+
+def test_a_bug_inside_is_logged_not_raised(tmp_path, monkeypatch, caplog):
+    top = tmp_path / "out"
+    (top / "d").mkdir(parents=True)
+
+    def broken(*_a, **_k):
+        raise RecursionError("boom")
+
+    monkeypatch.setattr(os, "scandir", broken)
+    with caplog.at_level(logging.WARNING, logger="sandbox.removal"):
+        assert not remove_tree(top)
+    assert "RecursionError" in caplog.text
+    assert top.exists()
