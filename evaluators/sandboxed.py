@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from hypoforge.records import DatasetScore, EvalReport, Outcome
 from hypoforge.settings import Limits
 from sandbox.artifacts import ArtifactError, read_json, read_npy
 from sandbox.base import Job, Mount, RunResult, Sandbox
+from sandbox.removal import remove_tree
 
 MAX_LOGITS_BYTES = 4 * 1024 * 1024
 RUNNER_LOOP = Path(__file__).with_name("runner_loop.py")  # mounted beside every task's runner
@@ -307,7 +307,7 @@ class SandboxedEvaluator:
         ``ok`` (the default) for a result that reports and fingerprints may read again."""
         if self.keep == "all" or (self.keep == "ok" and keep):
             return
-        shutil.rmtree(result.out_dir.parent, ignore_errors=True)
+        remove_tree(result.out_dir.parent)  # never raises: what stays is logged
 
     def _report(
         self, source: str, spec: Budget, start: float, status: Outcome, reason: str, **extra: Any

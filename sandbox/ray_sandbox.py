@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import shutil
 import socket
 import tempfile
 import threading
@@ -38,7 +37,7 @@ from typing import Any
 from hypoforge.errors import SandboxUnavailable
 from hypoforge.records import Outcome
 from hypoforge.settings import DockerSandboxSettings, Limits
-from sandbox import transfer
+from sandbox import removal, transfer
 from sandbox.base import Job, RunResult, Sandbox
 from sandbox.build import default_tag
 
@@ -91,7 +90,7 @@ class NodeWorker:
                 local.out_dir, job.limits.output_mb * MiB, job.limits.output_files
             )
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            removal.remove_tree(root)  # logged, never raised: the job's result still returns
         return result.model_dump_json(), files, self.node()
 
     def close(self) -> None:

@@ -59,9 +59,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hypoforge.settings import Limits
-from sandbox import reaper
+from sandbox import reaper, removal, warm_files
 from sandbox.base import OUT_DIR, Job
-from sandbox.warm_files import remove_tree
 from sandbox.watchdog import Exit
 
 BOOT_SOURCE = Path(__file__).with_name("warm_boot.py")
@@ -172,8 +171,16 @@ class Slot:
         self.stage.chmod(0o755)
         (self.stage / "out").mkdir()  # a mount point must exist in the read-only /hf
         self.out.mkdir()
+        # The bootstrap is bound from a copy here, not from the checkout: a container's mount
+        # table shows every bind's host path, and the checkout's would name its owner's folders.
+        self.boot.write_bytes(BOOT_SOURCE.read_bytes())
+        self.boot.chmod(0o644)
         if os.getuid() == 0:
             os.chown(self.out, uid, gid)
+
+    @property
+    def boot(self) -> Path:
+        return self.folder / "boot.py"  # -> BOOT_TARGET, read-only
 
     def plan(
         self, owner: str, idle_seconds: float, preload: tuple[str, ...]
@@ -189,7 +196,7 @@ class Slot:
         binds = [
             ("/hf", str(self.stage), True),
             (OUT_DIR, str(self.out), False),
-            (BOOT_TARGET, str(BOOT_SOURCE), True),
+            (BOOT_TARGET, str(self.boot), True),
         ]
         return command, labels, binds
 
@@ -325,8 +332,11 @@ class WarmPool:
         if self._root is None:
             base = self._base or Path(tempfile.gettempdir())
             base.mkdir(parents=True, exist_ok=True)
-            self._root = Path(tempfile.mkdtemp(prefix="hf-warm-", dir=base))
-            (self._root / "owner").write_text(self._owner)
+            # The owner in the name (the reaper's answer even before the owner file exists) and
+            # in the owner file, which removal takes last.
+            prefix = warm_files.root_name(self._owner)
+            self._root = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+            (self._root / warm_files.OWNER_NAME).write_text(self._owner)
         return self._root
 
     def _start(self, slot: Slot) -> None:
@@ -390,7 +400,8 @@ class WarmPool:
         return False
 
     def close(self) -> None:
-        """Remove the idle containers and wait for all background work."""
+        """Remove the idle containers and wait for all background work; then the pool's folder,
+        its owner file last (what cannot be removed is logged and left for the reaper)."""
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
@@ -399,7 +410,7 @@ class WarmPool:
             self.background(self._retire_started, slot)
         self._background.shutdown(wait=True)
         if self._root is not None:
-            remove_tree(self._root)
+            removal.remove_tree(self._root, last=warm_files.OWNER_NAME)
 
     def _retire_started(self, slot: Slot) -> None:
         slot.started.wait()  # a start in flight: remove the container once it exists

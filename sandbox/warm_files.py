@@ -7,17 +7,19 @@ Nothing here follows a link it did not make: mount sources are resolved as Docke
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import hashlib
 import os
+import re
 import shutil
+import socket
 import stat
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from sandbox import reaper
+from sandbox import reaper, removal
 from sandbox.base import Mount
+
+OWNER_NAME = "owner"  # a warm root's marker: its owner's id, removed last
 
 
 def staged_path(stage: Path, target: str) -> Path:
@@ -37,7 +39,8 @@ def stage_mounts(mounts: list[Mount], stage: Path) -> None:
         src = m.source.resolve()
         _make_folders(stage, dest.parent)
         if dest.is_dir() and not dest.is_symlink():
-            shutil.rmtree(dest)
+            if not removal.remove_tree(dest):
+                raise OSError(f"could not clear {dest} for its mount")
         elif dest.exists() or dest.is_symlink():
             dest.unlink()
         if src.is_dir():
@@ -112,26 +115,48 @@ def _copy_file(src: str, dst: Path, mode: int) -> None:
             shutil.copyfileobj(f, g, 1 << 20)
 
 
-def remove_tree(path: Path) -> None:
-    """Remove a slot's folder, whatever modes the copied folders in it carry."""
+def remove_tree(path: Path) -> bool:
+    """Remove a slot's folder, whatever the job left in it (``sandbox/removal.py``); False, and
+    logged, when something stayed."""
+    return removal.remove_tree(path)
 
-    def retry(func: Callable[..., Any], p: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(p), 0o700)
-            func(p)
 
-    shutil.rmtree(path, onerror=retry)
+def root_name(owner: str) -> str:
+    """The prefix of a warm root's folder name: its owner (``host/pid/start``) with the host
+    hashed (``root_stale``)."""
+    host, _, rest = owner.partition("/")
+    pid, _, start = rest.partition("/")
+    return f"hf-warm-{_host_tag(host)}-{pid}-{start}-"
+
+
+def _host_tag(host: str) -> str:
+    return hashlib.sha256(host.encode()).hexdigest()[:8]
+
+
+_ROOT_NAME = re.compile(r"hf-warm-([0-9a-f]{8})-(\d+)-(\w+)-")
+
+
+def root_stale(root: Path) -> bool:
+    """Whether a warm root's owner process is gone. Its name says who made it (``mkdtemp`` gives
+    it whole, so no reaper sees a root without its owner); a root of an older name is judged by
+    its ``owner`` file, and kept when that is missing or incomplete."""
+    found = _ROOT_NAME.match(root.name)
+    if found is not None:
+        tag, pid, start = found.groups()
+        host = socket.gethostname()
+        return tag == _host_tag(host) and not reaper.owner_alive(f"{host}/{pid}/{start}")
+    try:
+        owner = (root / OWNER_NAME).read_text()
+    except OSError:
+        return False
+    return owner.count("/") == 2 and not reaper.owner_alive(owner)
 
 
 def reap_roots(base: Path) -> list[str]:
-    """Remove the warm folders under ``base`` whose owner process is gone."""
+    """Remove the warm folders under ``base`` whose owner process is gone, including those whose
+    removal stopped midway; one that still cannot be removed stays (logged) for the next reap."""
     removed = []
     for root in base.glob("hf-warm-*"):
-        try:
-            owner = (root / "owner").read_text()
-        except OSError:
-            continue
-        if not reaper.owner_alive(owner):
-            remove_tree(root)
+        if root_stale(root) and removal.remove_tree(root, last=OWNER_NAME):
             removed.append(root.name)
     return removed
