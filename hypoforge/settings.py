@@ -29,7 +29,8 @@ class Limits(_Config):
     tmpfs_mb: int = Field(64, ge=1)  # /tmp, charged to the memory limit
     shm_mb: int = Field(64, ge=1)
     output_mb: int = Field(64, ge=1)  # per-attempt output budget; also the largest single file
-    output_files: int = Field(256, ge=1)
+    output_files: int = Field(256, ge=1)  # entries: files, folders, links
+    output_depth: int = Field(32, ge=1)  # levels of nested folders (removal needs no limit)
     nofile: int = Field(1024, ge=64)
     log_tail_bytes: int = Field(8192, ge=256)  # how much of stdout/stderr is kept
 

@@ -71,7 +71,7 @@ EXIT_NAME = ".hf-exit"
 ACK_NAME = ".hf-ack"  # the host's word that it saw the job taken; the bootstrap waits for it
 _NAMES = itertools.count(1)
 # Limits the host enforces itself; every other field is fixed when the container is created.
-HOST_LIMITS = ("wall_seconds", "grace_seconds", "output_files", "log_tail_bytes")
+HOST_LIMITS = ("wall_seconds", "grace_seconds", "output_files", "output_depth", "log_tail_bytes")
 
 
 @dataclass(frozen=True)

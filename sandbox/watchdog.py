@@ -9,7 +9,9 @@ container's cgroup holds no task, so nothing in it can write any more.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -31,27 +33,79 @@ WARM_TICK = 0.002  # how often a warm job's announced end is looked for, in seco
 LOG_INTERVAL = 0.02  # the least time between two log fetches of an announced warm job
 
 
-def output_usage(out_dir: Path, max_files: int) -> tuple[int, int]:
-    """(bytes, entries) under ``out_dir``, not following links; stops counting past max_files.
+@dataclass(frozen=True)
+class Usage:
+    """What a job's output folder holds, as far as the walk went."""
+
+    bytes: int
+    entries: int  # files, folders, links, anything
+    depth: int  # the deepest entry's level: 1 for one at the top; UNREADABLE and TOO_DEEP mark
+    # folders the host could not list (a job hiding its output) and paths too long to name
+
+
+UNREADABLE = -1
+TOO_DEEP = 1 << 30
+
+
+def output_walk(out_dir: Path, max_entries: int, max_depth: int) -> Usage:
+    """Walk ``out_dir`` without recursion and without following links, stopping once past
+    ``max_entries`` entries or ``max_depth`` levels (a tree of any size costs the host little).
     A file counts by the larger of its size and its allocated blocks: space reserved with
-    ``fallocate(FALLOC_FL_KEEP_SIZE)`` takes disk with ``st_size`` 0, a sparse file the reverse."""
-    total, count = 0, 0
-    stack = [out_dir]
-    while stack and count <= max_files:
+    ``fallocate(FALLOC_FL_KEEP_SIZE)`` takes disk with ``st_size`` 0, a sparse file the reverse.
+    A folder the host cannot list hides what is in it: the walk says so (``UNREADABLE``)."""
+    total, count, deepest = 0, 0, 0
+    stack = [(out_dir, 0)]
+    while stack and count <= max_entries and deepest <= max_depth:
+        folder, level = stack.pop()
         try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        except OSError as exc:
+            return Usage(total, count, _hidden(exc))
+        if entries:
+            deepest = max(deepest, level + 1)
         for e in entries:
             count += 1
             try:
                 st = e.stat(follow_symlinks=False)
-            except OSError:
+            except FileNotFoundError:
                 continue
+            except OSError as exc:
+                return Usage(total, count, _hidden(exc))
             total += max(st.st_size, st.st_blocks * 512)
-            if e.is_dir(follow_symlinks=False):
-                stack.append(Path(e.path))
-    return total, count
+            if stat.S_ISDIR(st.st_mode):
+                stack.append((Path(e.path), level + 1))
+    return Usage(total, count, deepest)
+
+
+def _hidden(exc: OSError) -> int:
+    """The depth mark of an entry the host cannot see: its path too long, or its folder's mode."""
+    return TOO_DEEP if exc.errno == errno.ENAMETOOLONG else UNREADABLE
+
+
+def output_usage(out_dir: Path, max_files: int) -> tuple[int, int]:
+    """(bytes, entries) under ``out_dir``, not following links; stops counting past max_files."""
+    usage = output_walk(out_dir, max_files, TOO_DEEP)
+    return usage.bytes, usage.entries
+
+
+def over_budget(usage: Usage, lim: Limits) -> str | None:
+    """Why ``usage`` is over the output budget of ``lim`` (one line), or None."""
+    if usage.bytes >= lim.output_mb * MiB:
+        return f"output exceeded {lim.output_mb} MiB"
+    if usage.entries > lim.output_files:
+        return f"output exceeded {lim.output_files} files (folders count as files)"
+    if usage.depth == UNREADABLE:
+        return "output exceeded what the host may read: a folder it cannot list"
+    if usage.depth > lim.output_depth:
+        return f"output exceeded {lim.output_depth} levels of nested folders"
+    return None
+
+
+def output_excess(out_dir: Path, lim: Limits) -> str | None:
+    """Why the output in ``out_dir`` is over the budget of ``lim``, or None."""
+    return over_budget(output_walk(out_dir, lim.output_files, lim.output_depth), lim)
 
 
 # -- cgroups: what the kernel says about a container, read on the host -------------------------
@@ -132,7 +186,7 @@ class Watched:
     """What the watchdog saw of one job."""
 
     timed_out: bool = False
-    quota: bool = False
+    quota: str | None = None  # why the output was over its budget
     pids_peak: int | None = None
     log: bytes | None = None  # a warm job's complete log, once announced
     log_asked: float = float("-inf")  # when the engine was last asked for it
@@ -178,13 +232,13 @@ class Watchdog:
         wall = (ended.at if ended is not None else exit.at or time.monotonic()) - start
         if slot is not None:
             slot.clear_marks()
-        used, files = output_usage(watched, lim.output_files)
-        quota = w.quota or used >= lim.output_mb * MiB or files > lim.output_files
+        quota = w.quota or output_excess(watched, lim)
         return classify(
             exit_code=exit_code,
             oom_killed=oom_killed,
             timed_out=w.timed_out,
-            quota=quota,
+            quota=quota is not None,
+            quota_reason=quota,
             lim=lim,
             common=dict(
                 wall_seconds=round(wall, 3),
@@ -216,9 +270,8 @@ class Watchdog:
                 pids = cgroup_tasks(container.id)
                 if pids is not None:
                     w.pids_peak = max(w.pids_peak or 0, pids)
-                used, files = output_usage(watched, lim.output_files)
-                if used >= lim.output_mb * MiB or files > lim.output_files:
-                    w.quota = True
+                w.quota = output_excess(watched, lim)
+                if w.quota is not None:
                     self.kill(container)
                     return w
                 if now >= deadline:
@@ -284,12 +337,13 @@ def classify(
     quota: bool,
     lim: Limits,
     common: dict[str, Any],
+    quota_reason: str | None = None,
 ) -> RunResult:
     """The outcome of a container's end: the host's kills first, then the kernel's, then the
     exit code."""
     flags = dict(exit_code=exit_code, timed_out=timed_out, oom_killed=oom_killed)
     if quota:
-        reason = f"output exceeded {lim.output_mb} MiB or {lim.output_files} files"
+        reason = quota_reason or f"output exceeded {lim.output_mb} MiB or {lim.output_files} files"
         return RunResult(
             outcome=Outcome.DISK_QUOTA, reason=reason, quota_exceeded=True, **flags, **common
         )

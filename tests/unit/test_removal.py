@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -179,3 +180,114 @@ def test_a_bug_inside_is_logged_not_raised(tmp_path, monkeypatch, caplog):
         assert not remove_tree(top)
     assert "RecursionError" in caplog.text
     assert top.exists()
+
+
+# -- the watchdog's walk: depth and entries capped, no link followed ---------------------------
+def test_the_output_walk_caps_depth_and_entries(scratch):
+    from hypoforge.settings import Limits
+    from sandbox.watchdog import TOO_DEEP, output_excess, output_walk
+
+    out = scratch / "out"
+    out.mkdir()
+    lim = Limits(output_depth=8, output_files=100)
+    (out / "a").write_text("x")
+    assert output_excess(out, lim) is None
+    _deep(out, 8, name="d")  # 8 folders and a file at level 9
+    assert output_walk(out, 100, 8).depth == 9
+    assert output_excess(out, lim) == "output exceeded 8 levels of nested folders"
+    assert remove_tree(out)
+    out.mkdir()
+    _deep(out, 5000, name="n" * 200)  # its paths are too long to name: the walk says so
+    assert output_walk(out, 10**6, TOO_DEEP).depth == TOO_DEEP
+    assert output_excess(out, lim) == "output exceeded 8 levels of nested folders"
+    assert remove_tree(out)
+    out.mkdir()
+    for i in range(101):
+        (out / f"d{i}").mkdir()  # empty folders count
+    assert output_excess(out, lim) == "output exceeded 100 files (folders count as files)"
+
+
+def test_the_output_walk_follows_no_link(tmp_path):
+    from hypoforge.settings import Limits
+    from sandbox.watchdog import output_walk
+
+    out = tmp_path / "out"
+    (out / "a").mkdir(parents=True)
+    os.symlink("..", out / "a" / "loop")
+    os.symlink("/usr", out / "usr")
+    usage = output_walk(out, 1000, 10)
+    assert (usage.entries, usage.depth) == (3, 2)
+    assert output_walk(out, 1000, 10) == usage
+    assert Limits().output_depth >= 8
+
+
+def test_an_unlistable_folder_is_over_budget(tmp_path):
+    from hypoforge.settings import Limits
+    from sandbox.watchdog import output_excess
+
+    if ROOT:
+        pytest.skip("root lists anything")
+    (tmp_path / "out" / "hidden").mkdir(parents=True)
+    (tmp_path / "out" / "hidden").chmod(0)
+    reason = output_excess(tmp_path / "out", Limits())
+    assert reason == "output exceeded what the host may read: a folder it cannot list"
+    assert remove_tree(tmp_path / "out")
+
+
+# -- the reaper: roots whose owner is gone, even half removed ----------------------------------
+def _dead_owner() -> str:
+    from sandbox import reaper
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        return reaper.owner_id(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _root(base: Path, owner: str, *, marker: bool) -> Path:
+    from sandbox import warm_files
+
+    root = Path(tempfile.mkdtemp(prefix=warm_files.root_name(owner), dir=base))
+    (root / "s1" / "out" / "d" / "e").mkdir(parents=True)
+    if marker:
+        (root / warm_files.OWNER_NAME).write_text(owner)
+    return root
+
+
+def test_the_reaper_removes_a_dead_owners_root_with_or_without_its_owner_file(tmp_path):
+    from sandbox import reaper, warm_files
+
+    dead = _dead_owner()
+    half = _root(tmp_path, dead, marker=True)  # a removal that stopped midway
+    bare = _root(tmp_path, dead, marker=False)  # the owner file never written, or lost
+    live = _root(tmp_path, reaper.owner_id(), marker=False)
+    other = _root(tmp_path, "another-host/1/2", marker=True)
+    legacy = tmp_path / "hf-warm-k3j9x2ab"  # an older name: judged by its owner file
+    legacy.mkdir()
+    assert warm_files.root_stale(half) and warm_files.root_stale(bare)
+    assert sorted(warm_files.reap_roots(tmp_path)) == sorted([half.name, bare.name])
+    assert not half.exists() and not bare.exists()
+    assert live.exists() and other.exists() and legacy.exists()
+    (legacy / warm_files.OWNER_NAME).write_text(dead)
+    assert warm_files.reap_roots(tmp_path) == [legacy.name]
+
+
+def test_a_root_that_cannot_be_removed_stays_with_its_owner_file(tmp_path, monkeypatch):
+    from sandbox import warm_files
+
+    dead = _dead_owner()
+    root = _root(tmp_path, dead, marker=True)
+    real_rmdir = os.rmdir
+
+    def failing(path, *, dir_fd=None):
+        if path == "e":
+            raise OSError(16, "Device or resource busy")
+        return real_rmdir(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "rmdir", failing)
+    assert warm_files.reap_roots(tmp_path) == []
+    assert (root / warm_files.OWNER_NAME).read_text() == dead
+    monkeypatch.setattr(os, "rmdir", real_rmdir)
+    assert warm_files.reap_roots(tmp_path) == [root.name]
