@@ -34,7 +34,7 @@ from typing import Any
 from hypoforge.errors import ImageMissing, InfraError, LowDisk, SandboxUnavailable
 from hypoforge.records import Outcome
 from hypoforge.settings import DockerSandboxSettings, Limits
-from sandbox import capacity, reaper, warm, warm_files
+from sandbox import capacity, neutral, reaper, removal, warm, warm_files
 from sandbox.base import OUT_DIR, Job, RunResult, Sandbox
 from sandbox.build import default_tag
 from sandbox.warm import Slot, WarmPool, WarmSpec
@@ -353,7 +353,25 @@ class DockerSandbox(Sandbox):
                 self._pool.want(spec)
 
     def _run_cold(self, job: Job) -> RunResult:
-        container = self._create(job)
+        """A fresh container; its binds come from a folder that names nothing of the host
+        (``sandbox/neutral.py``), its output is moved into the attempt folder at the end."""
+        base = self.settings.warm_dir or Path(tempfile.gettempdir())
+        folder = neutral.make(base, self._owner, *self._user_ids())
+        try:
+            try:
+                self._check_disk(folder.out)  # the output grows there, as a warm job's does
+                warm_files.stage_mounts(job.mounts, folder.stage)
+            except (OSError, ValueError) as exc:
+                raise InfraError(f"cannot stage the job's files: {exc}") from exc
+            result = self._run_staged(job, folder)
+            if result.outcome is Outcome.DISK_QUOTA:  # over its budget: nothing is read
+                return result
+            return self._move_output(folder.out, job.out_dir, result)
+        finally:  # never raises: what cannot be removed is logged and left for the reaper
+            removal.remove_tree(folder.root, last=warm_files.OWNER_NAME)
+
+    def _run_staged(self, job: Job, folder: neutral.Neutral) -> RunResult:
+        container = self._create(job, folder)
         exit = Exit()
 
         def start() -> None:
@@ -361,7 +379,7 @@ class DockerSandbox(Sandbox):
             exit.watch(container, _infra_exceptions(), self.settings.poll_seconds)
 
         try:
-            return self._watchdog.supervise(container, exit, job.out_dir, job, start)
+            return self._watchdog.supervise(container, exit, folder.out, job, start)
         finally:
             if self._pool.workers > 0:  # a pool runs in the background anyway; close() waits
                 self._pool.background(self._remove, container)
@@ -395,13 +413,16 @@ class DockerSandbox(Sandbox):
             env.setdefault(var, threads)
         return env
 
-    def _create(self, job: Job) -> Any:
+    def _create(self, job: Job, folder: neutral.Neutral | None = None) -> Any:
+        """The job's container, created; its binds from ``folder`` (None: none, for a container
+        that is only inspected)."""
         d = _docker()
-        mounts = [
-            d.types.Mount(m.target, str(m.source.resolve()), type="bind", read_only=True)
-            for m in job.mounts
-        ]
-        mounts.append(d.types.Mount(OUT_DIR, str(job.out_dir.resolve()), type="bind"))
+        mounts = []
+        if folder is not None:
+            mounts = [
+                d.types.Mount("/hf", str(folder.stage), type="bind", read_only=True),
+                d.types.Mount(OUT_DIR, str(folder.out), type="bind"),
+            ]
         labels = {
             **job.labels,
             reaper.MANAGED_LABEL: "1",
