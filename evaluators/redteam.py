@@ -12,7 +12,6 @@ builtins looks like), so the last lines of defence are tested alone. Used by
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from hypoforge.records import EvalReport, Outcome
 from hypoforge.settings import Limits
 from sandbox.base import Sandbox
+from sandbox.removal import remove_tree
 
 # Prefix of escaped activation code: ReLU plus the real builtins module, reached via torch.
 ESCAPED = (
@@ -152,6 +152,21 @@ CASES: tuple[Case, ...] = (
         Outcome.INVALID,
         "round is a Python builtin, which the fixed part relies on",
     ),
+    Case(
+        11,
+        "an output tree thousands of folders deep, deeper than a path can name",
+        "activation",
+        ESCAPED + "os = torch.sys.modules['os']\n"
+        "fd = os.open('/hf/out', os.O_RDONLY)\n"
+        "for _ in range(5000):  # each by name from the one above: no path names the bottom\n"
+        "    os.mkdir('d', dir_fd=fd)\n"
+        "    fd, up = os.open('d', os.O_RDONLY, dir_fd=fd), fd\n"
+        "    os.close(up)\n"
+        "B.__import__('time').sleep(30)\n",
+        Outcome.DISK_QUOTA,
+        "output exceeded 32 levels of nested folders",
+        escaped=True,
+    ),
 )
 
 
@@ -215,4 +230,4 @@ def run_all(sandbox: Sandbox, home: Path, limits: Limits | None = None) -> list[
     try:
         return [run_case(c, sandbox, work, limits) for c in CASES]
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)  # never raises: what stays is logged
