@@ -167,6 +167,19 @@ CASES: tuple[Case, ...] = (
         "output exceeded 32 levels of nested folders",
         escaped=True,
     ),
+    Case(
+        12,
+        "the host's folders read from the job's mount table",
+        "activation",
+        ESCAPED + "rows = [r.split() for r in B.open('/proc/self/mountinfo').read().splitlines()]\n"
+        "binds = [r[3] for r in rows if r[4] == '/hf' or r[4].startswith('/hf/')]\n"
+        "named = [b for b in binds if '/hf-warm-' not in b]  # the home, the checkout, ...\n"
+        "raise B.ValueError(f'binds name host folders: {named}' if named or not binds\n"
+        "                   else 'binds from neutral folders only')\n",
+        Outcome.INVALID,
+        "binds from neutral folders only",
+        escaped=True,
+    ),
 )
 
 
