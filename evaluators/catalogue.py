@@ -82,30 +82,20 @@ def load(folder: Path) -> list[Component]:
 Kind = Literal["same", "close"]
 
 
-def _views(fp: list[float] | np.ndarray, points: np.ndarray | None) -> list[np.ndarray]:
-    if points is not None:
-        return equivalents(fp, points)
-    raw = np.asarray(fp, dtype=np.float64)
-    return [raw] if raw.ndim == 1 and np.isfinite(raw).all() else []
-
-
 def match(
-    fp: list[float] | np.ndarray,
-    known: list[tuple[Component, list[float]]],
-    points: np.ndarray | None = None,
+    fp: list[float] | np.ndarray, known: list[tuple[Component, list[float]]]
 ) -> tuple[Component, Kind, float] | None:
     """The component ``fp`` behaves like, nearest first: ("same", within the duplicate
     tolerance) or ("close", within ``CLOSE_TOLERANCE``), with the largest difference; else None.
 
-    With the probe's ``points`` the comparison is of ``evaluators.fingerprint.equivalents``: a
-    sign or mirror flip of a published function, or one bent only right next to 0, is still
-    that function. Without, the fingerprints are compared as they are."""
-    mine = _views(fp, points)[:1]
+    Both sides are fingerprints from points drawn per job (``evaluators.fingerprint``), compared
+    on the canonical grid with ``equivalents``: a sign or mirror flip of a published function is
+    still that function, and so is one marked only where no drawn point falls (a fixed probe
+    point, any float it names). A fingerprint of an earlier version matches nothing."""
+    mine = equivalents(fp)[:1]
     best: tuple[Component, float] | None = None
     for component, theirs in known:
-        for other in _views(theirs, points):
-            if not mine or other.shape != mine[0].shape:
-                continue
+        for other in equivalents(theirs) if mine else []:
             gap = float(np.max(np.abs(mine[0] - other)))
             if np.isfinite(gap) and (best is None or gap < best[1]):
                 best = (component, gap)

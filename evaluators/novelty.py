@@ -6,7 +6,10 @@ included) with its idea, code, outcome, win rate and provenance, searchable two 
   a model; it is never used).
 - ``behaviour_twin``: by behaviour, over the fingerprints of ``evaluators.fingerprint``.
 
-The store is a ``chromadb.PersistentClient`` folder, with telemetry off.
+The store is a ``chromadb.PersistentClient`` folder, with telemetry off. Fingerprints live in
+the collection ``BEHAVIOURS``, which holds only fingerprints of this version (taken at points
+drawn per job); an older archive's fixed-grid ``behaviours`` collection is left as it is and no
+longer read, so its hypotheses keep their ideas and results but have no behaviour to compare.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from evaluators.fingerprint import DUPLICATE_TOLERANCE
+from evaluators.fingerprint import DUPLICATE_TOLERANCE, current
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+BEHAVIOURS = "behaviours-drawn"  # one Chroma collection holds one length of vector
 _model: Any = None
 
 
@@ -94,7 +98,7 @@ class NoveltyArchive:
             configuration=space,
         )
         self.behaviours: Any = self.client.get_or_create_collection(
-            "behaviours",
+            BEHAVIOURS,
             embedding_function=None,
             configuration=space,
         )
@@ -120,7 +124,7 @@ class NoveltyArchive:
         self.ideas.upsert(
             ids=[entry.id], documents=[doc], embeddings=embed([doc]), metadatas=[meta]
         )
-        if entry.fingerprint is not None:
+        if current(entry.fingerprint) is not None:  # an older one compares with nothing
             self.behaviours.upsert(ids=[entry.id], embeddings=[entry.fingerprint], metadatas=[meta])
 
     def nearest(self, idea: str, code: str, k: int = 5, task: str | None = None) -> list[Neighbour]:
@@ -168,7 +172,7 @@ class NoveltyArchive:
         ):
             idea, _, code = str(doc).partition("\n")
             measured = meta.get("screen_win_rate", meta.get("win_rate"))
-            fp = fp_by_id.get(hid)
+            fp = current(fp_by_id.get(hid))
             out.append(
                 Example(
                     id=hid,
@@ -186,7 +190,7 @@ class NoveltyArchive:
 
     def behaviour_twin(self, fingerprint: list[float], task: str | None = None) -> Neighbour | None:
         """An archived hypothesis with the same behaviour, if there is one."""
-        if self.behaviours.count() == 0:
+        if self.behaviours.count() == 0 or current(fingerprint) is None:
             return None
         res = self.behaviours.query(
             query_embeddings=[fingerprint],

@@ -97,10 +97,11 @@ def _depth(node: ast.AST) -> int:
 
 
 def _unit_rows(vectors: list[np.ndarray | None], dim: int) -> np.ndarray:
-    """Stack vectors, zeros for missing ones (cosine 0 to everything)."""
+    """Stack vectors, zeros for missing ones and for any of another length (a fingerprint of an
+    earlier version: cosine 0 to everything)."""
     out = np.zeros((len(vectors), dim))
     for i, v in enumerate(vectors):
-        if v is not None:
+        if v is not None and np.shape(v) == (dim,):
             out[i] = v
     return out
 

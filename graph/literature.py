@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evaluators import catalogue
+from evaluators.fingerprint import current
 from graph.experiments import worker_name
 from hypoforge.ledger import HypothesisRow
 
@@ -80,7 +81,8 @@ def fingerprints(
 
 
 def _read(path: Path) -> dict[str, list[float] | None]:
-    """The cache; an unreadable file or entry counts as not probed (it is probed again)."""
+    """The cache; an unreadable file or entry, or a fingerprint of an earlier version, counts as
+    not probed (it is probed again)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -88,14 +90,14 @@ def _read(path: Path) -> dict[str, list[float] | None]:
     if not isinstance(data, dict):
         return {}
 
-    def fingerprint(v: Any) -> bool:
+    def fingerprint(v: Any) -> bool:  # of this version: a fixed-grid one is probed again
         return v is None or (
             isinstance(v, list)
-            and bool(v)
             and all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
                 for x in v
             )
+            and current(v) is not None
         )
 
     return {k: v for k, v in data.items() if isinstance(k, str) and fingerprint(v)}
@@ -104,12 +106,7 @@ def _read(path: Path) -> dict[str, list[float] | None]:
 def mark(deps: Deps, row: HypothesisRow, fp: list[float] | None, known: Known) -> dict:
     """The ledger update for ``row``: the published component its behaviour matches, if any (a
     repaired version that no longer matches loses the mark). Logged when it changes."""
-    points = getattr(deps.evaluator, "fingerprint_points", None)
-    found = (
-        catalogue.match(fp, known, points() if points is not None else None)
-        if fp is not None and known
-        else None
-    )
+    found = catalogue.match(fp, known) if fp is not None and known else None
     if found is None:
         if row.known:  # a repaired version that no longer behaves like it
             deps.ledger.log(deps.campaign, "literature", "known", {"id": row.id, "known": None})

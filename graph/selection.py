@@ -53,7 +53,7 @@ def probe_code(deps: Deps, rows: list[HypothesisRow]) -> Probes | None:
     """Probe each of ``rows`` not yet probed in its present code version, one container each,
     up to ``deps.workers`` at once, each recorded as it finishes (a version probed for the
     critic is not probed again); return the task's prober (None: the task has none)."""
-    missing = [r for r in rows if deps.ledger.probe(deps.campaign, r.id, r.code_sha or "") is None]
+    missing = [r for r in rows if _stale(deps.ledger.probe(deps.campaign, r.id, r.code_sha or ""))]
     prober = deps.prober
     if prober is None:  # a task without a probe: no fingerprints, screening decides
         for r in missing:
@@ -76,9 +76,20 @@ def probe_code(deps: Deps, rows: list[HypothesisRow]) -> Probes | None:
     return prober
 
 
+def _stale(found: tuple[str | None, list[float] | None] | None) -> bool:
+    """Whether a probe is missing, or left a fingerprint of an earlier version (probed again)."""
+    from evaluators.fingerprint import current
+
+    return found is None or (found[1] is not None and current(found[1]) is None)
+
+
 def _fingerprint(deps: Deps, row: HypothesisRow) -> list[float] | None:
+    """The fingerprint of ``row``'s probe; None for none, or for one of an earlier version (the
+    fixed-grid fingerprints of an older ledger compare with nothing)."""
+    from evaluators.fingerprint import current
+
     found = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "")
-    return found[1] if found else None
+    return found[1] if found and current(found[1]) is not None else None
 
 
 Known = list[tuple[HypothesisRow, list[float] | None]]  # earlier hypotheses, fingerprints

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from evaluators.activation import datasets, runner
 from evaluators.activation.harness import ActivationEvaluator, Probe, draw_probe
-from evaluators.fingerprint import fingerprint
+from evaluators.fingerprint import draw_points, fingerprint
 from evaluators.novelty import ArchiveEntry
 from hypoforge import campaign
 from hypoforge.errors import InfraError
@@ -141,17 +141,11 @@ class FakeEvaluator:
         self.fail_with = fail_with
         self.probe_rejects = probe_rejects  # code containing this fails the fake probe
 
-    def fingerprint_points(self):
-        from evaluators.activation.runner import probe_points
-
-        return probe_points()
-
     def probe_many(self, sources: dict[str, str], *, together: bool = False) -> dict[str, Probe]:
         """Fingerprints from running the (test-written, trusted) code here with torch."""
         import torch
 
-        from evaluators.activation.runner import probe_points
-        from evaluators.fingerprint import fingerprint
+        from evaluators.fingerprint import draw_points, fingerprint
 
         if self.fail_with is not None:
             raise InfraError("engine down")
@@ -163,9 +157,10 @@ class FakeEvaluator:
                 continue
             namespace: dict = {}
             exec(source, namespace)
-            pts = probe_points()
+            pts = draw_points(np.random.default_rng())  # fresh points, as each job draws
             y = namespace["activation"](torch.from_numpy(pts)).numpy()
-            out[name] = Probe(None, [float(v) for v in fingerprint(pts, y)])
+            fp = fingerprint(pts, y)
+            out[name] = Probe(None, None if fp is None else [float(v) for v in fp])
         return out
 
     def experiment_key(self, source: str, budget: str) -> str:
@@ -237,11 +232,14 @@ def start(tmp_path, **budgets):
     return folder, info
 
 
-PTS = runner.probe_points().astype(np.float64)
+# Points as a job draws them (here once, with a seed: these are synthetic test values).
+PTS = draw_points(np.random.default_rng(7)).astype(np.float64)
 
 
 def fp(values: np.ndarray) -> list[float]:
-    return list(fingerprint(PTS, values.astype(np.float32)))
+    found = fingerprint(PTS, values.astype(np.float32))
+    assert found is not None
+    return [float(v) for v in found]
 
 
 def entry(i, idea, code, values, outcome="ok", win_rate=0.5):

@@ -48,8 +48,7 @@ class ActivationEvaluator(SandboxedEvaluator):
         """The behavioural fingerprint from the probe arrays of ``report``'s sandbox run."""
         if not report.artifacts:
             return None
-        found = probe_values(Path(report.artifacts), name)
-        return None if found is None else _fingerprint(found[1])
+        return drawn_fingerprint(Path(report.artifacts), name)
 
     validate = staticmethod(check_source)
 
@@ -67,10 +66,6 @@ class ActivationEvaluator(SandboxedEvaluator):
                 "seed": int(rng.integers(2**31)),
             }
         return {"probe": draw_probe(rng), "watch": watch}
-
-    def fingerprint_points(self) -> np.ndarray:
-        """The points a fingerprint is taken at (``catalogue.match`` compares on them)."""
-        return runner.probe_points()
 
     def probe_many(
         self, sources: dict[str, str], wall_seconds: float = PROBE_WALL, *, together: bool = False
@@ -111,8 +106,7 @@ class ActivationEvaluator(SandboxedEvaluator):
             problem = advisory.get("error") or "failed the property check"
         if problem is not None:
             return Probe(problem, None)
-        found = probe_values(result.out_dir, name)
-        return Probe(None, None if found is None else _fingerprint(found[1]))
+        return Probe(None, drawn_fingerprint(result.out_dir, name))
 
     def _problem(self, out_dir: Path, name: str) -> str | None:
         try:
@@ -127,13 +121,17 @@ class ActivationEvaluator(SandboxedEvaluator):
 
 
 def draw_probe(rng: np.random.Generator) -> dict:
-    """Probe inputs for one job: the fixed points (first), random points on [-20, 20] and random
-    large magnitudes, called in a random order, as a 2-D batch of random rows, and a random part."""
+    """Probe inputs for one job: the fixed points (first), the fingerprint's points
+    (``evaluators.fingerprint.draw_points``), random points on [-20, 20] and random large
+    magnitudes, called in a random order, as a 2-D batch of random rows, and a random part."""
+    from evaluators.fingerprint import draw_points
+
     fixed = runner.probe_points()
+    dense = draw_points(rng)
     extra = rng.uniform(-runner.GRID_HALF, runner.GRID_HALF, int(rng.integers(60, 240)))
     big = 10.0 ** rng.uniform(1.7, 4.0, 8) * rng.choice([-1.0, 1.0], 8)
     rows = int(rng.integers(2, 7))
-    points = np.concatenate([fixed, extra, big]).astype(np.float32)
+    points = np.concatenate([fixed, dense, extra, big]).astype(np.float32)
     points = points[: len(points) // rows * rows]  # the fixed points come first and stay
     n = len(points)
     part = rng.permutation(n)[: int(rng.integers(n // 5, n // 2))]
@@ -159,10 +157,22 @@ def probe_values(out_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray] | No
     return fixed, y[: len(fixed)]
 
 
-def _fingerprint(y: np.ndarray) -> list[float] | None:
+def drawn_fingerprint(out_dir: Path, name: str) -> list[float] | None:
+    """The fingerprint of ``name`` from its probe at the points the host drew for this job (all
+    but the fixed ones, which a hypothesis knows and could mark), or None: no usable probe
+    output, or a job of an earlier version whose few drawn points leave gaps."""
     from evaluators.fingerprint import fingerprint
 
-    points = runner.probe_points()
-    if y.shape != points.shape or y.dtype.kind != "f" or not np.isfinite(y).all():
+    try:
+        spec = job_checks(out_dir)["probe"]
+        raw = read_npy(out_dir, f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
+        points = np.asarray(spec["points"], dtype=np.float32)
+        order = np.asarray(spec["order"], dtype=np.int64)
+    except (ArtifactError, KeyError, TypeError, ValueError):
         return None
-    return [float(v) for v in fingerprint(points, y)]
+    y = runner._unshuffle(raw, order)
+    if y is None or y.dtype.kind != "f" or y.shape != points.shape:
+        return None
+    fixed = runner.probe_points()
+    fp = fingerprint(points[len(fixed) :], y[len(fixed) :], exclude=fixed)
+    return None if fp is None else [float(v) for v in fp]

@@ -34,7 +34,8 @@ RTOL, ATOL = 1e-5, 1e-6  # float32 kernels may round a value differently in anot
 
 def probe_points() -> np.ndarray:
     """The fixed part of every probe: a dense grid on [-20, 20] plus large magnitudes, float32.
-    Fingerprints and plots use these; each job adds random points and shuffles them all."""
+    Plots use these; fingerprints never do (a hypothesis knows them): they read the points each
+    job adds at random (``evaluators.fingerprint``), and every job shuffles them all."""
     grid = np.linspace(-GRID_HALF, GRID_HALF, GRID_POINTS)
     big = np.array([s * v for v in LARGE for s in (-1.0, 1.0)])
     pts = np.concatenate([grid, big, [0.0, 1e-6, -1e-6]])

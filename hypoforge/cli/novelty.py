@@ -91,8 +91,7 @@ def _by_behaviour(plugin: Any, config: Path | None, source: str, quiet: bool) ->
         probe = evaluator.probe_many({"candidate": source})["candidate"]
     if probe.fingerprint is None:
         return {"problem": f"its probe failed: {probe.problem}"}
-    points = getattr(evaluator, "fingerprint_points", None)
-    match = catalogue.match(probe.fingerprint, known, points() if points is not None else None)
+    match = catalogue.match(probe.fingerprint, known)
     if match is None:
         return {"match": None}
     component, kind, gap = match

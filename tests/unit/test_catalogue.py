@@ -8,13 +8,11 @@ import pytest
 
 from evaluators import catalogue
 from evaluators.activation.harness import ActivationEvaluator
-from evaluators.activation.runner import probe_points
-from evaluators.fingerprint import fingerprint
+from evaluators.fingerprint import draw_points, fingerprint
 from evaluators.registry import get
 from hypoforge.errors import ConfigError
 
 ACTIVATION = get("activation").folder
-PTS = probe_points()
 IMPORTS_F = "import torch\nimport torch.nn.functional as F"
 REQUIRED = [
     "ReLU", "leaky ReLU", "PReLU (slope 0.25)", "ELU", "SELU", "CELU", "GELU",
@@ -25,14 +23,18 @@ REQUIRED = [
 
 
 def behaviour(code: str) -> list[float]:
-    """The fingerprint of trusted code (the catalogue's or this test's), run here with torch."""
+    """The fingerprint of trusted code (the catalogue's or this test's), run here with torch at
+    points drawn afresh, as each sandbox job draws its own."""
+    import numpy as np
     import torch
 
     namespace: dict = {}
     exec(code, namespace)
-    pts = probe_points()
+    pts = draw_points(np.random.default_rng())
     y = namespace["activation"](torch.from_numpy(pts)).numpy()
-    return [float(v) for v in fingerprint(pts, y)]
+    found = fingerprint(pts, y)
+    assert found is not None
+    return [float(v) for v in found]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +68,8 @@ def test_the_entries_are_distinct_behaviours(known):
         (a.name, b.name)
         for i, (a, fa) in enumerate(known)
         for b, fb in known[i + 1 :]
-        if catalogue.match(fa, [(b, fb)], PTS) is not None
-        and catalogue.match(fa, [(b, fb)], PTS)[1] == "same"  # type: ignore[index]
+        if catalogue.match(fa, [(b, fb)]) is not None
+        and catalogue.match(fa, [(b, fb)])[1] == "same"  # type: ignore[index]
     }
     assert same == {("GELU", "GELU (tanh approximation)"), ("ReLU", "leaky ReLU")}
 
@@ -87,7 +89,7 @@ def src(expr: str, imports: str = "import torch") -> str:
     ],
 )
 def test_rewritten_forms_are_recognised_with_their_citation(known, rewrite, published):
-    found = catalogue.match(behaviour(rewrite), known, PTS)
+    found = catalogue.match(behaviour(rewrite), known)
     assert found is not None
     component, kind, _ = found
     assert (component.name, kind) == (published, "same")
@@ -96,10 +98,9 @@ def test_rewritten_forms_are_recognised_with_their_citation(known, rewrite, publ
 
 def test_a_new_function_matches_nothing_and_a_near_one_is_close(known):
     assert (
-        catalogue.match(behaviour(src("x * torch.tanh(x) + 0.3 * torch.sin(2 * x)")), known, PTS)
-        is None
+        catalogue.match(behaviour(src("x * torch.tanh(x) + 0.3 * torch.sin(2 * x)")), known) is None
     )
-    found = catalogue.match(behaviour(src("x * torch.sigmoid(1.03 * x)")), known, PTS)
+    found = catalogue.match(behaviour(src("x * torch.sigmoid(1.03 * x)")), known)
     assert found is not None
     component, kind, gap = found
     assert (component.name, kind) == ("SiLU", "close") and gap > 1e-3
@@ -151,12 +152,12 @@ def test_every_task_has_a_catalogue_whose_code_passes_its_check(task, required):
     ],
 )
 def test_flipped_or_bent_at_zero_a_published_function_is_still_that_function(known, evasion):
-    found = catalogue.match(behaviour(evasion), known, PTS)
+    found = catalogue.match(behaviour(evasion), known)
     assert found is not None and (found[0].name, found[1]) == ("Mish", "same")
 
 
 def test_a_fingerprint_that_is_not_finite_matches_nothing(known):
     spoiled = [(c, [float("nan")] * len(fp)) for c, fp in known]
-    assert catalogue.match(behaviour(src("torch.relu(x)")), spoiled, PTS) is None
-    assert catalogue.match([float("nan")] * len(known[0][1]), known, PTS) is None
+    assert catalogue.match(behaviour(src("torch.relu(x)")), spoiled) is None
+    assert catalogue.match([float("nan")] * len(known[0][1]), known) is None
     assert catalogue.match([float("inf")] * len(known[0][1]), known) is None
