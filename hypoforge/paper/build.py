@@ -32,6 +32,7 @@ from hypoforge.paper import render
 from hypoforge.paper.facts import Facts, gather, image_versions
 from hypoforge.paper.latex import escape, plain, prose
 from hypoforge.paper.writer import Written, shown, write_section
+from sandbox.removal import remove_tree
 
 COMPILES = 6  # the first compile and at most five after failures (two for the bibliography)
 CITE = re.compile(r"\\cite[pt]?\{([^{}]*)\}")
@@ -270,8 +271,8 @@ def _compile(paper: _Paper, texbox: Any, result: PaperResult, notify: Callable[[
     if refused:  # code's own output failing this is a bug; nothing reaches the compiler
         raise ConfigError(f"the paper was refused before compiling: {'; '.join(refused)}")
     build = paper.src.parent / f"build-{len(result.compiles) + 1}"
-    if build.exists():
-        shutil.rmtree(build)
+    if not remove_tree(build):  # the compiler's container wrote there: no recursion, no links
+        raise InfraError(f"the earlier build folder could not be removed: {build}")
     build.mkdir()
     notify(f"compiling ({len(result.compiles) + 1})")
     compiled = texbox.compile(paper.src, build)
