@@ -30,6 +30,7 @@ from sandbox.artifacts import ArtifactError, read_npy
 
 HERE = Path(__file__).parent
 PARAMETER_BUDGET = 1.10  # times the template's parameter count
+WATCHED_STEPS = 16  # training steps per split where train.py's Watch compares everything
 STEP_SCALE = {"one-pass": 1, "short": 2, "full": 3}
 CHECKPOINTS = 40  # as in train.py's fixed part
 
@@ -69,6 +70,20 @@ class GrokkingEvaluator(SandboxedEvaluator):
         text = (self.folder / "description.md").read_text().strip()
         notes = (self.folder / "notes.md").read_text().strip()
         return f"{text}\n\n{notes}\n\nThe editable blocks of train.py:\n```python\n{editable}\n```"
+
+    def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:
+        """Per split: the training steps where the fixed part compares everything the
+        optimizer does not train (and the parameters across forward and backward), drawn from
+        host randomness for this job."""
+        by_name = {s.name: s for s in self.splits}
+        checks = {}
+        for split in splits:
+            steps = int(getattr(by_name.get(split), "steps", data.STEPS)) * STEP_SCALE.get(
+                spec.name, 1
+            )
+            drawn = rng.integers(0, max(steps, 1), size=WATCHED_STEPS)
+            checks[split] = {"steps": sorted({int(v) for v in drawn})}
+        return checks
 
     def train_config(self, spec: Budget) -> dict:
         return {"step_scale": STEP_SCALE.get(spec.name, 1)}

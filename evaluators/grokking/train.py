@@ -16,6 +16,7 @@ with a few builtins and modules only (the runner's), so the fixed part imports n
 
 import math  # noqa: F401  (for the blocks: math.sqrt, math.pi, ...)
 import sys
+from gc import get_referents
 
 import numpy as np
 import torch
@@ -103,19 +104,33 @@ CHECKPOINTS = 40
 
 
 MAX_OBJECTS = 100_000  # more objects than that reachable from a tiny model is no honest model
+# Compared by value, not by identity (str, bytes, complex and None's kind, got without builtins).
+TEXT = "".__class__
+SCALARS = (int, float, bool, TEXT, b"".__class__, 1j.__class__, None.__class__)
+
+
+class RuleBroken(FloatingPointError):
+    """A block changed what the optimizer does not train (the runner reports a broken rule)."""
 
 
 def count_parameters(model, optimizer):
     """Every number the model holds or training may change, each tensor counted once: every
-    tensor reachable from the model (registered or not) and in the optimizer's parameter groups."""
-    tensors = reachable_tensors([model, optimizer.param_groups])
-    return int(sum(t.numel() for t in tensors))
+    tensor reachable from the model, the optimizer and the script (registered or not), less the
+    optimizer's own state (its moments are not the model's)."""
+    order = reachable([model, optimizer, SCRIPT], optimizer)
+    return int(sum(t.numel() for t in order if isinstance(t, torch.Tensor | np.ndarray)))
 
 
-def reachable_tensors(roots):
-    """Each tensor reachable from ``roots`` once: through modules, lists, tuples, dicts, sets, the
-    script's own objects and bound methods (a walk with a visited set and a bound)."""
-    seen, tensors, stack = {}, {}, list(roots)
+def reachable(roots, optimizer=None):
+    """Every object reachable from ``roots``, each once, in an order fixed by what they hold:
+    through every reference the garbage collector sees (``get_referents``), so that no kind of
+    object a block can build (a slice, a closure, a generator, a class, a hook) hides a tensor.
+    The walk stops at modules, the builtins, classes and functions that are not this script's
+    (torch's, the runner's: not the blocks' to change) and the optimizer's state of its own
+    parameters (which training changes); anything else in that state is walked."""
+    state = optimizer.state if optimizer is not None else {}  # (a fresh {}: never reached)
+    trained = {id(p) for p in trained_parameters(optimizer)}
+    seen, order, stack = {}, [], list(roots)[::-1]
     while stack:
         obj = stack.pop()
         if id(obj) in seen:
@@ -123,65 +138,186 @@ def reachable_tensors(roots):
         seen[id(obj)] = obj  # held, so that no id is reused while the walk goes on
         if len(seen) > MAX_OBJECTS:
             raise ValueError(f"the model holds more than {MAX_OBJECTS} objects")
-        kind = obj.__class__
-        if isinstance(obj, torch.Tensor):
-            tensors[id(obj)] = obj
-            stack.extend(vars(obj).values())
-        elif isinstance(obj, dict):
-            stack.extend([*obj.keys(), *obj.values()])
-        elif isinstance(obj, list | tuple) or kind is SET:
-            stack.extend(obj)
-        elif kind is BOUND_METHOD:
-            stack.append(obj.__self__)
-        elif isinstance(obj, nn.Module) or kind.__module__ == __name__:
-            stack.extend(vars(obj).values())
-    return list(tensors.values())
+        if isinstance(obj, MODULE) or obj is __builtins__:
+            continue
+        if obj is state:  # the optimizer's moments: not recorded; stray entries are walked
+            stray = [(k, v) for k, v in obj.items() if id(k) not in trained]
+            stack.extend([x for pair in stray[::-1] for x in pair[::-1]])
+            continue
+        order.append(obj)
+        foreign_class = isinstance(obj, TYPE) and obj.__module__ != __name__
+        if foreign_class or (isinstance(obj, FUNCTION) and obj.__globals__ is not SCRIPT):
+            continue
+        stack.extend(get_referents(obj)[::-1])
+    return order
 
 
-# The kinds of object the count walks into, got without builtins or imports (the runner gives
-# the script few of either): sets and bound methods.
-SET = {0}.__class__
-BOUND_METHOD = count_parameters.__get__(0).__class__
+def trained_parameters(optimizer):
+    """The tensors the optimizer trains (none for no optimizer)."""
+    groups = optimizer.param_groups if optimizer is not None else []
+    return [p for g in groups for p in g["params"]]
+
+
+def snapshot(roots, optimizer=None, skip=()):
+    """A snapshot of everything reachable from ``roots``: the objects in walk order, and each
+    tensor (but those in ``skip``) with a copy of its values and its in-place write count."""
+    order = reachable(roots, optimizer)
+    skipped = {id(t) for t in skip}
+    with torch.no_grad():
+        tensors = [
+            (t, t.clone(), t._version)
+            for t in order
+            if isinstance(t, torch.Tensor) and id(t) not in skipped
+        ]
+    arrays = [(a, a.copy()) for a in order if isinstance(a, np.ndarray)]
+    return order, tensors, arrays
+
+
+def what_changed(before, roots, optimizer=None):
+    """What differs from the snapshot ``before`` (None: nothing): words for an object added,
+    removed or replaced anywhere in the walk, or the tensor or array that was written."""
+    order, tensors, arrays = before
+    now = reachable(roots, optimizer)
+    same = len(now) == len(order)
+    if not (same and all(a is b or same_scalar(a, b) for a, b in zip(now, order, strict=True))):
+        return "an object it holds (a container, an attribute or a number in one)"
+    for t, copy, version in tensors:
+        if t._version != version or t.shape != copy.shape or not same_values(t, copy):
+            return t
+    for a, copy in arrays:
+        if a.shape != copy.shape or not np.array_equal(a, copy, equal_nan=True):
+            return a
+    return None
+
+
+def same_scalar(a, b):
+    return a.__class__ is b.__class__ and a.__class__ in SCALARS and a == b
+
+
+def same_values(t, copy):
+    """Equal values, a NaN equal to a NaN (a tensor that holds one is not thereby changed)."""
+    with torch.no_grad():
+        return t.dtype == copy.dtype and bool((t.eq(copy) | (t.isnan() & copy.isnan())).all())
 
 
 def predict(model, tokens):
     """The predicted answers for ``tokens`` (the host compares them with the true ones). The
-    model may not change its own tensors while it predicts (gradients are off here, so that is
-    the one place where a block could write them in place unseen)."""
+    model may not change anything it can reach while it predicts (gradients are off here, so
+    that is one place where a block could write its tensors in place unseen)."""
     model.eval()
     with torch.no_grad():
-        before = [(t, t.clone()) for t in reachable_tensors([model])]
+        before = snapshot([model, SCRIPT])
         logits = model(tokens)
-        if not all(t.shape == c.shape and torch.equal(t, c) for t, c in before):
-            raise FloatingPointError("the model changed its own tensors while predicting")
+        what = what_changed(before, [model, SCRIPT])
+    if what is not None:
+        what = describe_change(what, model)
+        raise RuleBroken(f"the model changed its own tensors while predicting: {what}")
     if logits.shape != (len(tokens), logits.shape[-1]) or not torch.isfinite(logits).all():
         raise FloatingPointError(f"the model gave {list(logits.shape)} non-finite or odd logits")
     return logits.argmax(dim=1).numpy().astype(np.int16)
 
 
-def train_and_predict(x_train, y_train, x_eval, vocab, steps, seed):
+class Watch:
+    """Training changes only what the optimizer trains. Everything reachable from the model,
+    the optimizer and the script but the optimizer's parameters and state is held still from
+    the first step on: its tensors' in-place write counts are read at every step (cheap, and a
+    single write at any step shows), its values and the whole object graph compared at the
+    checkpoints and at the steps the host drew (``watched``); at those steps the parameters too
+    must come through the forward pass, the loss and the backward pass unchanged (their write
+    counts are read at every step)."""
+
+    def __init__(self, model, optimizer, watched):
+        self.model, self.optimizer, self.watched = model, optimizer, {int(s) for s in watched}
+        self.roots = [model, optimizer, SCRIPT]
+        self.trained = trained_parameters(optimizer)
+        self.start = snapshot(self.roots, optimizer, self.trained)
+        self.versions = [v for _, _, v in self.start[1]]
+        self.deep, self.trained_versions = None, []
+
+    def before_step(self, step):
+        """Before a training step's forward pass (the model is in training mode)."""
+        self.deep = snapshot(self.roots, self.optimizer) if step in self.watched else None
+        self.trained_versions = [p._version for p in self.trained]
+
+    def after_backward(self):
+        """Nothing, not even a parameter, changes in the forward pass, the loss or backward."""
+        when = "while the loss and its gradients were computed"
+        for p, v in zip(self.trained, self.trained_versions, strict=True):
+            if p._version != v:
+                self.fail(p, when)
+        if self.deep is not None:
+            self.fail(what_changed(self.deep, self.roots, self.optimizer), when)
+
+    def after_step(self, step, full=False):
+        """After the optimizer's step (and before each checkpoint's predictions): what the
+        optimizer does not train is as it was before the first step."""
+        for (t, _, _), v in zip(self.start[1], self.versions, strict=True):
+            if t._version != v:
+                self.fail(t, "in a training step")
+        if full or step in self.watched:
+            self.fail(what_changed(self.start, self.roots, self.optimizer), "in a training step")
+
+    def fail(self, what, when):
+        """Raise ``RuleBroken`` for ``what`` (None: nothing changed)."""
+        if what is None:
+            return
+        hint = ""
+        if not isinstance(what, TEXT) and any(what is b for b in self.model.buffers()):
+            hint = " (running statistics such as BatchNorm's are state: track_running_stats=False)"
+        what = describe_change(what, self.model)
+        raise RuleBroken(
+            f"training changed {what} {when}; while training, only the optimizer's step may "
+            f"change anything, and only the parameters it trains{hint}"
+        )
+
+
+def describe_change(what, model):
+    """Words for what changed: a string already, or a tensor or array, named if the model
+    registers it."""
+    if isinstance(what, TEXT):
+        return what
+    names = [*model.named_parameters(), *model.named_buffers()]
+    name = [n for n, t in names if t is what]
+    kind = "an array" if isinstance(what, np.ndarray) else "a tensor"
+    return f"{kind} of shape {list(what.shape)}" + (f" ({name[0]})" if name else "")
+
+
+def train_and_predict(x_train, y_train, x_eval, vocab, steps, seed, watched=()):
     """Full-batch training for ``steps`` steps. Returns the predictions for ``x_eval`` at
     CHECKPOINTS + 1 evenly spaced steps, the first and the last included, and the parameter
-    count."""
+    count. ``watched``: training steps the host drew for the full check of ``Watch``."""
     torch.manual_seed(seed)
     model = Model(vocab)
     optimizer = make_optimizer(model)
     xs, ys, xe = (torch.as_tensor(a, dtype=torch.long) for a in (x_train, y_train, x_eval))
     marks = [round(i * steps / CHECKPOINTS) for i in range(CHECKPOINTS + 1)]
     predictions = []
+    watch = Watch(model, optimizer, watched)
     for step in range(steps + 1):
         if step in marks:
+            watch.after_step(step, full=True)
             predictions.extend([predict(model, xe)] * marks.count(step))
         if step == steps:
             break
         model.train()
+        watch.before_step(step)
         loss = loss_fn(model(xs), ys, model)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the training loss is {loss.item()} at step {step}")
         optimizer.zero_grad()
         loss.backward()
+        watch.after_backward()
         optimizer.step()
+        watch.after_step(step)
     return np.stack(predictions), count_parameters(model, optimizer)
+
+
+# The kinds of object the walk stops at, got without builtins or imports (the runner gives the
+# script few of either): modules, classes, functions; and the script's own namespace.
+MODULE = torch.__class__
+TYPE = int.__class__
+FUNCTION = predict.__class__
+SCRIPT = predict.__globals__
 
 
 def modular_addition(p, seed, train_fraction=0.5):
