@@ -41,7 +41,7 @@ accuracy; scripts in the report of issue 12, attacks in ``tests/unit/test_secret
   lookups below gain nothing from it, which is why 0.2.
 - Lookups (iris / wine, label accuracy of test rows; chance 0.34 / 0.40; honest 1-NN on the
   training rows 0.90 / 0.94): exact values 0 rows found; nearest neighbour after per-column
-  standardisation 0.46 / 0.35; nearest Mahalanobis norm after whitening 0.43 / 0.40. Without
+  standardisation 0.48 / 0.37; nearest Mahalanobis norm after whitening 0.40 / 0.39. Without
   the secret each of them labels every test row right. Rebuilding moons/circles/spirals from
   the public recipe puts no test row within 1e-3 of a rebuilt point (at most 0.4%, by chance).
 - Not stopped: an attacker who recovers the secret rotation (e.g. by registering the whitened
