@@ -37,7 +37,7 @@ from typing import Any
 from hypoforge.errors import SandboxUnavailable
 from hypoforge.records import Outcome
 from hypoforge.settings import DockerSandboxSettings, Limits
-from sandbox import removal, transfer
+from sandbox import removal, transfer, warm_files
 from sandbox.base import Job, RunResult, Sandbox
 from sandbox.build import default_tag
 
@@ -82,15 +82,21 @@ class NodeWorker:
 
     def run(self, job_json: str, inputs: transfer.Inputs) -> tuple[str, dict[str, bytes], str]:
         job = Job.model_validate_json(job_json)
-        root = Path(tempfile.mkdtemp(prefix=f"hf-ray-{job.key}-"))
+        # Named and marked as a warm root is, where this node's reaper looks: a folder whose
+        # removal fails (logged, never raised) is removed once this actor's process is gone.
+        owner = self.owner()
+        base = self.sandbox.settings.warm_dir or Path(tempfile.gettempdir())
+        base.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix=warm_files.root_name(owner), dir=base))
         try:
+            (root / warm_files.OWNER_NAME).write_text(owner)
             local = transfer.place_inputs(job, inputs, root)
             result = self.sandbox.run(local)
             files = transfer.pack_output(
                 local.out_dir, job.limits.output_mb * MiB, job.limits.output_files
             )
         finally:
-            removal.remove_tree(root)  # logged, never raised: the job's result still returns
+            removal.remove_tree(root, last=warm_files.OWNER_NAME)
         return result.model_dump_json(), files, self.node()
 
     def close(self) -> None:

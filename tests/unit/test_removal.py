@@ -291,3 +291,48 @@ def test_a_root_that_cannot_be_removed_stays_with_its_owner_file(tmp_path, monke
     assert (root / warm_files.OWNER_NAME).read_text() == dead
     monkeypatch.setattr(os, "rmdir", real_rmdir)
     assert warm_files.reap_roots(tmp_path) == [root.name]
+
+
+# -- a Ray node's job folder: removed without raising, else left marked for the reaper ---------
+class _DeepBox:
+    """A sandbox whose one job nests 3,000 folders in its output (what escaped code can do)."""
+
+    def __init__(self, warm_dir: Path) -> None:
+        from hypoforge.settings import DockerSandboxSettings
+
+        self.settings = DockerSandboxSettings(warm_dir=warm_dir)
+
+    def run(self, job):
+        from sandbox.base import RunResult
+
+        job.out_dir.mkdir()
+        _deep(job.out_dir, 3000)
+        return RunResult(outcome="disk_quota", out_dir=job.out_dir)
+
+
+def _node_worker(base: Path, monkeypatch):
+    from sandbox import ray_sandbox
+
+    worker = ray_sandbox.NodeWorker.__new__(ray_sandbox.NodeWorker)  # no Ray, no Docker
+    worker.sandbox = _DeepBox(base)  # type: ignore[assignment]
+    monkeypatch.setattr(worker, "node", lambda: "node-1")
+    return worker
+
+
+def test_a_ray_jobs_folder_is_removed_and_marked_until_then(scratch, tmp_path, monkeypatch):
+    from sandbox import reaper, removal, warm_files
+    from sandbox.base import Job
+
+    base = scratch / "warm"
+    job = Job(key="deep", command=["python3", "-c", "pass"], out_dir=tmp_path / "attempt" / "out")
+    worker = _node_worker(base, monkeypatch)
+    result, files, node = worker.run(job.model_dump_json(), {})
+    assert (node, files) == ("node-1", {}) and '"disk_quota"' in result
+    assert list(base.iterdir()) == []
+    monkeypatch.setattr(
+        removal, "_rmdir_at", lambda fd, name, errors: errors.add(name, OSError(16, "busy"))
+    )
+    worker.run(job.model_dump_json(), {})  # the removal fails midway: no raise
+    (left,) = base.iterdir()
+    assert left.name.startswith(warm_files.root_name(reaper.owner_id()))
+    assert (left / warm_files.OWNER_NAME).read_text() == reaper.owner_id()
