@@ -19,13 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def scratch(tmp_path):
-    """A folder on tmpfs where there is one: the big trees cost seconds a level on slow disks."""
+def scratch():
+    """A folder for the big trees, on tmpfs where there is one (they cost seconds a level on a
+    slow disk), never under pytest's own temporary folders: pytest removes those with a
+    recursive ``shutil.rmtree`` that a deep tree left by a failing test would crash."""
     shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    folder = Path(tempfile.mkdtemp(dir=shm, prefix="hf-test-removal-"))
+    where = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    folder = Path(tempfile.mkdtemp(dir=where, prefix="hf-test-removal-"))
     yield folder
     remove_tree(folder)
 
