@@ -28,6 +28,14 @@ ESCAPED = (
     "B = torch.sys.modules['builtins']\n"
 )
 
+# Grokking edits: a SEARCH of Model.__init__'s last line, replaced by itself and more lines; and
+# forward's return line.
+GROKKING_HEAD_EDIT = (
+    "<<<<<<< SEARCH\n        self.head = nn.Linear(D_MODEL, vocab - 1)\n=======\n"
+    "        self.head = nn.Linear(D_MODEL, vocab - 1)\n"
+)
+GROKKING_RETURN = "        return self.head(self.norm(x[:, -1]))\n"
+
 
 @dataclass(frozen=True)
 class Case:
@@ -178,6 +186,35 @@ CASES: tuple[Case, ...] = (
         "                   else 'binds from neutral folders only')\n",
         Outcome.INVALID,
         "binds from neutral folders only",
+        escaped=True,
+    ),
+    Case(
+        13,
+        "the training answers stored in BatchNorm's running statistics by the loss",
+        "grokking",
+        GROKKING_HEAD_EDIT + "        self.memory = nn.BatchNorm1d(vocab - 1, momentum=None)\n"
+        ">>>>>>> REPLACE\n<<<<<<< SEARCH\n" + GROKKING_RETURN + "=======\n"
+        "        logits = self.head(self.norm(x[:, -1]))\n"
+        "        if self.training:\n            return logits\n"
+        "        return logits + 10.0 * self.memory(logits.softmax(dim=1))\n>>>>>>> REPLACE\n"
+        "<<<<<<< SEARCH\n    return F.cross_entropy(logits, targets)\n=======\n"
+        "    model.memory(F.one_hot(targets, logits.shape[1]).float())  # the answers, kept\n"
+        "    return F.cross_entropy(logits, targets)\n>>>>>>> REPLACE\n",
+        Outcome.INVALID,
+        "in a training step; while training, only the optimizer's step may change anything",
+    ),
+    Case(
+        14,
+        "the training pairs written into a plain tensor through a positional out slot",
+        "grokking",
+        GROKKING_HEAD_EDIT + "        self.pairs = torch.zeros(0)\n>>>>>>> REPLACE\n"
+        "<<<<<<< SEARCH\n" + GROKKING_RETURN + "=======\n"
+        "        if self.training:  # F.normalize's fifth argument is out\n"
+        "            F.normalize(tokens.float(), 2.0, 1, 1e-12, self.pairs)\n"
+        + GROKKING_RETURN
+        + ">>>>>>> REPLACE\n",
+        Outcome.INVALID,
+        "training changed a tensor of shape [480, 3] in a training step",
         escaped=True,
     ),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from evaluators import redteam
 from evaluators.grokking import data
 from evaluators.grokking.harness import PARAMETER_BUDGET, GrokkingEvaluator, template_parameters
 from evaluators.grokking.validator import check_edits
@@ -81,4 +82,33 @@ def test_hidden_capacity_passes_the_check_but_is_counted_and_flagged(ev, docker_
         f"bigger model: {ratio:.2f}x the template's parameters "
         f"(budget {PARAMETER_BUDGET:.2f}x); a win here is not a discovery",
     )
+    assert own_containers(docker_sandbox) == []
+
+
+# ---- training changes only what the optimizer trains (train.py's Watch) -----------------------
+
+WATCHED = {c.number: c for c in redteam.CASES if c.task == "grokking" and c.number in (13, 14)}
+
+
+@pytest.mark.parametrize("number", sorted(WATCHED), ids=["batchnorm-memory", "positional-out"])
+def test_a_write_during_training_is_refused_and_leaves_nothing(
+    number, docker_sandbox, settings, tmp_path
+):
+    """Case 13 passes the static check (BatchNorm's running statistics keep the answers); case
+    14 (a positional out slot) is past it, as code the check missed: both end as broken rules,
+    with no score, no container and no attempt folder left."""
+    case = WATCHED[number]
+    found = redteam.run_case(case, docker_sandbox, tmp_path, settings.sandbox.limits)
+    report = found.report
+    assert found.problem is None, found.problem
+    assert report.status is Outcome.INVALID and report.win_rate is None
+    assert report.reason.startswith("add31-s0: training changed a tensor of shape")
+    assert not list((tmp_path / "attempts" / "grokking").glob("a*"))
+    assert own_containers(docker_sandbox) == []
+
+
+def test_the_template_trains_unflagged_under_the_watch(ev, docker_sandbox):
+    report = ev.evaluate(edit("LR = 3e-3\n", "LR = 3.1e-3\n"))
+    assert report.status is Outcome.OK, report.reason
+    assert report.flags == ()
     assert own_containers(docker_sandbox) == []
