@@ -158,6 +158,9 @@ class Policy:
     # why something is refused, where the generic reason would not say: keyed by a builtin's
     # name, ".attribute", a node kind ("Subscript") or "item_assignment"
     notes: Mapping[str, str] = field(default_factory=dict)
+    # the kinds of value whose methods the code can call (``evaluators.signatures.KINDS``): a
+    # method call may pass only what every one of them takes without writing
+    kinds: tuple[str, ...] = ("tensor",)
 
     def __post_init__(self) -> None:
         # The runner executes hypotheses with exactly SAFE_BUILTINS; a name outside it would
@@ -234,6 +237,7 @@ PREPROCESS = Policy(
     nodes=ARRAY_NODES,
     item_assignment=True,
     free_augassign=True,
+    kinds=("ndarray", "container"),
 )
 REGULARIZER = Policy(
     function="penalty",
@@ -252,6 +256,7 @@ REGULARIZER = Policy(
     builtins=SAFE_BUILTINS,
     nodes=ARRAY_NODES,
     reserved=RUNNER_NAMES - {"DROPOUT"},
+    kinds=("tensor", "module", "container"),
     notes={
         **{f".{name}": "it would change the model" for name in _CHANGES_MODEL},
         **{f".{name}": "it reaches global state or files" for name in _GLOBAL_STATE},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 
+from evaluators import signatures
 from evaluators.allowlists import Policy
 from evaluators.static_check import BUILTIN_NAMES, parse
 from evaluators.static_scope import (
@@ -73,6 +74,7 @@ def check(source: str, policy: Policy) -> ast.FunctionDef:
     _bindings(fn, code, scope)
     scope.roots = {id(n.value) for n, _ in code if isinstance(n, ast.Attribute)}
     scope.type_context = _type_context(code, scope)
+    scope.called = _called(code)
     for node, line in sorted(code, key=lambda item: _order(item[0])):
         _node(node, line, fn, scope)
     for note, line in annotations:
@@ -177,6 +179,18 @@ def _fresh(value: ast.expr, scope: Scope) -> bool:
     return isinstance(value, ast.BinOp)
 
 
+def _called(code: list[tuple[ast.AST, int]]) -> set[int]:
+    """Ids of what calls call, and of the arguments of every call (a function handed to another
+    is called by it, with the arguments it chooses; a name bound to one is refused)."""
+    ids: set[int] = set()
+    for node, _ in code:
+        if isinstance(node, ast.Call):
+            ids.add(id(node.func))
+            ids.update(id(a) for a in node.args)
+            ids.update(id(k.value) for k in node.keywords)
+    return ids
+
+
 def _type_context(code: list[tuple[ast.AST, int]], scope: Scope) -> set[int]:
     """Ids of the names and dotted names that form isinstance's second argument (alone or in a
     tuple): the one place outside annotations where a type may appear, never called."""
@@ -261,6 +275,10 @@ def _resolved(spelled: str, path: str, node: ast.expr, line: int, scope: Scope) 
         refuse(line, f"{spelled} is a module: use one of its allowed functions")
     if found == "type" and id(node) not in scope.type_context:
         refuse(line, f"{spelled} is a type: only annotations and isinstance may use it")
+    if found == "member" and id(node) not in scope.called:
+        slots = signatures.for_path(path)
+        if slots is not None and slots.writes:
+            refuse(line, f"{spelled} may only be called, not kept: it has a slot that writes")
 
 
 def _attribute(node: ast.Attribute, line: int, scope: Scope) -> None:
@@ -295,8 +313,30 @@ def _call(node: ast.Call, line: int, scope: Scope) -> None:
     for kw in node.keywords:
         if kw.arg is None:
             refuse(line, "** unpacking of keyword arguments is not allowed")
-        if kw.arg in ("out", "inplace"):
+        if kw.arg in signatures.WRITE_NAMES:
             refuse(line, f"{kw.arg}= is not allowed: return a new value instead of writing one")
+    _arguments(node, line, scope)
+
+
+def _arguments(node: ast.Call, line: int, scope: Scope) -> None:
+    """The call passes only arguments its callee takes without writing (by position too:
+    ``F.relu(x, True)``), as ``evaluators.signatures`` derives them from the installed
+    libraries. Builtins and the function's own helpers write no tensor and are not listed."""
+    func, slots = node.func, None
+    path = path_of(func, scope) if isinstance(func, ast.Name | ast.Attribute) else None
+    if path is not None and kind(path, scope.policy) == "member":
+        slots = signatures.for_path(path)
+        if slots is None:
+            refuse(line, f"{spell(func)} cannot be called here")
+    elif isinstance(func, ast.Attribute) and path is None:
+        slots = signatures.for_method(func.attr, scope.policy.kinds)
+    if slots is None:
+        return
+    starred = any(isinstance(a, ast.Starred) for a in node.args)
+    names = [k.arg for k in node.keywords if k.arg is not None]
+    reason = slots.refusal(len(node.args), starred, names)
+    if reason is not None:
+        refuse(line, f"{spell(func)}: {reason}")
 
 
 def _helper(node: ast.FunctionDef, line: int, policy: Policy) -> None:

@@ -38,6 +38,8 @@ class Scope:
     accumulators: set[str] = field(default_factory=set)
     roots: set[int] = field(default_factory=set)  # ids of nodes that are `a` in an `a.b`
     type_context: set[int] = field(default_factory=set)  # ids of names in isinstance's types
+    # ids of names and dotted names a call calls, or hands to an allowed function as an argument
+    called: set[int] = field(default_factory=set)
 
 
 def refuse(line: int, text: str) -> NoReturn:

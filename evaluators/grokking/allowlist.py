@@ -80,6 +80,9 @@ METHODS = frozenset(
     training parameters named_parameters children named_children modules named_modules buffers
     named_buffers startswith endswith""".split()
 )
+# The kinds of value a block calls methods on (evaluators.signatures): a method call passes
+# only what each of them takes without writing.
+KINDS = ("tensor", "module", "optimizer", "container")
 # Methods that change a container; a block may call them only while building it in __init__.
 INIT_METHODS = frozenset({"append", "extend"})
 # Builtins an annotation may name (annotations run when a function is defined, so only names that

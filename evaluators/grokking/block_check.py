@@ -10,10 +10,12 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from evaluators import signatures
 from evaluators.grokking.allowlist import (
     ALIASES,
     BUILTINS_USED,
     INIT_METHODS,
+    KINDS,
     METHODS,
     NN_LAYERS,
     builtin_names,
@@ -120,16 +122,27 @@ class _Facts:
         self.inner: set[int] = set()
         self.roots: set[int] = set()
         self.called: set[int] = set()
+        self.passed: set[int] = set()  # isinstance's types: read, never called
         self.supers: set[int] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 self.called.add(id(node.func))
+                if _is_isinstance(node):  # its types are read, never called
+                    second = node.args[1]
+                    items = second.elts if isinstance(second, ast.Tuple) else [second]
+                    self.passed.update(id(item) for item in items)
+
             if isinstance(node, ast.Attribute) and dotted(node) is not None:
                 (self.inner if isinstance(node.value, ast.Attribute) else self.roots).add(
                     id(node.value)
                 )
             if isinstance(node, ast.Attribute) and node.attr == "__init__" and _is_super(node):
                 self.supers.add(id(node.value.func))  # type: ignore[attr-defined]
+
+
+def _is_isinstance(node: ast.Call) -> bool:
+    func = node.func
+    return isinstance(func, ast.Name) and func.id == "isinstance" and len(node.args) == 2
 
 
 def _is_super(node: ast.Attribute) -> bool:
@@ -178,7 +191,7 @@ def _check_node(node: ast.AST, where: Where, names: Names, facts: _Facts) -> Non
     elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
         _check_item_store(node, where)
     elif isinstance(node, ast.Call):
-        _check_call(node)
+        _check_call(node, names)
     elif isinstance(node, ast.Constant):
         check_constant(node)
     elif isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict):
@@ -187,16 +200,42 @@ def _check_node(node: ast.AST, where: Where, names: Names, facts: _Facts) -> Non
         check_annotation(node.annotation, names.classes)
 
 
-def _check_call(node: ast.Call) -> None:
-    """No call writes into an existing tensor or makes an alias of one that autograd skips (so
-    that writing a parameter in place fails while training)."""
+def _check_call(node: ast.Call, names: Names) -> None:
+    """No call writes into an existing tensor, by keyword or by position, or makes an alias of
+    one that autograd skips (so that writing a parameter in place fails while training)."""
     for kw in node.keywords:
-        if kw.arg in ("out", "inplace"):
+        if kw.arg in signatures.WRITE_NAMES:
             raise fail(node, f"{kw.arg}= writes into an existing tensor; not allowed")
         if kw.arg == "requires_grad":
             raise fail(node, "requires_grad= is not allowed: every parameter trains")
     if canonical(dotted(node.func) or "") == "nn.Parameter" and len(node.args) > 1:
         raise fail(node, "nn.Parameter takes one argument here: every parameter trains")
+    _check_arguments(node, names)
+
+
+def _check_arguments(node: ast.Call, names: Names) -> None:
+    """The callee takes every argument without writing (``evaluators.signatures``, derived from
+    the installed torch): ``F.relu(x, True)`` is refused like ``F.relu(x, inplace=True)``.
+    Calls of what the blocks define are their own code, checked as such."""
+    func, path = node.func, dotted(node.func)
+    if path is not None:
+        slots = signatures.for_path(canonical(path))
+        if slots is None:
+            raise fail(node, f"{canonical(path)} cannot be called")
+    elif isinstance(func, ast.Attribute) and func.attr in METHODS | INIT_METHODS:
+        slots = signatures.for_method(func.attr, KINDS)
+        if slots is None and func.attr in names.attributes:
+            return  # an attribute the blocks define, named like one of a layer
+    else:
+        return
+    if slots is None:
+        return  # an attribute, not a method (self.attn.out_proj(x) calls a layer)
+    starred = any(isinstance(a, ast.Starred) for a in node.args)
+    keywords = [k.arg for k in node.keywords if k.arg is not None]
+    reason = slots.refusal(len(node.args), starred, keywords)
+    if reason is not None:
+        shown = canonical(path) if path is not None else f".{func.attr}"  # type: ignore[union-attr]
+        raise fail(node, f"{shown}: {reason}")
 
 
 def _check_top(node: ast.Module | ast.ClassDef) -> None:
@@ -338,6 +377,14 @@ def _check_path(node: ast.Attribute, path: str, where: Where, facts: _Facts) -> 
     kind = paths().get(path)
     if kind is None:
         raise fail(node, f"{path} is not an allowed operation in a block")
+    if id(node) not in facts.called and id(node) not in facts.passed:
+        slots = signatures.for_path(path)
+        if slots is not None and slots.writes:
+            raise fail(
+                node,
+                f"{path} may only be called, not kept or passed: it has a slot that writes "
+                "(pass a layer such as nn.GELU() instead)",
+            )
     if kind == "model" and id(node) in facts.called and where.block != "model":
         raise fail(node, f"{path} may be built only in the model block")
     if kind == "init" and (where.block != "model" or where.scope != "init"):
