@@ -217,6 +217,39 @@ CASES: tuple[Case, ...] = (
         "training changed a tensor of shape [480, 3] in a training step",
         escaped=True,
     ),
+    Case(
+        15,
+        "the training pairs written through a positional out slot, through the static check",
+        "grokking",
+        GROKKING_HEAD_EDIT + "        self.pairs = torch.zeros(0)\n>>>>>>> REPLACE\n"
+        "<<<<<<< SEARCH\n" + GROKKING_RETURN + "=======\n"
+        "        if self.training:\n"
+        "            F.normalize(tokens.float(), 2.0, 1, 1e-12, self.pairs)\n"
+        + GROKKING_RETURN
+        + ">>>>>>> REPLACE\n",
+        Outcome.INVALID,
+        "F.normalize: it takes at most 4 positional arguments here: the next position (out)",
+    ),
+    Case(
+        16,
+        "a penalty that writes the parameters through a positional out slot",
+        "regularizer",
+        "import torch\nimport torch.nn.functional as F\n\n"
+        "def penalty(model, logits, targets):\n"
+        "    for p in model.parameters():\n"
+        "        F.normalize(p, 2.0, 0, 1e-12, p)\n"
+        "    return 0.0 * logits.sum()\n",
+        Outcome.INVALID,
+        "F.normalize: it takes at most 4 positional arguments here",
+    ),
+    Case(
+        17,
+        "an activation that rewrites its input through a positional in-place flag",
+        "activation",
+        "import torch.nn.functional as F\n\ndef activation(x):\n    return F.relu(x, True)\n",
+        Outcome.INVALID,
+        "F.relu: it takes at most one positional argument here: the next position (inplace)",
+    ),
 )
 
 
