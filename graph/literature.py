@@ -106,6 +106,8 @@ def _read(path: Path) -> dict[str, list[float] | None]:
 def mark(deps: Deps, row: HypothesisRow, fp: list[float] | None, known: Known) -> dict:
     """The ledger update for ``row``: the published component its behaviour matches, if any (a
     repaired version that no longer matches loses the mark). Logged when it changes."""
+    if fp is not None and current(fp) is None:
+        return {}  # a fingerprint of an earlier version says nothing either way: keep the mark
     found = catalogue.match(fp, known) if fp is not None and known else None
     if found is None:
         if row.known:  # a repaired version that no longer behaves like it

@@ -117,7 +117,7 @@ def test_the_mark_is_real_on_the_fixed_grid_and_unseen_on_the_drawn_points(tmp_p
     out = {}
     for name, source in (("plain", GELU), ("marked", GRID_MARK)):
         ev.probe_many({name: source})
-        out[name] = ev.sandbox.jobs[-1].out_dir  # type: ignore[attr-defined]
+        out[name] = ev.sandbox.jobs[-1].out_dir
     (fixed, plain), (_, marked) = (probe_values(out[n], n) or (None, None) for n in out)
     on = np.abs(fixed) >= 0.1  # all but 0 and ±1e-6: every one a multiple of 0.1
     assert not marked[on].any() and np.count_nonzero(plain[on]) > 200
@@ -200,7 +200,7 @@ def test_an_attempt_folder_of_an_earlier_version_gives_no_fingerprint(tmp_path):
     """Few drawn points (as jobs drew before): too sparse to interpolate, so None."""
     ev = evaluator(tmp_path)
     ev.probe_many({"h": GELU})
-    out = ev.sandbox.jobs[-1].out_dir  # type: ignore[attr-defined]
+    out = ev.sandbox.jobs[-1].out_dir
     job = out.parent / "in" / "job.json"
     spec = json.loads(job.read_text())
     probe = spec["checks"]["probe"]
@@ -244,3 +244,32 @@ def test_the_archive_finds_gelu_as_the_twin_and_an_old_archive_still_opens(tmp_p
     assert archive.behaviour_twin(probed(tmp_path, NEW), task="activation") is None
     by_id = {e.id: e for e in archive.examples("activation")}
     assert by_id["c1/h2"].fingerprint is None and by_id[plain.id].fingerprint is not None
+
+
+def test_a_resumed_ledger_probes_again_what_it_holds_on_the_fixed_grid(tmp_path):
+    """A probe an older version recorded (a fixed-grid fingerprint) is probed again, and until
+    then it neither unmarks a known component nor counts as a twin."""
+    from types import SimpleNamespace
+
+    from graph import literature, selection
+    from hypoforge.ledger import HypothesisRow, Ledger
+    from tests.fakes import FakeEvaluator
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    (tmp_path / "h1.py").write_text(GRID_MARK)
+    row = HypothesisRow(campaign="c", id="h1", round=0, mode="novel", idea="i", code_sha="s")
+    ledger.put_probe("c", "h1", "s", None, OLD)
+    prober = FakeEvaluator()
+    deps = SimpleNamespace(
+        ledger=ledger, campaign="c", prober=prober, workers=1, notify=lambda *a: None,
+        code_path=lambda hid: tmp_path / f"{hid}.py",
+    )  # fmt: skip
+    assert selection._fingerprint(deps, row) is None
+    known_row = row.model_copy(update={"known": "same as GELU", "citation": "x"})
+    relu = catalogue.load(get("activation").folder)[0]
+    assert literature.mark(deps, known_row, OLD, [(relu, OLD)]) == {}  # the mark stays
+    selection.probe_code(deps, [row])
+    assert prober.probed == ["h1"]
+    fresh = selection._fingerprint(deps, row)
+    assert fresh is not None and same_behaviour(fresh, probed(tmp_path, GELU))
+    ledger.close()
