@@ -85,6 +85,11 @@ METHODS = frozenset(
 KINDS = ("tensor", "module", "optimizer", "container")
 # Methods that change a container; a block may call them only while building it in __init__.
 INIT_METHODS = frozenset({"append", "extend"})
+# Attributes of allowed layers that hold a plain function (TransformerEncoderLayer keeps F.relu
+# or F.gelu as .activation): a block may not define one, so that it cannot reach and call the
+# function with arguments the signature check never sees (tests/unit/test_signatures.py
+# instantiates every allowed layer to keep this list whole).
+LAYER_FUNCTIONS = frozenset({"activation"})
 # Builtins an annotation may name (annotations run when a function is defined, so only names that
 # exist in the sandbox and are harmless to evaluate).
 ANNOTATION_NAMES = frozenset("int float bool list tuple dict None".split())
@@ -165,4 +170,4 @@ def dangerous_attributes() -> frozenset[str]:
         float,
     )
     names = {n for kind in kinds for n in dir(kind) if not n.startswith("_")}
-    return frozenset(names - METHODS) | module_names()
+    return frozenset(names - METHODS) | module_names() | LAYER_FUNCTIONS

@@ -318,8 +318,8 @@ def member(node: ast.AST, name: str) -> None:
     if name in dangerous_attributes():
         raise fail(
             node,
-            f"{name} is a name of torch.Tensor, nn.Module, numpy arrays or Python's own objects; "
-            "a block may not define it (choose another name)",
+            f"{name} is a name of torch.Tensor, nn.Module, numpy arrays, Python's own objects "
+            "or a function an nn layer holds; a block may not define it (choose another name)",
         )
 
 

@@ -464,3 +464,39 @@ def test_the_fuzz_finds_a_write_slot_the_table_would_let_through():
                 probe()
         with pytest.raises(AssertionError, match="wrote a value it was given"):
             _sweep(fn, slots, numpy=False)
+
+
+LAYER_ARGS = {
+    "Linear": (4, 4),
+    "Bilinear": (4, 4, 4),
+    "Embedding": (5, 4),
+    "LayerNorm": (4,),
+    "RMSNorm": (4,),
+    "GroupNorm": (2, 4),
+    "BatchNorm1d": (4,),
+    "MultiheadAttention": (4, 2),
+    "TransformerEncoderLayer": (4, 2),
+    "Conv1d": (4, 4, 3),
+    "Unflatten": (1, (2, 2)),
+    "Parameter": (torch.zeros(2),),
+}
+
+
+@pytest.mark.parametrize("name", sorted(allowlist.NN_LAYERS))
+def test_no_layer_holds_a_function_a_block_could_reach(name):
+    """A layer attribute holding a plain function could be called with any arguments: a block
+    may not define an attribute of that name, so it can never read it."""
+    layer = getattr(torch.nn, name)(*LAYER_ARGS.get(name, ()))
+    for attr, value in vars(layer).items():
+        if callable(value) and not isinstance(value, torch.nn.Module | torch.Tensor):
+            assert attr in allowlist.dangerous_attributes(), (name, attr)
+
+
+def test_a_layer_function_cannot_be_reached_through_a_block_attribute():
+    edits = (
+        f"<<<<<<< SEARCH\n{INIT}=======\n{INIT}"
+        "        self.enc = nn.TransformerEncoderLayer(D_MODEL, N_HEADS, activation='relu')\n"
+        "        self.activation = nn.GELU()\n>>>>>>> REPLACE\n"
+    )
+    with pytest.raises(StaticCheckError, match="activation is a name of"):
+        check_edits(edits)
