@@ -336,3 +336,47 @@ def test_a_ray_jobs_folder_is_removed_and_marked_until_then(scratch, tmp_path, m
     (left,) = base.iterdir()
     assert left.name.startswith(warm_files.root_name(reaper.owner_id()))
     assert (left / warm_files.OWNER_NAME).read_text() == reaper.owner_id()
+
+
+# -- the warm pool: close() never raises; what stays keeps its owner file -----------------------
+def _deep_pool(base: Path):
+    """A pool (no engine) whose one idle slot holds an output tree 3,000 folders deep."""
+    from sandbox import reaper
+    from sandbox.base import Job
+    from sandbox.warm import WarmPool, WarmSpec
+
+    def spawn(slot) -> None:
+        slot.make_folders(os.getuid(), os.getgid())
+        _deep(slot.out, 3000)
+
+    def retire(slot) -> None:
+        remove_tree(slot.folder)
+
+    job = Job(key="k", command=["python3", "-c", "pass"], out_dir=base / "unused")
+    pool = WarmPool(spawn, retire, 1, base, reaper.owner_id())
+    pool.want(WarmSpec.of(job, "img", "1:1", {}))
+    return pool
+
+
+def test_a_warm_pool_with_a_deep_tree_closes(scratch):
+    pool = _deep_pool(scratch)
+    pool.close()
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_warm_pool_whose_removal_fails_closes_and_leaves_its_owner_file(scratch, monkeypatch):
+    from sandbox import reaper, removal, warm_files
+
+    def refused(fd, name, errors):
+        errors.add(name, OSError(16, "Device or resource busy"))
+        return False
+
+    monkeypatch.setattr(removal, "_rmdir_at", refused)
+    pool = _deep_pool(scratch)
+    pool.close()  # logged, not raised
+    (root,) = scratch.iterdir()
+    assert any(root.glob("s*/out/d"))  # the slot's tree, half removed
+    assert (root / warm_files.OWNER_NAME).read_text() == reaper.owner_id()
+    assert not warm_files.root_stale(root)  # its owner (this process) runs
+    monkeypatch.undo()
+    assert warm_files.reap_roots(scratch) == []  # nor does the reaper touch it
