@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,24 +84,21 @@ def locked_tree(top: Path) -> None:
     top.chmod(0o000)
 
 
-def test_unreadable_and_unwritable_entries(tmp_path):
-    """As the job's own user (the host's, when the host is not root): every mode is undone.
-    Root reads anything, so as root the tree is made and removed by user 65534."""
+def as_job_user(check: Callable[[Path], bool], tmp_path: Path) -> None:
+    """Run ``check`` on a fresh folder as the job's user would: this process where the host is
+    not root, else a child as user 65534 (root reads and writes anything: no mode would bite)."""
     if not ROOT:
-        locked_tree(tmp_path / "out")
-        assert remove_tree(tmp_path / "out")
-        assert not (tmp_path / "out").exists()
+        assert check(tmp_path)
         return
     base = Path(tempfile.mkdtemp(prefix="hf-test-removal-"))
     os.chown(base, 65534, 65534)
     pid = os.fork()
-    if pid == 0:  # the child: as user 65534, make the tree and remove it; the answer in its code
+    if pid == 0:  # the child: as user 65534; the answer in its exit code
         code = 1
         try:
             os.setgid(65534)
             os.setuid(65534)
-            locked_tree(base / "out")
-            code = 0 if remove_tree(base / "out") and not (base / "out").exists() else 2
+            code = 0 if check(base) else 2
         finally:
             os._exit(code)
     try:
@@ -108,6 +106,16 @@ def test_unreadable_and_unwritable_entries(tmp_path):
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         assert remove_tree(base)
+
+
+def _locked_removed(base: Path) -> bool:
+    locked_tree(base / "out")
+    return remove_tree(base / "out") and not (base / "out").exists()
+
+
+def test_unreadable_and_unwritable_entries(tmp_path):
+    """As the job's own user (the host's, when the host is not root): every mode is undone."""
+    as_job_user(_locked_removed, tmp_path)
 
 
 def test_links_are_removed_not_followed(tmp_path):
@@ -221,17 +229,20 @@ def test_the_output_walk_follows_no_link(tmp_path):
     assert Limits().output_depth >= 8
 
 
-def test_an_unlistable_folder_is_over_budget(tmp_path):
+def _unlistable_refused(base: Path) -> bool:
     from hypoforge.settings import Limits
     from sandbox.watchdog import output_excess
 
-    if ROOT:
-        pytest.skip("root lists anything")
-    (tmp_path / "out" / "hidden").mkdir(parents=True)
-    (tmp_path / "out" / "hidden").chmod(0)
-    reason = output_excess(tmp_path / "out", Limits())
-    assert reason == "output exceeded what the host may read: a folder it cannot list"
-    assert remove_tree(tmp_path / "out")
+    (base / "out" / "hidden").mkdir(parents=True)
+    (base / "out" / "hidden" / "f").write_text("x" * 4096)
+    (base / "out" / "hidden").chmod(0)
+    reason = output_excess(base / "out", Limits())
+    return reason == "output exceeded what the host may read: a folder it cannot list"
+
+
+def test_an_unlistable_folder_is_over_budget(tmp_path):
+    """What a folder of mode 000 holds cannot be counted: the output is over its budget."""
+    as_job_user(_unlistable_refused, tmp_path)
 
 
 # -- the reaper: roots whose owner is gone, even half removed ----------------------------------
