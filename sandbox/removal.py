@@ -133,14 +133,14 @@ def _walk(top: _Level, errors: _Errors, skip: str | None) -> None:
                 continue
             if level is top:
                 return
+            parent = stack[-2]
+            parent.fd = os.open("..", _DIR, dir_fd=level.fd)  # the folder it is in: no link
             stack.pop()
-            parent = stack[-1]
-            parent.fd = os.open("..", _DIR, dir_fd=level.fd)
             os.close(level.fd)
             level.fd = -1
             _rmdir_at(parent.fd, level.name, errors)
     finally:
-        for level in stack[1:]:  # only after an error going up: the one still open
+        for level in stack[1:]:  # only after an unexpected error: the one still open
             if level.fd >= 0:
                 os.close(level.fd)
 
