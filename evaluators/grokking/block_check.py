@@ -219,10 +219,12 @@ def _check_arguments(node: ast.Call, names: Names) -> None:
     Calls of what the blocks define are their own code, checked as such."""
     func, path = node.func, dotted(node.func)
     if path is not None:
-        slots = signatures.for_path(canonical(path))
+        shown = canonical(path)
+        slots = signatures.for_path(shown)
         if slots is None:
-            raise fail(node, f"{canonical(path)} cannot be called")
+            raise fail(node, f"{shown} cannot be called")
     elif isinstance(func, ast.Attribute) and func.attr in METHODS | INIT_METHODS:
+        shown = f".{func.attr}"
         slots = signatures.for_method(func.attr, KINDS)
         if slots is None and func.attr in names.attributes:
             return  # an attribute the blocks define, named like one of a layer
@@ -234,7 +236,6 @@ def _check_arguments(node: ast.Call, names: Names) -> None:
     keywords = [k.arg for k in node.keywords if k.arg is not None]
     reason = slots.refusal(len(node.args), starred, keywords)
     if reason is not None:
-        shown = canonical(path) if path is not None else f".{func.attr}"  # type: ignore[union-attr]
         raise fail(node, f"{shown}: {reason}")
 
 
