@@ -4,9 +4,11 @@ The host applies and checks the edits, sends the edited script into the sandbox,
 predictions that come back: the score of one (dataset, seed) cell is the mean held-out accuracy
 over the checkpoints, the area under the accuracy curve, which rewards generalising sooner.
 The parameter count the fixed part of the script reports (every tensor reachable from the model,
-registered or not, and the optimizer's) is compared with the unedited template's, counted here by
-the same fixed code: a win by a model over ``PARAMETER_BUDGET`` times the template's size is
-flagged as a bigger-model result, not a discovery. The static check (``validator``) keeps the
+the optimizer and the blocks' objects, in any kind of object) is compared with the unedited
+template's, counted here by the same fixed code: a win by a model over ``PARAMETER_BUDGET`` times
+the template's size is flagged as a bigger-model result, not a discovery. The fixed part also
+refuses any change training makes outside the optimizer's step (checked in full at steps the
+host draws per job, ``draw_checks``). The static check (``validator``) keeps the
 blocks from rebinding what that fixed code uses or from training anything outside it.
 """
 

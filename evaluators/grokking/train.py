@@ -118,7 +118,8 @@ def count_parameters(model, optimizer):
     tensor reachable from the model, the optimizer and the script (registered or not), less the
     optimizer's own state (its moments are not the model's)."""
     order = reachable([model, optimizer, SCRIPT], optimizer)
-    return int(sum(t.numel() for t in order if isinstance(t, torch.Tensor | np.ndarray)))
+    tensors = sum(t.numel() for t in order if isinstance(t, torch.Tensor))
+    return int(tensors + sum(a.size for a in order if isinstance(a, np.ndarray)))
 
 
 def reachable(roots, optimizer=None):
@@ -145,7 +146,7 @@ def reachable(roots, optimizer=None):
             stack.extend([x for pair in stray[::-1] for x in pair[::-1]])
             continue
         order.append(obj)
-        foreign_class = isinstance(obj, TYPE) and obj.__module__ != __name__
+        foreign_class = isinstance(obj, TYPE) and obj.__module__ != __name__  # type: ignore[arg-type]
         if foreign_class or (isinstance(obj, FUNCTION) and obj.__globals__ is not SCRIPT):
             continue
         stack.extend(get_referents(obj)[::-1])
@@ -315,7 +316,7 @@ def train_and_predict(x_train, y_train, x_eval, vocab, steps, seed, watched=()):
 # The kinds of object the walk stops at, got without builtins or imports (the runner gives the
 # script few of either): modules, classes, functions; and the script's own namespace.
 MODULE = torch.__class__
-TYPE = int.__class__
+TYPE = MODULE.__class__  # type (mypy reads it as an overload)
 FUNCTION = predict.__class__
 SCRIPT = predict.__globals__
 

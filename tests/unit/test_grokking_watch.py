@@ -250,7 +250,7 @@ def test_the_host_draws_fresh_steps_per_job_and_the_runner_refuses_a_write(tmp_p
     job = {"candidates": ["honest", "hiding"], "splits": ["add7-s0"], "train": {"step_scale": 1}}
     job["checks"] = {"add7-s0": {"steps": draws[0]}}
     (tmp_path / "in" / "job.json").write_text(json.dumps(job))
-    np.savez(tmp_path / "data.npz", **data.split(7, 0, steps=8).public())
+    np.savez(tmp_path / "data.npz", **data.split(7, 0, steps=8).public())  # type: ignore[arg-type]
     assert runner.run(tmp_path / "in", tmp_path / "data.npz", tmp_path / "out") == 4
     status = json.loads((tmp_path / "out" / "status.json").read_text())
     assert status["honest"] == {"stage": "done"}
