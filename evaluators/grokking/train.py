@@ -128,10 +128,11 @@ def reachable(roots, optimizer=None):
     object a block can build (a slice, a closure, a generator, a class, a hook) hides a tensor.
     The walk stops at modules, the builtins, classes and functions that are not this script's
     (torch's, the runner's: not the blocks' to change) and the optimizer's state of its own
-    parameters (which training changes); anything else in that state is walked."""
+    parameters (which training changes); anything else in that state is walked. It refuses
+    iterators (``RuleBroken``): no reference shows their position."""
     state = optimizer.state if optimizer is not None else {}  # (a fresh {}: never reached)
     trained = {id(p) for p in trained_parameters(optimizer)}
-    seen, order, stack = {}, [], list(roots)[::-1]
+    seen, order, stack, iterating = {}, [], list(roots)[::-1], {}
     while stack:
         obj = stack.pop()
         if id(obj) in seen:
@@ -146,11 +147,25 @@ def reachable(roots, optimizer=None):
             stack.extend([x for pair in stray[::-1] for x in pair[::-1]])
             continue
         order.append(obj)
+        kind = obj.__class__
+        if id(kind) not in iterating:
+            iterating[id(kind)] = iterates(kind)
+        if iterating[id(kind)]:
+            raise RuleBroken(
+                f"the model or a block holds an iterator ({kind.__name__}): its position is state "
+                "that no check can compare; keep lists, tuples or tensors instead"
+            )
         foreign_class = isinstance(obj, TYPE) and obj.__module__ != __name__  # type: ignore[arg-type]
         if foreign_class or (isinstance(obj, FUNCTION) and obj.__globals__ is not SCRIPT):
             continue
         stack.extend(get_referents(obj)[::-1])
     return order
+
+
+def iterates(kind):
+    """Whether objects of ``kind`` are iterators or generators, which keep their position where
+    no reference shows it (enumerate, zip, reversed, a generator's next line)."""
+    return any("__next__" in k.__dict__ or "send" in k.__dict__ for k in kind.__mro__)
 
 
 def trained_parameters(optimizer):
@@ -181,7 +196,7 @@ def what_changed(before, roots, optimizer=None):
     now = reachable(roots, optimizer)
     same = len(now) == len(order)
     if not (same and all(a is b or same_scalar(a, b) for a, b in zip(now, order, strict=True))):
-        return "an object it holds (a container, an attribute or a number in one)"
+        return "an object the model or the blocks hold (a container, an attribute, a number)"
     for t, copy, version in tensors:
         if t._version != version or t.shape != copy.shape or not same_values(t, copy):
             return t

@@ -125,10 +125,6 @@ HIDING_PLACES = {
     "function __dict__": hidden("box.mem = mem"),
     "class attribute": hidden("Store.mem = mem"),
     "frozenset": hidden("self.fs = frozenset([mem])"),
-    "generator": hidden("self.gen = forever(mem)"),
-    "list iterator": hidden("self.it = iter([mem])"),
-    "zip": hidden("self.z = zip([mem])"),
-    "enumerate": hidden("self.e = enumerate([mem])"),
     "property": hidden("self.prop = property(make(mem))"),
     "bound method": hidden("self.m = Hook(mem).__call__"),
     "nested plain object": hidden('self.plain = Plain()\nself.plain.inner = {"a": [(mem,)]}'),
@@ -147,6 +143,16 @@ HIDING_PLACES = {
     "written through .data (no write count)": hidden(
         'self.register_buffer("mem", mem)', write="self.mem.data.add_(1.0)"
     ),
+}
+
+
+# Iterators keep their position where no reference shows it: holding one is refused outright.
+ITERATORS = {
+    "generator": hidden("self.gen = forever(mem)"),
+    "list iterator": hidden("self.it = iter([mem])"),
+    "zip": hidden("self.z = zip([mem])"),
+    "enumerate": hidden("self.e = enumerate([mem])"),
+    "reversed range": hidden("self.r = reversed(range(3))\nself.box = slice(mem, None)"),
 }
 
 
@@ -170,6 +176,14 @@ def test_a_write_to_any_hiding_place_while_training_is_caught(edits):
         train(ns)
 
 
+@pytest.mark.parametrize("edits", ITERATORS.values(), ids=ITERATORS.keys())
+def test_holding_an_iterator_is_refused(edits):
+    ns = script(edits)
+    for run in (count, train):
+        with pytest.raises(ns["RuleBroken"], match=r"holds an iterator \(\w+\)"):
+            run(ns)
+
+
 def test_the_template_and_ordinary_edits_train_unflagged_in_the_runners_namespace():
     for path in ORDINARY:
         ns = script(path.read_text(), curated=True)
@@ -185,6 +199,39 @@ def test_every_allowed_optimizer_trains_unflagged(name):
     built = f"    return torch.optim.{name}(groups, lr=LR{extra.get(name, '')})"
     ns = script(edit(OPTIMIZER, built))
     train(ns, steps=5, watched=range(5))
+
+
+def test_no_allowed_layer_changes_while_training():
+    """Every nn layer the allowlist names, in training mode through forward and backward,
+    leaves everything the walk reaches as it was (BatchNorm only without running statistics)."""
+    import torch
+    from torch import nn
+
+    ns = script()
+    x, seq = torch.randn(3, 4), torch.randn(2, 3, 4)
+    acts = [nn.GELU(), nn.ReLU(), nn.SiLU(), nn.Tanh(), nn.Mish(), nn.ELU(), nn.SELU()]
+    acts += [nn.CELU(), nn.LeakyReLU(), nn.Sigmoid(), nn.Softplus(), nn.Softsign()]
+    acts += [nn.Hardswish(), nn.Softmax(-1), nn.LogSoftmax(-1), nn.Identity(), nn.Dropout()]
+    layers = [
+        (nn.Sequential(nn.Linear(4, 4), *acts, nn.Flatten(), nn.Unflatten(1, (2, 2))), (x,)),
+        (nn.Bilinear(4, 4, 4), (x, x)),
+        (nn.Embedding(5, 4), (torch.tensor([1, 2]),)),
+        (nn.Sequential(nn.LayerNorm(4), nn.RMSNorm(4), nn.GroupNorm(2, 4)), (x,)),
+        (nn.BatchNorm1d(4, track_running_stats=False), (x,)),
+        (nn.MultiheadAttention(4, 2, batch_first=True), (seq, seq, seq)),
+        (nn.TransformerEncoderLayer(4, 2, 8, batch_first=True), (seq,)),
+        (nn.Conv1d(3, 4, 3, padding=1), (seq,)),
+        (nn.Sequential(nn.Linear(4, 8), nn.GLU()), (x,)),
+    ]
+    holders = [nn.ModuleList([nn.Linear(4, 4)]), nn.ModuleDict({"a": nn.Linear(4, 4)})]
+    holders += [nn.ParameterList([nn.Parameter(x)]), nn.ParameterDict({"a": nn.Parameter(x)})]
+    for layer, args in layers + [(h, None) for h in holders]:
+        layer.train()
+        before = ns["snapshot"]([layer])
+        if args is not None:
+            out = layer(*args)
+            (out[0] if isinstance(out, tuple) else out).sum().backward()
+        assert ns["what_changed"](before, [layer]) is None, layer
 
 
 def test_batchnorm_running_statistics_are_refused_and_plain_batchnorm_trains():
