@@ -201,7 +201,8 @@ CASES: tuple[Case, ...] = (
         "    model.memory(F.one_hot(targets, logits.shape[1]).float())  # the answers, kept\n"
         "    return F.cross_entropy(logits, targets)\n>>>>>>> REPLACE\n",
         Outcome.INVALID,
-        "in a training step; while training, only the optimizer's step may change anything",
+        "while training, only the optimizer's step may change anything, and only the parameters "
+        "it trains (running statistics such as BatchNorm's are state: track_running_stats=False)",
     ),
     Case(
         14,
@@ -214,7 +215,7 @@ CASES: tuple[Case, ...] = (
         + GROKKING_RETURN
         + ">>>>>>> REPLACE\n",
         Outcome.INVALID,
-        "training changed a tensor of shape [480, 3] in a training step",
+        "training changed a tensor of shape [480, 3]",  # in which phase: the host's draw
         escaped=True,
     ),
     Case(

@@ -303,3 +303,18 @@ def test_the_host_draws_fresh_steps_per_job_and_the_runner_refuses_a_write(tmp_p
     assert status["honest"] == {"stage": "done"}
     assert status["hiding"]["stage"] == "check"
     assert status["hiding"]["error"].startswith("add7-s0: training changed a tensor of shape")
+
+
+@pytest.mark.parametrize("number", [13, 14])
+@pytest.mark.parametrize("watched", [(), (0,)], ids=["step-0-not-drawn", "step-0-drawn"])
+def test_the_red_team_cases_fail_with_their_reason_whatever_the_host_draws(number, watched):
+    """Red-team cases 13 and 14 (the sandbox runs them too): the same reason whether the full
+    check of the first step was drawn or not (the phase named differs)."""
+    from evaluators import redteam
+
+    case = next(c for c in redteam.CASES if c.number == number and c.task == "grokking")
+    ns = script(case.source, curated=True)
+    x_tr, y_tr, x_ev, _ = modular_addition(31, seed=0)  # 480 training pairs, as in the case
+    with pytest.raises(ns["RuleBroken"]) as broken:
+        ns["train_and_predict"](x_tr, y_tr, x_ev, 32, 3, 0, list(watched))
+    assert case.reason in str(broken.value)
