@@ -240,13 +240,20 @@ class Watch:
     single write at any step shows), its values and the whole object graph compared at the
     checkpoints and at the steps the host drew (``watched``); at those steps the parameters too
     must come through the forward pass, the loss and the backward pass unchanged (their write
-    counts are read at every step)."""
+    counts are read at every step). A view of a parameter (``self.tied = self.embed.weight[:n]``)
+    is the optimizer's to change, as its parameter is."""
 
     def __init__(self, model, optimizer, watched):
         self.model, self.optimizer, self.watched = model, optimizer, {int(s) for s in watched}
         self.roots = [model, optimizer, SCRIPT]
         self.trained = trained_parameters(optimizer)
-        self.start = snapshot(self.roots, optimizer, self.trained)
+        trained_memory = {p.untyped_storage().data_ptr() for p in self.trained}
+        views = [
+            t
+            for t in reachable(self.roots, optimizer)
+            if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() in trained_memory
+        ]
+        self.start = snapshot(self.roots, optimizer, self.trained + views)
         self.versions = [v for _, _, v in self.start[1]]
         self.deep, self.trained_versions = None, []
 

@@ -248,6 +248,22 @@ def test_batchnorm_running_statistics_are_refused_and_plain_batchnorm_trains():
     train(script(bn(", track_running_stats=False")), watched=range(6))
 
 
+def test_a_view_of_a_parameter_kept_from_init_trains_unflagged_and_is_watched():
+    def tied(write: str = "") -> str:
+        logits = "        return self.norm(x[:, -1]) @ self.tied.t()"
+        return edit(HEAD, HEAD + "\n        self.tied = self.embed.weight[: vocab - 1]") + edit(
+            RETURN, write + logits
+        )
+
+    check_edits(tied())
+    train(script(tied(), curated=True), watched=range(6))
+    # A write into the view is a write into its parameter, outside the optimizer's step.
+    write = "        if self.training:\n            with torch.no_grad():\n"
+    ns = script(tied(write + "                self.tied.mul_(1.0)\n"))
+    with pytest.raises(ns["RuleBroken"], match=r"\(embed.weight\) while the loss"):
+        train(ns)
+
+
 def test_a_parameter_written_in_the_forward_pass_is_caught():
     write = "with torch.no_grad():\n                self.head.weight.mul_(1.0)"
     ns = script(hidden("self.box = slice(mem, None)", write=write))
