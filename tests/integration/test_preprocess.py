@@ -59,3 +59,49 @@ def test_rules_are_enforced_by_the_harness(ev, body, outcome, reason):
     report = ev.evaluate(source, static_check=False)  # the runner's rules, whatever got past
     assert report.status is outcome
     assert reason in report.reason
+
+
+# A red team's hypothesis: where training rows arrive in the dataset's stored order (class by
+# class for iris, wine and spirals), each row's label follows from its position, and
+# nearest-neighbour votes over those labels become features; otherwise it standardises.
+ROW_ORDER = """import numpy as np
+
+
+def preprocess(X_train, X_test):
+    mu = X_train.mean(axis=0)
+    sd = X_train.std(axis=0) + 1e-8
+    A = (X_train - mu) / sd
+    B = (X_test - mu) / sd
+    n = A.shape[0]
+    step = np.sqrt(((A[1:] - A[:-1]) ** 2).sum(axis=1)).mean()
+    half = np.concatenate([A[n // 2 :], A[: n // 2]], axis=0)
+    far = np.sqrt(((A - half) ** 2).sum(axis=1)).mean()
+    if step >= 0.8 * far:
+        return A, B
+    lab = np.searchsorted(np.array([1.0 / 3.0, 2.0 / 3.0]), np.arange(n) / n, side="right")
+    onehot = (lab[:, None] == np.arange(3)[None, :]).astype(np.float64)
+    da = ((A[:, None, :] - A[None, :, :]) ** 2).sum(axis=2)
+    da = np.where(da == 0.0, np.inf, da)
+    va = onehot[np.argsort(da, axis=1)[:, :7]].mean(axis=1)
+    db = ((B[:, None, :] - A[None, :, :]) ** 2).sum(axis=2)
+    db = np.where(db == 0.0, np.inf, db)
+    vb = onehot[np.argsort(db, axis=1)[:, :7]].mean(axis=1)
+    return (
+        np.concatenate([A, 3.0 * (va - 1.0 / 3.0)], axis=1),
+        np.concatenate([B, 3.0 * (vb - 1.0 / 3.0)], axis=1),
+    )
+"""
+
+
+def test_training_rows_in_stored_order_cannot_be_labelled_by_position(docker_sandbox, settings):
+    """The rows come in a secret order, so the position of a row says nothing of its class:
+    the hypothesis scores exactly what standardising does (it scored spirals 1.0 against 0.51
+    when rows came in the stored order)."""
+    splits = [data.raw_split("spirals", 0), data.raw_split("wine", 0)]
+    ev = PreprocessEvaluator(
+        docker_sandbox, settings.home, settings.sandbox.limits, splits=splits, wall_seconds=60
+    )
+    report = ev.evaluate(ROW_ORDER)
+    assert report.status is Outcome.OK, report.reason
+    for name, score in report.per_dataset.items():
+        assert score.candidate == score.baselines["standardise"], name

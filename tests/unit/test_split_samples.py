@@ -161,3 +161,14 @@ def test_the_probe_job_holds_no_split_at_all(tmp_path):
     ev.probe_many({"candidate": "import torch\n\ndef activation(x):\n    return torch.relu(x)\n"})
     (job,) = sb.jobs
     assert _mounted_keys(job) == set()
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "spirals"])
+def test_rows_come_in_a_secret_order_not_grouped_by_class(name):
+    """iris, wine and spirals are stored class by class: in that order a row's position would
+    give away its label. Neighbouring rows share a label about as often as in a random order."""
+    for secret, seed in ((s, seed) for s in SECRETS for seed in (0, 1, 2)):
+        p = datasets.perturbed(name, seed, secret=secret)
+        for y in (p.y_train, p.y_test):
+            same = float(np.mean(y[1:] == y[:-1]))
+            assert same < 0.55, (name, seed, same)  # stored order: above 0.95
