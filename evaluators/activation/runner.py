@@ -118,17 +118,20 @@ def probe_inputs(spec: dict) -> dict[str, np.ndarray]:
 def _probe(act, out: Path, name: str, spec: dict) -> str | None:
     import torch
 
+    # On the device training uses: a function that tells a GPU from the CPU (by a rounding
+    # difference) must show the probe what training gets.
+    device = _device()
     inputs = probe_inputs(spec)
-    x = torch.from_numpy(inputs["y"].copy()).requires_grad_(True)
+    x = torch.from_numpy(inputs["y"].copy()).to(device).requires_grad_(True)
     y = act(x)
     arrays = {"y": _as_array(y)}
     for key in ("y_again", "y_batch", "y_part"):
-        arrays[key] = _as_array(act(torch.from_numpy(inputs[key].copy())))
+        arrays[key] = _as_array(act(torch.from_numpy(inputs[key].copy()).to(device)))
     grad = np.full(x.shape, np.nan, dtype=np.float32)
     if isinstance(y, torch.Tensor) and y.requires_grad and y.shape == x.shape:
         (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
         if g is not None:
-            grad = g.detach().numpy().astype(np.float32)
+            grad = g.detach().cpu().numpy().astype(np.float32)
     arrays["grad"] = grad
     for key, arr in arrays.items():
         np.save(out / f"{name}.probe_{key}.npy", arr, allow_pickle=False)
@@ -140,7 +143,15 @@ def _as_array(y) -> np.ndarray:
 
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"activation returned {type(y).__name__}, not a torch.Tensor")
-    return y.detach().numpy().copy()
+    return y.detach().cpu().numpy().copy()
+
+
+def _device():
+    """A GPU when the job was given one (limits.gpus), else the CPU: the probe's and
+    training's."""
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class Watch:
@@ -208,7 +219,7 @@ def train_predict(
 
     # A GPU when the job was given one (limits.gpus); the draws stay on the CPU generator, so
     # the data order and the checks' moments do not depend on the device.
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = _device()
     x_tr = torch.from_numpy(data[f"{split}.x_train"]).to(device)
     y_tr = torch.from_numpy(data[f"{split}.y_train"]).to(device)
     x_te = torch.from_numpy(data[f"{split}.x_test"]).to(device)
