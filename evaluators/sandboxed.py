@@ -224,6 +224,11 @@ class SandboxedEvaluator:
         """A host-side check of what the job wrote for ``name`` (None: nothing wrong)."""
         return None
 
+    def result_extras(self, out_dir: Path, name: str) -> dict[str, Any]:
+        """Task fields of ``name``'s report read from what its job wrote (activation: where
+        training went, ``reach``). Total: untrusted files give nothing, never an error."""
+        return {}
+
     def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:
         """The job's property checks, drawn from host randomness (``job.json``'s ``checks``):
         inputs and moments a hypothesis cannot recognise. None by default."""
@@ -270,7 +275,10 @@ class SandboxedEvaluator:
         job = self.make_job({name: source}, spec, f"a{_sha(source)[:12]}")
         self.notify(f"training on {len(self.splits)} splits in the sandbox ({spec.name})")
         result = self.sandbox.run(job)
-        extra = dict(image=result.image, log_tail=result.log_tail, artifacts=str(result.out_dir))
+        extra: dict[str, Any] = dict(
+            image=result.image, log_tail=result.log_tail, artifacts=str(result.out_dir)
+        )
+        extra.update(self.result_extras(result.out_dir, name))  # before retire removes it
         scored = self.score_output(result, name)
         self.retire(result, keep=scored.outcome is Outcome.OK)
         if scored.outcome is not Outcome.OK:

@@ -107,6 +107,9 @@ class EvalReport(_Record):
     cell_win_rates: dict[str, float] = Field(default_factory=dict)  # mean comparison per cell
     # sha256 of each split's arrays as the sandbox was fed them, by split name (reproduction)
     data_hashes: dict[str, str] = Field(default_factory=dict)
+    # Where training sent the inputs of the hypothesis (activation: per cell of the fingerprint's
+    # grid, the largest share of a split's pre-activations there); None when not recorded.
+    reach: tuple[float, ...] | None = None
 
     @field_validator("reason", "log_tail")
     @classmethod
