@@ -210,7 +210,23 @@ def _check_call(node: ast.Call, names: Names) -> None:
             raise fail(node, "requires_grad= is not allowed: every parameter trains")
     if canonical(dotted(node.func) or "") == "nn.Parameter" and len(node.args) > 1:
         raise fail(node, "nn.Parameter takes one argument here: every parameter trains")
+    if canonical(dotted(node.func) or "") == "nn.BatchNorm1d" and not _untracked(node):
+        raise fail(
+            node,
+            "nn.BatchNorm1d keeps running statistics, which training may not change (only the "
+            "optimizer's step may): pass track_running_stats=False",
+        )
     _check_arguments(node, names)
+
+
+def _untracked(node: ast.Call) -> bool:
+    """Whether a BatchNorm call says ``track_running_stats=False`` (as the literal False)."""
+    return any(
+        k.arg == "track_running_stats"
+        and isinstance(k.value, ast.Constant)
+        and k.value.value is False
+        for k in node.keywords
+    )
 
 
 def _check_arguments(node: ast.Call, names: Names) -> None:

@@ -94,9 +94,9 @@ WATCHED = {c.number: c for c in redteam.CASES if c.task == "grokking" and c.numb
 def test_a_write_during_training_is_refused_and_leaves_nothing(
     number, docker_sandbox, settings, tmp_path
 ):
-    """Case 13 passes the static check (BatchNorm's running statistics keep the answers); case
-    14 (a positional out slot) is past it, as code the check missed: both end as broken rules,
-    with no score, no container and no attempt folder left."""
+    """Case 13 (BatchNorm's running statistics keep the answers) and case 14 (a positional out
+    slot) are past the static check, as code it missed (it refuses both): both end as broken
+    rules at run time, with no score, no container and no attempt folder left."""
     case = WATCHED[number]
     found = redteam.run_case(case, docker_sandbox, tmp_path, settings.sandbox.limits)
     report = found.report

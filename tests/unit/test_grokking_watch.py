@@ -21,6 +21,7 @@ from evaluators.grokking.harness import WATCHED_STEPS, GrokkingEvaluator
 from evaluators.grokking.train import modular_addition
 from evaluators.grokking.validator import check_edits, template
 from evaluators.runner_loop import load
+from evaluators.static_check import StaticCheckError
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDINARY = [
@@ -240,7 +241,8 @@ def test_batchnorm_running_statistics_are_refused_and_plain_batchnorm_trains():
             RETURN, "        return self.head(self.bn(self.norm(x[:, -1])))"
         )
 
-    check_edits(bn(""))  # the static check allows it: the running statistics are state
+    with pytest.raises(StaticCheckError, match="pass track_running_stats=False"):
+        check_edits(bn(""))  # refused before a container starts; the run time refuses it too
     ns = script(bn(""))
     with pytest.raises(ns["RuleBroken"], match=r"\(bn\.\w+\) in a training step") as e:
         train(ns)

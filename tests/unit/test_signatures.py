@@ -500,3 +500,13 @@ def test_a_layer_function_cannot_be_reached_through_a_block_attribute():
     )
     with pytest.raises(StaticCheckError, match="activation is a name of"):
         check_edits(edits)
+
+
+def test_batchnorm_with_running_statistics_is_refused_before_a_container_starts():
+    """Running statistics change while training outside the optimizer's step (a red-team case
+    kept the answers there): refused by the check, as the run-time check would."""
+    line = "        self.bn = nn.BatchNorm1d(4)\n"
+    tracked = f"<<<<<<< SEARCH\n{INIT}=======\n{INIT}{line}>>>>>>> REPLACE\n"
+    with pytest.raises(StaticCheckError, match="pass track_running_stats=False"):
+        check_edits(tracked)
+    check_edits(tracked.replace("(4)", "(4, track_running_stats=False)"))
