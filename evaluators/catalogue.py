@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evaluators.fingerprint import DUPLICATE_TOLERANCE, equivalents
+from evaluators.fingerprint import DUPLICATE_TOLERANCE, equivalents, read_mask
 from hypoforge.errors import ConfigError
 
 CLOSE_TOLERANCE = 0.02  # largest fingerprint difference still called "close to" a component
@@ -83,7 +83,9 @@ Kind = Literal["same", "close"]
 
 
 def match(
-    fp: list[float] | np.ndarray, known: list[tuple[Component, list[float]]]
+    fp: list[float] | np.ndarray,
+    known: list[tuple[Component, list[float]]],
+    reach: list[float] | None = None,
 ) -> tuple[Component, Kind, float] | None:
     """The component ``fp`` behaves like, nearest first: ("same", within the duplicate
     tolerance) or ("close", within ``CLOSE_TOLERANCE``), with the largest difference; else None.
@@ -91,11 +93,17 @@ def match(
     Both sides are fingerprints from points drawn per job (``evaluators.fingerprint``), compared
     on the canonical grid with ``equivalents``: a sign or mirror flip of a published function is
     still that function, and so is one marked only where no drawn point falls (a fixed probe
-    point, any float it names). A fingerprint of an earlier version matches nothing."""
-    mine = equivalents(fp)[:1]
+    point, any float it names). A fingerprint of an earlier version matches nothing.
+
+    ``reach``: where the proposal's training sent its pre-activations (a result's ``reach``,
+    ``evaluators.fingerprint.read_mask``); both are compared there alone, since a function equal
+    to a published one wherever its network goes trains exactly like it. None (a probe before
+    any training, an older result): the whole window."""
+    mask = read_mask(reach)
+    mine = equivalents(fp, mask)[:1]
     best: tuple[Component, float] | None = None
     for component, theirs in known:
-        for other in equivalents(theirs) if mine else []:
+        for other in equivalents(theirs, mask) if mine else []:
             gap = float(np.max(np.abs(mine[0] - other)))
             if np.isfinite(gap) and (best is None or gap < best[1]):
                 best = (component, gap)

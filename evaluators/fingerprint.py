@@ -12,6 +12,14 @@ marked exactly there (``where(x == c, 0, f(x))``) has the fingerprint of ``f``, 
 like ``f``. Two functions whose fingerprints agree within ``DUPLICATE_TOLERANCE`` everywhere
 behave identically for the network up to an affine change that the next linear layer absorbs.
 
+Training reads a function only where its pre-activations go. The activation runner counts
+them per cell of the canonical grid (``runner.Watch``), and a result keeps, per cell, the
+largest share of a split's pre-activations that fell there (``reach``). Comparisons for the
+catalogue and for duplicates are then made on the points training read (``read_mask``): a
+published function marked only where no network of the job goes (``gelu(x) - 0.01 * (1 -
+sign(x + 4.5))``, with x >= -4.5 everywhere) trains like it and is called it. Without a reach
+(a probe alone, an older result) the whole window is compared.
+
 The canonical grid is what makes fingerprints of different jobs comparable (duplicates across a
 campaign and the archive, the reward model's features, the catalogue); a fingerprint of another
 length (the fixed-grid ones of earlier versions) is not one of these (``current``) and is read
@@ -35,6 +43,11 @@ CELL = 0.002  # each cell of the drawn partition holds one random point
 SPAN = WINDOW + 0.5  # the drawn points cover [-SPAN, SPAN]
 PAIRS = 3  # interpolants per canonical point, from disjoint pairs of drawn points around it
 MAX_SPREAD = 0.03  # wider spread of those points: too sparse to interpolate (None)
+# A canonical point is read by training when its cell holds at least this share of a split's
+# pre-activations (in training or in the test pass): a mark that fewer meet changes training by
+# less than the "close" tolerance can tell, and is not compared (calling it known errs safe).
+READ_SHARE = 1e-3
+MIN_READ = 10  # fewer points read (a 1.0-wide stretch): too little to compare on; whole window
 
 
 def draw_points(rng: np.random.Generator) -> np.ndarray:
@@ -53,11 +66,34 @@ def _normalise(v: np.ndarray) -> np.ndarray:
     return v / scale if scale > 0 else v
 
 
-def _view(y: np.ndarray) -> np.ndarray:
-    """The unit vector of values ``y`` on ``CANONICAL``: normalised values, normalised slopes."""
-    vec = np.concatenate([_normalise(y), _normalise(np.diff(y) / STEP)])
+def _view(y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """The unit vector of values ``y`` on ``CANONICAL``: normalised values, normalised slopes.
+    With ``mask`` (``read_mask``) only the points read and the slopes between two read points,
+    scaled to the share of the grid they are, so that a tolerance means the same per point."""
+    if mask is None:
+        vec = np.concatenate([_normalise(y), _normalise(np.diff(y) / STEP)])
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm > 0 else vec
+    both = mask[1:] & mask[:-1]
+    slopes = (np.diff(y) / STEP)[both]
+    vec = np.concatenate([_normalise(y[mask]), _normalise(slopes) if len(slopes) else slopes])
     norm = float(np.linalg.norm(vec))
-    return vec / norm if norm > 0 else vec
+    return vec / norm * np.sqrt(len(vec) / DIM) if norm > 0 else vec
+
+
+def read_mask(reach: Any) -> np.ndarray | None:
+    """The canonical points training read (bool, one per point of ``CANONICAL``): those whose
+    cell holds at least ``READ_SHARE`` of a split's pre-activations, from a result's ``reach``
+    (that share per cell, ``evaluators.activation.harness.read_reach``). None (compare on the
+    whole window) without a usable reach, or when fewer than ``MIN_READ`` points are read."""
+    try:
+        arr = np.asarray(reach, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.shape != CANONICAL.shape or not np.isfinite(arr).all() or (arr < 0).any():
+        return None
+    mask = arr >= READ_SHARE
+    return mask if int(mask.sum()) >= MIN_READ else None
 
 
 def fingerprint(
@@ -108,11 +144,20 @@ def current(fp: Any) -> np.ndarray | None:
     return arr if arr.shape == (DIM,) and np.isfinite(arr).all() else None
 
 
-def same_behaviour(a: Any, b: Any, tolerance: float = DUPLICATE_TOLERANCE) -> bool:
-    """Whether two fingerprints describe the same function (up to shift and scale); never for
-    one that is not ``current``."""
+def same_behaviour(
+    a: Any, b: Any, tolerance: float = DUPLICATE_TOLERANCE, reach: Any = None
+) -> bool:
+    """Whether two fingerprints describe the same function (up to shift and scale) where
+    training reads it (``reach`` of the one whose result would be reused: a function equal to
+    it there trains exactly as it did); never for one that is not ``current``."""
     x, y = current(a), current(b)
-    return x is not None and y is not None and float(np.max(np.abs(x - y))) <= tolerance
+    if x is None or y is None:
+        return False
+    mask = read_mask(reach)
+    if mask is not None:
+        n = len(CANONICAL)
+        x, y = _view(x[:n], mask), _view(y[:n], mask)
+    return float(np.max(np.abs(x - y))) <= tolerance
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -120,13 +165,15 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b))
 
 
-def equivalents(fp: Any) -> list[np.ndarray]:
+def equivalents(fp: Any, mask: np.ndarray | None = None) -> list[np.ndarray]:
     """The ways a network can use the function of fingerprint ``fp``, for matching it to a
     published one: ``f``, ``-f``, ``f(-x)`` and ``-f(-x)`` train alike (the linear layers on
     either side absorb the flips, their initialisation being symmetric). The canonical grid is
-    symmetric, so ``f(-x)`` is the values reversed. Empty when ``fp`` is not ``current``."""
+    symmetric, so ``f(-x)`` is the values reversed. Each is viewed on ``mask`` (``read_mask``:
+    where the proposal's training went; None: the whole window). Empty when ``fp`` is not
+    ``current``."""
     vec = current(fp)
     if vec is None:
         return []
     y = vec[: len(CANONICAL)]  # an affine image of the values: the views are the same
-    return [_view(y), _view(-y), _view(y[::-1]), _view(-y[::-1])]
+    return [_view(v, mask) for v in (y, -y, y[::-1], -y[::-1])]

@@ -38,18 +38,20 @@ def screen(state: CampaignState, deps: Deps) -> dict:
             stage = Stage.NEEDS_REPAIR
         else:
             stage = Stage.FAILED
-        deps.ledger.save(
-            row.model_copy(
-                update={
-                    "stage": stage,
-                    "outcome": report.status.value,
-                    "reason": report.reason or None,
-                    "flags": list(report.flags),
-                    "screen_win_rate": report.win_rate,
-                    "rungs": {budget: report.win_rate} if report.win_rate is not None else {},
-                }
-            )
+        row = row.model_copy(
+            update={
+                "stage": stage,
+                "outcome": report.status.value,
+                "reason": report.reason or None,
+                "flags": list(report.flags),
+                "screen_win_rate": report.win_rate,
+                "rungs": {budget: report.win_rate} if report.win_rate is not None else {},
+            }
         )
+        deps.ledger.save(row)
+        # Now that training says where the pre-activations went: a published function marked
+        # only where they never go is that function (known), before promotion or any claim.
+        literature.remark(deps, row)
 
     experiments.run(deps, [Experiment(r, budget) for r in rows], record)
     return {}
@@ -89,7 +91,9 @@ def _rung_recorder(deps: Deps, rung: str, last: bool) -> Callable[[Experiment, E
         }
         if last:
             update["full_win_rate"] = report.win_rate
-        deps.ledger.save(exp.row.model_copy(update=update))
+        row = exp.row.model_copy(update=update)
+        deps.ledger.save(row)
+        literature.remark(deps, row)  # this rung's training may have gone elsewhere
 
     return record
 

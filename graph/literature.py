@@ -9,6 +9,11 @@ version and splits. What a campaign does with a known component is ``[campaign] 
 "once" (default) screens it as a reference point but promotes it no further and never confirms
 it; "yes" treats it like any other; "never" does not run it. A component the catalogue names is
 never a discovery (``HypothesisRow.discovery``).
+
+The mark is first decided on the probe (the whole window of the fingerprint), before the
+critic; once a result of the hypothesis exists it is decided again where its training sent the
+pre-activations (``remark``, after screening and each rung): a published function marked only
+where no network of the job goes trains exactly like it, and is called it from then on.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,12 +108,27 @@ def _read(path: Path) -> dict[str, list[float] | None]:
     return {k: v for k, v in data.items() if isinstance(k, str) and fingerprint(v)}
 
 
-def mark(deps: Deps, row: HypothesisRow, fp: list[float] | None, known: Known) -> dict:
+def mark(
+    deps: Deps,
+    row: HypothesisRow,
+    fp: list[float] | None,
+    known: Known,
+    reaches: Sequence[Sequence[float]] = (),
+) -> dict:
     """The ledger update for ``row``: the published component its behaviour matches, if any (a
-    repaired version that no longer matches loses the mark). Logged when it changes."""
+    repaired version that no longer matches loses the mark). Logged when it changes.
+
+    ``reaches`` (of its results, ``reaches_of``): matched where each training run went, and on
+    the whole window; the nearest match counts. A function that trained like a published one
+    in any run of it is that one."""
     if fp is not None and current(fp) is None:
         return {}  # a fingerprint of an earlier version says nothing either way: keep the mark
-    found = catalogue.match(fp, known) if fp is not None and known else None
+    found = None
+    if fp is not None and known:
+        tries = [catalogue.match(fp, known, list(r)) for r in reaches]
+        found = min(
+            (f for f in [*tries, catalogue.match(fp, known)] if f), key=lambda f: f[2], default=None
+        )
     if found is None:
         if row.known:  # a repaired version that no longer behaves like it
             deps.ledger.log(deps.campaign, "literature", "known", {"id": row.id, "known": None})
@@ -122,6 +142,37 @@ def mark(deps: Deps, row: HypothesisRow, fp: list[float] | None, known: Known) -
         deps.ledger.log(deps.campaign, "literature", "known", detail)
         deps.notify("critic", f"{row.id} is {label} ({citation[:60]})")
     return {"known": label, "citation": citation}
+
+
+def reaches_of(deps: Deps, row: HypothesisRow) -> list[tuple[float, ...]]:
+    """Where each training run of ``row``'s present code sent its pre-activations: the
+    ``reach`` of its results on the ladder's rungs (from the ledger); none without a result, or
+    for results of an earlier version, which did not record it."""
+    path = deps.code_path(row.id)
+    if not path.exists():
+        return []
+    code = path.read_text()
+    found = [
+        deps.ledger.result(deps.evaluator.experiment_key(code, b)) for b in deps.settings.ladder
+    ]
+    return [r.reach for r in found if r is not None and r.reach is not None]
+
+
+def remark(deps: Deps, row: HypothesisRow) -> HypothesisRow:
+    """``row`` with its known mark decided again now that results say where its training went
+    (``mark`` with ``reaches_of``), saved when it changes: what promotion, confirmation and
+    every claim (discovery, status, report, paper) read. A result adds a mark or names a nearer
+    component, never removes one. Unchanged without a probe or a recorded reach."""
+    probed = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "")
+    reaches = reaches_of(deps, row)
+    if not probed or probed[1] is None or not reaches or deps.prober is None:
+        return row
+    update = mark(deps, row, probed[1], known_components(deps), reaches)
+    if not update.get("known") or update["known"] == row.known:
+        return row
+    row = row.model_copy(update=update)
+    deps.ledger.save(row)
+    return row
 
 
 TEXT_SIMILARITY = 0.5  # cosine similarity of an idea to a description still shown to the critic

@@ -101,15 +101,32 @@ UNPROBED = (Stage.DUPLICATE, Stage.INVALID, Stage.REJECTED, Stage.PROPOSED, Stag
 CHOSEN = (Stage.SELECTED, Stage.SCREENED, Stage.EVALUATED)
 
 
-def local_twin(fp: list[float], earlier: Known) -> HypothesisRow | None:
-    """The first earlier hypothesis of the campaign that behaves exactly like ``fp``, or None."""
+def local_twin(
+    fp: list[float], earlier: Known, reaches: dict[str, Any] | None = None
+) -> HypothesisRow | None:
+    """The first earlier hypothesis of the campaign that behaves exactly like ``fp``, or None.
+    ``reaches``: where each earlier one's screening sent its pre-activations, by id
+    (``screening_reach``); compared there, since a function equal to it there trains exactly as
+    it did, so its result may be reused (else on the whole window)."""
     from evaluators.fingerprint import same_behaviour
 
     mine = np.asarray(fp)
     for other, theirs in earlier:
-        if theirs is not None and same_behaviour(mine, np.asarray(theirs)):
+        reach = (reaches or {}).get(other.id)
+        if theirs is not None and same_behaviour(mine, np.asarray(theirs), reach=reach):
             return other
     return None
+
+
+def screening_reach(deps: Deps, row: HypothesisRow) -> tuple[float, ...] | None:
+    """The ``reach`` of ``row``'s screening result (the one a duplicate reuses), or None."""
+    path = deps.code_path(row.id)
+    if row.screen_win_rate is None or not path.exists():
+        return None
+    report = deps.ledger.result(
+        deps.evaluator.experiment_key(path.read_text(), deps.settings.ladder[0])
+    )
+    return None if report is None else report.reach
 
 
 def open_slots(rows: list[HypothesisRow], k: int) -> int:
@@ -142,7 +159,7 @@ def ranked_update(
 def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: Known) -> Any:
     """(pointer, win rate) of a hypothesis that behaves exactly like ``row``: in this campaign
     first, then in the archive; None when there is none."""
-    other = local_twin(fp, earlier)
+    other = local_twin(fp, earlier, {r.id: screening_reach(deps, r) for r, _ in earlier})
     if other is not None:
         return f"{deps.campaign}/{other.id}", other.screen_win_rate
     if deps.archive is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -51,6 +51,11 @@ class ActivationEvaluator(SandboxedEvaluator):
         return drawn_fingerprint(Path(report.artifacts), name)
 
     validate = staticmethod(check_source)
+
+    def result_extras(self, out_dir: Path, name: str) -> dict[str, Any]:
+        """Where training sent ``name``'s pre-activations (``read_reach``), kept with its
+        result for the catalogue match and duplicates (``evaluators.fingerprint.read_mask``)."""
+        return {"reach": read_reach(out_dir, name, len(self.splits))}
 
     def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:
         """This job's probe inputs and the training calls where the elementwise check runs,
@@ -176,3 +181,30 @@ def drawn_fingerprint(out_dir: Path, name: str) -> list[float] | None:
     fixed = runner.probe_points()
     fp = fingerprint(points[len(fixed) :], y[len(fixed) :], exclude=fixed)
     return None if fp is None else [float(v) for v in fp]
+
+
+MAX_REACH_BYTES = 1024 * 1024
+
+
+def read_reach(out_dir: Path, name: str, n_splits: int) -> tuple[float, ...] | None:
+    """Per cell of the fingerprint's canonical grid, the largest share of one split's
+    pre-activations (training, or the test pass) that fell in it, from the runner's
+    ``<name>.reach.npy`` (``runner.Watch.counts``: a row per split trained, slots below,
+    per cell, above). Total on untrusted files: anything but ``n_splits`` rows of
+    non-negative finite counts, or no count at all, gives None (the whole window is compared)."""
+    try:
+        raw = read_npy(out_dir, f"{name}.reach.npy", MAX_REACH_BYTES)
+        if raw.shape != (n_splits, 2, runner.REACH_SLOTS) or raw.dtype.kind not in "iuf":
+            return None
+        counts = raw.astype(np.float64)
+    except (ArtifactError, OSError, TypeError, ValueError, OverflowError):
+        return None  # OSError: read_npy lets one through for a folder of that name
+    if n_splits == 0 or not np.isfinite(counts).all() or (counts < 0).any():
+        return None
+    with np.errstate(over="ignore"):  # counts near the float limit sum to inf: refused below
+        totals = counts.sum(axis=2).reshape(-1)
+    seen = counts.reshape(-1, runner.REACH_SLOTS)[totals > 0]  # a test pass never reached: none
+    if not len(seen) or not np.isfinite(totals).all():
+        return None
+    shares = (seen / seen.sum(axis=1, keepdims=True))[:, 1:-1].max(axis=0)
+    return tuple(round(float(v), 6) for v in shares)

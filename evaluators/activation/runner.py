@@ -30,6 +30,11 @@ LARGE = (50.0, 100.0, 1e3, 1e4)
 # The arrays the probe saves, each in the order of its call (the host puts them back in order).
 PROBE_ARRAYS = ("y", "y_again", "y_batch", "y_part", "grad")
 RTOL, ATOL = 1e-5, 1e-6  # float32 kernels may round a value differently in another batch
+# Where training's inputs to the activation go (``Watch.reach``): counts per cell of REACH_STEP
+# on [-REACH_HALF, REACH_HALF] (the cells of the fingerprint's canonical grid), plus one slot
+# below and one above, for the training calls and for the final test pass apart.
+REACH_HALF, REACH_STEP = 5.0, 0.1
+REACH_SLOTS = round(2 * REACH_HALF / REACH_STEP) + 2
 
 
 def probe_points() -> np.ndarray:
@@ -157,20 +162,43 @@ def _device():
 class Watch:
     """Checks, on real pre-activations at calls the host drew for this job, that the activation
     is elementwise there too: a random part of the batch, alone and reshaped, must give the same
-    values. The probe's inputs could be told apart from training; these cannot."""
+    values. The probe's inputs could be told apart from training; these cannot.
+
+    It also counts where the pre-activations go (``reach``, rows: training, test pass): what
+    training reads of the function is its values there, so the host compares fingerprints
+    there (``evaluators.fingerprint.read_mask``). Counted before the hypothesis sees ``h``."""
 
     def __init__(self, act, calls: list[int], seed: int) -> None:
         import torch
 
         self.act, self.calls, self.count = act, set(calls), 0
         self.gen = torch.Generator().manual_seed(seed)
+        self.reach = None  # int64 [2, REACH_SLOTS], on the device of the first call
 
     def __call__(self, h, final: bool = False):
+        self.tally(h, final)
         y = self.act(h)
         self.count += 1
         if final or self.count in self.calls:
             self.verify(h, y)
         return y
+
+    def tally(self, h, final: bool) -> None:
+        """Count ``h``'s values per cell (NaN counts above: training stops on it anyway)."""
+        import torch
+
+        flat = h.detach().reshape(-1).float()
+        edges = torch.linspace(-REACH_HALF, REACH_HALF, REACH_SLOTS - 1, device=flat.device)
+        if self.reach is None:
+            self.reach = torch.zeros((2, REACH_SLOTS), dtype=torch.int64, device=flat.device)
+        slot = torch.bucketize(flat, edges).clamp_(0, REACH_SLOTS - 1)
+        self.reach[int(final)] += torch.bincount(slot, minlength=REACH_SLOTS)
+
+    def counts(self) -> np.ndarray:
+        """``reach`` as int64 [2, REACH_SLOTS] (zeros before any call)."""
+        if self.reach is None:
+            return np.zeros((2, REACH_SLOTS), dtype=np.int64)
+        return self.reach.cpu().numpy().astype(np.int64)
 
     def verify(self, h, y) -> None:
         import torch
@@ -202,11 +230,12 @@ def architecture(data: dict, split: str, train: dict) -> tuple[int, int]:
 
 
 def train_predict(
-    act, data: dict, split: str, train: dict, watch: dict | None = None
+    act, data: dict, split: str, train: dict, watch: dict | None = None, reach: list | None = None
 ) -> np.ndarray:
     """Train the fixed MLP with ``act`` on one split; return test logits [n_test, n_classes].
     ``watch`` (``calls``, ``seed``): where the elementwise check runs during training; the test
-    forward pass is always checked."""
+    forward pass is always checked. ``reach``: where the pre-activations went is appended to it
+    (``Watch.counts``), however training ends."""
     import torch
     from torch import nn
 
@@ -233,6 +262,20 @@ def train_predict(
     model = nn.Sequential(*layers, nn.Linear(width, n_classes)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"])
     gen = torch.Generator().manual_seed(seed)
+    try:
+        return _fit(model, opt, gen, x_tr, y_tr, x_te, train, final)
+    finally:
+        if reach is not None:
+            reach.append(guard.counts())
+
+
+def _fit(model, opt, gen, x_tr, y_tr, x_te, train: dict, final: list) -> np.ndarray:
+    """The training loop of ``train_predict``, then the test pass (``final`` set)."""
+    import torch
+    from torch import nn
+
+    n_classes = model[-1].out_features
+    device = x_tr.device
     batch = train["batch_size"]
     for _ in range(train["epochs"]):
         order = torch.randperm(len(x_tr), generator=gen).to(device)
@@ -258,10 +301,15 @@ def evaluate_one(name: str, path: Path, job: dict, data: dict, out: Path, stage:
     if problem:
         raise CheckFailed(problem, stage="probe")
     stage.name = "train"
-    for split in job["splits"]:
-        watch = checks.get("watch", {}).get(split)
-        logits = train_predict(act, data, split, job["train"], watch)
-        np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
+    reach: list[np.ndarray] = []
+    try:
+        for split in job["splits"]:
+            watch = checks.get("watch", {}).get(split)
+            logits = train_predict(act, data, split, job["train"], watch, reach)
+            np.save(out / f"{name}.{split}.npy", logits, allow_pickle=False)
+    finally:
+        if reach:  # one row per split trained, in the job's order
+            np.save(out / f"{name}.reach.npy", np.stack(reach), allow_pickle=False)
 
 
 def run(in_dir: Path, data_path: Path, out: Path) -> int:

@@ -1,7 +1,9 @@
 """``hypoforge novelty "IDEA"``: what an idea may already be, before a campaign spends on it.
 
 The task's catalogue of published components by description (always), by behaviour when
-``--code`` is given (its probe in the sandbox against the catalogue's fingerprints), the
+``--code`` is given (its probe in the sandbox against the catalogue's fingerprints, on the
+whole window: a probe does not train, so it cannot know where a network sends this function's
+inputs; a campaign decides again on that once it is screened, ``graph.literature.remark``), the
 archive's nearest hypotheses of earlier campaigns, and with ``--online`` the papers Semantic
 Scholar and OpenAlex return for the idea (cached; a check that cannot finish says why).
 """
@@ -93,13 +95,21 @@ def _by_behaviour(plugin: Any, config: Path | None, source: str, quiet: bool) ->
         return {"problem": f"its probe failed: {probe.problem}"}
     match = catalogue.match(probe.fingerprint, known)
     if match is None:
-        return {"match": None}
+        return {"match": None, "compared": COMPARED}
     component, kind, gap = match
     return {
         "match": f"{'same as' if kind == 'same' else 'close to'} {component.name}",
         "gap": round(gap, 5),
         "citation": component.reference.cite(),
+        "compared": COMPARED,
     }
+
+
+# What the match reads, said with it: no reach without training (evaluators/fingerprint.py).
+COMPARED = (
+    "probe only: the whole window [-4.95, 4.95]; a function marked only where training never "
+    "goes is matched in a campaign once screening shows where its pre-activations went"
+)
 
 
 def _archive(settings: Any, idea: str, code: str, task: str) -> list[dict[str, Any]]:
@@ -132,6 +142,8 @@ def _print(found: dict[str, Any]) -> None:
             else "behaves like no published component of the catalogue"
         )
         out.print(f"By behaviour (its probe): {text}", markup=False, soft_wrap=True)
+        if b.get("compared"):
+            out.print(f"  compared on: {b['compared']}", markup=False, soft_wrap=True)
     out.print("Nearest earlier hypotheses (the archive):")
     for n in found["archive"] or [None]:
         if n is None:

@@ -55,6 +55,6 @@ def test_novelty_code_names_gelu_for_a_grid_marked_gelu(
         found[name] = json.loads(res.stdout)["by_behaviour"]
     assert found["marked"]["match"] == "same as GELU"
     assert found["marked"]["citation"].endswith("arXiv:1606.08415.")
-    assert found["new"] == {"match": None}
+    assert found["new"]["match"] is None
     assert own_containers(docker_sandbox) == []
     assert np.isfinite(found["marked"]["gap"]) and found["marked"]["gap"] <= 1e-3

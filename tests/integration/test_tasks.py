@@ -84,4 +84,4 @@ def test_novelty_names_a_rewritten_published_function_by_its_probe(monkeypatch, 
         "    return 0.4 * torch.cos(x) + x * torch.sigmoid(3.0 * x)\n"
     )
     res = CliRunner().invoke(cli.app, ["novelty", "a wave gate", "--code", str(new), "--json"])
-    assert json.loads(res.stdout)["by_behaviour"] == {"match": None}
+    assert json.loads(res.stdout)["by_behaviour"]["match"] is None
