@@ -203,3 +203,45 @@ def test_the_reach_reader_is_total_on_hostile_files(tmp_path, name):
     else:
         assert got is None
     assert read_mask(got) is None or name in ("huge", "bool")
+
+
+GELU_MARKED = "x * 0.5 * (1.0 + torch.erf(x * 0.7071067811865476))" + STEP_MARK
+WAVE = "0.4 * torch.cos(x) + x * torch.sigmoid(3.0 * x)"
+IRIS_LIKE = tuple(0.01 if abs(c) < 3.5 else 0.0 for c in CANONICAL)  # |x| < 3.5, as on iris
+
+
+def _campaign(tmp_path, reach):
+    from hypoforge import campaign
+    from hypoforge.ledger import Ledger
+    from tests.fakes import FakeEvaluator, models, proposal, start
+
+    class Reaching(FakeEvaluator):
+        """Results that say where training went (``reach``; None: an older result)."""
+
+        def evaluate(self, source: str, budget: str = "one-pass"):
+            return super().evaluate(source, budget).model_copy(update={"reach": reach})
+
+    props = [proposal(GELU_MARKED, idea="a smooth gate"), proposal(WAVE, idea="a wave gate")]
+    folder, info = start(
+        tmp_path, allow_known="once", proposals=2, batch=2, full_top_k=1, promote=(2,)
+    )
+    campaign.run(folder, Reaching(), models(props), retries=0)
+    ledger = Ledger(folder / "ledger.sqlite")
+    return {r.idea: r for r in ledger.hypotheses(info.id)}, ledger, info
+
+
+def test_a_campaign_calls_it_gelu_once_screening_shows_where_training_went(tmp_path):
+    rows, ledger, info = _campaign(tmp_path, IRIS_LIKE)
+    marked, new = rows["a smooth gate"], rows["a wave gate"]
+    assert marked.known == "same as GELU" and CITED["GELU"] in (marked.citation or "")
+    assert set(marked.rungs) == {"one-pass"} and "short" in new.rungs  # a reference point
+    assert not marked.model_copy(update={"kept": True, "confirmation": "confirmed"}).discovery
+    assert new.known is None and new.citation is None
+    events = [e for _, _, e in ledger.events(info.id, "known")]
+    assert len(events) == 1 and marked.id in events[0] and "1606.08415" in events[0]
+
+
+def test_results_without_a_reach_leave_the_probe_s_decision(tmp_path):
+    """Results of an earlier version recorded no reach: the whole window, as before."""
+    rows, *_ = _campaign(tmp_path, None)
+    assert rows["a smooth gate"].known is None and rows["a wave gate"].known is None
