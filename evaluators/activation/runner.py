@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,7 +174,7 @@ class Watch:
 
         self.act, self.calls, self.count = act, set(calls), 0
         self.gen = torch.Generator().manual_seed(seed)
-        self.reach = None  # int64 [2, REACH_SLOTS], on the device of the first call
+        self.reach: Any = None  # int64 [2, REACH_SLOTS], on the device of the first call
 
     def __call__(self, h, final: bool = False):
         self.tally(h, final)

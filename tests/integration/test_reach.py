@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def small(docker_sandbox, settings, tmp_path_factory):
     return ActivationEvaluator(docker_sandbox, home, limits, splits=splits, keep="none")
 
 
-def _deps(small, tmp_path, code: dict[str, str]) -> SimpleNamespace:
+def _deps(small, tmp_path, code: dict[str, str]) -> Any:
     """What ``literature.remark`` reads of a campaign: a real ledger, the real evaluator."""
     (tmp_path / "code").mkdir()
     for hid, source in code.items():
