@@ -10,10 +10,14 @@ The store is a ``chromadb.PersistentClient`` folder, with telemetry off. Fingerp
 the collection ``BEHAVIOURS``, which holds only fingerprints of this version (taken at points
 drawn per job); an older archive's fixed-grid ``behaviours`` collection is left as it is and no
 longer read, so its hypotheses keep their ideas and results but have no behaviour to compare.
+A behaviour's metadata holds where its screening sent the pre-activations (``reach``, JSON):
+a twin is one equal to it there (``evaluators.fingerprint.same_behaviour``); an entry without
+one (older archives) is compared on the whole window.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from evaluators.fingerprint import DUPLICATE_TOLERANCE, current
+from evaluators.fingerprint import current, read_mask, same_behaviour
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 BEHAVIOURS = "behaviours-drawn"  # one Chroma collection holds one length of vector
@@ -62,6 +66,7 @@ class ArchiveEntry(BaseModel):
     win_rate: float | None = None  # best measured (full budget if run, else one-pass)
     screen_win_rate: float | None = None  # one-pass: what the reward model learns
     fingerprint: list[float] | None = None
+    reach: list[float] | None = None  # where its screening's pre-activations went
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,10 @@ class NoveltyArchive:
             ids=[entry.id], documents=[doc], embeddings=embed([doc]), metadatas=[meta]
         )
         if current(entry.fingerprint) is not None:  # an older one compares with nothing
-            self.behaviours.upsert(ids=[entry.id], embeddings=[entry.fingerprint], metadatas=[meta])
+            seen = {"reach": json.dumps(entry.reach)} if read_mask(entry.reach) is not None else {}
+            self.behaviours.upsert(
+                ids=[entry.id], embeddings=[entry.fingerprint], metadatas=[{**meta, **seen}]
+            )
 
     def nearest(self, idea: str, code: str, k: int = 5, task: str | None = None) -> list[Neighbour]:
         """The ``k`` archived hypotheses closest in meaning to this idea and code."""
@@ -189,22 +197,34 @@ class NoveltyArchive:
         return sorted(out, key=lambda e: e.added)
 
     def behaviour_twin(self, fingerprint: list[float], task: str | None = None) -> Neighbour | None:
-        """An archived hypothesis with the same behaviour, if there is one."""
+        """An archived hypothesis with the same behaviour where its screening's training went
+        (its ``reach``; the whole window without one), if there is one among the nearest."""
         if self.behaviours.count() == 0 or current(fingerprint) is None:
             return None
         res = self.behaviours.query(
             query_embeddings=[fingerprint],
-            n_results=1,
+            n_results=min(TWIN_CANDIDATES, int(self.behaviours.count())),
             where={"task": task} if task else None,
             include=["metadatas", "distances", "embeddings"],
         )
         found = _neighbours(res)
-        if not found:
-            return None
-        stored = np.asarray(res["embeddings"][0][0])
-        if float(np.max(np.abs(stored - np.asarray(fingerprint)))) > DUPLICATE_TOLERANCE:
-            return None
-        return found[0]
+        for i, neighbour in enumerate(found):
+            stored = np.asarray(res["embeddings"][0][i])
+            if same_behaviour(fingerprint, stored, reach=_reach(res["metadatas"][0][i])):
+                return neighbour
+        return None
+
+
+TWIN_CANDIDATES = 10  # nearest on the whole window, each compared where it trained
+
+
+def _reach(meta: Any) -> list[float] | None:
+    """A behaviour's stored reach, or None (absent, older, or unreadable)."""
+    try:
+        reach = json.loads(meta.get("reach", "null"))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return reach if read_mask(reach) is not None else None
 
 
 def _neighbours(res: Any) -> list[Neighbour]:

@@ -79,6 +79,7 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
                 win_rate=row.selection_win_rate,
                 screen_win_rate=row.screen_win_rate,
                 fingerprint=fingerprint,
+                reach=None if report is None or report.reach is None else list(report.reach),
             )
         )
 

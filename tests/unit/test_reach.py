@@ -245,3 +245,30 @@ def test_results_without_a_reach_leave_the_probe_s_decision(tmp_path):
     """Results of an earlier version recorded no reach: the whole window, as before."""
     rows, *_ = _campaign(tmp_path, None)
     assert rows["a smooth gate"].known is None and rows["a wave gate"].known is None
+
+
+def test_an_archived_twin_is_found_where_its_screening_trained(tmp_path):
+    from evaluators.novelty import ArchiveEntry, NoveltyArchive
+
+    archive = NoveltyArchive(tmp_path / "archive")
+    gelu = probe(HEAD + "F.gelu(x)\n")
+    for hid, reach in (("c/gelu", list(IRIS_LIKE)), ("old/gelu", None)):
+        task = "activation" if reach else "older"  # an archive entry without a reach
+        archive.add(
+            ArchiveEntry(
+                id=hid,
+                task=task,
+                campaign=hid[:-5],
+                generator="g",
+                idea="a gate",
+                code="...",
+                outcome="ok",
+                fingerprint=gelu,
+                reach=reach,
+            )
+        )
+    marked = probe(HEAD + "F.gelu(x)" + STEP_MARK + "\n")
+    twin = archive.behaviour_twin(marked, task="activation")
+    assert twin is not None and twin.id == "c/gelu"
+    assert archive.behaviour_twin(marked, task="older") is None  # whole window: the step shows
+    assert archive.behaviour_twin(probe(NEW), task="activation") is None
