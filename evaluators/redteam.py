@@ -35,6 +35,12 @@ GROKKING_HEAD_EDIT = (
     "        self.head = nn.Linear(D_MODEL, vocab - 1)\n"
 )
 GROKKING_RETURN = "        return self.head(self.norm(x[:, -1]))\n"
+CASES_FOLDER = Path(__file__).with_name("redteam_cases")
+
+
+def case_file(name: str) -> str:
+    """A longer case's hypothesis, kept as a file in ``evaluators/redteam_cases/``."""
+    return (CASES_FOLDER / name).read_text()
 
 
 @dataclass(frozen=True)
@@ -251,6 +257,36 @@ CASES: tuple[Case, ...] = (
         "import torch.nn.functional as F\n\ndef activation(x):\n    return F.relu(x, True)\n",
         Outcome.INVALID,
         "F.relu: it takes at most one positional argument here: the next position (inplace)",
+    ),
+    Case(
+        18,
+        "a bit kept in an lr-0 parameter by casting it to bfloat16 and back in the loss",
+        "grokking",
+        "<<<<<<< SEARCH\nclass Model(nn.Module):\n=======\n"
+        "class Bit(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.level = nn.Parameter(torch.full((1,), 1.0 + 2.0 ** -20))\n\n"
+        "    def flip(self):  # module.to counts no write\n"
+        "        self.to(torch.bfloat16)\n        self.to(torch.float32)\n\n\n"
+        "class Model(nn.Module):\n>>>>>>> REPLACE\n"
+        + GROKKING_HEAD_EDIT
+        + "        self.bit = Bit()\n>>>>>>> REPLACE\n"
+        '<<<<<<< SEARCH\n        {"params": list(model.blocks.parameters()), '
+        '"lr": LR * LR_SCALE_BLOCKS},\n=======\n'
+        '        {"params": list(model.blocks.parameters()), "lr": LR * LR_SCALE_BLOCKS},\n'
+        '        {"params": list(model.bit.parameters()), "lr": 0.0, "weight_decay": 0.0},\n'
+        ">>>>>>> REPLACE\n"
+        "<<<<<<< SEARCH\n    return F.cross_entropy(logits, targets)\n=======\n"
+        "    model.bit.flip()\n    return F.cross_entropy(logits, targets)\n>>>>>>> REPLACE\n",
+        Outcome.INVALID,
+        "while the loss and its gradients were computed",
+    ),
+    Case(
+        19,
+        "an nn.Parameter subclass whose numel reports one number",
+        "grokking",
+        case_file("numel_subclass.edits"),
+        Outcome.INVALID,
+        "may not derive from nn.Parameter",
     ),
 )
 

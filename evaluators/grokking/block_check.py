@@ -355,6 +355,8 @@ def _check_class(node: ast.ClassDef, where: Where, names: Names) -> None:
                 member(target, target.id)
     for base in node.bases:
         path = canonical(dotted(base) or "")
+        if path == "nn.Parameter":  # a tensor whose eq or numel the block would write
+            raise fail(node, f"{node.name} may not derive from nn.Parameter: use nn.Parameter(...)")
         layer = path.startswith("nn.") and path[3:] in NN_LAYERS
         if not (layer or (isinstance(base, ast.Name) and base.id in names.classes)):
             raise fail(

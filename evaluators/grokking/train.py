@@ -106,7 +106,12 @@ CHECKPOINTS = 40
 MAX_OBJECTS = 100_000  # more objects than that reachable from a tiny model is no honest model
 # Compared by value, not by identity (str, bytes, complex and None's kind, got without builtins).
 TEXT = "".__class__
-SCALARS = (int, float, bool, TEXT, b"".__class__, 1j.__class__, None.__class__)
+BYTES = b"".__class__
+INT = (0).__class__
+NUMBERS = ((0.0).__class__, True.__class__, 1j.__class__)
+SCALARS = (int, float, bool, TEXT, BYTES, 1j.__class__, None.__class__)
+# Tensor's own methods, called unbound: a subclass of a block's could redefine eq or numel.
+TENSOR = torch.Tensor
 
 
 class RuleBroken(FloatingPointError):
@@ -116,10 +121,46 @@ class RuleBroken(FloatingPointError):
 def count_parameters(model, optimizer):
     """Every number the model holds or training may change, each tensor counted once: every
     tensor reachable from the model, the optimizer and the script (registered or not), less the
-    optimizer's own state (its moments are not the model's)."""
+    optimizer's own state (its moments are not the model's), and every number the model and the
+    optimizer hold outside tensors (``outside_tensors``)."""
     order = reachable([model, optimizer, SCRIPT], optimizer)
-    tensors = sum(t.numel() for t in order if isinstance(t, torch.Tensor))
-    return int(tensors + sum(a.size for a in order if isinstance(a, np.ndarray)))
+    # Tensor's own numel, never one a subclass could redefine.
+    tensors = sum(TENSOR.numel(t) for t in order if isinstance(t, torch.Tensor))
+    arrays = sum(a.size for a in order if isinstance(a, np.ndarray))
+    return int(tensors + arrays + outside_tensors(model, optimizer))
+
+
+def outside_tensors(model, optimizer):
+    """Numbers the model and the optimizer hold in Python objects made since the script was
+    loaded: each int, float or bool any of them refers to (a list of 480 answers is 480
+    numbers; an int counts a number per 32 bits), and a number per 8 characters of a string
+    (about what a number written as text takes: a table kept as text). Not counted: the
+    script's own constants (bounded by the static check), what torch keeps of its own (a
+    layer's sizes and flags, the optimizer's hyperparameters), which training may not change."""
+    loaded = {id(o) for o in reachable([SCRIPT])}
+    objects = reachable([model, optimizer], optimizer)
+    own = {id(o.__dict__) for o in objects if isinstance(o, nn.Module)}
+    groups = optimizer.param_groups if optimizer is not None else []
+    defaults = optimizer.defaults if optimizer is not None else {}
+    own.update([id(defaults), *(id(v) for v in defaults.values())])
+    own.update(id(v) for g in groups for k, v in g.items() if k in defaults)
+    total = sum(number(v) for g in groups for k, v in g.items() if k not in defaults)
+    own.update(id(g) for g in groups)
+    for obj in objects:
+        if id(obj) in loaded or id(obj) in own:
+            continue
+        if obj.__class__ is TEXT or obj.__class__ is BYTES:
+            total += len(obj) // 8
+            continue
+        total += sum(number(ref) for ref in get_referents(obj))
+    return total
+
+
+def number(value):
+    """How many numbers ``value`` is: 1 for a float or bool, one per 32 bits of an int, else 0."""
+    if value.__class__ is INT:
+        return 1 + (value if value >= 0 else -value).bit_length() // 32
+    return 1 if value.__class__ in NUMBERS else 0
 
 
 def reachable(roots, optimizer=None):
@@ -139,7 +180,7 @@ def reachable(roots, optimizer=None):
             continue
         seen[id(obj)] = obj  # held, so that no id is reused while the walk goes on
         if len(seen) > MAX_OBJECTS:
-            raise ValueError(f"the model holds more than {MAX_OBJECTS} objects")
+            raise RuleBroken(f"the model or the blocks hold more than {MAX_OBJECTS} objects")
         if isinstance(obj, MODULE) or obj is __builtins__:
             continue
         if obj is state:  # the optimizer's moments: not recorded; stray entries are walked
@@ -181,7 +222,7 @@ def snapshot(roots, optimizer=None, skip=()):
     skipped = {id(t) for t in skip}
     with torch.no_grad():
         tensors = [
-            (t, t.clone(), t._version)
+            (t, TENSOR.clone(t), t._version)
             for t in order
             if isinstance(t, torch.Tensor) and id(t) not in skipped
         ]
@@ -213,7 +254,10 @@ def same_scalar(a, b):
 def same_values(t, copy):
     """Equal values, a NaN equal to a NaN (a tensor that holds one is not thereby changed)."""
     with torch.no_grad():
-        return t.dtype == copy.dtype and bool((t.eq(copy) | (t.isnan() & copy.isnan())).all())
+        if t.dtype != copy.dtype:
+            return False
+        equal = TENSOR.eq(t, copy) | (TENSOR.isnan(t) & TENSOR.isnan(copy))
+        return bool(TENSOR.all(equal))
 
 
 def predict(model, tokens):
@@ -255,18 +299,24 @@ class Watch:
         ]
         self.start = snapshot(self.roots, optimizer, self.trained + views)
         self.versions = [v for _, _, v in self.start[1]]
-        self.deep, self.trained_versions = None, []
+        self.deep, self.trained_versions, self.trained_values = None, [], []
 
     def before_step(self, step):
         """Before a training step's forward pass (the model is in training mode)."""
         self.deep = snapshot(self.roots, self.optimizer) if step in self.watched else None
         self.trained_versions = [p._version for p in self.trained]
+        with torch.no_grad():  # the parameters are small: their values, at every step
+            self.trained_values = [TENSOR.clone(p) for p in self.trained]
 
     def after_backward(self):
-        """Nothing, not even a parameter, changes in the forward pass, the loss or backward."""
+        """Nothing, not even a parameter, changes in the forward pass, the loss or backward:
+        neither a write count nor a value (``module.to(dtype)`` and back swaps a parameter's
+        values without counting a write)."""
         when = "while the loss and its gradients were computed"
-        for p, v in zip(self.trained, self.trained_versions, strict=True):
-            if p._version != v:
+        for p, v, copy in zip(
+            self.trained, self.trained_versions, self.trained_values, strict=True
+        ):
+            if p._version != v or p.shape != copy.shape or not same_values(p, copy):
                 self.fail(p, when)
         if self.deep is not None:
             self.fail(what_changed(self.deep, self.roots, self.optimizer), when)

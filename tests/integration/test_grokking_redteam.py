@@ -112,3 +112,16 @@ def test_the_template_trains_unflagged_under_the_watch(ev, docker_sandbox):
     assert report.status is Outcome.OK, report.reason
     assert report.flags == ()
     assert own_containers(docker_sandbox) == []
+
+
+def test_a_table_kept_as_text_is_counted_and_flagged(ev, docker_sandbox):
+    """A red team kept 65,536 fixed random numbers in a string parsed in forward (reported
+    1.077x before, really 5.8x): the count sees them, and the flag says so."""
+    edits = redteam.case_file("table_as_text.edits")
+    check_edits(edits)
+    report = ev.evaluate(edits)
+    assert report.status is Outcome.OK, report.reason
+    assert len(report.flags) == 1 and report.flags[0].startswith("bigger model: ")
+    ratio = float(report.flags[0].split("bigger model: ")[1].split("x")[0])
+    assert ratio > 5.0, report.flags
+    assert own_containers(docker_sandbox) == []

@@ -167,7 +167,10 @@ def test_every_hiding_place_is_counted(edits, template_count):
     ns = script(edits)
     model = ns["Model"](VOCAB)
     assert model.w() is not None  # held by the hiding place alone
-    assert ns["count_parameters"](model, ns["make_optimizer"](model)) == template_count + HIDDEN
+    found = ns["count_parameters"](model, ns["make_optimizer"](model)) - template_count
+    # the hidden tensor, and at most a few numbers of the hiding object's own (a new function's
+    # name, a dict's value)
+    assert HIDDEN <= found <= HIDDEN + 4, found
 
 
 @pytest.mark.parametrize("edits", HIDING_PLACES.values(), ids=HIDING_PLACES.keys())
@@ -289,7 +292,7 @@ def test_a_write_while_predicting_is_caught():
 
 def test_the_walk_is_bounded():
     ns = script(hidden("self.many = [[] for _ in range(100_001)]"))
-    with pytest.raises(ValueError, match="more than 100000 objects"):
+    with pytest.raises(FloatingPointError, match="more than 100000 objects"):  # RuleBroken
         count(ns)
 
 
@@ -336,3 +339,37 @@ def test_the_red_team_cases_fail_with_their_reason_whatever_the_host_draws(numbe
     with pytest.raises(ns["RuleBroken"]) as broken:
         ns["train_and_predict"](x_tr, y_tr, x_ev, 32, 3, 0, list(watched))
     assert case.reason in str(broken.value)
+
+
+# --- a red team's second pass (evaluators/redteam_cases/) --------------------------------------
+
+PAST_CHECK = Path(__file__).resolve().parents[2] / "evaluators" / "redteam_cases"
+
+
+def past_check(name: str) -> str:
+    return (PAST_CHECK / f"{name}.edits").read_text()
+
+
+def test_parameters_cast_and_cast_back_in_the_loss_are_caught_at_every_step():
+    """Bits kept in lr-0 parameters by rounding them to bfloat16 and back (module.to, which
+    counts no write): the answers were stored once, at step 0, and scored 0.976 against the
+    template's 0.283 when step 0 was not drawn. Parameter values are compared at every step."""
+    edits = past_check("lr0_bits_cast")
+    check_edits(edits)  # it passes the static check
+    with pytest.raises(Exception, match="while the loss and its gradients were computed"):
+        train(script(edits, curated=True), watched=())
+
+
+def test_a_table_kept_as_text_is_counted():
+    """65,536 fixed random numbers kept in a string and parsed in forward: counted as numbers
+    (a number per 8 characters), so the bigger-model flag sees them."""
+    edits = past_check("table_as_text")
+    check_edits(edits)
+    assert count(script(edits)) - count(script()) > 60_000
+
+
+def test_a_parameter_subclass_past_the_check_cannot_shrink_the_count():
+    """An nn.Parameter subclass whose numel says 1 (refused statically; past the check, the
+    count calls Tensor's own numel)."""
+    ns = script(past_check("numel_subclass"))
+    assert count(ns) - count(script()) == 2 * 32 * 64 * 32
