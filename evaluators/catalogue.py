@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evaluators.fingerprint import DUPLICATE_TOLERANCE, equivalents, read_mask
+from evaluators.fingerprint import DUPLICATE_TOLERANCE, equivalents, gap, reading
 from hypoforge.errors import ConfigError
 
 CLOSE_TOLERANCE = 0.02  # largest fingerprint difference still called "close to" a component
@@ -96,17 +96,18 @@ def match(
     point, any float it names). A fingerprint of an earlier version matches nothing.
 
     ``reach``: where the proposal's training sent its pre-activations (a result's ``reach``,
-    ``evaluators.fingerprint.read_mask``); both are compared there alone, since a function equal
-    to a published one wherever its network goes trains exactly like it. None (a probe before
-    any training, an older result): the whole window."""
-    mask = read_mask(reach)
+    ``evaluators.fingerprint.reading``); both are compared there alone, each difference weighed
+    by how much training reads it, since a function equal to a published one wherever its
+    network goes trains exactly like it. None (a probe before any training, an older result):
+    the whole window, every point in full."""
+    mask, weights = reading(reach) or (None, None)
     mine = equivalents(fp, mask)[:1]
     best: tuple[Component, float] | None = None
     for component, theirs in known:
         for other in equivalents(theirs, mask) if mine else []:
-            gap = float(np.max(np.abs(mine[0] - other)))
-            if np.isfinite(gap) and (best is None or gap < best[1]):
-                best = (component, gap)
+            diff = gap(mine[0], other, weights)
+            if np.isfinite(diff) and (best is None or diff < best[1]):
+                best = (component, diff)
     if best is None or best[1] > CLOSE_TOLERANCE:
         return None
     return best[0], ("same" if best[1] <= DUPLICATE_TOLERANCE else "close"), best[1]

@@ -15,10 +15,13 @@ behave identically for the network up to an affine change that the next linear l
 Training reads a function only where its pre-activations go. The activation runner counts
 them per cell of the canonical grid (``runner.Watch``), and a result keeps, per cell, the
 largest share of a split's pre-activations that fell there (``reach``). Comparisons for the
-catalogue and for duplicates are then made on the points training read (``read_mask``): a
-published function marked only where no network of the job goes (``gelu(x) - 0.01 * (1 -
-sign(x + 4.5))``, with x >= -4.5 everywhere) trains like it and is called it. Without a reach
-(a probe alone, an older result) the whole window is compared.
+catalogue and for duplicates are then made on the points training reached (``reading``), each
+difference weighed by how much training reads it: in full where a cell holds ``FULL_SHARE`` of
+a split's pre-activations, in proportion where fewer go, not at all where none go. A published
+function marked only where no network of the job goes (``gelu(x) - 0.01 * (1 - sign(x +
+4.5))`` on iris and moons) trains bit for bit like it and is "same as" it; marked where one in
+a thousand go (digits, breast cancer) it is "close to" it. Without a reach (a probe alone, an
+older result) the whole window is compared, every point in full.
 
 The canonical grid is what makes fingerprints of different jobs comparable (duplicates across a
 campaign and the archive, the reward model's features, the catalogue); a fingerprint of another
@@ -43,11 +46,12 @@ CELL = 0.002  # each cell of the drawn partition holds one random point
 SPAN = WINDOW + 0.5  # the drawn points cover [-SPAN, SPAN]
 PAIRS = 3  # interpolants per canonical point, from disjoint pairs of drawn points around it
 MAX_SPREAD = 0.03  # wider spread of those points: too sparse to interpolate (None)
-# A canonical point is read by training when its cell holds at least this share of a split's
-# pre-activations (in training or in the test pass): a mark that fewer meet changes training by
-# less than the "close" tolerance can tell, and is not compared (calling it known errs safe).
-READ_SHARE = 1e-3
-MIN_READ = 10  # fewer points read (a 1.0-wide stretch): too little to compare on; whole window
+# A difference at a canonical point counts in full when its cell holds at least this share of a
+# split's pre-activations (in training or in the test pass), in proportion below: what a mark
+# changes in training scales with how many inputs meet it, so a rare one weighs little (calling
+# such a function known errs safe), and the "close" tolerance means the same everywhere.
+FULL_SHARE = 1e-2
+MIN_READ = 10  # fewer points reached (a 1.0-wide stretch): too little to compare; whole window
 
 
 def draw_points(rng: np.random.Generator) -> np.ndarray:
@@ -68,7 +72,7 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 
 def _view(y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """The unit vector of values ``y`` on ``CANONICAL``: normalised values, normalised slopes.
-    With ``mask`` (``read_mask``) only the points read and the slopes between two read points,
+    With ``mask`` (``read_mask``) only the points reached and the slopes between two of them,
     scaled to the share of the grid they are, so that a tolerance means the same per point."""
     if mask is None:
         vec = np.concatenate([_normalise(y), _normalise(np.diff(y) / STEP)])
@@ -82,18 +86,35 @@ def _view(y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
 
 
 def read_mask(reach: Any) -> np.ndarray | None:
-    """The canonical points training read (bool, one per point of ``CANONICAL``): those whose
-    cell holds at least ``READ_SHARE`` of a split's pre-activations, from a result's ``reach``
-    (that share per cell, ``evaluators.activation.harness.read_reach``). None (compare on the
-    whole window) without a usable reach, or when fewer than ``MIN_READ`` points are read."""
+    """The canonical points training reached (bool, one per point of ``CANONICAL``): those
+    whose cell any pre-activation fell in, from a result's ``reach`` (the largest share of a
+    split's per cell, ``evaluators.activation.harness.read_reach``). None (the whole window)
+    without a usable reach, or when fewer than ``MIN_READ`` points are reached."""
     try:
         arr = np.asarray(reach, dtype=np.float64)
     except (TypeError, ValueError):
         return None
     if arr.shape != CANONICAL.shape or not np.isfinite(arr).all() or (arr < 0).any():
         return None
-    mask = arr >= READ_SHARE
+    mask = arr > 0
     return mask if int(mask.sum()) >= MIN_READ else None
+
+
+def reading(reach: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(``read_mask``, the weight of each entry of a view on it): a value's is its cell's share
+    over ``FULL_SHARE`` (at most 1), a slope's the smaller of its two ends'. None: no reach."""
+    mask = read_mask(reach)
+    if mask is None:
+        return None
+    w = np.minimum(1.0, np.asarray(reach, dtype=np.float64) / FULL_SHARE)
+    both = mask[1:] & mask[:-1]
+    return mask, np.concatenate([w[mask], np.minimum(w[1:], w[:-1])[both]])
+
+
+def gap(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The largest difference of two views, each entry weighed (``reading``; None: in full)."""
+    diff = np.abs(a - b)
+    return float(np.max(diff if weights is None else diff * weights))
 
 
 def fingerprint(
@@ -148,16 +169,17 @@ def same_behaviour(
     a: Any, b: Any, tolerance: float = DUPLICATE_TOLERANCE, reach: Any = None
 ) -> bool:
     """Whether two fingerprints describe the same function (up to shift and scale) where
-    training reads it (``reach`` of the one whose result would be reused: a function equal to
-    it there trains exactly as it did); never for one that is not ``current``."""
+    training reads it (``reach`` of the one whose result would be reused, weighed as in
+    ``reading``: a function equal to it there trains exactly as it did); never for one that is
+    not ``current``."""
     x, y = current(a), current(b)
     if x is None or y is None:
         return False
-    mask = read_mask(reach)
-    if mask is not None:
-        n = len(CANONICAL)
-        x, y = _view(x[:n], mask), _view(y[:n], mask)
-    return float(np.max(np.abs(x - y))) <= tolerance
+    read = reading(reach)
+    if read is None:
+        return gap(x, y) <= tolerance
+    n = len(CANONICAL)
+    return gap(_view(x[:n], read[0]), _view(y[:n], read[0]), read[1]) <= tolerance
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:

@@ -54,7 +54,7 @@ class ActivationEvaluator(SandboxedEvaluator):
 
     def result_extras(self, out_dir: Path, name: str) -> dict[str, Any]:
         """Where training sent ``name``'s pre-activations (``read_reach``), kept with its
-        result for the catalogue match and duplicates (``evaluators.fingerprint.read_mask``)."""
+        result for the catalogue match and duplicates (``evaluators.fingerprint.reading``)."""
         return {"reach": read_reach(out_dir, name, len(self.splits))}
 
     def draw_checks(self, rng: np.random.Generator, splits: list[str], spec: Budget) -> dict:

@@ -167,7 +167,7 @@ class Watch:
 
     It also counts where the pre-activations go (``reach``, rows: training, test pass): what
     training reads of the function is its values there, so the host compares fingerprints
-    there (``evaluators.fingerprint.read_mask``). Counted before the hypothesis sees ``h``."""
+    there (``evaluators.fingerprint.reading``). Counted before the hypothesis sees ``h``."""
 
     def __init__(self, act, calls: list[int], seed: int) -> None:
         import torch

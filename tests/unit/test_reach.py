@@ -22,13 +22,14 @@ from evaluators.activation.budgets import get_budget
 from evaluators.activation.harness import read_reach
 from evaluators.fingerprint import (
     CANONICAL,
+    FULL_SHARE,
     MIN_READ,
-    READ_SHARE,
     STEP,
     WINDOW,
     draw_points,
     fingerprint,
     read_mask,
+    reading,
     same_behaviour,
 )
 from evaluators.registry import get
@@ -57,16 +58,18 @@ def probe(source: str) -> list[float]:
     return [float(v) for v in fp]
 
 
-def trained(source: str, out, name: str = "c") -> tuple[list[np.ndarray], tuple[float, ...]]:
+def trained(
+    source: str, out, name: str = "c", splits: list = SPLITS
+) -> tuple[list[np.ndarray], tuple[float, ...]]:
     """Test logits per split and the reach, as the runner writes and the host reads them."""
     data: dict = {}
-    for s in SPLITS:
+    for s in splits:
         data.update(s.public())
     counts: list[np.ndarray] = []
     train = get_budget("one-pass").train_config()
-    logits = [runner.train_predict(act(source), data, s.name, train, None, counts) for s in SPLITS]
+    logits = [runner.train_predict(act(source), data, s.name, train, None, counts) for s in splits]
     np.save(out / f"{name}.reach.npy", np.stack(counts), allow_pickle=False)
-    reach = read_reach(out, name, len(SPLITS))
+    reach = read_reach(out, name, len(splits))
     assert reach is not None
     return logits, reach
 
@@ -145,11 +148,29 @@ def test_a_mark_that_training_meets_is_compared(known, runs):
     assert found is None or found[1] == "close"
 
 
+def test_where_few_pre_activations_go_a_mark_weighs_little(known, tmp_path):
+    """On digits and breast cancer about one in a thousand pre-activations fall below -4.5: the
+    step is met there, changes no accuracy, and is called close to GELU, with its paper."""
+    wide = [datasets.split(d, 0) for d in ("digits", "breast_cancer", "iris")]
+    (plain, reach), (marked, marked_reach) = (
+        trained(HEAD + src + "\n", tmp_path, f"w{i}", wide)
+        for i, src in enumerate(("F.gelu(x)", "F.gelu(x)" + STEP_MARK))
+    )
+    assert max(np.asarray(marked_reach)[CANONICAL < -4.5]) > 0  # training meets the step
+    assert [a.argmax(1).tolist() for a in plain] == [a.argmax(1).tolist() for a in marked]
+    found = catalogue.match(probe(HEAD + "F.gelu(x)" + STEP_MARK + "\n"), known, list(marked_reach))
+    assert found is not None and found[0].name.startswith("GELU")
+    assert CITED["GELU"] in found[0].reference.cite()
+    assert catalogue.match(probe(NEW), known, list(reach)) is None
+
+
 def test_read_mask_takes_only_well_formed_reaches():
     good = np.where(np.abs(CANONICAL) < 3, 0.01, 0.0)
     mask = read_mask(good)
     assert mask is not None and mask.sum() == int((np.abs(CANONICAL) < 3).sum())
-    assert read_mask(np.where(np.abs(CANONICAL) < 0.3, 0.2, READ_SHARE / 2)) is None  # too few
+    assert read_mask(np.where(np.abs(CANONICAL) < 0.3, 0.2, 0.0)) is None  # too few
+    read = reading(np.where(np.abs(CANONICAL) < 3, 10 * FULL_SHARE, FULL_SHARE / 4))
+    assert read is not None and read[0].all() and set(np.round(read[1], 6)) == {0.25, 1.0}
     for bad in (None, "x", [0.1] * 3, [[0.1] * len(CANONICAL)], [float("nan")] * len(CANONICAL),
                 [-1.0] * len(CANONICAL), {"a": 1}, [object()] * len(CANONICAL)):  # fmt: skip
         assert read_mask(bad) is None
