@@ -159,7 +159,8 @@ def ranked_update(
 def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: Known) -> Any:
     """(pointer, win rate) of a hypothesis that behaves exactly like ``row``: in this campaign
     first, then in the archive; None when there is none."""
-    other = local_twin(fp, earlier, {r.id: screening_reach(deps, r) for r, _ in earlier})
+    reaches = {r.id: screening_reach(deps, r) for r, f in earlier if f is not None}
+    other = local_twin(fp, earlier, reaches)
     if other is not None:
         return f"{deps.campaign}/{other.id}", other.screen_win_rate
     if deps.archive is not None:

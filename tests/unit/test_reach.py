@@ -141,6 +141,17 @@ def test_duplicates_compare_where_the_original_trained(runs):
     assert not same_behaviour(probe(NEW), gelu, reach=runs["new"][1])
 
 
+def test_a_campaign_duplicate_is_found_where_the_earlier_one_screened(runs):
+    from graph.selection import local_twin
+    from hypoforge.ledger import HypothesisRow
+
+    row = HypothesisRow(campaign="c", id="h1", round=1, mode="incremental", idea="GELU")
+    gelu, marked = probe(HEAD + "F.gelu(x)\n"), probe(HEAD + "F.gelu(x)" + STEP_MARK + "\n")
+    assert local_twin(marked, [(row, gelu)]) is None  # the whole window (an older result)
+    assert local_twin(marked, [(row, gelu)], {"h1": runs["GELU"][1]}) == row
+    assert local_twin(probe(NEW), [(row, gelu)], {"h1": runs["GELU"][1]}) is None
+
+
 def test_a_mark_that_training_meets_is_compared(known, runs):
     """The same step at x < 0.5, where half the pre-activations go: not hidden by the reach."""
     fp = probe(HEAD + "F.gelu(x) - 0.01 * (1.0 - torch.sign(x - 0.5))\n")
