@@ -31,10 +31,11 @@ def read_bytes(out_dir: Path, name: str, max_bytes: int) -> bytes:
         raise ArtifactError(f"{name}: missing") from None
     except OSError as exc:
         raise ArtifactError(f"{name}: cannot open ({exc.strerror})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # a folder opens too, and os.fdopen would raise on it
+        os.close(fd)
+        raise ArtifactError(f"{name}: not a regular file")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ArtifactError(f"{name}: not a regular file")
         if st.st_size > max_bytes:
             raise ArtifactError(f"{name}: {st.st_size} bytes, over the {max_bytes}-byte cap")
         data = f.read(max_bytes + 1)

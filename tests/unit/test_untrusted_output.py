@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from rich.console import Console
 from hypoforge.console import print_eval
 from hypoforge.records import EvalReport, Outcome
 from hypoforge.text import cell, clean, shown
-from sandbox.artifacts import ArtifactError, read_json, read_npy
+from sandbox.artifacts import ArtifactError, read_bytes, read_json, read_npy
 
 FUZZ = settings(
     max_examples=300,
@@ -194,3 +195,14 @@ def test_keyboard_interrupt_is_the_candidates_error_not_the_runners(tmp_path):
     assert code == 3
     assert status["a"]["error"] == "KeyboardInterrupt: stop"
     assert status["b"] == {"stage": "done"}
+
+
+@pytest.mark.parametrize("reader", [read_npy, read_json, read_bytes])
+def test_a_folder_or_a_fifo_at_an_artifacts_name_is_an_artifact_error(tmp_path, reader):
+    """Code in the container can put a folder (or a FIFO) where the host expects a file: a
+    reader says so as an ArtifactError, never IsADirectoryError, and never waits on a FIFO."""
+    (tmp_path / "a.npy").mkdir()
+    os.mkfifo(tmp_path / "b.npy")
+    for name in ("a.npy", "b.npy"):
+        with pytest.raises(ArtifactError, match="not a regular file"):
+            reader(tmp_path, name, 1000)
