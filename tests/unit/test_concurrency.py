@@ -213,10 +213,16 @@ class SlowChat(FakeListChatModel):
     delay: float = 0.1
     gauge: Any = Field(default_factory=Gauge)
     reply_for: object = None  # prompt -> reply
+    # calls in flight a call waits for (up to 10 s) before it answers: a fan-out is then seen
+    # however slowly a busy machine starts the threads
+    meet: int = 0
 
     def _call(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
         with self.gauge:
             time.sleep(self.delay)
+            deadline = time.monotonic() + 10.0
+            while self.gauge.most < self.meet and time.monotonic() < deadline:
+                time.sleep(0.01)
         return self.reply_for(str(messages[-1].content))  # type: ignore[operator]
 
 
@@ -238,6 +244,8 @@ def _slow_models(delay: float = 0.1) -> dict:
 def test_the_calls_of_a_round_fan_out_up_to_the_endpoints_bound(tmp_path, concurrency):
     folder, info = start(tmp_path, proposals=6, batch=6, full_top_k=0)
     chat = _slow_models()
+    for role in ("proposer", "critic"):
+        chat[role].meet = concurrency  # the first calls wait until the bound is reached
     campaign.run(folder, FakeEvaluator(), chat, retries=0, llm_concurrency=concurrency)
     for role in ("proposer", "critic"):
         gauge = chat[role].gauge
