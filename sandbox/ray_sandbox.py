@@ -44,6 +44,7 @@ from sandbox.build import default_tag
 MiB = 1024 * 1024
 GONE_SECONDS = 15.0  # the head unreachable this long: the cluster went away
 POLL_SECONDS = 1.0
+INLINE_BYTES = 64 * MiB  # what a job's inputs may take inline with its task (see _connect)
 RETRIES = 3  # restarts of a dead actor and retries of its task
 CLIENT_STARTS = 5  # tries of a Ray Client connection whose server died at its start
 LOAD_SECONDS = 600  # a node's engine loading the image archive (about 1 GB) answers within this
@@ -193,6 +194,11 @@ class RaySandbox(Sandbox):
             # Our own check decides when the cluster is gone (``_wait``): the driver must not
             # exit by itself first when the head stops answering.
             os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", "3600")
+            # A job's inputs go inline with its task, never into the object store: a driver
+            # whose argument sat there exited (code 1, inside Ray's object recovery) when the
+            # cluster went away, before our check could pause the campaign. Inputs are bounded
+            # by the job's files (a few MB at most).
+            os.environ.setdefault("RAY_max_direct_call_object_size", str(INLINE_BYTES))
             try:
                 for attempt in range(CLIENT_STARTS):
                     try:

@@ -141,10 +141,10 @@ def draw_probe(rng: np.random.Generator) -> dict:
     n = len(points)
     part = rng.permutation(n)[: int(rng.integers(n // 5, n // 2))]
     return {
-        "points": [float(v) for v in points],
-        "order": rng.permutation(n).tolist(),
+        "points": runner.packed(points.astype("<f4")),
+        "order": runner.packed(rng.permutation(n).astype("<i4")),
         "rows": rows,
-        "part": part.tolist(),
+        "part": runner.packed(part.astype("<i4")),
     }
 
 
@@ -155,7 +155,11 @@ def probe_values(out_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray] | No
         raw = read_npy(out_dir, f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
     except (ArtifactError, KeyError):
         return None
-    y = runner._unshuffle(raw, np.asarray(spec["order"], dtype=np.int64))
+    try:
+        order = runner.unpacked(spec["order"], "<i4").astype(np.int64)
+    except (TypeError, ValueError):
+        return None
+    y = runner._unshuffle(raw, order)
     fixed = runner.probe_points()
     if y is None or y.dtype.kind != "f":
         return None
@@ -171,8 +175,8 @@ def drawn_fingerprint(out_dir: Path, name: str) -> list[float] | None:
     try:
         spec = job_checks(out_dir)["probe"]
         raw = read_npy(out_dir, f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
-        points = np.asarray(spec["points"], dtype=np.float32)
-        order = np.asarray(spec["order"], dtype=np.int64)
+        points = runner.unpacked(spec["points"], "<f4")
+        order = runner.unpacked(spec["order"], "<i4").astype(np.int64)
     except (ArtifactError, KeyError, TypeError, ValueError):
         return None
     y = runner._unshuffle(raw, order)

@@ -67,9 +67,9 @@ def check_probe(spec: dict, raw: dict[str, np.ndarray]) -> str | None:
     batch), ``y_part`` (a random part alone: a function of batch statistics would differ) and
     ``grad`` (d(sum y)/dx, NaN where the output did not depend on x).
     """
-    points = np.asarray(spec["points"], dtype=np.float32)
-    order = np.asarray(spec["order"], dtype=np.int64)
-    part, rows = np.asarray(spec["part"], dtype=np.int64), int(spec["rows"])
+    points = unpacked(spec["points"], "<f4")
+    order = unpacked(spec["order"], "<i4").astype(np.int64)
+    part, rows = unpacked(spec["part"], "<i4").astype(np.int64), int(spec["rows"])
     first = raw["y"]
     if first.shape != points.shape:
         return f"changes the shape of its input: {points.shape} -> {first.shape}"
@@ -109,15 +109,37 @@ def _check_shape(points: np.ndarray, y: np.ndarray, grad: np.ndarray | None) -> 
     return None
 
 
+def packed(values: np.ndarray) -> str:
+    """An array as the job's JSON holds it: its little-endian bytes in base64 (a job draws
+    thousands of probe points; as JSON numbers they took 170 KB, too much to move around)."""
+    import base64
+
+    return base64.b64encode(np.ascontiguousarray(values).tobytes()).decode("ascii")
+
+
+def unpacked(value, dtype: str) -> np.ndarray:
+    """An array of the probe's spec: ``packed`` text, or a list (a job of an earlier version).
+    Raises ``ValueError`` or ``TypeError`` for anything else."""
+    import base64
+    import binascii
+
+    if isinstance(value, str):
+        try:
+            return np.frombuffer(base64.b64decode(value, validate=True), dtype=dtype).copy()
+        except binascii.Error as exc:
+            raise ValueError(f"not an array: {exc}") from None
+    return np.asarray(value, dtype=dtype)
+
+
 def probe_inputs(spec: dict) -> dict[str, np.ndarray]:
     """The input of each probe call (float32, in call order), by the name of its output."""
-    points = np.asarray(spec["points"], dtype=np.float32)
-    shuffled = points[np.asarray(spec["order"])]
+    points = unpacked(spec["points"], "<f4")
+    shuffled = points[unpacked(spec["order"], "<i4")]
     return {
         "y": shuffled,
         "y_again": shuffled,  # the same input again: bit for bit the same output
         "y_batch": shuffled.reshape(int(spec["rows"]), -1),
-        "y_part": points[np.asarray(spec["part"])],
+        "y_part": points[unpacked(spec["part"], "<i4")],
     }
 
 

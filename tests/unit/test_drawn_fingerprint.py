@@ -86,8 +86,8 @@ def test_each_job_draws_its_own_fingerprint_points(tmp_path):
     drawn = []
     for job in jobs:
         in_dir = next(m.source for m in job.mounts if m.target == "/hf/in")
-        points = np.asarray(
-            json.loads((in_dir / "job.json").read_text())["checks"]["probe"]["points"]
+        points = runner.unpacked(
+            json.loads((in_dir / "job.json").read_text())["checks"]["probe"]["points"], "<f4"
         )
         window = points[len(fixed) :]
         window = window[np.abs(window) <= 5.0]
@@ -207,8 +207,8 @@ def test_an_attempt_folder_of_an_earlier_version_gives_no_fingerprint(tmp_path):
     fixed = len(runner.probe_points())
     keep = list(range(fixed + 150))  # the fixed points and 150 drawn ones
     y = np.load(out / "h.probe_y.npy")
-    values = runner._unshuffle(y, np.asarray(probe["order"]))
-    probe["points"] = [probe["points"][i] for i in keep]
+    values = runner._unshuffle(y, runner.unpacked(probe["order"], "<i4"))
+    probe["points"] = runner.unpacked(probe["points"], "<f4")[keep].tolist()  # as jobs wrote it
     probe["order"] = list(range(len(keep)))
     job.write_text(json.dumps(spec))
     np.save(out / "h.probe_y.npy", values[keep])

@@ -202,10 +202,10 @@ def test_each_job_draws_its_own_probe_and_training_checks(tmp_path):
     a, b = (_checks(ev.make_job({"c": RELU}, get_budget("one-pass"), "t")) for _ in range(2))
     fixed = runner.probe_points()
     for checks in (a, b):
-        points = np.asarray(checks["probe"]["points"], dtype=np.float32)
+        points = runner.unpacked(checks["probe"]["points"], "<f4")
         assert np.array_equal(points[: len(fixed)], fixed)
         assert len(points) % checks["probe"]["rows"] == 0
-        assert sorted(checks["probe"]["order"]) == list(range(len(points)))
+        assert sorted(runner.unpacked(checks["probe"]["order"], "<i4")) == list(range(len(points)))
         assert set(checks["watch"]) == {s.name for s in SMALL_SPLITS}
     assert a["probe"]["points"] != b["probe"]["points"]
     assert a["probe"]["order"] != b["probe"]["order"]
