@@ -251,7 +251,7 @@ class DockerSandbox(Sandbox):
         if slot.container is not None:
             with contextlib.suppress(*_infra_exceptions()):
                 slot.container.remove(force=True)
-        warm_files.remove_tree(slot.folder)
+        removal.remove_tree(slot.folder)  # never raises: what stays is logged
 
     def _run_warm(self, slot: Slot, job: Job, order: warm.Order) -> RunResult | None:
         """Run ``job`` in a warm container; None if it never started there (then it runs cold)."""

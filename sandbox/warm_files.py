@@ -115,12 +115,6 @@ def _copy_file(src: str, dst: Path, mode: int) -> None:
             shutil.copyfileobj(f, g, 1 << 20)
 
 
-def remove_tree(path: Path) -> bool:
-    """Remove a slot's folder, whatever the job left in it (``sandbox/removal.py``); False, and
-    logged, when something stayed."""
-    return removal.remove_tree(path)
-
-
 def root_name(owner: str) -> str:
     """The prefix of a warm root's folder name: its owner (``host/pid/start``) with the host
     hashed (``root_stale``)."""
