@@ -237,8 +237,7 @@ class Watchdog:
             exit_code=exit_code,
             oom_killed=oom_killed,
             timed_out=w.timed_out,
-            quota=quota is not None,
-            quota_reason=quota,
+            quota=quota,
             lim=lim,
             common=dict(
                 wall_seconds=round(wall, 3),
@@ -334,18 +333,16 @@ def classify(
     exit_code: int,
     oom_killed: bool,
     timed_out: bool,
-    quota: bool,
+    quota: str | None,
     lim: Limits,
     common: dict[str, Any],
-    quota_reason: str | None = None,
 ) -> RunResult:
     """The outcome of a container's end: the host's kills first, then the kernel's, then the
-    exit code."""
+    exit code. ``quota``: why the output was over its budget (``over_budget``), or None."""
     flags = dict(exit_code=exit_code, timed_out=timed_out, oom_killed=oom_killed)
-    if quota:
-        reason = quota_reason or f"output exceeded {lim.output_mb} MiB or {lim.output_files} files"
+    if quota is not None:
         return RunResult(
-            outcome=Outcome.DISK_QUOTA, reason=reason, quota_exceeded=True, **flags, **common
+            outcome=Outcome.DISK_QUOTA, reason=quota, quota_exceeded=True, **flags, **common
         )
     if timed_out:
         reason = f"killed after the {lim.wall_seconds:g} s wall-clock limit"

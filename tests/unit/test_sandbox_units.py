@@ -136,13 +136,19 @@ def test_output_usage_counts_space_reserved_without_size(tmp_path):
 @pytest.mark.parametrize(
     ("kw", "outcome"),
     [
-        (dict(exit_code=0, oom_killed=False, timed_out=False, quota=False), Outcome.OK),
-        (dict(exit_code=1, oom_killed=False, timed_out=False, quota=False), Outcome.HYP_ERROR),
-        (dict(exit_code=137, oom_killed=True, timed_out=False, quota=False), Outcome.OOM),
-        (dict(exit_code=137, oom_killed=False, timed_out=False, quota=False), Outcome.OOM),
-        (dict(exit_code=137, oom_killed=False, timed_out=True, quota=False), Outcome.TIMEOUT),
-        (dict(exit_code=137, oom_killed=False, timed_out=True, quota=True), Outcome.DISK_QUOTA),
-        (dict(exit_code=1, oom_killed=False, timed_out=False, quota=True), Outcome.DISK_QUOTA),
+        (dict(exit_code=0, oom_killed=False, timed_out=False, quota=None), Outcome.OK),
+        (dict(exit_code=1, oom_killed=False, timed_out=False, quota=None), Outcome.HYP_ERROR),
+        (dict(exit_code=137, oom_killed=True, timed_out=False, quota=None), Outcome.OOM),
+        (dict(exit_code=137, oom_killed=False, timed_out=False, quota=None), Outcome.OOM),
+        (dict(exit_code=137, oom_killed=False, timed_out=True, quota=None), Outcome.TIMEOUT),
+        (
+            dict(exit_code=137, oom_killed=False, timed_out=True, quota="output exceeded 64 MiB"),
+            Outcome.DISK_QUOTA,
+        ),
+        (
+            dict(exit_code=1, oom_killed=False, timed_out=False, quota="output exceeded 64 MiB"),
+            Outcome.DISK_QUOTA,
+        ),
     ],
 )
 def test_classification(tmp_path, kw, outcome):
