@@ -276,7 +276,7 @@ def test_a_parameter_written_in_the_forward_pass_is_caught():
         train(ns)
 
 
-def test_a_parameter_written_without_a_write_count_is_caught_at_a_drawn_step():
+def test_a_parameter_written_without_a_write_count_is_caught_by_its_values():
     write = "self.head.weight.data.add_(0.5)"  # .data: no write count; values compared
     ns = script(hidden("self.box = slice(mem, None)", write=write))
     with pytest.raises(ns["RuleBroken"], match=r"head.weight\) while the loss"):
