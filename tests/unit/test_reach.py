@@ -15,6 +15,8 @@ import os
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evaluators import catalogue
 from evaluators.activation import datasets, runner
@@ -235,6 +237,29 @@ def test_the_reach_reader_is_total_on_hostile_files(tmp_path, name):
     else:
         assert got is None
     assert read_mask(got) is None or name in ("huge", "bool")
+
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=32) | st.integers(-5, 10**9)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))  # fmt: skip
+@given(
+    rows=st.integers(0, 3),
+    dtype=st.sampled_from(["<f4", "<f8", "<i8", "<u2"]),
+    data=st.data(),
+)
+def test_the_reach_reader_is_total_on_any_counts(tmp_path_factory, rows, dtype, data):
+    """Any counts a job may write, of any shape the header claims the right way: None, or one
+    share in [0, 1] per cell of the canonical grid; never an exception."""
+    folder = tmp_path_factory.mktemp("reach")
+    shape = data.draw(st.sampled_from([(rows, 2, runner.REACH_SLOTS), (rows, runner.REACH_SLOTS)]))
+    values = data.draw(st.lists(FLOATS, min_size=1, max_size=8))
+    with np.errstate(all="ignore"):
+        counts = np.resize(np.array(values, dtype=np.float64), shape).astype(dtype)
+    np.save(folder / "h.reach.npy", counts, allow_pickle=False)
+    got = read_reach(folder, "h", len(SPLITS))
+    assert got is None or (len(got) == runner.REACH_SLOTS - 2 and all(0.0 <= v <= 1.0 for v in got))
 
 
 GELU_MARKED = "x * 0.5 * (1.0 + torch.erf(x * 0.7071067811865476))" + STEP_MARK
