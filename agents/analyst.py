@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from agents.llm import Answer, ask
 from agents.prompting import render
+from core.records import EvalReport, Outcome
 from evaluators.stats import ALPHA, corrected_alpha, lower_bound
-from hypoforge.records import EvalReport, Outcome
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 # A hypothesis id (r<round>-<index>), with its campaign in front when it is an archive id.

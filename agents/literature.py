@@ -1,11 +1,12 @@
 """The literature reviewer: the AI Scientist's search rounds for a capable chat model.
 
-Each round the model asks for a search (``agents.scholar``) or decides; the top hits (title, year,
-venue, an abstract snippet, the id) are shown to it, and it ends with novel / not novel and the ids
-of the papers it relies on. Its reply is read by ``parse_reply``, which never raises (anything
-unreadable is ``undecided`` with the reason), and an id it cites that it was not shown is dropped:
-no invented citations reach the ledger. Every search and the decision are ``events`` for the
-ledger. With the embedded model the critic uses the catalogue match only, not this.
+Each round the model asks for a search (``literature.scholar``) or decides; the top hits
+(title, year, venue, an abstract snippet, the id) are shown to it, and it ends with novel / not
+novel and the ids of the papers it relies on. Its reply is read by ``parse_reply``, which never
+raises (anything unreadable is ``undecided`` with the reason), and an id it cites that it was not
+shown is dropped: no invented citations reach the ledger. Every search and the decision are
+``events`` for the ledger. With the embedded model the critic uses the catalogue match only, not
+this.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.llm import ask
-from agents.papers import CAPS, Paper, clip, one_line
 from agents.prompting import render
-from agents.scholar import SKIPPED, Check, Scholar
+from literature.papers import CAPS, Paper, clip, one_line
+from literature.scholar import SKIPPED, Check, Scholar
 
 MAX_REPLY = 20_000  # characters of a reply that are read
 DECISION_LINE = re.compile(r"decision made:\s*(not novel|novel)", re.IGNORECASE)

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from hypoforge.errors import InfraError
-from hypoforge.settings import LLMSettings
+from core.errors import InfraError
+from core.settings import LLMSettings
 
 T = TypeVar("T")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.settings import load_settings  # noqa: E402
 from evaluators.activation.harness import ActivationEvaluator  # noqa: E402
-from hypoforge.settings import load_settings  # noqa: E402
 from sandbox.docker_sandbox import DockerSandbox  # noqa: E402
 
 HYPOTHESES = {

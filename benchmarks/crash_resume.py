@@ -19,11 +19,11 @@ from pathlib import Path
 
 from _common import ROOT
 
+from core.settings import CampaignSettings, load_settings
 from hypoforge import campaign
-from hypoforge.ledger import Ledger
-from hypoforge.settings import CampaignSettings, load_settings
 from sandbox import reaper
 from sandbox.docker_sandbox import DockerSandbox
+from store.ledger import Ledger
 
 CHILD = ROOT / "tests" / "integration" / "campaign_child.py"
 

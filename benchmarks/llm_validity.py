@@ -13,10 +13,10 @@ from _common import ROOT  # noqa: F401 - puts the repository on sys.path
 
 from agents import coder, proposer
 from agents.llm import make_chat_model
+from core.settings import LLMSettings
 from evaluators.activation.harness import HERE
 from evaluators.activation.validator import StaticCheckError, check_source
 from hypoforge.llm_server import embedded_server
-from hypoforge.settings import LLMSettings
 
 DESCRIPTION = (HERE / "description.md").read_text().strip()
 

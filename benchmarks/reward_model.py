@@ -72,9 +72,9 @@ def fill_search(archive: NoveltyArchive, ev, want: int, progress: Progress) -> N
 def fill_llm(archive: NoveltyArchive, ev, want: int, progress: Progress) -> None:
     from agents import proposer
     from agents.llm import make_chat_model
+    from core.settings import LLMSettings
     from evaluators.activation.harness import ActivationEvaluator
     from hypoforge.llm_server import embedded_server
-    from hypoforge.settings import LLMSettings
 
     have = [e for e in archive.examples("activation", "bench") if e.generator == "smollm2"]
     if len(have) >= want:

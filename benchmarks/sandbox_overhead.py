@@ -30,9 +30,9 @@ from typing import Any
 
 from _common import HYPOTHESES, evaluator
 
+from core.records import Outcome
 from evaluators.activation import runner
 from evaluators.activation.harness import HERE, get_budget
-from hypoforge.records import Outcome
 from sandbox.base import RunResult
 
 SPEC = get_budget("one-pass")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from _common import evaluator  # puts the repository on sys.path
 
-from hypoforge.records import EvalReport
+from core.records import EvalReport
 
 
 def main() -> None:

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError, InfraError
+from core.records import EvalReport, Outcome
 from evaluators.stats import ALPHA, corrected_alpha, paired_difference
-from hypoforge.errors import ConfigError, InfraError
-from hypoforge.records import EvalReport, Outcome
 
 PANEL = Path("controls") / "controls.toml"
 RANKS = ("worse", "better")

@@ -17,8 +17,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.errors import ConfigError
 from evaluators.fingerprint import DUPLICATE_TOLERANCE, equivalents, gap, reading
-from hypoforge.errors import ConfigError
 
 CLOSE_TOLERANCE = 0.02  # largest fingerprint difference still called "close to" a component
 

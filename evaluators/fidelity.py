@@ -20,11 +20,11 @@ from typing import Any
 
 from rich.table import Table
 
+from core.errors import ConfigError, InfraError
+from core.records import Outcome
 from evaluators.activation.budgets import get_budget
 from evaluators.novelty import NoveltyArchive
 from evaluators.stats import agreement
-from hypoforge.errors import ConfigError, InfraError
-from hypoforge.records import Outcome
 
 BUDGETS = ("one-pass", "short", "full")
 MIN_HYPOTHESES = 3  # the fewest that a rank correlation says anything about

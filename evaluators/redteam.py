@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypoforge.records import EvalReport, Outcome
-from hypoforge.settings import Limits
+from core.records import EvalReport, Outcome
+from core.settings import Limits
 from sandbox.base import Sandbox
 from sandbox.removal import remove_tree
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypoforge.errors import ConfigError
+from core.errors import ConfigError
 
 BUILTIN = Path(__file__).parent
 REQUIRED = ("name", "summary", "slot", "evaluator")
@@ -45,7 +45,7 @@ class TaskPlugin:
     slot: str
     evaluator: str
     generator: str | None = None
-    report: str | None = None  # "module:name" of the task's report hooks (hypoforge.report_hooks)
+    report: str | None = None  # "module:name" of the task's report hooks (evaluators.report_hooks)
 
     @property
     def function(self) -> str:

@@ -22,6 +22,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from core.errors import ConfigError, InfraError
+from core.records import DatasetScore, EvalReport, Outcome
+from core.settings import Limits
 from evaluators import secrets as data_secrets
 from evaluators.activation import budgets, datasets
 from evaluators.activation.budgets import Budget, get_budget
@@ -29,9 +32,6 @@ from evaluators.activation.datasets import Split
 from evaluators.secrets import DataSecret, installation_secret
 from evaluators.static_check import StaticCheckError
 from evaluators.winrate import Cell, win_rate
-from hypoforge.errors import ConfigError, InfraError
-from hypoforge.records import DatasetScore, EvalReport, Outcome
-from hypoforge.settings import Limits
 from sandbox.artifacts import ArtifactError, read_json, read_npy
 from sandbox.base import Job, Mount, RunResult, Sandbox
 from sandbox.removal import remove_tree

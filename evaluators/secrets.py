@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hypoforge.errors import ConfigError
+from core.errors import ConfigError
 
 KEY_BYTES = 32
 FILE_NAME = "secret.key"

@@ -10,8 +10,8 @@ writes (``Tensor(a!) out``, ``max``, ``values``...). A slot is a write when the 
 when its name is one of ``WRITE_NAMES``, or when it is private (``_weight``); a callable may take
 positional arguments only up to its first write slot, and keywords only among its other
 parameters. Builtins are not listed: none of those the sandbox hands out writes a tensor.
-``tests/unit/test_signatures.py`` walks every allowed callable and fuzzes the table against
-the real functions.
+``tests/unit/evaluators/test_signatures.py`` walks every allowed callable and fuzzes the table
+against the real functions.
 """
 
 from __future__ import annotations

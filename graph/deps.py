@@ -7,7 +7,7 @@ nodes: ``Probes`` (a property probe before any training, for fingerprints and ea
 faults), ``Confirms`` (held-out splits to confirm kept hypotheses on) and ``Grammars`` (GBNF
 grammars for small models). A plugin without them runs with less: no fingerprints, no
 confirmation (so no discoveries), free text. What a cell's score is called comes from the class
-attribute ``metric`` (``hypoforge.report_hooks.metric_of``; default "test accuracy").
+attribute ``metric`` (``evaluators.report_hooks.metric_of``; default "test accuracy").
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from hypoforge.ledger import HypothesisRow, Ledger
-from hypoforge.records import EvalReport
-from hypoforge.settings import CampaignSettings
-from hypoforge.steering import Steering, directive_text
+from core.records import EvalReport, HypothesisRow
+from core.settings import CampaignSettings
+from store.ledger import Ledger
+from store.steering import Steering, directive_text
 
 if TYPE_CHECKING:
     from evaluators.registry import TaskPlugin
@@ -79,7 +79,7 @@ class Deps:
     generator: str = "llm"  # provenance recorded in the archive
     workers: int = 1  # sandbox jobs at once (``graph.experiments``)
     home: Path | None = None  # HYPOFORGE_HOME: caches shared by campaigns (the catalogue's)
-    scholar: Any = None  # agents.scholar.Scholar: the online literature check, or None (off)
+    scholar: Any = None  # literature.scholar.Scholar: the online literature check, or None (off)
     literature_rounds: int = 3  # searches the critic may make per proposal, with a scholar
     llm_concurrency: int = 1  # LLM calls at once, the endpoint's ``max_concurrency``
 

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.errors import InfraError
+from core.records import EvalReport, HypothesisRow, Outcome
 from graph.pool import fan_out
-from hypoforge.errors import InfraError
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import EvalReport, Outcome
 
 if TYPE_CHECKING:
     from graph.deps import Deps, TaskEvaluator

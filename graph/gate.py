@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 from langgraph.types import interrupt
 
+from core.records import Fate, HypothesisRow, Stage
 from graph.state import CampaignState
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
     from graph.deps import Deps

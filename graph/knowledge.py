@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agents import proposer
+from core.records import Fate, HypothesisRow, Stage
 from evaluators.reward import FLAGGED
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
     from graph.deps import Deps

@@ -11,12 +11,11 @@ from itertools import pairwise
 from typing import Any
 
 from agents import analyst
+from core.records import EvalReport, HypothesisRow, Outcome, Stage
 from graph import experiments, gate, literature
 from graph.deps import Deps
 from graph.experiments import Experiment
 from graph.state import CampaignState
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import EvalReport, Outcome, Stage
 
 # Sandbox outcomes the coder can fix from the error message (not timeouts, memory or disk).
 REPAIRABLE = (Outcome.INVALID, Outcome.HYP_ERROR, Outcome.NONFINITE)

@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.records import HypothesisRow
 from evaluators import catalogue
 from evaluators.fingerprint import current
 from graph.experiments import worker_name
-from hypoforge.ledger import HypothesisRow
 
 if TYPE_CHECKING:
     from graph.deps import Deps

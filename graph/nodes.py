@@ -13,14 +13,13 @@ from langgraph.types import interrupt
 
 from agents import analyst, coder, critic, proposer
 from agents.literature import literature_rounds
+from core.records import Fate, HypothesisRow, Stage
+from core.settings import CampaignSettings
 from graph import knowledge, literature, routing, selection
 from graph.deps import Deps
 from graph.ladder import selection_report, tried
 from graph.pool import fan_out
 from graph.state import CampaignState
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import Fate, Stage
-from hypoforge.settings import CampaignSettings
 
 
 def context(state: CampaignState, deps: Deps) -> dict:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import Fate, Stage
+from core.records import Fate, HypothesisRow, Stage
 
 
 def after_context(stop: str) -> Literal["propose", "__end__"]:

@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.records import Fate, HypothesisRow, Stage
 from graph import knowledge, literature, routing
 from graph.experiments import worker_name
 from graph.pool import fan_out
 from graph.state import CampaignState
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import Fate, Stage
 
 if TYPE_CHECKING:
     from graph.deps import Deps, Probes

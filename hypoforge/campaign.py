@@ -2,7 +2,7 @@
 
 Layout of a campaign folder:
     campaign.json        id, task and the budgets fixed at the start (resume reuses them)
-    ledger.sqlite        results, hypotheses, usage, events (hypoforge.ledger)
+    ledger.sqlite        results, hypotheses, usage, events (store.ledger)
     checkpoints.sqlite   LangGraph's SqliteSaver (small state only)
     hypotheses/<id>.py   every hypothesis's code
     findings/round-N.md  the analyst's per-round findings
@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from hypoforge.errors import ConfigError
-from hypoforge.ledger import Ledger
-from hypoforge.settings import CampaignSettings
+from core.errors import ConfigError
+from core.settings import CampaignSettings
+from store.ledger import Ledger
 
 ROLES = ("proposer", "critic", "coder", "analyst")
 

@@ -1,7 +1,7 @@
 """``hypoforge chat DIR``: steer a running or paused campaign from a terminal.
 
 Each line is one command; ``Chat.handle`` turns it into a change in the campaign's steering store
-(see ``hypoforge.steering``) and a reply. The campaign process picks changes up at the next round
+(see ``store.steering``) and a reply. The campaign process picks changes up at the next round
 or before the next launch; every request lands in the ledger with who and when.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 from rich.console import RenderableType
 from rich.table import Table
 
+from core.errors import ConfigError
+from core.text import cell
 from hypoforge import campaign
-from hypoforge.errors import ConfigError
-from hypoforge.ledger import Ledger
-from hypoforge.steering import AGENTS, QUEUED, Steering, directive_text
-from hypoforge.text import cell
+from store.ledger import Ledger
+from store.steering import AGENTS, QUEUED, Steering, directive_text
 
 HELP = """commands:
   @AGENT TEXT          a standing directive to proposer, critic, coder or analyst

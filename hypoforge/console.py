@@ -7,8 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hypoforge.records import EvalReport, Outcome
-from hypoforge.text import cell, clean, shown
+from core.records import EvalReport, Outcome
+from core.text import cell, clean, shown
 from sandbox.selftest import ProbeReport
 
 

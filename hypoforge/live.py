@@ -10,8 +10,8 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from hypoforge.ledger import Ledger
-from hypoforge.text import cell
+from core.text import cell
+from store.ledger import Ledger
 
 AGENTS = ("orchestrator", "proposer", "critic", "coder", "sandbox", "reward", "analyst")
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hypoforge.errors import ConfigError, InfraError
+from core.errors import ConfigError, InfraError
 
 MODELS = {
     # name -> (package shipping the file, file name inside it)

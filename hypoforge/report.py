@@ -6,7 +6,7 @@ Plots (PNG, in ``<campaign>/report/``), task-neutral:
   reward.png    the reward model's predicted win rates against the measured ones
   confirmation.png  selection-time win rates of the kept hypotheses against their held-out ones
 
-and whatever figures the task's report hooks add after the heatmap (``hypoforge.report_hooks``;
+and whatever figures the task's report hooks add after the heatmap (``evaluators.report_hooks``;
 the activation's ``curves.png``, grokking's ``grokking.png``); a task without hooks adds none.
 
 The analyst's commentary in the findings is shown unless most of its numbers and hypothesis ids
@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ConfigError
+from core.records import EvalReport, HypothesisRow
+from core.text import clean
+from evaluators.report_hooks import ReportHooks, hooks_for, metric_of
 from hypoforge import campaign
-from hypoforge.errors import ConfigError
-from hypoforge.ledger import HypothesisRow, Ledger
-from hypoforge.records import EvalReport
-from hypoforge.report_hooks import ReportHooks, hooks_for, metric_of
-from hypoforge.text import clean
+from store.ledger import Ledger
 
 LEADERS = 4
 COMMENTARY = "Analyst's commentary (model-written; the table above is measured):"

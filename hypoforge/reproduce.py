@@ -22,10 +22,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from core.errors import ConfigError, InfraError
+from core.records import EvalReport, HypothesisRow, Outcome
 from hypoforge import campaign
-from hypoforge.errors import ConfigError, InfraError
-from hypoforge.ledger import HypothesisRow, Ledger
-from hypoforge.records import EvalReport, Outcome
+from store.ledger import Ledger
 
 
 class _Record(BaseModel):

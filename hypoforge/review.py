@@ -3,7 +3,7 @@
 
 The reviewer model (``agents.reviewer``) judges what it reads; the checks establish what it
 cannot: whether each number the paper prints is one the campaign's records hold
-(``hypoforge.grounding``), whether each claimed improvement has its confidence interval clear of
+(``core.grounding``), whether each claimed improvement has its confidence interval clear of
 0.5 and was confirmed on held-out splits, whether a result the harness flagged (a bigger model,
 say) or a published component is presented as a plain win or as new, and whether each hypothesis
 the paper names has its reproduction bundle. A blocking check that fails makes the decision a
@@ -22,9 +22,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.reviewer import SCORES, MetaReview, Review
-from hypoforge.errors import ConfigError
+from core.errors import ConfigError
+from core.text import clean
 from hypoforge.review_checks import MAX_TEXT, Check, campaign_figures, code_checks
-from hypoforge.text import clean
 
 __all__ = [
     "Check",

@@ -1,7 +1,7 @@
 """The checks trusted code computes on a paper against its campaign's records.
 
 - ``numbers``: every number the paper prints is one the campaign recorded, at its precision
-  (``hypoforge.grounding``; ``campaign_figures`` gathers them); blocking.
+  (``core.grounding``; ``campaign_figures`` gathers them); blocking.
 - ``claims``: a hypothesis the paper says improves on the baselines (improves, outperforms,
   beats...; not when a negation comes first in its clause) has a recorded CI whose lower bound
   is above 0.5, was confirmed on held-out splits (``HypothesisRow.discovery``), and the text
@@ -26,12 +26,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import ConfigError
+from core.grounding import Figures, numbers_in
+from core.records import EvalReport, HypothesisRow, Outcome
 from hypoforge import campaign
 from hypoforge.claims import CLAIM, NEW, asserts
-from hypoforge.errors import ConfigError
-from hypoforge.grounding import Figures, numbers_in
-from hypoforge.ledger import HypothesisRow, Ledger
-from hypoforge.records import EvalReport, Outcome
+from store.ledger import Ledger
 
 MAX_TEXT = 1_000_000  # characters of a paper's text that are checked
 MAX_ITEMS = 20  # of a check's list
@@ -245,7 +245,7 @@ def _check(name: str, items: list[str], blocking: bool, passed: str, failed: str
 
 
 def _numbers(text: str, figures: Figures) -> Check:
-    from hypoforge.grounding import numbers_in
+    from core.grounding import numbers_in
 
     untraced = figures.untraced(text)
     total = len(set(numbers_in(text)))

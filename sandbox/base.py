@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hypoforge.records import Outcome
-from hypoforge.settings import Limits
-from hypoforge.text import clean
+from core.records import Outcome
+from core.settings import Limits
+from core.text import clean
 
 # The only variables a container ever sees. Host variables (API keys, tokens) are never passed.
 ENV_ALLOWLIST = frozenset(

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hypoforge.errors import InfraError
+from core.errors import InfraError
 
 IMAGE_DIR = Path(__file__).parent / "image"
 RECIPE_FILES = ("build_offline.sh", "requirements.txt", "Dockerfile")

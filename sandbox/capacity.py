@@ -20,8 +20,8 @@ import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 
-from hypoforge.errors import SandboxUnavailable
-from hypoforge.settings import DockerSandboxSettings, Limits
+from core.errors import SandboxUnavailable
+from core.settings import DockerSandboxSettings, Limits
 
 HOST_MB = 2048  # the campaign process, the embedded LLM server, the page cache's share
 WARM_MB = 512  # an idle warm container: python, numpy and torch imported

@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hypoforge.errors import ImageMissing, InfraError, LowDisk, SandboxUnavailable
-from hypoforge.records import Outcome
-from hypoforge.settings import DockerSandboxSettings, Limits
+from core.errors import ImageMissing, InfraError, LowDisk, SandboxUnavailable
+from core.records import Outcome
+from core.settings import DockerSandboxSettings, Limits
 from sandbox import capacity, neutral, reaper, removal, warm, warm_files
 from sandbox.base import OUT_DIR, Job, RunResult, Sandbox
 from sandbox.build import default_tag

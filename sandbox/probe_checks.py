@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hypoforge.records import Outcome
-from hypoforge.settings import Limits
+from core.records import Outcome
+from core.settings import Limits
 from sandbox.base import RunResult
 
 SECRET_NAME = "HYPOFORGE_PROBE_SECRET"

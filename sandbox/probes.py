@@ -8,7 +8,7 @@ check finds the host unaffected. Used by ``hypoforge sandbox check`` and by the 
 
 from __future__ import annotations
 
-from hypoforge.records import Outcome
+from core.records import Outcome
 from sandbox.probe_checks import (
     RELAUNCH_MARK,
     SECRET_NAME,

@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hypoforge.errors import SandboxUnavailable
-from hypoforge.records import Outcome
-from hypoforge.settings import DockerSandboxSettings, Limits
+from core.errors import SandboxUnavailable
+from core.records import Outcome
+from core.settings import DockerSandboxSettings, Limits
 from sandbox import removal, transfer, warm_files
 from sandbox.base import Job, RunResult, Sandbox
 from sandbox.build import default_tag
@@ -116,7 +116,7 @@ def node_image(settings: DockerSandboxSettings, archive: bytes | None) -> str | 
     ``archive`` when the engine lacks it; None when it lacks it and there is no archive."""
     import docker
 
-    from hypoforge.errors import ImageMissing
+    from core.errors import ImageMissing
     from sandbox.docker_sandbox import DockerSandbox
 
     sandbox = DockerSandbox(settings)
@@ -403,7 +403,7 @@ def _cause(exc: BaseException) -> BaseException:
 
 def _line(exc: BaseException) -> str:
     """The error on one bounded line (Ray's messages carry colour codes and tracebacks)."""
-    from hypoforge.text import clean
+    from core.text import clean
 
     text = " ".join(clean(str(exc)).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {text[:300]}"

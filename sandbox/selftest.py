@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypoforge.settings import Limits
+from core.settings import Limits
 from sandbox.base import Job, RunResult, Sandbox
 from sandbox.probes import PROBES, Probe
 

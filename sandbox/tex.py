@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from hypoforge.errors import ConfigError, ImageMissing, InfraError, SandboxUnavailable
-from hypoforge.records import Outcome
-from hypoforge.settings import DockerSandboxSettings, Limits
-from hypoforge.text import clean
+from core.errors import ConfigError, ImageMissing, InfraError, SandboxUnavailable
+from core.records import Outcome
+from core.settings import DockerSandboxSettings, Limits
+from core.text import clean
 from sandbox import build
 from sandbox.base import Job, Mount, RunResult
 from sandbox.docker_sandbox import DockerSandbox

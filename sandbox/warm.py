@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hypoforge.settings import Limits
+from core.settings import Limits
 from sandbox import reaper, removal, warm_files
 from sandbox.base import OUT_DIR, Job
 from sandbox.watchdog import Exit

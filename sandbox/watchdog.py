@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hypoforge.errors import InfraError
-from hypoforge.records import Outcome
-from hypoforge.settings import Limits
+from core.errors import InfraError
+from core.records import Outcome
+from core.settings import Limits
 from sandbox.base import Job, RunResult
 
 if TYPE_CHECKING:

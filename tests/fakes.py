@@ -14,14 +14,14 @@ import numpy as np
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from pydantic import Field
 
+from core.errors import InfraError
+from core.records import DatasetScore, EvalReport, Outcome
+from core.settings import CampaignSettings
 from evaluators.activation import datasets, runner
 from evaluators.activation.harness import ActivationEvaluator, Probe, draw_probe
 from evaluators.fingerprint import draw_points, fingerprint
 from evaluators.novelty import ArchiveEntry
 from hypoforge import campaign
-from hypoforge.errors import InfraError
-from hypoforge.records import DatasetScore, EvalReport, Outcome
-from hypoforge.settings import CampaignSettings
 from sandbox.base import Job, RunResult, Sandbox
 
 SMALL_SPLITS = [datasets.split("iris", 0), datasets.split("wine", 0), datasets.split("moons", 1)]

@@ -1,6 +1,6 @@
 """A loopback HTTP server that replays scripted answers in the shapes of the Semantic Scholar Graph
 API and OpenAlex, and records every request it gets: the literature client is tested against it
-(``tests/unit/test_scholar.py``), so no test touches the internet.
+(``tests/unit/literature/test_scholar.py``), so no test touches the internet.
 
 Each path has a script of ``Reply`` (status, body, headers, a delay before answering); once the
 script is spent its last reply repeats (a server that keeps failing). An unscripted path is a 404;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypoforge.errors import ConfigError
+from core.errors import ConfigError
 
 HERE = Path(__file__).parent
 BASELINES = ("relu", "gelu", "silu", "tanh")

@@ -20,9 +20,9 @@ the data with labels and look its test rows up. So, per installation secret:
   are not noised: their samples are already secret. The preprocessing task maps the result back to
   raw-looking columns with secret scales and offsets (``evaluators.preprocess.data``).
 
-Samples never cross splits (``tests/unit/test_split_samples.py``): a job holds several splits
-of one dataset (its seeds), so one split's test row must never be another's training row, even up
-to their secret transforms. Generated datasets draw fresh samples per seed (``pool``), so no
+Samples never cross splits (``tests/unit/evaluators/test_split_samples.py``): a job holds several
+splits of one dataset (its seeds), so one split's test row must never be another's training row,
+even up to their secret transforms. Generated datasets draw fresh samples per seed (``pool``), so no
 two splits share a sample. A public dataset has one finite set of rows; each group of seeds that
 runs together (``SEEDS``: selection; any other seed: the held-out runs) shares one secret
 stratified train/test partition of its rows (``TEST_FRACTION``), and a seed draws its ``KEEP``
@@ -31,7 +31,7 @@ a group then differ by their subsample, rotation, noise and network, not by whic
 rows; across groups (selection vs confirmation, never in one container) rows do cross.
 
 Measured on the host (four secrets x splits s0-s2, the fixed MLP of the one-pass budget, mean test
-accuracy; scripts in the report of issue 12, attacks in ``tests/unit/test_secrets.py``):
+accuracy; scripts in the report of issue 12, attacks in ``tests/unit/evaluators/test_secrets.py``):
 
 - Cost. Rotation alone moves baselines by seed-like amounts (iris ReLU 0.837 -> 0.793, wine
   0.969 -> 0.944, breast_cancer 0.959 -> 0.971, digits 0.939 -> 0.924); ``NOISE`` 0.2 on top

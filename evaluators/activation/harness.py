@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from core.errors import InfraError
+from core.records import EvalReport, Outcome
 from evaluators.activation import runner
 from evaluators.activation.budgets import BASELINES, HERE, Budget, get_budget
 from evaluators.activation.validator import check_source
 from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, _sha, job_checks
-from hypoforge.errors import InfraError
-from hypoforge.records import EvalReport, Outcome
 from sandbox.artifacts import ArtifactError, read_npy
 from sandbox.base import RunResult
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import EvalReport
-from hypoforge.text import clean
+from core.records import EvalReport, HypothesisRow
+from core.text import clean
 
 WINDOW = 5.0  # plotted on [-WINDOW, WINDOW]
 
@@ -43,7 +42,7 @@ def baseline_curves(x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 class ActivationReport:
-    """Report hooks of the activation task (``hypoforge.report_hooks.ReportHooks``)."""
+    """Report hooks of the activation task (``evaluators.report_hooks.ReportHooks``)."""
 
     def figures(
         self,

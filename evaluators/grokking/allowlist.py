@@ -87,7 +87,7 @@ KINDS = ("tensor", "module", "optimizer", "container")
 INIT_METHODS = frozenset({"append", "extend"})
 # Attributes of allowed layers that hold a plain function (TransformerEncoderLayer keeps F.relu
 # or F.gelu as .activation): a block may not define one, so that it cannot reach and call the
-# function with arguments the signature check never sees (tests/unit/test_signatures.py
+# function with arguments the signature check never sees (tests/unit/evaluators/test_signatures.py
 # instantiates every allowed layer to keep this list whole).
 LAYER_FUNCTIONS = frozenset({"activation"})
 # Builtins an annotation may name (annotations run when a function is defined, so only names that

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from core.records import Outcome
 from evaluators.activation.budgets import Budget
 from evaluators.activation.datasets import Split
 from evaluators.edits import blocks
@@ -27,7 +28,6 @@ from evaluators.grokking import data
 from evaluators.grokking.validator import check_edits, edited_script, template
 from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, Scored, _cell
 from evaluators.secrets import DataSecret
-from hypoforge.records import Outcome
 from sandbox.artifacts import ArtifactError, read_npy
 
 HERE = Path(__file__).parent

@@ -22,17 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from core.records import EvalReport, HypothesisRow
+from core.text import clean
 from evaluators.secrets import DataSecret, installation_secret
-from hypoforge.ledger import HypothesisRow
-from hypoforge.records import EvalReport
-from hypoforge.text import clean
 
 SPLIT = re.compile(r"add(\d+)-s(\d+)")
 BASELINE = "template"
 
 
 class GrokkingReport:
-    """Report hooks of the grokking task (``hypoforge.report_hooks.ReportHooks``)."""
+    """Report hooks of the grokking task (``evaluators.report_hooks.ReportHooks``)."""
 
     def figures(
         self,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from core.errors import ConfigError
 from hypoforge.cli.common import (
     BUDGETS,
     ConfigOpt,
@@ -18,7 +19,6 @@ from hypoforge.cli.common import (
     spinner,
     task_evaluator,
 )
-from hypoforge.errors import ConfigError
 
 SPLIT_SETS = ("selection", "confirmation", "hard")
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from core.errors import ConfigError, HypoforgeError, InfraError
+from core.text import cell, clean
 from hypoforge.cli.common import (
     ConfigOpt,
     _fail,
@@ -20,8 +22,6 @@ from hypoforge.cli.common import (
     task_evaluator,
     workers,
 )
-from hypoforge.errors import ConfigError, HypoforgeError, InfraError
-from hypoforge.text import cell, clean
 
 WorkersOpt = Annotated[
     int | None,
@@ -61,8 +61,8 @@ def _execute(
     from graph.deps import Grammars
     from hypoforge import campaign
     from hypoforge.campaign import ROLES
-    from hypoforge.ledger import Ledger
     from hypoforge.live import LiveView
+    from store.ledger import Ledger
 
     with _session(config, sandbox_workers=sandbox_workers, executor=executor) as (
         settings,

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
+from core.errors import HypoforgeError
+from core.text import clean, shown
 from hypoforge.cli.common import ConfigOpt, _fail, _open_llm, err, out
-from hypoforge.errors import HypoforgeError
-from hypoforge.text import clean, shown
 
 
 def chat_cmd(
@@ -24,8 +24,8 @@ def chat_cmd(
 ) -> None:
     """Steer a campaign: directives to agents, approve or veto queued hypotheses, ask the
     analyst, pause, resume, stop, lower budgets. Type help for the commands."""
+    from core.settings import load_settings
     from hypoforge.chat import Chat
-    from hypoforge.settings import load_settings
 
     stack = ExitStack()
     model: list[Any] = []

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from hypoforge.errors import ConfigError, HypoforgeError, InfraError
-from hypoforge.settings import Settings, load_settings
-from hypoforge.text import clean
+from core.errors import ConfigError, HypoforgeError, InfraError
+from core.settings import Settings, load_settings
+from core.text import clean
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -114,9 +114,9 @@ def preflight_llm(settings: Settings, base_url: str) -> int:
 
 
 def make_scholar(settings: Settings) -> Any:
-    """The online literature check of ``[literature]`` (``agents.scholar.Scholar``), its
+    """The online literature check of ``[literature]`` (``literature.scholar.Scholar``), its
     responses cached in HOME/literature; keys from the environment."""
-    from agents.scholar import Scholar, ScholarConfig
+    from literature.scholar import Scholar, ScholarConfig
 
     lit = settings.literature
     config = ScholarConfig(

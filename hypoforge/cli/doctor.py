@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
+from core.errors import HypoforgeError
 from hypoforge.cli import common
 from hypoforge.cli.common import ConfigOpt, _fail, load_settings, out
-from hypoforge.errors import HypoforgeError
 
 
 def doctor_cmd(
@@ -77,7 +77,7 @@ def doctor_cmd(
 
     def tex_check() -> str:
         """Present, or how to build it: only ``paper`` and ``review`` need it (no FAIL)."""
-        from hypoforge.errors import ImageMissing
+        from core.errors import ImageMissing
         from sandbox.tex import TexBox
 
         box = TexBox(settings.sandbox)

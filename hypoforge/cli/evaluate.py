@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from core.errors import ConfigError
+from core.records import Outcome
+from core.text import clean
 from hypoforge.cli.common import (
     BUDGETS,
     ConfigOpt,
@@ -18,9 +21,6 @@ from hypoforge.cli.common import (
     spinner,
     task_evaluator,
 )
-from hypoforge.errors import ConfigError
-from hypoforge.records import Outcome
-from hypoforge.text import clean
 
 
 def eval_cmd(
@@ -51,8 +51,8 @@ def eval_cmd(
     if as_json:
         print(report.model_dump_json())
     else:
+        from evaluators.report_hooks import metric_of
         from hypoforge.console import print_eval
-        from hypoforge.report_hooks import metric_of
 
         print_eval(out, report, metric=metric_of(evaluator))
     if report.status is Outcome.INFRA_ERROR:

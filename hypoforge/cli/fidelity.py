@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from core.errors import HypoforgeError
 from hypoforge.cli.common import (
     ConfigOpt,
     _fail,
@@ -19,7 +20,6 @@ from hypoforge.cli.common import (
     spinner,
     task_evaluator,
 )
-from hypoforge.errors import HypoforgeError
 
 
 def fidelity_cmd(

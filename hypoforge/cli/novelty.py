@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+from core.errors import ConfigError, HypoforgeError
+from core.text import cell, clean
 from hypoforge.cli.common import (
     ConfigOpt,
     _fail,
@@ -27,8 +29,6 @@ from hypoforge.cli.common import (
     spinner,
     task_evaluator,
 )
-from hypoforge.errors import ConfigError, HypoforgeError
-from hypoforge.text import cell, clean
 
 
 def novelty_cmd(

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
+from core.errors import HypoforgeError
 from hypoforge.cli.common import ConfigOpt, _fail, _session, out, spinner
-from hypoforge.errors import HypoforgeError
 
 PENALTY = 0.6  # the writer's frequency penalty: a small model repeats its sentences otherwise
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from core.errors import HypoforgeError
+from core.records import Outcome
+from core.text import cell, clean
 from hypoforge.cli.common import ConfigOpt, _fail, _session, out, spinner, task_evaluator
-from hypoforge.errors import HypoforgeError
-from hypoforge.records import Outcome
-from hypoforge.text import cell, clean
 
 if TYPE_CHECKING:
     from hypoforge.reproduce import Reproduction

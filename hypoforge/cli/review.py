@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from core.errors import HypoforgeError
+from core.text import cell, clean
 from hypoforge.cli.common import ConfigOpt, _fail, _open_llm, load_settings, out, spinner
-from hypoforge.errors import HypoforgeError
-from hypoforge.text import cell, clean
 
 if TYPE_CHECKING:
     from agents.reviewer import Reviewed
+    from core.settings import Settings
     from hypoforge.review import ReviewResult
-    from hypoforge.settings import Settings
 
 REVIEW_TOKENS = 1000  # the longest form the schema allows is about 700 tokens
 
@@ -131,9 +131,9 @@ def _task(folder: Path | None) -> tuple[Path | None, str]:
     """The campaign's task folder (its prompt overrides) and summary; none without a campaign
     or for a task this installation does not know."""
     from agents.prompting import task_facts
+    from core.errors import ConfigError
     from evaluators import registry
     from hypoforge import campaign
-    from hypoforge.errors import ConfigError
 
     if folder is None:
         return None, ""

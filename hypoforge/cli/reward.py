@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from core.errors import ConfigError, HypoforgeError
 from hypoforge.cli.common import ConfigOpt, _fail, load_settings, out
-from hypoforge.errors import ConfigError, HypoforgeError
 
 app = typer.Typer(no_args_is_help=True, help="Measure the reward model.")
 

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
+from core.errors import HypoforgeError
 from hypoforge.cli import common
 from hypoforge.cli.common import ConfigOpt, _fail, _session, err, load_settings, out
-from hypoforge.errors import HypoforgeError
 
 app = typer.Typer(no_args_is_help=True, help="Build, test and clean up the sandbox.")
 
@@ -55,7 +55,7 @@ def sandbox_check(
 def _present(preflight: Callable[[], None]) -> bool:
     """Whether the image a ``preflight`` checks is built (its ``ImageMissing`` says not; any
     other failure, a dead engine say, is raised)."""
-    from hypoforge.errors import ImageMissing
+    from core.errors import ImageMissing
 
     try:
         preflight()

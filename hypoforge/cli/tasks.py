@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from core.errors import HypoforgeError
 from hypoforge.cli.common import _fail, out
-from hypoforge.errors import HypoforgeError
 
 app = typer.Typer(no_args_is_help=True, help="The research tasks (plugins).")
 

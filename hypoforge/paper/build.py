@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hypoforge.errors import ConfigError, InfraError
+from core.errors import ConfigError, InfraError
 from hypoforge.paper import render
 from hypoforge.paper.facts import Facts, gather, image_versions
 from hypoforge.paper.latex import escape, plain, prose

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.grounding import Figures
+from core.records import EvalReport, HypothesisRow
 from hypoforge import campaign
-from hypoforge.grounding import Figures
-from hypoforge.ledger import HypothesisRow, Ledger
 from hypoforge.paper.bib import Source, from_catalogue, from_searches
-from hypoforge.records import EvalReport
 from hypoforge.report import _best_report, task_plugin
+from store.ledger import Ledger
 
 LEADERS = 4
 

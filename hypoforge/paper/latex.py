@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from hypoforge.text import clean
+from core.text import clean
 
 SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -43,7 +43,7 @@ CITE_KEY = re.compile(r"[a-z0-9][a-z0-9:-]{0,60}")
 
 def ascii_text(text: str) -> str:
     """``text`` in printable ASCII: accents dropped (é -> e), dashes and quotes to ASCII, other
-    characters to ``?``; controls and escape sequences removed (``hypoforge.text.clean``)."""
+    characters to ``?``; controls and escape sequences removed (``core.text.clean``)."""
     text = clean(str(text))
     text = text.translate(
         {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from hypoforge.ledger import HypothesisRow
+from core.records import HypothesisRow
 from hypoforge.paper.facts import Facts, number
 from hypoforge.paper.latex import escape, escape_lines
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from core.errors import InfraError
+from core.settings import load_settings
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
-from hypoforge.errors import InfraError
-from hypoforge.ledger import Ledger
-from hypoforge.settings import load_settings
 from sandbox.base import Sandbox
 from sandbox.docker_sandbox import DockerSandbox
 from sandbox.ray_sandbox import RaySandbox
+from store.ledger import Ledger
 
 SPLITS = [datasets.split("iris", 0), datasets.split("moons", 0)]
 EXPRESSIONS = [f"x * torch.sigmoid({k / 4:.2f} * x)" for k in range(1, 41)]

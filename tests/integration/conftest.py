@@ -2,7 +2,7 @@
 
 import pytest
 
-from hypoforge.settings import load_settings
+from core.settings import load_settings
 from sandbox import reaper
 from sandbox.docker_sandbox import DockerSandbox
 

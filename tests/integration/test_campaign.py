@@ -14,15 +14,15 @@ import pytest
 
 from agents.llm import make_chat_model
 from agents.prompting import grammar
+from core.settings import CampaignSettings, LLMSettings
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
 from hypoforge.campaign import ROLES
-from hypoforge.ledger import Ledger
 from hypoforge.llm_server import embedded_server
 from hypoforge.report import write_report
-from hypoforge.settings import CampaignSettings, LLMSettings
 from sandbox import reaper
+from store.ledger import Ledger
 
 CHILD = Path(__file__).with_name("campaign_child.py")
 ROOT = Path(__file__).resolve().parents[2]

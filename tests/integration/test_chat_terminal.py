@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from core.settings import CampaignSettings
 from hypoforge import campaign
-from hypoforge.ledger import Ledger
-from hypoforge.settings import CampaignSettings
-from hypoforge.steering import Steering
+from store.ledger import Ledger
+from store.steering import Steering
 
 HYPOFORGE = Path(sys.executable).with_name("hypoforge")
 

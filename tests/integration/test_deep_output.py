@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hypoforge.records import Outcome
-from hypoforge.settings import Limits
+from core.records import Outcome
+from core.settings import Limits
 from sandbox import reaper, warm_files
 from sandbox.base import Job
 from sandbox.docker_sandbox import DockerSandbox
@@ -80,7 +80,7 @@ def test_a_deep_tree_is_stopped_and_removed(settings, docker_sandbox, tmp_path, 
 POOL = textwrap.dedent("""
     import errno, os, sys
     from pathlib import Path
-    from hypoforge.settings import Limits, load_settings
+    from core.settings import Limits, load_settings
     from sandbox import removal
     from sandbox.base import Job
     from sandbox.docker_sandbox import DockerSandbox

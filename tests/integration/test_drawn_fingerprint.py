@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
+from core.records import Outcome
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.fingerprint import same_behaviour
-from hypoforge.records import Outcome
 from tests.integration.conftest import own_containers
 
 HEAD = "import torch\nimport torch.nn.functional as F\n\ndef activation(x):\n    return "

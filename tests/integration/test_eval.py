@@ -5,10 +5,10 @@ reaches the real builtins through ``torch.sys``, as code that got past both woul
 import numpy as np
 import pytest
 
+from core.records import Outcome
+from core.settings import Limits
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
-from hypoforge.records import Outcome
-from hypoforge.settings import Limits
 
 SMALL = [datasets.split("iris", 0), datasets.split("moons", 0)]
 RELU = "import torch\n\ndef activation(x):\n    return torch.relu(x)\n"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hypoforge.errors import SandboxUnavailable
-from hypoforge.records import Outcome
-from hypoforge.settings import Limits
+from core.errors import SandboxUnavailable
+from core.records import Outcome
+from core.settings import Limits
 from sandbox import capacity
 from sandbox.base import Job
 from sandbox.docker_sandbox import DockerSandbox

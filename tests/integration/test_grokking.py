@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import Outcome
 from evaluators.grokking import data
 from evaluators.grokking.harness import GrokkingEvaluator
-from hypoforge.records import Outcome
 
 SMALL = [data.split(13, 0, steps=200), data.split(13, 1, steps=200)]
 

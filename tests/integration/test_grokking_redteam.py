@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import Outcome
 from evaluators import redteam
 from evaluators.grokking import data
 from evaluators.grokking.harness import PARAMETER_BUDGET, GrokkingEvaluator, template_parameters
 from evaluators.grokking.validator import check_edits
-from hypoforge.records import Outcome
 from tests.integration.conftest import own_containers
 
 SMALL = [data.split(13, 0, steps=200)]

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from hypoforge.errors import ImageMissing, SandboxUnavailable
-from hypoforge.records import Outcome
+from core.errors import ImageMissing, SandboxUnavailable
+from core.records import Outcome
 from sandbox import reaper
 from sandbox.base import Job
 from sandbox.docker_sandbox import DockerSandbox, container_name
@@ -81,7 +81,7 @@ def test_reaper_removes_orphans_but_not_live_owners(docker_sandbox):
 ORCHESTRATOR = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from hypoforge.settings import load_settings
+    from core.settings import load_settings
     from sandbox.base import Job
     from sandbox.docker_sandbox import DockerSandbox
     sb = DockerSandbox(load_settings().sandbox)

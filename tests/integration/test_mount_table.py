@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hypoforge.records import Outcome
+from core.records import Outcome
 from sandbox.base import Job, Mount
 from sandbox.docker_sandbox import DockerSandbox
 

@@ -15,17 +15,17 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from agents.analyst import HYPOTHESIS_ID
 from agents.llm import make_chat_model
 from agents.prompting import grammar
+from core.grounding import numbers_in
+from core.settings import CampaignSettings, LLMSettings
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign, reproduce
 from hypoforge.campaign import ROLES
 from hypoforge.cli.paper import PENALTY
-from hypoforge.grounding import numbers_in
 from hypoforge.llm_server import embedded_server
 from hypoforge.paper.build import write_paper
 from hypoforge.paper.facts import gather, number
 from hypoforge.review import campaign_figures
-from hypoforge.settings import CampaignSettings, LLMSettings
 from sandbox.tex import TexBox, ensure_tex_image
 from tests.fakes import models, proposal
 

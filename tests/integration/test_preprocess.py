@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import Outcome
 from evaluators.preprocess import data
 from evaluators.preprocess.harness import PreprocessEvaluator
-from hypoforge.records import Outcome
 
 SMALL = [data.raw_split("wine", 0), data.raw_split("breast_cancer", 1)]
 STANDARDISE = (PreprocessEvaluator.folder / "baselines" / "standardise.py").read_text()

@@ -25,15 +25,15 @@ from pathlib import Path
 import docker
 import pytest
 
+from core.errors import SandboxUnavailable
+from core.records import Outcome
+from core.settings import CampaignSettings
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
-from hypoforge.errors import SandboxUnavailable
-from hypoforge.ledger import Ledger
-from hypoforge.records import Outcome
-from hypoforge.settings import CampaignSettings
 from sandbox import reaper
 from sandbox.base import Job
+from store.ledger import Ledger
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
+from core.records import HypothesisRow, Outcome, Stage
 from evaluators import catalogue
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.fingerprint import CANONICAL, read_mask, same_behaviour
 from evaluators.registry import get
 from graph import literature
-from hypoforge.ledger import HypothesisRow, Ledger
-from hypoforge.records import Outcome, Stage
+from store.ledger import Ledger
 from tests.integration.conftest import own_containers
 
 HEAD = "import torch\nimport torch.nn.functional as F\n\ndef activation(x):\n    return "

@@ -10,9 +10,9 @@ import shutil
 import pytest
 from rich.console import Console
 
+from core.records import Outcome
 from evaluators import redteam
 from hypoforge.console import print_eval
-from hypoforge.records import Outcome
 from tests.integration.conftest import own_containers
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import Outcome
 from evaluators.regularizer import data
 from evaluators.regularizer.harness import RegularizerEvaluator
-from hypoforge.records import Outcome
 
 SMALL = [data.small_split("wine", 0), data.small_split("moons", 1)]
 L2 = (RegularizerEvaluator.folder / "baselines" / "l2.py").read_text()

@@ -8,11 +8,11 @@ import json
 
 from typer.testing import CliRunner
 
+from core.settings import CampaignSettings
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign, cli, reproduce
-from hypoforge.ledger import Ledger
-from hypoforge.settings import CampaignSettings
+from store.ledger import Ledger
 from tests.fakes import models, proposal
 
 SPLITS = [datasets.split("iris", 0), datasets.split("moons", 0)]

@@ -12,10 +12,10 @@ import pytest
 from agents.llm import call
 from agents.prompting import render
 from agents.reviewer import ACCEPT_AT, REVIEW_SCHEMA, SCORES, Review, review_paper, with_schema
+from core.settings import LLMSettings
 from hypoforge.cli.review import REVIEW_TOKENS
 from hypoforge.llm_server import embedded_server
 from hypoforge.review import Check
-from hypoforge.settings import LLMSettings
 
 PAPER = """A Gated Unit for Small Networks
 Abstract

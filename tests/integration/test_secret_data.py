@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
+from core.records import Outcome
 from evaluators.activation import datasets
 from evaluators.activation.datasets import Split
 from evaluators.preprocess import data
 from evaluators.preprocess.harness import PreprocessEvaluator
 from evaluators.secrets import installation_secret
-from hypoforge.records import Outcome
 
 
 def lookup_hypothesis() -> str:

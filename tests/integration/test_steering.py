@@ -2,7 +2,7 @@
 The chat is driven with scripted lines from this test, as a user would type them: a directive,
 a pause and resume, a veto and approvals in approval mode, a question; then a paused campaign
 process is killed and resumed. (Revisions and the other commands are tested on fakes in
-tests/unit/test_steering.py.)"""
+tests/unit/store/test_steering.py.)"""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from agents.llm import make_chat_model
 from agents.prompting import grammar
+from core.settings import CampaignSettings, LLMSettings
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
 from hypoforge.campaign import ROLES
 from hypoforge.chat import Chat
-from hypoforge.ledger import Ledger
 from hypoforge.llm_server import embedded_server
-from hypoforge.settings import CampaignSettings, LLMSettings
+from store.ledger import Ledger
 
 
 class SystemPrompts(BaseCallbackHandler):

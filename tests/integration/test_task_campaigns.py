@@ -24,11 +24,11 @@ TASKS = {
 def test_short_campaign_with_the_embedded_llm(task, docker_sandbox, settings, tmp_path):
     from agents.llm import make_chat_model
     from agents.prompting import grammar
+    from core.settings import CampaignSettings, LLMSettings
     from hypoforge import campaign
     from hypoforge.campaign import ROLES
-    from hypoforge.ledger import Ledger
     from hypoforge.llm_server import embedded_server
-    from hypoforge.settings import CampaignSettings, LLMSettings
+    from store.ledger import Ledger
 
     cls, splits = TASKS[task]
     ev = cls(docker_sandbox, settings.home, settings.sandbox.limits, splits=splits, wall_seconds=60)
@@ -57,9 +57,9 @@ def test_task_grammars_make_the_embedded_model_write_valid_code(task, tmp_path):
     (free text rarely does, see benchmarks/llm_validity.py)."""
     from agents import proposer
     from agents.llm import make_chat_model
+    from core.settings import LLMSettings
     from evaluators import registry
     from hypoforge.llm_server import embedded_server
-    from hypoforge.settings import LLMSettings
 
     plugin = registry.get(task)
     cls = plugin._attr(plugin.evaluator)

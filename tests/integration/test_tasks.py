@@ -9,9 +9,9 @@ from pathlib import Path
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from typer.testing import CliRunner
 
+from core.settings import CampaignSettings
 from hypoforge import campaign, cli
-from hypoforge.ledger import Ledger
-from hypoforge.settings import CampaignSettings
+from store.ledger import Ledger
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "tasks"
 

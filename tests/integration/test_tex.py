@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hypoforge.errors import ConfigError
-from hypoforge.records import Outcome
+from core.errors import ConfigError
+from core.records import Outcome
 from sandbox.tex import Compiled, TexBox, ensure_tex_image
 
 SENTENCE = "Gradient noise helps small transformers generalise on modular arithmetic."

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from core.records import Outcome
+from core.settings import Limits
 from evaluators import redteam
-from hypoforge.records import Outcome
-from hypoforge.settings import Limits
 from sandbox import reaper
 from sandbox.base import Job, Mount, RunResult
 from sandbox.docker_sandbox import DockerSandbox
@@ -374,7 +374,7 @@ def test_a_job_that_is_not_python_runs_cold_beside_the_pool(warm_sandbox, tmp_pa
 ORCHESTRATOR = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from hypoforge.settings import load_settings
+    from core.settings import load_settings
     from sandbox.base import Job
     from sandbox.docker_sandbox import DockerSandbox
     sb = DockerSandbox(load_settings().sandbox, workers=1)

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from core.settings import CampaignSettings
 from evaluators.activation import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
 from hypoforge.campaign import CampaignInfo
-from hypoforge.ledger import Ledger
-from hypoforge.settings import CampaignSettings
 from sandbox import reaper
 from sandbox.docker_sandbox import DockerSandbox
+from store.ledger import Ledger
 
 CHILD = Path(__file__).with_name("campaign_child.py")
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hypoforge.records import EvalReport, Outcome
+from core.records import EvalReport, Outcome
 from sandbox.artifacts import ArtifactError, read_npy
 from sandbox.base import Job, Mount
 

@@ -1,0 +1,148 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from core.errors import SandboxUnavailable
+from core.records import Outcome
+from hypoforge import cli
+from hypoforge.cli import common
+from tests.fakes import SMALL_SPLITS, FakeSandbox
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
+    sandbox = FakeSandbox()
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: sandbox)
+    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    return sandbox
+
+
+def write(tmp_path, text):
+    path = tmp_path / "hyp.py"
+    path.write_text(text)
+    return path
+
+
+RELU = "import torch\n\ndef activation(x):\n    return torch.relu(x)\n"
+
+
+def test_eval_json_has_the_documented_keys(fake, tmp_path):
+    result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU)), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for key in (
+        "status",
+        "reason",
+        "win_rate",
+        "win_rate_ci",
+        "per_dataset",
+        "image",
+        "wall_seconds",
+    ):
+        assert key in data
+    assert data["status"] == "ok"
+    assert data["win_rate"] == 1.0
+    assert data["image"] == "fake:1@sha256:0123456789abcdef"
+    assert fake.closed
+
+
+def test_eval_table_shows_datasets_and_baselines(fake, tmp_path):
+    result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU))], env={"COLUMNS": "150"})
+    assert result.exit_code == 0
+    for word in ("iris", "wine", "moons", "relu", "gelu", "silu", "tanh", "win rate 1.000"):
+        assert word in result.stdout
+
+
+def test_invalid_hypothesis_is_an_outcome_not_an_error(fake, tmp_path):
+    bad = write(tmp_path, "import os\n\ndef activation(x):\n    return x\n")
+    result = runner.invoke(cli.app, ["eval", str(bad), "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["status"] == "invalid"
+    assert data["reason"] == (
+        "line 1: import of os is not allowed "
+        "(allowed: math, torch, torch.nn, torch.nn.functional, torch.special)"
+    )
+
+
+def test_missing_file_is_a_usage_error(fake, tmp_path):
+    result = runner.invoke(cli.app, ["eval", str(tmp_path / "nope.py")])
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr
+    assert "No such file or directory" in result.stderr
+
+
+def test_unknown_budget_is_a_usage_error(fake, tmp_path):
+    result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU)), "--budget", "huge"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "hypoforge: error: unknown budget 'huge'; choose one of: one-pass, short, full"
+    )
+
+
+def test_dead_docker_daemon_is_one_line_and_exit_3(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
+    dead = FakeSandbox(preflight_error=SandboxUnavailable("Docker engine not reachable: refused"))
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: dead)
+    result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU))])
+    assert result.exit_code == 3
+    assert result.stderr.strip() == (
+        "hypoforge: infrastructure error: Docker engine not reachable: refused"
+    )
+
+
+def test_infra_outcome_mid_run_exits_3(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
+    sb = FakeSandbox(outcome=Outcome.INFRA_ERROR)
+    monkeypatch.setattr(common, "make_sandbox", lambda settings: sb)
+    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU)), "--json"])
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["status"] == "infra_error"
+
+
+def test_bad_config_is_exit_2(monkeypatch, tmp_path):
+    cfg = tmp_path / "hf.toml"
+    cfg.write_text("[sandbox.limits]\ncpus = -1\n")
+    result = runner.invoke(cli.app, ["sandbox", "check", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "sandbox.limits.cpus: Input should be greater than 0" in result.stderr
+
+
+def test_doctor_reports_each_check_and_fails_on_a_dead_llm(fake, tmp_path):
+    result = runner.invoke(
+        cli.app, ["doctor", "--llm", "http://127.0.0.1:9/v1"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 3
+    assert "Docker engine and sandbox image" in result.stdout
+    assert "fake:1@sha256:0123456789abcdef" in result.stdout
+    assert "FAIL LLM endpoint http://127.0.0.1:9/v1 not reachable after 3 s" in result.stdout
+
+
+def test_status_of_a_missing_campaign_is_a_usage_error(tmp_path):
+    result = runner.invoke(cli.app, ["status", str(tmp_path)])
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip() == f"hypoforge: error: no campaign in {tmp_path} (no campaign.json)"
+    )
+
+
+def test_reward_eval_needs_exactly_one_source(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
+    res = runner.invoke(cli.app, ["reward", "eval"])
+    assert res.exit_code == 2
+    assert "give a campaign or archive folder, or --archive" in res.output
+    res = runner.invoke(cli.app, ["reward", "eval", "--model", "svm", "--archive"])
+    assert res.exit_code == 2 and "unknown reward model 'svm'" in res.output
+
+
+def test_reward_eval_on_an_empty_archive_says_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
+    res = runner.invoke(cli.app, ["reward", "eval", "--archive"])
+    assert res.exit_code == 2
+    assert "0 hypotheses" in res.output
+    assert "too few measured hypotheses" in res.output
