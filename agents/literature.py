@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.llm import ask
 from agents.prompting import render
 from literature.papers import CAPS, Paper, clip, one_line
-from literature.scholar import SKIPPED, Check, Scholar
+from literature.scholar import SKIPPED, Check, LiteratureSearch
 
 MAX_REPLY = 20_000  # characters of a reply that are read
 DECISION_LINE = re.compile(r"decision made:\s*(not novel|novel)", re.IGNORECASE)
@@ -153,7 +153,7 @@ class _Trail:
 def literature_rounds(
     model: Any,
     idea: str,
-    scholar: Scholar,
+    scholar: LiteratureSearch,
     rounds: int = 3,
     *,
     show: int = 5,

@@ -18,14 +18,24 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from core.errors import InfraError
 from core.settings import LLMSettings
 
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
 T = TypeVar("T")
+
+
+class ChatModel(Protocol):
+    """What an agent needs of a chat model: one reply to a list of messages. ``ChatOpenAI``
+    (``make_chat_model``) is one; LangChain's fake chat models are others, for tests."""
+
+    def invoke(self, input: Sequence[BaseMessage], /) -> BaseMessage: ...
 
 
 class ParseError(ValueError):
@@ -61,7 +71,7 @@ def make_chat_model(
     role: str,
     grammar: str | None = None,
     frequency_penalty: float | None = None,
-) -> Any:
+) -> ChatModel:
     """A ``ChatOpenAI`` for ``role`` (its model from ``llm.roles``, else ``llm.model``).
 
     ``grammar`` (GBNF) constrains the reply on servers that accept one (llama.cpp);
@@ -87,7 +97,7 @@ def make_chat_model(
     )
 
 
-def preflight(model: Any) -> int:
+def preflight(model: ChatModel) -> int:
     """One tiny chat call, so a bad key, an unknown model or a spent quota is reported before
     any work starts (``LLMUnavailable``, one line naming the cause); returns its tokens."""
     from langchain_core.messages import HumanMessage
@@ -106,11 +116,13 @@ def _tokens(message: Any) -> int:
     return len(str(getattr(message, "content", ""))) // 4 + 1  # fakes report none
 
 
-def ask(model: Any, system: str, prompt: str, parse: Callable[[str], T], retries: int) -> Answer[T]:
+def ask(
+    model: ChatModel, system: str, prompt: str, parse: Callable[[str], T], retries: int
+) -> Answer[T]:
     """Ask, parse, and on a parse error ask again with the error, at most ``retries`` more times."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-    messages: list[Any] = [SystemMessage(system), HumanMessage(prompt)]
+    messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(prompt)]
     tokens = 0
     errors: list[str] = []
     text = ""
@@ -138,11 +150,11 @@ def ask(model: Any, system: str, prompt: str, parse: Callable[[str], T], retries
 
 
 def call(
-    model: Any,
-    messages: list[Any],
+    model: ChatModel,
+    messages: list[BaseMessage],
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> Any:
+) -> BaseMessage:
     """``model.invoke(messages)`` with the endpoint's errors handled (see the module docstring)."""
     start = clock()
     for attempt in range(RETRIES + 1):

@@ -21,12 +21,15 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from evaluators.fingerprint import current, read_mask, same_behaviour
+
+if TYPE_CHECKING:
+    from evaluators.reward import Example
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 BEHAVIOURS = "behaviours-drawn"  # one Chroma collection holds one length of vector
@@ -82,6 +85,21 @@ class Archived:
 @dataclass(frozen=True)
 class Neighbour(Archived):
     distance: float  # cosine distance: 0 = identical
+
+
+class Archive(Protocol):
+    """What a campaign asks of the cross-campaign archive (``graph.knowledge``, the select node):
+    ``NoveltyArchive`` is the one kept on disk."""
+
+    def add(self, entry: ArchiveEntry) -> None: ...
+    def nearest(
+        self, idea: str, code: str, k: int = 5, task: str | None = None
+    ) -> list[Neighbour]: ...
+    def measured(self, task: str) -> list[Archived]: ...
+    def examples(self, task: str, campaign: str | None = None) -> list[Example]: ...
+    def behaviour_twin(
+        self, fingerprint: list[float], task: str | None = None
+    ) -> Neighbour | None: ...
 
 
 class NoveltyArchive:

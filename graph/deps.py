@@ -13,7 +13,7 @@ attribute ``metric`` (``evaluators.report_hooks.metric_of``; default "test accur
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +25,10 @@ from store.ledger import Ledger
 from store.steering import Steering, directive_text
 
 if TYPE_CHECKING:
+    from agents.llm import ChatModel
+    from evaluators.novelty import Archive
     from evaluators.registry import TaskPlugin
+    from literature.scholar import LiteratureSearch
 
 
 class TaskEvaluator(Protocol):
@@ -64,22 +67,22 @@ class Grammars(Protocol):
 
 @dataclass
 class Deps:
-    """What the nodes need; built once by the campaign runner."""
+    """What the nodes need; built once by the campaign runner (``hypoforge.campaign.run``)."""
 
     campaign: str
     folder: Path
     ledger: Ledger
     evaluator: TaskEvaluator
-    models: dict[str, Any]  # role -> chat model
+    models: Mapping[str, ChatModel]  # role -> chat model; none with the search generator
     settings: CampaignSettings
     retries: int
     plugin: TaskPlugin  # the task: its name, folder (prompt overrides), slot and generator
     notify: Callable[[str, str], None] = lambda agent, message: None
-    archive: Any = None  # evaluators.novelty.NoveltyArchive, shared across campaigns
+    archive: Archive | None = None  # the cross-campaign archive, or None (none kept)
     generator: str = "llm"  # provenance recorded in the archive
     workers: int = 1  # sandbox jobs at once (``graph.experiments``)
     home: Path | None = None  # HYPOFORGE_HOME: caches shared by campaigns (the catalogue's)
-    scholar: Any = None  # literature.scholar.Scholar: the online literature check, or None (off)
+    scholar: LiteratureSearch | None = None  # the online literature check, or None (off)
     literature_rounds: int = 3  # searches the critic may make per proposal, with a scholar
     llm_concurrency: int = 1  # LLM calls at once, the endpoint's ``max_concurrency``
 

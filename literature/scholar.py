@@ -50,7 +50,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -183,6 +183,18 @@ class Breaker:
                 return f"{source} unavailable ({cause} {ago:.0f} s ago); {again}"
             self._down.pop(source, None)
             return None
+
+
+class LiteratureSearch(Protocol):
+    """What a campaign asks of the online literature search (the critic's search rounds,
+    ``agents.literature``): ``Scholar`` is the one over the network."""
+
+    @property
+    def config(self) -> ScholarConfig: ...
+    def search(
+        self, query: str, limit: int | None = None, cap_seconds: float | None = None
+    ) -> Check: ...
+    def close(self) -> None: ...
 
 
 class Scholar:
