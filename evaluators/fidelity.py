@@ -22,7 +22,7 @@ from rich.table import Table
 
 from core.errors import ConfigError, InfraError
 from core.records import Outcome
-from evaluators.activation.budgets import get_budget
+from evaluators.kit.budgets import get_budget
 from evaluators.novelty import NoveltyArchive
 from evaluators.stats import agreement
 

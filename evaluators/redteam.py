@@ -317,12 +317,12 @@ def judge(case: Case, report: EvalReport) -> str | None:
 
 def small_evaluator(task: str, sandbox: Sandbox, home: Path, limits: Limits | None) -> Any:
     """The task's evaluator on two of its splits (drawn from the installation's secret)."""
-    from evaluators.activation import datasets
     from evaluators.grokking import data as grokking_data
+    from evaluators.kit import datasets
+    from evaluators.kit.secrets import installation_secret
     from evaluators.preprocess import data as preprocess_data
     from evaluators.registry import get
     from evaluators.regularizer import data as regularizer_data
-    from evaluators.secrets import installation_secret
 
     secret = installation_secret(home)
     builders: dict[str, Callable[[], list]] = {

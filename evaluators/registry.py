@@ -45,7 +45,7 @@ class TaskPlugin:
     slot: str
     evaluator: str
     generator: str | None = None
-    report: str | None = None  # "module:name" of the task's report hooks (evaluators.report_hooks)
+    report: str | None = None  # "module:name" of the task's report hooks (evaluators.contract)
 
     @property
     def function(self) -> str:

@@ -7,7 +7,7 @@ nodes: ``Probes`` (a property probe before any training, for fingerprints and ea
 faults), ``Confirms`` (held-out splits to confirm kept hypotheses on) and ``Grammars`` (GBNF
 grammars for small models). A plugin without them runs with less: no fingerprints, no
 confirmation (so no discoveries), free text. What a cell's score is called comes from the class
-attribute ``metric`` (``evaluators.report_hooks.metric_of``; default "test accuracy").
+attribute ``metric`` (``evaluators.contract.metric_of``; default "test accuracy").
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Plots (PNG, in ``<campaign>/report/``), task-neutral:
   reward.png    the reward model's predicted win rates against the measured ones
   confirmation.png  selection-time win rates of the kept hypotheses against their held-out ones
 
-and whatever figures the task's report hooks add after the heatmap (``evaluators.report_hooks``;
+and whatever figures the task's report hooks add after the heatmap (``evaluators.contract``;
 the activation's ``curves.png``, grokking's ``grokking.png``); a task without hooks adds none.
 
 The analyst's commentary in the findings is shown unless most of its numbers and hypothesis ids
@@ -25,7 +25,7 @@ import numpy as np
 from core.errors import ConfigError
 from core.records import EvalReport, HypothesisRow
 from core.text import clean
-from evaluators.report_hooks import ReportHooks, hooks_for, metric_of
+from evaluators.contract import ReportHooks, hooks_for, metric_of
 from hypoforge import campaign
 from store.ledger import Ledger
 

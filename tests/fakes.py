@@ -17,7 +17,8 @@ from pydantic import Field
 from core.errors import InfraError
 from core.records import DatasetScore, EvalReport, Outcome
 from core.settings import CampaignSettings
-from evaluators.activation import datasets, runner
+from evaluators.activation import runner
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator, Probe, draw_probe
 from evaluators.fingerprint import draw_points, fingerprint
 from evaluators.novelty import ArchiveEntry

@@ -1,4 +1,4 @@
-"""Host side of the activation task: the shared sandbox machinery (evaluators.sandboxed) plus
+"""Host side of the activation task: the kit's sandboxed evaluator (evaluators.kit) plus
 the activation's own parts: the static validator, the property probe re-checked on the host, the
 probe of a round's hypotheses (one container each), behavioural fingerprints and the grammars
 for small models.
@@ -15,13 +15,20 @@ import numpy as np
 from core.errors import InfraError
 from core.records import EvalReport, Outcome
 from evaluators.activation import runner
-from evaluators.activation.budgets import BASELINES, HERE, Budget, get_budget
 from evaluators.activation.validator import check_source
-from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, _sha, job_checks
+from evaluators.kit import datasets
+from evaluators.kit.budgets import Budget, get_budget
+from evaluators.kit.files import TaskFiles
+from evaluators.kit.jobs import job_checks, sha
+from evaluators.kit.sandboxed import SandboxedEvaluator
+from evaluators.kit.scoring import MAX_PREDICTIONS_BYTES, advisory
+from evaluators.kit.splits import SplitSets
 from sandbox.artifacts import ArtifactError, read_npy
 from sandbox.base import RunResult
 
 TASK = "activation"
+HERE = Path(__file__).parent
+BASELINES = ("relu", "gelu", "silu", "tanh")
 PROBE_WALL = 60.0  # seconds for one probe job (import torch, probe the hypothesis)
 WATCHED_CALLS = 3  # training calls per split where the elementwise check runs
 
@@ -39,9 +46,14 @@ class ActivationEvaluator(SandboxedEvaluator):
     """Scores activation-function hypotheses. All untrusted code runs through ``sandbox``."""
 
     task: ClassVar[str] = TASK
-    folder: ClassVar[Path] = HERE
-    baseline_names: ClassVar[tuple[str, ...]] = BASELINES
-    version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py")
+    # The declared version is the one this harness had before the kit existed (the same runner,
+    # baselines, data and scoring; tests/unit/evaluators/test_kit_pins.py pins them).
+    files: ClassVar[TaskFiles] = TaskFiles(HERE, baselines=BASELINES, version="b59cf7990ffc")
+    split_sets: ClassVar[SplitSets] = SplitSets(
+        selection=lambda secret: datasets.all_splits(secret=secret),
+        confirmation=lambda secret: datasets.confirmation_splits(secret=secret),
+        hard=lambda secret: datasets.hard_splits(secret=secret),
+    )
 
     @staticmethod
     def behaviour(report: EvalReport, name: str = "candidate") -> list[float] | None:
@@ -88,7 +100,7 @@ class ActivationEvaluator(SandboxedEvaluator):
         groups = [sources] if together else [{n: s} for n, s in sources.items()]
         out: dict[str, Probe] = {}
         for group in groups:
-            tag = f"p{_sha(''.join(group.values()))[:12]}"
+            tag = f"p{sha(''.join(group.values()))[:12]}"
             job = self.make_job(group, spec, tag, n_candidates=len(group), splits=[])
             wall = wall_seconds * len(group)
             job = job.model_copy(
@@ -105,10 +117,10 @@ class ActivationEvaluator(SandboxedEvaluator):
     def _probe_verdict(self, result: RunResult, name: str) -> Probe:
         if result.outcome in (Outcome.TIMEOUT, Outcome.OOM, Outcome.DISK_QUOTA):
             return Probe(f"the probe {result.outcome}: {result.reason}", None)
-        advisory = self._advisory(result.out_dir, name)
+        status = advisory(result.out_dir, name)
         problem = self._problem(result.out_dir, name)
-        if problem is None and advisory.get("stage") in ("load", "probe"):
-            problem = advisory.get("error") or "failed the property check"
+        if problem is None and status.get("stage") in ("load", "probe"):
+            problem = status.get("error") or "failed the property check"
         if problem is not None:
             return Probe(problem, None)
         return Probe(None, drawn_fingerprint(result.out_dir, name))
@@ -117,7 +129,7 @@ class ActivationEvaluator(SandboxedEvaluator):
         try:
             spec = job_checks(out_dir)["probe"]
             raw = {
-                k: read_npy(out_dir, f"{name}.probe_{k}.npy", MAX_LOGITS_BYTES)
+                k: read_npy(out_dir, f"{name}.probe_{k}.npy", MAX_PREDICTIONS_BYTES)
                 for k in runner.PROBE_ARRAYS
             }
         except (ArtifactError, KeyError) as exc:
@@ -152,7 +164,7 @@ def probe_values(out_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray] | No
     """(fixed probe points, the function's values there) from a job's probe output, or None."""
     try:
         spec = job_checks(out_dir)["probe"]
-        raw = read_npy(out_dir, f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
+        raw = read_npy(out_dir, f"{name}.probe_y.npy", MAX_PREDICTIONS_BYTES)
     except (ArtifactError, KeyError):
         return None
     try:
@@ -174,7 +186,7 @@ def drawn_fingerprint(out_dir: Path, name: str) -> list[float] | None:
 
     try:
         spec = job_checks(out_dir)["probe"]
-        raw = read_npy(out_dir, f"{name}.probe_y.npy", MAX_LOGITS_BYTES)
+        raw = read_npy(out_dir, f"{name}.probe_y.npy", MAX_PREDICTIONS_BYTES)
         points = runner.unpacked(spec["points"], "<f4")
         order = runner.unpacked(spec["order"], "<i4").astype(np.int64)
     except (ArtifactError, KeyError, TypeError, ValueError):

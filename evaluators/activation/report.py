@@ -25,7 +25,7 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1 + erf(x / math.sqrt(2)))
 
 
-# The baselines of ``budgets.BASELINES`` in numpy, as their files compute them in torch.
+# The baselines of ``harness.BASELINES`` in numpy, as their files compute them in torch.
 BASELINE_CURVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda x: np.maximum(x, 0),
     "gelu": _gelu,
@@ -35,14 +35,14 @@ BASELINE_CURVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def baseline_curves(x: np.ndarray) -> dict[str, np.ndarray]:
-    """Each baseline's values at ``x``, in the order of ``budgets.BASELINES``."""
-    from evaluators.activation.budgets import BASELINES
+    """Each baseline's values at ``x``, in the order of ``harness.BASELINES``."""
+    from evaluators.activation.harness import BASELINES
 
     return {name: BASELINE_CURVES[name](x) for name in BASELINES if name in BASELINE_CURVES}
 
 
 class ActivationReport:
-    """Report hooks of the activation task (``evaluators.report_hooks.ReportHooks``)."""
+    """Report hooks of the activation task (``evaluators.contract.ReportHooks``)."""
 
     def figures(
         self,

@@ -2,10 +2,10 @@
 permutation per seed (so no formula computes the answer), half of them for training. The held-out
 answers stay on the host.
 
-The renaming and the train/held-out order come from a seed derived from the installation's
-secret (``evaluators.secrets``), never from the seed index itself: ``modular_addition(p, 0)`` run
-in a container gives another renaming, so an answer table built from the public seeds predicts a
-secret split's held-out answers at chance (1/p).
+The renaming and the train/held-out order come from a seed derived from the installation's secret
+(``evaluators.kit.secrets``), never from the seed index itself: ``modular_addition(p, 0)`` run in a
+container gives another renaming, so an answer table built from the public seeds predicts a secret
+split's held-out answers at chance (1/p).
 
 Split sets (``GrokkingEvaluator.splits_for``):
 
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluators.activation.datasets import Split
 from evaluators.grokking.train import modular_addition
-from evaluators.secrets import PUBLIC, DataSecret, derive_seed
+from evaluators.kit.secrets import PUBLIC, DataSecret, derive_seed
+from evaluators.kit.splits import Split
 
 PRIME = 31
 SEEDS = (0, 1, 2)

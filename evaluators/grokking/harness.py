@@ -21,13 +21,14 @@ from typing import ClassVar
 import numpy as np
 
 from core.records import Outcome
-from evaluators.activation.budgets import Budget
-from evaluators.activation.datasets import Split
 from evaluators.edits import blocks
 from evaluators.grokking import data
 from evaluators.grokking.validator import check_edits, edited_script, template
-from evaluators.sandboxed import MAX_LOGITS_BYTES, SandboxedEvaluator, Scored, _cell
-from evaluators.secrets import DataSecret
+from evaluators.kit.budgets import Budget
+from evaluators.kit.files import TaskFiles
+from evaluators.kit.sandboxed import SandboxedEvaluator
+from evaluators.kit.scoring import MAX_PREDICTIONS_BYTES, Scored
+from evaluators.kit.splits import Split, SplitSets, cell
 from sandbox.artifacts import ArtifactError, read_npy
 
 HERE = Path(__file__).parent
@@ -37,30 +38,62 @@ STEP_SCALE = {"one-pass": 1, "short": 2, "full": 3}
 CHECKPOINTS = 40  # as in train.py's fixed part
 
 
+class CurveArea:
+    """Scores ``<name>.<split>.npy``, the predicted answers at each checkpoint [CHECKPOINTS + 1,
+    n_held_out], by the mean held-out accuracy over the checkpoints, and flags a model over
+    ``PARAMETER_BUDGET`` times the template's parameters (``<name>.params.npy``, one count per
+    split, from the script's fixed part)."""
+
+    metric = "area under the held-out accuracy curve"
+
+    def score(self, out_dir: Path, name: str, splits: list[Split]) -> Scored:
+        accuracy = {}
+        for s in splits:
+            try:
+                guesses = read_npy(out_dir, f"{name}.{s.name}.npy", MAX_PREDICTIONS_BYTES)
+            except ArtifactError as exc:
+                return Scored(Outcome.INVALID_RESULT, str(exc))
+            want = (CHECKPOINTS + 1, len(s.y_test))
+            if guesses.shape != want or guesses.dtype.kind not in "iu":
+                got = f"{guesses.dtype}{list(guesses.shape)}"
+                why = f"{s.name}: predictions {got}, expected integers{list(want)}"
+                return Scored(Outcome.INVALID_RESULT, why)
+            accuracy[cell(s.name)] = float(curve(guesses, s.y_test).mean())
+        try:
+            counts = read_npy(out_dir, f"{name}.params.npy", 4096)
+        except ArtifactError as exc:
+            return Scored(Outcome.INVALID_RESULT, str(exc))
+        if counts.shape != (len(splits),) or counts.dtype.kind not in "iu":
+            return Scored(Outcome.INVALID_RESULT, "malformed parameter counts")
+        ratio = max(
+            int(n) / template_parameters(s.n_classes + 1)
+            for n, s in zip(counts, splits, strict=True)
+        )
+        flags: tuple[str, ...] = ()
+        if ratio > PARAMETER_BUDGET:
+            flags = (
+                f"bigger model: {ratio:.2f}x the template's parameters "
+                f"(budget {PARAMETER_BUDGET:.2f}x); a win here is not a discovery",
+            )
+        return Scored(Outcome.OK, "", accuracy, flags=flags)
+
+
 class GrokkingEvaluator(SandboxedEvaluator):
     """Scores edits to train.py by how soon the edited script generalises."""
 
     task: ClassVar[str] = "grokking"
-    folder: ClassVar[Path] = HERE
-    baseline_names: ClassVar[tuple[str, ...]] = ("template",)
-    baseline_suffix: ClassVar[str] = ".edits"
-    metric: ClassVar[str] = "area under the held-out accuracy curve"
-    version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py", "data.py", "train.py")
-
-    @staticmethod
-    def default_splits(secret: DataSecret) -> list[Split]:
-        """The task's splits, drawn from the installation's ``secret``."""
-        return data.all_splits(secret=secret)
-
-    @classmethod
-    def splits_for(cls, split_set: str, secret: DataSecret) -> list[Split]:
-        """Selection: a + b mod 31; confirmation: fresh seeds, also mod 23 and 29; hard: a + b
-        mod 37 (``evaluators.grokking.data``)."""
-        if split_set == "confirmation":
-            return data.confirmation_splits(secret=secret)
-        if split_set == "hard":
-            return data.hard_splits(secret=secret)
-        return cls.default_splits(secret)
+    # The version this harness had before the kit existed (tests/unit/evaluators/test_kit_pins.py).
+    files: ClassVar[TaskFiles] = TaskFiles(
+        HERE, baselines=("template",), baseline_suffix=".edits", version="1b65b48bbcb8"
+    )
+    # Selection: a + b mod 31; confirmation: fresh seeds, also mod 23 and 29; hard: a + b mod 37
+    # (``evaluators.grokking.data``).
+    split_sets: ClassVar[SplitSets] = SplitSets(
+        selection=lambda secret: data.all_splits(secret=secret),
+        confirmation=lambda secret: data.confirmation_splits(secret=secret),
+        hard=lambda secret: data.hard_splits(secret=secret),
+    )
+    scorer: ClassVar[CurveArea] = CurveArea()
 
     validate = staticmethod(check_edits)
 
@@ -93,37 +126,6 @@ class GrokkingEvaluator(SandboxedEvaluator):
     def runnable(self, source: str) -> str:
         """The container gets the edited script, never the edits to apply itself."""
         return edited_script(source)
-
-    def _score_logits(self, out_dir: Path, name: str) -> Scored:
-        accuracy = {}
-        for s in self.splits:
-            try:
-                guesses = read_npy(out_dir, f"{name}.{s.name}.npy", MAX_LOGITS_BYTES)
-            except ArtifactError as exc:
-                return Scored(Outcome.INVALID_RESULT, str(exc), {})
-            want = (CHECKPOINTS + 1, len(s.y_test))
-            if guesses.shape != want or guesses.dtype.kind not in "iu":
-                got = f"{guesses.dtype}{list(guesses.shape)}"
-                why = f"{s.name}: predictions {got}, expected integers{list(want)}"
-                return Scored(Outcome.INVALID_RESULT, why, {})
-            accuracy[_cell(s.name)] = float(curve(guesses, s.y_test).mean())
-        try:
-            counts = read_npy(out_dir, f"{name}.params.npy", 4096)
-        except ArtifactError as exc:
-            return Scored(Outcome.INVALID_RESULT, str(exc), {})
-        if counts.shape != (len(self.splits),) or counts.dtype.kind not in "iu":
-            return Scored(Outcome.INVALID_RESULT, "malformed parameter counts", {})
-        ratio = max(
-            int(n) / template_parameters(s.n_classes + 1)
-            for n, s in zip(counts, self.splits, strict=True)
-        )
-        flags: tuple[str, ...] = ()
-        if ratio > PARAMETER_BUDGET:
-            flags = (
-                f"bigger model: {ratio:.2f}x the template's parameters "
-                f"(budget {PARAMETER_BUDGET:.2f}x); a win here is not a discovery",
-            )
-        return Scored(Outcome.OK, "", accuracy, flags=flags)
 
 
 @cache

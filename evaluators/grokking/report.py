@@ -24,14 +24,14 @@ import numpy as np
 
 from core.records import EvalReport, HypothesisRow
 from core.text import clean
-from evaluators.secrets import DataSecret, installation_secret
+from evaluators.kit.secrets import DataSecret, installation_secret
 
 SPLIT = re.compile(r"add(\d+)-s(\d+)")
 BASELINE = "template"
 
 
 class GrokkingReport:
-    """Report hooks of the grokking task (``evaluators.report_hooks.ReportHooks``)."""
+    """Report hooks of the grokking task (``evaluators.contract.ReportHooks``)."""
 
     def figures(
         self,
@@ -86,7 +86,7 @@ def curves_of(out_dir: Path, name: str, splits: list[str], secret: DataSecret) -
     """Held-out accuracy per checkpoint of ``name``'s predictions on each of ``splits`` that has
     well-formed predictions in ``out_dir`` (integers, ``[CHECKPOINTS + 1, n_test]``)."""
     from evaluators.grokking.harness import CHECKPOINTS, curve
-    from evaluators.sandboxed import MAX_LOGITS_BYTES
+    from evaluators.kit.scoring import MAX_PREDICTIONS_BYTES
     from sandbox.artifacts import ArtifactError, read_npy
 
     out = []
@@ -95,7 +95,7 @@ def curves_of(out_dir: Path, name: str, splits: list[str], secret: DataSecret) -
         if answers is None:
             continue
         try:
-            guesses = read_npy(out_dir, f"{name}.{split}.npy", MAX_LOGITS_BYTES)
+            guesses = read_npy(out_dir, f"{name}.{split}.npy", MAX_PREDICTIONS_BYTES)
         except ArtifactError:
             continue
         if guesses.shape == (CHECKPOINTS + 1, len(answers)) and guesses.dtype.kind in "iu":

@@ -1,5 +1,6 @@
-"""The preprocessing task's data: the activation task's secret splits, mapped back to raw-looking,
-unscaled features (scaling them is the hypothesis's job).
+"""The preprocessing task's data: the kit's secret tabular splits (``evaluators.kit.datasets``,
+which the activation task uses as they are), mapped back to raw-looking, unscaled features
+(scaling them is the hypothesis's job).
 
 A split's secretly rotated features (``datasets.perturbed``) get one secret scale and offset per
 column, drawn from the raw dataset's own column statistics (permuted, each times a log-normal
@@ -26,16 +27,16 @@ from functools import cache
 
 import numpy as np
 
-from evaluators.activation.datasets import (
+from evaluators.kit.datasets import (
     DATASETS,
     FRESH_SEEDS,
     HELD_OUT,
     SEEDS,
-    Split,
     load,
     perturbed,
 )
-from evaluators.secrets import PUBLIC, DataSecret, derive_rng
+from evaluators.kit.secrets import PUBLIC, DataSecret, derive_rng
+from evaluators.kit.splits import Split
 
 SPREAD = 0.5  # log-normal sigma of the secret factors on the raw columns' scales and offsets
 WIDE_DATASETS = ("manyclass", "spirals", "checkerboard")  # the hard set's datasets

@@ -1,6 +1,7 @@
-"""Host side of the preprocessing task: the shared sandbox machinery with this task's runner,
+"""Host side of the preprocessing task: the kit's sandboxed evaluator with this task's runner,
 raw-feature data, baselines and static check. The fixed MLP comes from the activation task's
-runner (mounted beside this task's), so both tasks train exactly the same network."""
+runner file (mounted beside this task's), so both tasks train exactly the same network; it is
+named by its path, not imported, so that no task module imports another task's."""
 
 from __future__ import annotations
 
@@ -9,42 +10,35 @@ from typing import ClassVar
 
 import numpy as np
 
-from evaluators.activation import runner as activation_runner
-from evaluators.activation.budgets import Budget
-from evaluators.activation.datasets import Split
+from evaluators.kit.budgets import Budget
+from evaluators.kit.files import TaskFiles
+from evaluators.kit.sandboxed import SandboxedEvaluator
+from evaluators.kit.splits import SplitSets
 from evaluators.preprocess import data
 from evaluators.preprocess.validator import check_source
-from evaluators.sandboxed import SandboxedEvaluator
-from evaluators.secrets import DataSecret
 
 HERE = Path(__file__).parent
+ACTIVATION_RUNNER = HERE.parent / "activation" / "runner.py"  # the fixed MLP both tasks train
 
 
 class PreprocessEvaluator(SandboxedEvaluator):
     """Scores ``preprocess(X_train, X_test)`` hypotheses by win rate against the baselines."""
 
     task: ClassVar[str] = "preprocess"
-    folder: ClassVar[Path] = HERE
-    baseline_names: ClassVar[tuple[str, ...]] = ("identity", "standardise", "minmax", "quantile")
-    version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py", "data.py")
-    extra_code: ClassVar[dict[str, Path]] = {
-        "activation_runner.py": Path(activation_runner.__file__)
-    }
-
-    @staticmethod
-    def default_splits(secret: DataSecret) -> list[Split]:
-        """The task's splits, drawn from the installation's ``secret``."""
-        return data.all_raw_splits(secret=secret)
-
-    @classmethod
-    def splits_for(cls, split_set: str, secret: DataSecret) -> list[Split]:
-        """Selection: the raw splits; confirmation: fresh seeds and the held-out datasets; hard:
-        widely scaled columns (``evaluators.preprocess.data``)."""
-        if split_set == "confirmation":
-            return data.confirmation_splits(secret=secret)
-        if split_set == "hard":
-            return data.hard_splits(secret=secret)
-        return cls.default_splits(secret)
+    # The version this harness had before the kit existed (tests/unit/evaluators/test_kit_pins.py).
+    files: ClassVar[TaskFiles] = TaskFiles(
+        HERE,
+        baselines=("identity", "standardise", "minmax", "quantile"),
+        extra_code={"activation_runner.py": ACTIVATION_RUNNER},
+        version="a90a20d6881a",
+    )
+    # Selection: the raw splits; confirmation: fresh seeds and the held-out datasets; hard:
+    # widely scaled columns (``evaluators.preprocess.data``).
+    split_sets: ClassVar[SplitSets] = SplitSets(
+        selection=lambda secret: data.all_raw_splits(secret=secret),
+        confirmation=lambda secret: data.confirmation_splits(secret=secret),
+        hard=lambda secret: data.hard_splits(secret=secret),
+    )
 
     validate = staticmethod(check_source)
 

@@ -1,6 +1,7 @@
-"""The regularizer task's data: the activation task's secret standardised splits with the training
-set cut to a small stratified sample (so that a wide network overfits); the test sets are
-unchanged. Which training rows are kept is drawn from the secret too.
+"""The regularizer task's data: the kit's secret standardised tabular splits
+(``evaluators.kit.datasets``, the activation task's) with the training set cut to a small stratified
+sample (so that a wide network overfits); the test sets are unchanged. Which training rows are kept
+is drawn from the secret too.
 
 Split sets (``RegularizerEvaluator.splits_for``):
 
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from evaluators.activation.datasets import DATASETS, FRESH_SEEDS, HELD_OUT, SEEDS, Split, split
-from evaluators.secrets import PUBLIC, DataSecret, derive_seed
+from evaluators.kit.datasets import DATASETS, FRESH_SEEDS, HELD_OUT, SEEDS, split
+from evaluators.kit.secrets import PUBLIC, DataSecret, derive_seed
+from evaluators.kit.splits import Split
 
 PER_CLASS = 6
 MIN_TRAIN = 60

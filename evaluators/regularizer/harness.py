@@ -1,4 +1,4 @@
-"""Host side of the regularizer task: the shared sandbox machinery with this task's runner,
+"""Host side of the regularizer task: the kit's sandboxed evaluator with this task's runner,
 small-training-set data, baselines and static check."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from evaluators.activation.budgets import Budget
-from evaluators.activation.datasets import Split
+from evaluators.kit.budgets import Budget
+from evaluators.kit.files import TaskFiles
+from evaluators.kit.sandboxed import SandboxedEvaluator
+from evaluators.kit.splits import SplitSets
 from evaluators.regularizer import data, runner
 from evaluators.regularizer.validator import check_source
-from evaluators.sandboxed import SandboxedEvaluator
-from evaluators.secrets import DataSecret
 
 HERE = Path(__file__).parent
 WATCHED_STEPS = 3  # training steps per split where the property check runs again
@@ -23,24 +23,19 @@ class RegularizerEvaluator(SandboxedEvaluator):
     """Scores ``penalty(model, logits, targets)`` hypotheses by win rate against the baselines."""
 
     task: ClassVar[str] = "regularizer"
-    folder: ClassVar[Path] = HERE
-    baseline_names: ClassVar[tuple[str, ...]] = ("none", "l2", "l1", "dropout", "label_smoothing")
-    version_files: ClassVar[tuple[str, ...]] = ("runner.py", "harness.py", "data.py")
-
-    @staticmethod
-    def default_splits(secret: DataSecret) -> list[Split]:
-        """The task's splits, drawn from the installation's ``secret``."""
-        return data.all_small_splits(secret=secret)
-
-    @classmethod
-    def splits_for(cls, split_set: str, secret: DataSecret) -> list[Split]:
-        """Selection: the small splits; confirmation: fresh seeds and the held-out datasets; hard:
-        small training sets of harder data (``evaluators.regularizer.data``)."""
-        if split_set == "confirmation":
-            return data.confirmation_splits(secret=secret)
-        if split_set == "hard":
-            return data.hard_splits(secret=secret)
-        return cls.default_splits(secret)
+    # The version this harness had before the kit existed (tests/unit/evaluators/test_kit_pins.py).
+    files: ClassVar[TaskFiles] = TaskFiles(
+        HERE,
+        baselines=("none", "l2", "l1", "dropout", "label_smoothing"),
+        version="d0703112d953",
+    )
+    # Selection: the small splits; confirmation: fresh seeds and the held-out datasets; hard:
+    # small training sets of harder data (``evaluators.regularizer.data``).
+    split_sets: ClassVar[SplitSets] = SplitSets(
+        selection=lambda secret: data.all_small_splits(secret=secret),
+        confirmation=lambda secret: data.confirmation_splits(secret=secret),
+        hard=lambda secret: data.hard_splits(secret=secret),
+    )
 
     validate = staticmethod(check_source)
 

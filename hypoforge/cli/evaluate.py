@@ -51,7 +51,7 @@ def eval_cmd(
     if as_json:
         print(report.model_dump_json())
     else:
-        from evaluators.report_hooks import metric_of
+        from evaluators.contract import metric_of
         from hypoforge.console import print_eval
 
         print_eval(out, report, metric=metric_of(evaluator))

@@ -16,7 +16,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from core.errors import InfraError
 from core.settings import load_settings
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
 from sandbox.base import Sandbox

@@ -4,7 +4,7 @@ short budget, the harness puts the known-worse activations below ReLU."""
 from __future__ import annotations
 
 from evaluators import calibration
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.calibration import SEPARATED
 

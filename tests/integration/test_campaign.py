@@ -15,7 +15,7 @@ import pytest
 from agents.llm import make_chat_model
 from agents.prompting import grammar
 from core.settings import CampaignSettings, LLMSettings
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
 from hypoforge.campaign import ROLES

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.records import Outcome
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.fingerprint import same_behaviour
 from tests.integration.conftest import own_containers

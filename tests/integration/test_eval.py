@@ -7,7 +7,7 @@ import pytest
 
 from core.records import Outcome
 from core.settings import Limits
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 
 SMALL = [datasets.split("iris", 0), datasets.split("moons", 0)]

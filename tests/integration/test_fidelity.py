@@ -7,9 +7,9 @@ import math
 from rich.console import Console
 
 from evaluators import fidelity, registry
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.novelty import ArchiveEntry, NoveltyArchive
-from evaluators.secrets import installation_secret
+from evaluators.kit.secrets import installation_secret
 
 HEAD = "import torch\nimport torch.nn.functional as F\n\n\ndef activation(x):\n    return "
 HYPOTHESES = {

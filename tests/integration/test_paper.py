@@ -17,7 +17,7 @@ from agents.llm import make_chat_model
 from agents.prompting import grammar
 from core.grounding import numbers_in
 from core.settings import CampaignSettings, LLMSettings
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign, reproduce
 from hypoforge.campaign import ROLES

@@ -28,7 +28,7 @@ import pytest
 from core.errors import SandboxUnavailable
 from core.records import Outcome
 from core.settings import CampaignSettings
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
 from sandbox import reaper

@@ -15,7 +15,7 @@ import pytest
 
 from core.records import HypothesisRow, Outcome, Stage
 from evaluators import catalogue
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.fingerprint import CANONICAL, read_mask, same_behaviour
 from evaluators.registry import get

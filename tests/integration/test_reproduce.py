@@ -9,7 +9,7 @@ import json
 from typer.testing import CliRunner
 
 from core.settings import CampaignSettings
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign, cli, reproduce
 from store.ledger import Ledger
@@ -43,7 +43,7 @@ def test_a_scored_hypothesis_reproduces_exactly(docker_sandbox, settings, tmp_pa
 
     # The command: its own sandbox, the installation's splits (here the campaign's small ones).
     monkeypatch.setenv("HYPOFORGE_HOME", str(settings.home))
-    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SPLITS)
+    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SPLITS)
     res = CliRunner().invoke(cli.app, ["reproduce", str(folder), row.id, "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)

@@ -15,7 +15,7 @@ from pathlib import Path
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from core.settings import CampaignSettings
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign
 from hypoforge.campaign import CampaignInfo

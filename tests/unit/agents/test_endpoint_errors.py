@@ -176,7 +176,7 @@ def test_hypoforge_run_pauses_with_one_line_and_exit_3(
     server = serve([(status, body, {})] * 50)
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(common, "make_sandbox", lambda settings: FakeSandbox())
-    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SMALL_SPLITS)
     folder = tmp_path / "camp"
     args = [
         "run",

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from core.errors import ConfigError, InfraError
 from core.records import EvalReport, Outcome
 from evaluators import calibration, registry
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.calibration import CANNOT, REVERSED, SEPARATED, Control
 from evaluators.grokking import data as grokking_data
@@ -22,7 +22,7 @@ from evaluators.preprocess import data as preprocess_data
 from evaluators.preprocess.harness import PreprocessEvaluator
 from evaluators.regularizer import data as regularizer_data
 from evaluators.regularizer.harness import RegularizerEvaluator
-from evaluators.secrets import PUBLIC, installation_secret
+from evaluators.kit.secrets import PUBLIC, installation_secret
 
 EVALUATORS = {
     "activation": ActivationEvaluator,
@@ -328,7 +328,7 @@ SELECTION_NAMES = {
 @pytest.mark.parametrize("task", sorted(EVALUATORS))
 def test_split_sets_are_disjoint_from_selection(task):
     ev = EVALUATORS[task]
-    sets = {name: ev.splits_for(name, PUBLIC) for name in ev.split_sets}
+    sets = {name: ev.splits_for(name, PUBLIC) for name in ev.split_sets.names}
     names = {k: [s.name for s in v] for k, v in sets.items()}
     assert names["selection"] == SELECTION_NAMES[task]
     for held in ("confirmation", "hard"):
@@ -368,7 +368,7 @@ def test_selection_splits_are_unchanged():
             regularizer_data.MIN_TRAIN, regularizer_data.PER_CLASS * raw.n_classes
         )
     from evaluators.grokking.train import modular_addition
-    from evaluators.secrets import derive_seed
+    from evaluators.kit.secrets import derive_seed
 
     x_tr, y_tr, _, _ = modular_addition(31, derive_seed(PUBLIC, "grokking", 31, 2))
     sel = GrokkingEvaluator.splits_for("selection", PUBLIC)[2]

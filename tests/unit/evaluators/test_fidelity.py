@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from core.errors import ConfigError, InfraError
 from core.records import Outcome
 from evaluators import fidelity
-from evaluators.activation import datasets
+from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.novelty import ArchiveEntry, NoveltyArchive
 from hypoforge import cli
@@ -308,8 +308,8 @@ class Graded(FakeSandbox):
 @pytest.fixture
 def home(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
-    monkeypatch.setattr("evaluators.activation.datasets.confirmation_splits", lambda **_: CONFIRM)
+    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    monkeypatch.setattr("evaluators.kit.datasets.confirmation_splits", lambda **_: CONFIRM)
     return tmp_path / "home"
 
 

@@ -176,7 +176,7 @@ def test_every_attempt_gets_a_fresh_folder_and_name(tmp_path):
 
 
 def test_a_batch_job_gives_each_hypothesis_the_output_allowance_of_one(tmp_path):
-    from evaluators.activation.budgets import get_budget
+    from evaluators.kit.budgets import get_budget
 
     ev = evaluator(tmp_path, FakeSandbox())
     one = ev.make_job({"a": RELU}, get_budget("one-pass"), "t")
@@ -196,7 +196,7 @@ def test_each_job_draws_its_own_probe_and_training_checks(tmp_path):
     points, lengths, orders, batch rows and watched training calls; the fixed points (the
     fingerprint's) come first in both."""
     from evaluators.activation import runner
-    from evaluators.activation.budgets import get_budget
+    from evaluators.kit.budgets import get_budget
 
     ev = evaluator(tmp_path, FakeSandbox())
     a, b = (_checks(ev.make_job({"c": RELU}, get_budget("one-pass"), "t")) for _ in range(2))
@@ -213,7 +213,7 @@ def test_each_job_draws_its_own_probe_and_training_checks(tmp_path):
 
 
 def test_the_regularizer_and_preprocess_checks_are_drawn_per_job(tmp_path):
-    from evaluators.activation.budgets import get_budget
+    from evaluators.kit.budgets import get_budget
     from evaluators.preprocess.harness import PreprocessEvaluator
     from evaluators.regularizer.harness import RegularizerEvaluator
 

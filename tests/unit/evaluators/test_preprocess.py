@@ -11,7 +11,7 @@ from evaluators.preprocess.harness import HERE, PreprocessEvaluator
 from evaluators.preprocess.validator import StaticCheckError, check_source
 
 
-@pytest.mark.parametrize("name", PreprocessEvaluator.baseline_names)
+@pytest.mark.parametrize("name", PreprocessEvaluator.files.baselines)
 def test_baselines_pass_the_static_check(name):
     check_source((HERE / "baselines" / f"{name}.py").read_text())
 
@@ -51,7 +51,7 @@ def test_static_check_rejects_with_a_reason(source, reason):
 
 
 def test_raw_splits_keep_the_scale_and_the_split_of_the_activation_task():
-    from evaluators.activation import datasets
+    from evaluators.kit import datasets
 
     raw, std = data.raw_split("wine", 0), datasets.split("wine", 0)
     assert raw.x_train.shape == std.x_train.shape
@@ -61,10 +61,8 @@ def test_raw_splits_keep_the_scale_and_the_split_of_the_activation_task():
     assert registry.get("preprocess").function == "preprocess"
 
 
-def test_harness_version_covers_the_shared_mlp():
-    paths = list(PreprocessEvaluator.extra_code.values())
+def test_the_shared_mlp_is_the_activation_tasks_runner_file():
+    """Mounted from its path (test_kit_pins.py pins its bytes with the preprocess version)."""
+    paths = list(PreprocessEvaluator.files.extra_code.values())
     assert [p.name for p in paths] == ["runner.py"] and paths[0].parent.name == "activation"
-    assert (
-        PreprocessEvaluator.harness_version()
-        != registry.get("activation").make_evaluator(None, HERE, None, splits=[]).version
-    )
+    assert paths[0].is_file()

@@ -11,7 +11,7 @@ from evaluators.regularizer.harness import HERE, RegularizerEvaluator
 from evaluators.regularizer.validator import StaticCheckError, check_source
 
 
-@pytest.mark.parametrize("name", RegularizerEvaluator.baseline_names)
+@pytest.mark.parametrize("name", RegularizerEvaluator.files.baselines)
 def test_baselines_pass_the_static_check(name):
     check_source((HERE / "baselines" / f"{name}.py").read_text())
 
@@ -69,7 +69,7 @@ def test_static_check_accepts_accumulators_and_checks_dropout():
 
 
 def test_small_training_sets_keep_every_class_and_the_full_test_set():
-    from evaluators.activation import datasets
+    from evaluators.kit import datasets
 
     small, full = data.small_split("digits", 1), datasets.split("digits", 1)
     assert len(small.x_train) == 60 and set(small.y_train) == set(range(10))

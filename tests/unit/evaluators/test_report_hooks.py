@@ -24,10 +24,11 @@ from evaluators.activation.harness import ActivationEvaluator, draw_probe
 from evaluators.grokking import data
 from evaluators.grokking import report as grokking_report
 from evaluators.grokking.harness import CHECKPOINTS, GrokkingEvaluator, curve
-from evaluators.report_hooks import hooks_for, metric_of
-from evaluators.secrets import PUBLIC, installation_secret
+from evaluators.contract import hooks_for, metric_of
+from evaluators.kit.secrets import PUBLIC, installation_secret
 from hypoforge import campaign
 from hypoforge.report import commentary_problem, write_report
+from store import lifecycle
 from store.ledger import Ledger
 from tests.fakes import write_probe
 
@@ -134,10 +135,10 @@ def test_activation_baseline_formulas_match_the_baseline_files():
     torch = pytest.importorskip("torch")
     x = np.linspace(-6, 6, 241)
     formulas = activation_report.baseline_curves(x)
-    assert list(formulas) == list(ActivationEvaluator.baseline_names)
+    assert list(formulas) == list(ActivationEvaluator.files.baselines)
     for name, y in formulas.items():
         namespace: dict = {}
-        exec(ActivationEvaluator.baseline_source(name), namespace)
+        exec(ActivationEvaluator.files.baseline_source(name), namespace)
         want = namespace["activation"](torch.from_numpy(x)).numpy()
         np.testing.assert_allclose(y, want, atol=1e-6, err_msg=name)
 
@@ -255,7 +256,7 @@ def test_report_module_imports_no_task():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = ast.literal_eval(out.stdout)
     tasks = [m for m in loaded if m.count(".") >= 1 and m.split(".")[1] in registry.tasks(env={})]
-    assert "evaluators.report_hooks" in loaded and tasks == []
+    assert "evaluators.contract" in loaded and tasks == []
 
 
 # -- the analyst's commentary ----------------------------------------------------------------------
@@ -270,7 +271,7 @@ TABLE = analyst.table(
 
 def findings_file(commentary: str) -> str:
     """A findings file as ``graph.nodes.analyze`` writes it."""
-    text = ["# Round 0", "", TABLE, "", analyst.KEEP_RULE, ""]
+    text = ["# Round 0", "", TABLE, "", lifecycle.KEEP_RULE, ""]
     text += [
         "Analyst's commentary (model-written; the table above is measured):",
         "",
@@ -294,7 +295,7 @@ def test_commentary_mostly_invented_is_left_out(tmp_path):
     folder = fill(tmp_path, "preprocess", [result("preprocess", 0.6)], findings_file(INVENTED))
     text = write_report(folder).read_text()
     section = text[text.index("## Findings: round-0") :]
-    assert TABLE in section and analyst.KEEP_RULE in section
+    assert TABLE in section and lifecycle.KEEP_RULE in section
     assert "(3 of 4)" in section
     assert "0.81" not in section and "r0-7" not in section and "beating" not in section
     assert "Analyst's commentary (model-written" not in section

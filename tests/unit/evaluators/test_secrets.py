@@ -16,14 +16,14 @@ import pytest
 
 from core.errors import ConfigError
 from core.records import Outcome
-from evaluators.activation import datasets
-from evaluators.activation.budgets import get_budget
+from evaluators.kit import datasets
+from evaluators.kit.budgets import get_budget
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.grokking import data as grokking_data
 from evaluators.grokking.train import modular_addition
 from evaluators.preprocess import data as preprocess_data
 from evaluators.regularizer import data as regularizer_data
-from evaluators.secrets import (
+from evaluators.kit.secrets import (
     FILE_NAME,
     KEY_BYTES,
     PUBLIC,

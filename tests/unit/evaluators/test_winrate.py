@@ -1,6 +1,6 @@
 import pytest
 
-from evaluators.winrate import compare, win_rate
+from evaluators.kit.winrate import compare, win_rate
 
 CELLS = [(d, s) for d in ("a", "b", "c") for s in (0, 1)]
 

@@ -181,7 +181,7 @@ def test_what_a_user_can_get_wrong_is_one_config_error(camp, tmp_path):
 def cli_home(monkeypatch, camp):
     """The CLI's sandbox and splits: a fake sandbox, the campaign's small splits and home."""
     monkeypatch.setenv("HYPOFORGE_HOME", str(camp[1]))
-    monkeypatch.setattr("evaluators.activation.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SMALL_SPLITS)
 
     def use(sandbox):
         monkeypatch.setattr(common, "make_sandbox", lambda settings: sandbox)

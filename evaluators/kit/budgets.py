@@ -1,14 +1,13 @@
-"""The training budgets shared by the sandboxed tasks, and the baselines of the activation task."""
+"""The training budgets every sandboxed task shares: the ladder's rungs, by name.
+
+A task reads what it needs from a ``Budget`` (``SandboxedEvaluator.train_config``): the tabular
+tasks train for ``epochs`` at ``lr``; grokking scales its steps by the rung's name."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.errors import ConfigError
-
-HERE = Path(__file__).parent
-BASELINES = ("relu", "gelu", "silu", "tanh")
 
 
 @dataclass(frozen=True)

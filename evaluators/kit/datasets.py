@@ -1,12 +1,13 @@
-"""The datasets of the activation task: all offline, all drawn from the installation's secret.
+"""The tabular datasets the activation, preprocess and regularizer tasks draw their splits from:
+all offline, all drawn from the installation's secret (each task maps them its own way).
 
 Four ship with scikit-learn (digits, breast_cancer, wine, iris); three are generated (moons,
 circles, spirals). Each (dataset, seed) pair gets one stratified train/test split, standardised
 with the training statistics. Test labels stay on the host: only ``Split.public`` crosses into a
 container.
 
-Why a secret (``evaluators.secrets``): with fixed seeds and public data, a hypothesis could rebuild
-the data with labels and look its test rows up. So, per installation secret:
+Why a secret (``evaluators.kit.secrets``): with fixed seeds and public data, a hypothesis could
+rebuild the data with labels and look its test rows up. So, per installation secret:
 
 - generated datasets draw their samples from a secret seed, fresh for every split seed (the
   public recipe, run with any seed a container can guess, gives other points);
@@ -60,7 +61,8 @@ from functools import cache
 
 import numpy as np
 
-from evaluators.secrets import PUBLIC, DataSecret, derive_rng, derive_seed
+from evaluators.kit.secrets import PUBLIC, DataSecret, derive_rng, derive_seed
+from evaluators.kit.splits import Split
 
 DATASETS = ("digits", "breast_cancer", "wine", "iris", "moons", "circles", "spirals")
 PUBLIC_DATASETS = ("digits", "breast_cancer", "wine", "iris")  # anyone can download these rows
@@ -74,32 +76,6 @@ DEEP = (6, 16)  # hidden layers, width of the deep variant ("deep_<dataset>" spl
 TEST_FRACTION = 0.3
 KEEP = 0.9  # each split keeps a secret 90% of the rows: which rows exist at all is secret too
 NOISE = 0.2  # secret noise on public datasets, in the dataset's standard deviations (see above)
-
-
-@dataclass(frozen=True)
-class Split:
-    name: str  # "<dataset>-s<seed>"
-    x_train: np.ndarray  # float32 [n_train, d], standardised
-    y_train: np.ndarray  # int64 [n_train]
-    x_test: np.ndarray  # float32 [n_test, d], standardised with training statistics
-    y_test: np.ndarray  # int64 [n_test]; never leaves the host
-    n_classes: int
-    secret_id: str = ""  # the id of the DataSecret the split was drawn from ("": not secret)
-    depth: int = 2  # hidden layers of the fixed MLP trained on this split (a deeper variant: more)
-    width: int = 0  # their width; 0: the budget's
-
-    def public(self) -> dict[str, np.ndarray]:
-        """The arrays a container may see: everything but the test labels (and the network's
-        shape, for a split of another than the usual two layers)."""
-        arrays = {
-            f"{self.name}.x_train": self.x_train,
-            f"{self.name}.y_train": self.y_train,
-            f"{self.name}.x_test": self.x_test,
-            f"{self.name}.n_classes": np.array(self.n_classes, dtype=np.int64),
-        }
-        if (self.depth, self.width) != (2, 0):
-            arrays[f"{self.name}.arch"] = np.array([self.depth, self.width], dtype=np.int64)
-        return arrays
 
 
 @dataclass(frozen=True)

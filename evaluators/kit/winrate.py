@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Cell = tuple[str, int]  # (dataset, seed)
+from evaluators.kit.splits import Cell
 
 
 @dataclass(frozen=True)
