@@ -32,8 +32,8 @@ from _common import ROOT  # noqa: F401 - puts the project on sys.path
 from agents.llm import make_chat_model
 from core.records import EvalReport, Outcome
 from core.settings import CampaignSettings, LLMSettings, load_settings
-from evaluators.kit.budgets import get_budget
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit.budgets import get_budget
 from graph.pool import fan_out
 from hypoforge import campaign
 from hypoforge.campaign import ROLES

@@ -18,9 +18,9 @@ from core.errors import InfraError
 from core.records import DatasetScore, EvalReport, Outcome
 from core.settings import CampaignSettings
 from evaluators.activation import runner
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator, Probe, draw_probe
 from evaluators.fingerprint import draw_points, fingerprint
+from evaluators.kit import datasets
 from evaluators.novelty import ArchiveEntry
 from hypoforge import campaign
 from sandbox.base import Job, RunResult, Sandbox

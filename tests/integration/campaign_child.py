@@ -16,8 +16,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from core.errors import InfraError
 from core.settings import load_settings
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit import datasets
 from hypoforge import campaign
 from sandbox.base import Sandbox
 from sandbox.docker_sandbox import DockerSandbox

@@ -4,9 +4,9 @@ short budget, the harness puts the known-worse activations below ReLU."""
 from __future__ import annotations
 
 from evaluators import calibration
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.calibration import SEPARATED
+from evaluators.kit import datasets
 
 # Two of the hard splits: the deep, narrow network on the spirals and on the checkerboard.
 # Measured (public secret, short budget; training is deterministic): test accuracy sigmoid

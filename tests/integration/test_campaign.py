@@ -15,8 +15,8 @@ import pytest
 from agents.llm import make_chat_model
 from agents.prompting import grammar
 from core.settings import CampaignSettings, LLMSettings
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit import datasets
 from hypoforge import campaign
 from hypoforge.campaign import ROLES
 from hypoforge.llm_server import embedded_server

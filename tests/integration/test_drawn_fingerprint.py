@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from core.records import Outcome
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.fingerprint import same_behaviour
+from evaluators.kit import datasets
 from tests.integration.conftest import own_containers
 
 HEAD = "import torch\nimport torch.nn.functional as F\n\ndef activation(x):\n    return "

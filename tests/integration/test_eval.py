@@ -7,8 +7,8 @@ import pytest
 
 from core.records import Outcome
 from core.settings import Limits
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit import datasets
 
 SMALL = [datasets.split("iris", 0), datasets.split("moons", 0)]
 RELU = "import torch\n\ndef activation(x):\n    return torch.relu(x)\n"

@@ -8,8 +8,8 @@ from rich.console import Console
 
 from evaluators import fidelity, registry
 from evaluators.kit import datasets
-from evaluators.novelty import ArchiveEntry, NoveltyArchive
 from evaluators.kit.secrets import installation_secret
+from evaluators.novelty import ArchiveEntry, NoveltyArchive
 
 HEAD = "import torch\nimport torch.nn.functional as F\n\n\ndef activation(x):\n    return "
 HYPOTHESES = {

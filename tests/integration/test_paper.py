@@ -17,8 +17,8 @@ from agents.llm import make_chat_model
 from agents.prompting import grammar
 from core.grounding import numbers_in
 from core.settings import CampaignSettings, LLMSettings
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit import datasets
 from hypoforge import campaign, reproduce
 from hypoforge.campaign import ROLES
 from hypoforge.cli.paper import PENALTY

@@ -28,8 +28,8 @@ import pytest
 from core.errors import SandboxUnavailable
 from core.records import Outcome
 from core.settings import CampaignSettings
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit import datasets
 from hypoforge import campaign
 from sandbox import reaper
 from sandbox.base import Job

@@ -15,9 +15,9 @@ import pytest
 
 from core.records import HypothesisRow, Outcome, Stage
 from evaluators import catalogue
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.fingerprint import CANONICAL, read_mask, same_behaviour
+from evaluators.kit import datasets
 from evaluators.registry import get
 from graph import literature
 from store.ledger import Ledger

@@ -9,8 +9,8 @@ import json
 from typer.testing import CliRunner
 
 from core.settings import CampaignSettings
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit import datasets
 from hypoforge import campaign, cli, reproduce
 from store.ledger import Ledger
 from tests.fakes import models, proposal

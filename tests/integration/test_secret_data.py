@@ -11,10 +11,10 @@ from sklearn.model_selection import train_test_split
 
 from core.records import Outcome
 from evaluators.kit import datasets
+from evaluators.kit.secrets import installation_secret
 from evaluators.kit.splits import Split
 from evaluators.preprocess import data
 from evaluators.preprocess.harness import PreprocessEvaluator
-from evaluators.kit.secrets import installation_secret
 
 
 def lookup_hypothesis() -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from core.settings import CampaignSettings
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit import datasets
 from hypoforge import campaign
 from hypoforge.campaign import CampaignInfo
 from sandbox import reaper

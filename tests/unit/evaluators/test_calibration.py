@@ -13,16 +13,16 @@ from typer.testing import CliRunner
 from core.errors import ConfigError, InfraError
 from core.records import EvalReport, Outcome
 from evaluators import calibration, registry
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.calibration import CANNOT, REVERSED, SEPARATED, Control
 from evaluators.grokking import data as grokking_data
 from evaluators.grokking.harness import GrokkingEvaluator
+from evaluators.kit import datasets
+from evaluators.kit.secrets import PUBLIC, installation_secret
 from evaluators.preprocess import data as preprocess_data
 from evaluators.preprocess.harness import PreprocessEvaluator
 from evaluators.regularizer import data as regularizer_data
 from evaluators.regularizer.harness import RegularizerEvaluator
-from evaluators.kit.secrets import PUBLIC, installation_secret
 
 EVALUATORS = {
     "activation": ActivationEvaluator,

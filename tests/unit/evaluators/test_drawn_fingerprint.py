@@ -20,9 +20,9 @@ import pytest
 
 from evaluators import catalogue, reward
 from evaluators.activation import runner
-from evaluators.kit.budgets import get_budget
 from evaluators.activation.harness import ActivationEvaluator, drawn_fingerprint, probe_values
 from evaluators.fingerprint import DIM, current, same_behaviour
+from evaluators.kit.budgets import get_budget
 from evaluators.registry import get
 from evaluators.runner_loop import load
 from sandbox.base import Job, RunResult
@@ -168,7 +168,7 @@ def test_a_marked_gelu_is_a_duplicate_of_gelu_in_a_campaign(tmp_path):
         proposal(marked.replace("F.gelu", "torch.nn.functional.gelu"), idea="marked"),
     ]
     folder, info = start(tmp_path, allow_known="yes", proposals=2, batch=2)
-    campaign.run(folder, campaign.Services(FakeEvaluator(), models(props), retries=0))
+    campaign.run(folder, FakeEvaluator(), models(props), retries=0)
     rows = {r.idea: r for r in Ledger(folder / "ledger.sqlite").hypotheses(info.id)}
     assert rows["plain"].known == rows["marked"].known == "same as GELU"
     assert rows["marked"].stage is Stage.DUPLICATE

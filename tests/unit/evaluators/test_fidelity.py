@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from core.errors import ConfigError, InfraError
 from core.records import Outcome
 from evaluators import fidelity
-from evaluators.kit import datasets
 from evaluators.activation.harness import ActivationEvaluator
+from evaluators.kit import datasets
 from evaluators.novelty import ArchiveEntry, NoveltyArchive
 from hypoforge import cli
 from hypoforge.cli import common

@@ -20,8 +20,6 @@ from hypothesis import strategies as st
 
 from evaluators import catalogue
 from evaluators.activation import runner
-from evaluators.kit import datasets
-from evaluators.kit.budgets import get_budget
 from evaluators.activation.harness import read_reach
 from evaluators.fingerprint import (
     CANONICAL,
@@ -35,6 +33,8 @@ from evaluators.fingerprint import (
     reading,
     same_behaviour,
 )
+from evaluators.kit import datasets
+from evaluators.kit.budgets import get_budget
 from evaluators.registry import get
 
 HEAD = "import torch\nimport torch.nn.functional as F\n\ndef activation(x):\n    return "
@@ -283,7 +283,7 @@ def _campaign(tmp_path, reach):
     folder, info = start(
         tmp_path, allow_known="once", proposals=2, batch=2, full_top_k=1, promote=(2,)
     )
-    campaign.run(folder, campaign.Services(Reaching(), models(props), retries=0))
+    campaign.run(folder, Reaching(), models(props), retries=0)
     ledger = Ledger(folder / "ledger.sqlite")
     return {r.idea: r for r in ledger.hypotheses(info.id)}, ledger, info
 
@@ -293,9 +293,7 @@ def test_a_campaign_calls_it_gelu_once_screening_shows_where_training_went(tmp_p
     marked, new = rows["a smooth gate"], rows["a wave gate"]
     assert marked.known == "same as GELU" and CITED["GELU"] in (marked.citation or "")
     assert set(marked.rungs) == {"one-pass"} and "short" in new.rungs  # a reference point
-    from store.lifecycle import discovery
-
-    assert not discovery(marked.model_copy(update={"kept": True, "confirmation": "confirmed"}))
+    assert not marked.model_copy(update={"kept": True, "confirmation": "confirmed"}).discovery
     assert new.known is None and new.citation is None
     events = [e for _, _, e in ledger.events(info.id, "known")]
     assert len(events) == 1 and marked.id in events[0] and "1606.08415" in events[0]

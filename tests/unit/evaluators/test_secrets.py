@@ -16,13 +16,11 @@ import pytest
 
 from core.errors import ConfigError
 from core.records import Outcome
-from evaluators.kit import datasets
-from evaluators.kit.budgets import get_budget
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.grokking import data as grokking_data
 from evaluators.grokking.train import modular_addition
-from evaluators.preprocess import data as preprocess_data
-from evaluators.regularizer import data as regularizer_data
+from evaluators.kit import datasets
+from evaluators.kit.budgets import get_budget
 from evaluators.kit.secrets import (
     FILE_NAME,
     KEY_BYTES,
@@ -33,6 +31,8 @@ from evaluators.kit.secrets import (
     installation_secret,
     make_secret,
 )
+from evaluators.preprocess import data as preprocess_data
+from evaluators.regularizer import data as regularizer_data
 from tests.fakes import SMALL_SPLITS, FakeSandbox
 
 OTHERS = [make_secret(hashlib.sha256(f"test secret {i}".encode()).digest()) for i in range(3)]

@@ -13,14 +13,14 @@ import hashlib
 import numpy as np
 import pytest
 
-from evaluators.kit import datasets
-from evaluators.kit.budgets import get_budget
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.grokking import data as grokking_data
 from evaluators.grokking.harness import GrokkingEvaluator
+from evaluators.kit import datasets
+from evaluators.kit.budgets import get_budget
+from evaluators.kit.secrets import PUBLIC, make_secret
 from evaluators.preprocess.harness import PreprocessEvaluator
 from evaluators.regularizer.harness import RegularizerEvaluator
-from evaluators.kit.secrets import PUBLIC, make_secret
 from tests.fakes import SMALL_SPLITS, FakeSandbox
 
 SECRETS = [
