@@ -23,18 +23,31 @@ from tests.fakes import FakeEvaluator, models, proposal, start
 
 
 class Gauge:
-    """Counts work in flight and remembers the most at once."""
+    """Counts work in flight and remembers the most at once. With ``meet`` > 1, each piece of
+    work that enters waits until ``meet`` are in flight at once (an event, not a delay), so a
+    test sees the fan-out however slowly a busy machine starts the threads; the wait is capped
+    so that a pool that never reaches the bound fails the test's assertion instead of hanging."""
 
-    def __init__(self) -> None:
+    def __init__(self, meet: int = 0) -> None:
         self.lock = threading.Lock()
         self.now = self.most = self.calls = 0
+        self.meet = meet
+        self.met = threading.Event()
 
     def __enter__(self) -> Gauge:
+        self.enter()
+        if not self.met.wait(30):
+            self.met.set()  # the others need not wait too: the assertion on ``most`` fails
+        return self
+
+    def enter(self) -> None:
+        """Count one more in flight, without waiting for the meeting point."""
         with self.lock:
             self.now += 1
             self.calls += 1
             self.most = max(self.most, self.now)
-        return self
+            if self.now >= self.meet:
+                self.met.set()
 
     def __exit__(self, *exc: object) -> None:
         with self.lock:
@@ -46,7 +59,7 @@ class Gauge:
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 5])
 def test_fan_out_never_runs_more_than_its_bound_and_records_each_item_once(workers):
-    gauge, main = Gauge(), threading.get_ident()
+    gauge, main = Gauge(meet=workers), threading.get_ident()
     recorded: list[int] = []
     threads: set[int] = set()
 
@@ -54,9 +67,8 @@ def test_fan_out_never_runs_more_than_its_bound_and_records_each_item_once(worke
         assert threading.get_ident() == main and 1 <= slot <= workers
 
         def work() -> int:
-            with gauge:
-                time.sleep(random.uniform(0.005, 0.03))
-            return item * 10
+            with gauge:  # the first ``workers`` wait for each other: the bound is reached
+                return item * 10
 
         return work
 
@@ -67,10 +79,7 @@ def test_fan_out_never_runs_more_than_its_bound_and_records_each_item_once(worke
 
     assert fan_out(range(12), start_, done, workers) == []
     assert sorted(recorded) == list(range(12))  # each once, in whatever order they finished
-    if workers == 1:
-        assert gauge.most == 1
-    else:
-        assert 1 < gauge.most <= workers
+    assert gauge.most == workers  # reached, never exceeded
     assert threads == {main}  # results are recorded on the caller's thread only
 
 
@@ -92,6 +101,9 @@ def test_fan_out_records_in_completion_order():
 
 
 def test_a_failure_stops_new_starts_and_the_running_work_is_recorded_first():
+    """Item 0 fails while item 1 is still running; item 1 finishes only once the failure is
+    known (``done`` raises it on the calling thread and then lets item 1 go), so no timing
+    decides whether a third item could have started."""
     started: list[int] = []
     recorded: list[int] = []
     gate = threading.Event()
@@ -100,25 +112,46 @@ def test_a_failure_stops_new_starts_and_the_running_work_is_recorded_first():
         started.append(item)
 
         def work() -> int:
+            if item != 0:
+                assert gate.wait(30), "item 1 was never let go"
+            return item
+
+        return work
+
+    def done(item: int, result: int) -> None:
+        if item == 0:
+            gate.set()  # item 1 may finish now: the failure below is already on this thread
+            raise InfraError("engine down")
+        recorded.append(item)
+
+    with pytest.raises(InfraError, match="engine down"):
+        fan_out(range(6), start_, done, workers=2)
+    assert started == [0, 1]  # nothing new after the failure
+    assert recorded == [1]  # the job in flight finished and was recorded before the raise
+
+
+def test_a_failed_work_is_raised_once_the_work_in_flight_is_recorded():
+    """The same contract when the work itself raises: item 0 raises only after item 1 has been
+    recorded, and the round raises item 0's error rather than losing item 1."""
+    recorded: list[int] = []
+    gate = threading.Event()
+
+    def start_(item: int, slot: int):
+        def work() -> int:
             if item == 0:
+                assert gate.wait(30), "item 1 was never recorded"
                 raise InfraError("engine down")
-            gate.wait(5)
             return item
 
         return work
 
     def done(item: int, result: int) -> None:
         recorded.append(item)
-
-    def admit() -> bool:
-        if len(started) == 2:
-            threading.Timer(0.05, gate.set).start()  # item 1 finishes after item 0 failed
-        return True
+        gate.set()
 
     with pytest.raises(InfraError, match="engine down"):
-        fan_out(range(6), start_, done, workers=2, admit=admit)
-    assert started == [0, 1]  # nothing new after the failure
-    assert recorded == [1]  # the job in flight finished and was recorded before the raise
+        fan_out(range(2), start_, done, workers=2)
+    assert recorded == [1]
 
 
 def test_admit_stops_new_starts_and_returns_what_never_started():
@@ -136,22 +169,26 @@ def test_admit_stops_new_starts_and_returns_what_never_started():
 
 
 class SlowEvaluator(FakeEvaluator):
-    """The fake evaluator, taking a random time per job (so completion order varies) and
-    counting the jobs that overlap."""
+    """The fake evaluator, counting the jobs that overlap; with ``meet`` the first evaluations wait
+    until that many run at once (so several workers are seen side by side), and each job then
+    yields a random few milliseconds so the completion order varies."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, meet: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.gauge = Gauge()
+        self.gauge = Gauge(meet)
 
     def evaluate(self, source: str, budget: str = "one-pass"):
         with self.gauge:
-            time.sleep(random.uniform(0.01, 0.08))
+            time.sleep(random.uniform(0, 0.005))
             return super().evaluate(source, budget)
 
     def probe_many(self, sources, *, together=False):
-        with self.gauge:
-            time.sleep(random.uniform(0.01, 0.05))
+        self.gauge.enter()  # a round's one probe call: counted, never waits for company
+        try:
+            time.sleep(random.uniform(0, 0.005))
             return super().probe_many(sources, together=together)
+        finally:
+            self.gauge.__exit__()
 
 
 def _ledger_contents(folder, cid):
@@ -170,14 +207,14 @@ def test_several_workers_give_the_ledger_of_one_worker(tmp_path):
     seen = []
     for workers in (1, 3):
         folder, info = start(tmp_path / f"w{workers}", proposals=8, batch=4, full_top_k=2)
-        ev = SlowEvaluator()
+        ev = SlowEvaluator(meet=min(workers, 2))  # a stage of this campaign has 2 jobs or more
         campaign.run(folder, ev, models(props), retries=0, workers=workers)
         seen.append((_ledger_contents(folder, info.id), ev))
     (one, ev1), (three, ev3) = seen
     assert one == three  # same rows, results, tokens and launches
     assert sorted(ev1.calls) == sorted(ev3.calls)  # each experiment ran once in both
     assert len(ev3.calls) == len(set(ev3.calls))
-    assert ev1.gauge.most == 1 and ev3.gauge.most > 1  # three did run side by side
+    assert ev1.gauge.most == 1 and 2 <= ev3.gauge.most <= 3  # several did run side by side
 
 
 def test_an_infra_error_with_jobs_in_flight_keeps_what_finished(tmp_path):
@@ -207,45 +244,43 @@ def test_an_infra_error_with_jobs_in_flight_keeps_what_finished(tmp_path):
 
 
 class SlowChat(FakeListChatModel):
-    """A thread-safe fake chat model: each call takes ``delay`` s; the reply depends only on
-    the prompt (so concurrent calls get the same replies as sequential ones)."""
+    """A thread-safe fake chat model; the reply depends only on the prompt (so concurrent calls
+    get the same replies as sequential ones). With ``meet``, the first calls wait until that
+    many are in flight (see ``Gauge``)."""
 
-    delay: float = 0.1
     gauge: Any = Field(default_factory=Gauge)
     reply_for: object = None  # prompt -> reply
-    # calls in flight a call waits for (up to 10 s) before it answers: a fan-out is then seen
-    # however slowly a busy machine starts the threads
-    meet: int = 0
 
     def _call(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
         with self.gauge:
-            time.sleep(self.delay)
-            deadline = time.monotonic() + 10.0
-            while self.gauge.most < self.meet and time.monotonic() < deadline:
-                time.sleep(0.01)
-        return self.reply_for(str(messages[-1].content))  # type: ignore[operator]
+            return self.reply_for(str(messages[-1].content))  # type: ignore[operator]
 
 
-def _slow_models(delay: float = 0.1) -> dict:
+def _slow_models(meet: int = 0) -> dict:
+    """The four roles; the proposer's and the critic's first calls meet ``meet`` at once (the
+    coder and the analyst are asked one hypothesis at a time in these campaigns)."""
+
     def idea(prompt: str) -> str:
         k = int(hashlib.sha256(prompt.encode()).hexdigest()[:6], 16) % 97 + 1
         return proposal(f"x * torch.sigmoid({k}.0 * x)")
 
     run = '{"decision": "run", "reasons": "fine", "p_win": 0.6}'
+
+    def chat(reply_for, meet: int = 0) -> SlowChat:
+        return SlowChat(responses=["-"], gauge=Gauge(meet), reply_for=reply_for)
+
     return {
-        "proposer": SlowChat(responses=["-"], delay=delay, reply_for=idea),
-        "critic": SlowChat(responses=["-"], delay=delay, reply_for=lambda p: run),
-        "coder": SlowChat(responses=["-"], delay=delay, reply_for=lambda p: proposal("x * 2")),
-        "analyst": SlowChat(responses=["-"], delay=delay, reply_for=lambda p: "fine"),
+        "proposer": chat(idea, meet),
+        "critic": chat(lambda p: run, meet),
+        "coder": chat(lambda p: proposal("x * 2")),
+        "analyst": chat(lambda p: "fine"),
     }
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_the_calls_of_a_round_fan_out_up_to_the_endpoints_bound(tmp_path, concurrency):
     folder, info = start(tmp_path, proposals=6, batch=6, full_top_k=0)
-    chat = _slow_models()
-    for role in ("proposer", "critic"):
-        chat[role].meet = concurrency  # the first calls wait until the bound is reached
+    chat = _slow_models(meet=concurrency)  # the first calls wait until the bound is reached
     campaign.run(folder, FakeEvaluator(), chat, retries=0, llm_concurrency=concurrency)
     for role in ("proposer", "critic"):
         gauge = chat[role].gauge
@@ -263,7 +298,7 @@ def test_the_token_budget_is_overshot_by_at_most_the_calls_in_flight(tmp_path, c
 
     budget = 100
     folder, info = start(tmp_path, proposals=40, batch=20, tokens=budget, full_top_k=0)
-    chat = _slow_models(delay=0.02)
+    chat = _slow_models()
     per_call = 30
     original = llm._tokens
     try:
