@@ -39,6 +39,12 @@ def run_in_thread(folder, ev, chat_models, **kw):
     return thread, box
 
 
+def waiting(ledger, info, count=1):
+    """Whether the campaign has logged ``count`` waits for the user: from the first it stays
+    blocked in its polling loop until the chat answers, so nothing can run behind the test."""
+    return lambda: len(ledger.events(info.id, "wait")) >= count
+
+
 def wait_for(condition, seconds=20.0):
     deadline = time.monotonic() + seconds
     while not condition():
@@ -75,8 +81,7 @@ def test_pause_and_resume_lose_nothing(tmp_path):
     chat.handle("pause")
     thread, box = run_in_thread(folder, FakeEvaluator(), models(PROPS))
     ledger = Ledger(folder / "ledger.sqlite")
-    wait_for(lambda: ledger.events(info.id, "start"))
-    time.sleep(0.3)
+    wait_for(waiting(ledger, info))
     assert thread.is_alive() and ledger.hypotheses(info.id) == []  # paused before round 0
     assert "paused" in chat.handle("status")
     chat.handle("resume")
@@ -95,7 +100,7 @@ def test_a_veto_prevents_the_launch_and_approval_lets_it_run(tmp_path):
     ledger = Ledger(folder / "ledger.sqlite")
     chat = Chat(folder, "ada")
     wait_for(lambda: len([r for r in ledger.hypotheses(info.id) if r.stage == "coded"]) == 2)
-    time.sleep(0.2)
+    wait_for(waiting(ledger, info))
     # Nothing ran without a yes, not even the probe (the first launch of generated code).
     assert ev.calls == [] and ev.probed == [] and ledger.usage(info.id)[1] == 0
     queued = chat.handle("queue")
@@ -132,7 +137,7 @@ def test_a_revision_goes_to_the_coder_and_the_new_code_waits_for_its_own_yes(tmp
     chat.handle("revise r0-0 add a small linear term")
     wait_for(lambda: ledger.hypothesis(info.id, "r0-0").code_sha != old_sha)
     wait_for(lambda: ledger.hypothesis(info.id, "r0-0").stage == "coded")
-    time.sleep(0.2)
+    wait_for(waiting(ledger, info, count=2))  # the new code waits for its own yes
     # The coder was given the user's words; the new code waits for a yes of its own.
     assert len(ms["coder"].asked) == 1
     assert "ada asked for a revision: add a small linear term" in ms["coder"].asked[0]
