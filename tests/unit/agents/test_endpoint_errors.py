@@ -61,7 +61,9 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # a short poll so that shutdown() at teardown returns at once, not after half a second
+        serve = lambda: self.httpd.serve_forever(poll_interval=0.02)  # noqa: E731
+        threading.Thread(target=serve, daemon=True).start()
 
 
 @pytest.fixture
@@ -75,6 +77,7 @@ def serve() -> Iterator:
     yield start
     for s in servers:
         s.httpd.shutdown()
+        s.httpd.server_close()
 
 
 def error(message: str, code: str | None = None) -> dict:
