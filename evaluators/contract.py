@@ -1,13 +1,29 @@
-"""What a task adds to the campaign report (``hypoforge.report``): its own figures.
+"""The plugin contract: what a task's evaluator is, what it may add, and its report hooks. One
+module for a plugin author to read; ``evaluators.registry`` builds a task from its ``task.toml``,
+``graph.deps`` and the report consume what is declared here.
 
-The generic report is task-neutral: the progress plot, the leaders table, the per-dataset heatmap
-(from ``EvalReport.per_dataset``, labelled with the evaluator class's ``metric``), confirmation,
-fidelity, the decisions and the findings. Anything that knows what a hypothesis *is* (an
-activation's curve, a training run's accuracy over checkpoints) comes from the task, as hooks its
-``task.toml`` names (``report = "report:MyReport"``: module in the task folder : class, built with
-no arguments; see ``evaluators.registry``). The object provides ``figures`` (see
-``ReportHooks``). A task without them gets the generic report only. The hooks live outside the
-harness files, so adding or changing them leaves the harness version (and every score) alone.
+Required (``TaskEvaluator``): ``description`` (the task in words, for the agents' prompts),
+``evaluate(source, budget)`` -> ``EvalReport`` (every number computed on the host),
+``experiment_key(source, budget)`` (same key, same result: exactly-once launches),
+``static_problem(source)`` (why the static check refuses the code, or None) and
+``behaviour(report)`` (a behavioural fingerprint, or None).
+
+Optional capabilities, each a protocol of its own checked with ``isinstance`` (never by probing
+attributes): ``Probes`` (a property probe before any training, for fingerprints and early code
+faults), ``Confirms`` (held-out splits to confirm kept hypotheses on; without them, no
+discoveries) and ``Grammars`` (GBNF grammars for small models). What a cell's score is called is
+the class attribute ``metric`` (``metric_of``; default "test accuracy").
+
+A sandboxed task gets all of this from ``evaluators.kit.sandboxed.SandboxedEvaluator``; a task that
+scores some other way implements the protocol itself (``examples/tasks/curvefit``).
+
+Report hooks: the generic report is task-neutral (the progress plot, the leaders table, the
+per-dataset heatmap from ``EvalReport.per_dataset``, confirmation, fidelity, the decisions and the
+findings). Anything that knows what a hypothesis *is* (an activation's curve, a training run's
+accuracy over checkpoints) comes from the task, as hooks its ``task.toml`` names (``report =
+"report:MyReport"``: module in the task folder : class, built with no arguments) providing
+``figures`` (``ReportHooks``). The hooks live outside the harness files, so adding or changing
+them leaves the harness version (and every score) alone.
 """
 
 from __future__ import annotations
@@ -17,6 +33,41 @@ from typing import Any, Protocol, runtime_checkable
 
 from core.errors import ConfigError
 from core.records import EvalReport, HypothesisRow
+
+
+class TaskEvaluator(Protocol):
+    """What every task's evaluator provides (``evaluators.registry`` builds it)."""
+
+    description: str
+
+    def evaluate(self, source: str, budget: str = ...) -> EvalReport: ...
+    def experiment_key(self, source: str, budget: str) -> str: ...
+    def static_problem(self, source: str) -> str | None: ...
+    def behaviour(self, report: EvalReport) -> list[float] | None: ...
+
+
+@runtime_checkable
+class Probes(Protocol):
+    """A property probe per hypothesis, one container each: ``{name: Probe(problem,
+    fingerprint)}`` (``evaluators.activation.harness.Probe``). ``together`` puts all in one
+    container: for trusted code only (the catalogue's published components), never hypotheses."""
+
+    def probe_many(self, sources: dict[str, str], *, together: bool = False) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Confirms(Protocol):
+    """The same evaluator on the task's held-out confirmation splits, or None (none here)."""
+
+    def confirmer(self) -> TaskEvaluator | None: ...
+
+
+@runtime_checkable
+class Grammars(Protocol):
+    """GBNF grammars by role (``proposer``, ``coder``) that keep a small model's code valid."""
+
+    def grammars(self) -> dict[str, str]: ...
+
 
 Figure = tuple[str, str]  # (file name written into the report folder, Markdown caption)
 

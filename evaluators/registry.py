@@ -10,10 +10,10 @@ notes for the agents and optional prompt overrides. Adding one needs no change o
     generator = "search:SearchGenerator"          # optional non-LLM proposer
     report = "report:ActivationReport"            # optional figures for the campaign report
 
-The evaluator class is built as ``cls(sandbox, home, limits, notify=...)`` and must provide
-``description``, ``evaluate``, ``experiment_key``, ``static_problem`` and ``behaviour`` (see
-``graph.deps.TaskEvaluator``); ``probe_many``, ``confirmer``, ``grammars`` and ``metric`` are
-optional capabilities (``graph.deps``).
+Each key is checked (``TaskSpec``): an unknown key or a bad value is a ``ConfigError`` naming the
+file and the key. The evaluator class is built as ``cls(sandbox, home, limits, **options)`` and
+keeps the plugin contract, ``evaluators.contract.TaskEvaluator`` (required members, optional
+capabilities, report hooks). ``examples/tasks/curvefit`` is a complete small task to start from.
 
 Where tasks are found: every folder beside this file that holds a ``task.toml`` (the built-in
 tasks), then each folder named in ``HYPOFORGE_TASKS`` (``os.pathsep``-separated; a task folder, or
@@ -29,23 +29,54 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ConfigError
+from evaluators.contract import ReportHooks, TaskEvaluator
 
 BUILTIN = Path(__file__).parent
-REQUIRED = ("name", "summary", "slot", "evaluator")
+Ref = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]  # "module:attribute"
+
+
+class TaskSpec(BaseModel):
+    """A ``task.toml``, checked: every key known, every value of its kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    summary: Annotated[str, Field(min_length=1)]
+    slot: Annotated[str, Field(pattern=r"^[A-Za-z_]\w*\(.*\)")]  # "f(x: float) -> float"
+    evaluator: Ref
+    generator: Ref | None = None  # a non-LLM proposer, built as cls(seed)
+    report: Ref | None = None  # the task's report hooks (``evaluators.contract.ReportHooks``)
 
 
 @dataclass(frozen=True)
 class TaskPlugin:
-    name: str
+    spec: TaskSpec
     folder: Path
-    summary: str
-    slot: str
-    evaluator: str
-    generator: str | None = None
-    report: str | None = None  # "module:name" of the task's report hooks (evaluators.contract)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def summary(self) -> str:
+        return self.spec.summary
+
+    @property
+    def slot(self) -> str:
+        return self.spec.slot
+
+    @property
+    def generator(self) -> str | None:
+        return self.spec.generator
+
+    @property
+    def report(self) -> str | None:
+        return self.spec.report
 
     @property
     def function(self) -> str:
@@ -56,16 +87,23 @@ class TaskPlugin:
         module, _, attr = ref.partition(":")
         return getattr(importlib.import_module(f"{_package(self)}.{module}"), attr)
 
-    def evaluator_class(self) -> Any:
+    def evaluator_class(self) -> type[TaskEvaluator]:
         """The evaluator class (its class attributes: ``metric``, ``harness_version``, ...)."""
-        return self._attr(self.evaluator)
+        found: type[TaskEvaluator] = self._attr(self.spec.evaluator)
+        return found
 
-    def report_hooks(self) -> Any:
+    def report_hooks(self) -> ReportHooks | None:
         """An instance of the task's report hooks, or None when the task brings none."""
         return None if self.report is None else self._attr(self.report)()
 
-    def make_evaluator(self, sandbox: Any, home: Path, limits: Any, **options: Any) -> Any:
-        return self._attr(self.evaluator)(sandbox, home, limits, **options)
+    def make_evaluator(
+        self, sandbox: Any, home: Path, limits: Any, **options: Any
+    ) -> TaskEvaluator:
+        """The task's evaluator on ``sandbox`` (``sandbox.base.Sandbox``; None where a test needs
+        none) with its caches under ``home`` and the container ``limits`` (``core.settings.Limits``
+        or None for the defaults); ``options`` go to its constructor (a split set, say)."""
+        made: TaskEvaluator = self.evaluator_class()(sandbox, home, limits, **options)  # type: ignore[call-arg]
+        return made
 
     def make_generator(self, seed: int) -> Any:
         if self.generator is None:
@@ -91,19 +129,24 @@ def _package(plugin: TaskPlugin) -> str:
     return name
 
 
-def _read(folder: Path) -> TaskPlugin:
-    path = folder / "task.toml"
+def read_spec(path: Path) -> TaskSpec:
+    """The checked spec in ``path``; a ``ConfigError`` of one line naming the file and the first
+    bad key otherwise."""
     try:
-        spec = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    missing = [k for k in REQUIRED if not isinstance(spec.get(k), str)]
-    if missing:
-        raise ConfigError(f"{path}: missing or not text: {', '.join(missing)}")
-    unknown = set(spec) - {*REQUIRED, "generator", "report"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown keys: {', '.join(sorted(unknown))}")
-    return TaskPlugin(folder=folder, **spec)
+    try:
+        return TaskSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        why = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"{path}: {key}: {why}") from None
+
+
+def _read(folder: Path) -> TaskPlugin:
+    return TaskPlugin(spec=read_spec(folder / "task.toml"), folder=folder)
 
 
 def _folders(env: dict[str, str] | os._Environ[str]) -> list[Path]:

@@ -1,13 +1,8 @@
-"""What the graph's nodes depend on: the task evaluator's capabilities, named in one place, and
-``Deps``, built once by the campaign runner (``hypoforge.campaign``).
-
-A task's evaluator must have what ``TaskEvaluator`` lists. The optional capabilities are protocols
-of their own, checked with ``isinstance`` (runtime-checkable), never by probing attributes in the
-nodes: ``Probes`` (a property probe before any training, for fingerprints and early code
-faults), ``Confirms`` (held-out splits to confirm kept hypotheses on) and ``Grammars`` (GBNF
-grammars for small models). A plugin without them runs with less: no fingerprints, no
-confirmation (so no discoveries), free text. What a cell's score is called comes from the class
-attribute ``metric`` (``evaluators.contract.metric_of``; default "test accuracy").
+"""What the graph's nodes depend on: ``Deps``, built once by the campaign runner
+(``hypoforge.campaign``). The evaluator's protocols (``TaskEvaluator`` and the optional
+capabilities ``Probes`` and ``Confirms``, checked with ``isinstance``, never by probing attributes
+in the nodes) are the plugin contract's, ``evaluators.contract``. A plugin without the capabilities
+runs with less: no fingerprints, no confirmation (so no discoveries).
 """
 
 from __future__ import annotations
@@ -17,10 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
-from core.records import EvalReport, HypothesisRow
+from core.records import HypothesisRow
 from core.settings import CampaignSettings
+from evaluators.contract import Confirms, Probes, TaskEvaluator
 from store.ledger import Ledger
 from store.steering import Steering, directive_text
 
@@ -29,40 +25,6 @@ if TYPE_CHECKING:
     from evaluators.novelty import Archive
     from evaluators.registry import TaskPlugin
     from literature.scholar import LiteratureSearch
-
-
-class TaskEvaluator(Protocol):
-    """What every task's evaluator provides (``evaluators.registry`` builds it)."""
-
-    description: str
-
-    def evaluate(self, source: str, budget: str = ...) -> EvalReport: ...
-    def experiment_key(self, source: str, budget: str) -> str: ...
-    def static_problem(self, source: str) -> str | None: ...
-    def behaviour(self, report: EvalReport) -> list[float] | None: ...
-
-
-@runtime_checkable
-class Probes(Protocol):
-    """A property probe per hypothesis, one container each: ``{name: Probe(problem,
-    fingerprint)}`` (``evaluators.activation.harness.Probe``). ``together`` puts all in one
-    container: for trusted code only (the catalogue's published components), never hypotheses."""
-
-    def probe_many(self, sources: dict[str, str], *, together: bool = False) -> dict[str, Any]: ...
-
-
-@runtime_checkable
-class Confirms(Protocol):
-    """The same evaluator on the task's held-out confirmation splits, or None (none here)."""
-
-    def confirmer(self) -> TaskEvaluator | None: ...
-
-
-@runtime_checkable
-class Grammars(Protocol):
-    """GBNF grammars by role (``proposer``, ``coder``) that keep a small model's code valid."""
-
-    def grammars(self) -> dict[str, str]: ...
 
 
 @dataclass

@@ -58,7 +58,7 @@ def _execute(
     from agents.prompting import grammar as prompt_grammar
     from evaluators import registry
     from evaluators.novelty import NoveltyArchive
-    from graph.deps import Grammars
+    from evaluators.contract import Grammars
     from hypoforge import campaign
     from hypoforge.campaign import ROLES
     from hypoforge.live import LiveView

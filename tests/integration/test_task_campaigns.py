@@ -62,7 +62,7 @@ def test_task_grammars_make_the_embedded_model_write_valid_code(task, tmp_path):
     from hypoforge.llm_server import embedded_server
 
     plugin = registry.get(task)
-    cls = plugin._attr(plugin.evaluator)
+    cls = plugin.evaluator_class()
     grammars = cls.grammars()
     assert set(grammars) == {"proposer", "coder"}
     llm = LLMSettings()

@@ -1,4 +1,4 @@
-"""The example plugin task (tests/tasks/curvefit) on the real sandbox: `hypoforge eval --task`
+"""The example plugin task (examples/tasks/curvefit) on the real sandbox: `hypoforge eval --task`
 and a short campaign, with nothing outside its folder changed."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from core.settings import CampaignSettings
 from hypoforge import campaign, cli
 from store.ledger import Ledger
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "tasks"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "tasks"
 
 
 def test_eval_of_a_plugin_task_in_the_real_sandbox(monkeypatch, settings, tmp_path):

@@ -266,3 +266,29 @@ def test_tests_share_fakes_through_one_module_not_through_each_other():
                 if name.split(".")[-1].startswith("test_"):
                     bad.append(f"{path.relative_to(tests)}:{node.lineno}: imports {name}")
     assert not bad, "\n".join(bad)
+
+
+def test_no_task_imports_another_task_and_the_kit_imports_none(all_imports):
+    """Each task folder under ``evaluators/`` (one with a ``task.toml``) imports the kit and the
+    shared evaluator modules, never another task's; what tasks share lives in ``evaluators/kit/``,
+    which imports no task."""
+    tasks = {p.parent.name for p in (ROOT / "evaluators").glob("*/task.toml")}
+    assert {"activation", "grokking", "preprocess", "regularizer"} <= tasks
+
+    def task_of(module: str) -> str | None:
+        parts = module.split(".")
+        return (
+            parts[1] if len(parts) > 1 and parts[0] == "evaluators" and parts[1] in tasks else None
+        )
+
+    def rule(i: Import) -> bool:
+        importer = task_of(module_name(ROOT / i.file))
+        target = task_of(i.target)
+        if i.file.startswith("evaluators/kit/"):
+            return target is not None
+        return importer is not None and target is not None and target != importer
+
+    bad = violations(all_imports, rule)
+    assert not bad, (
+        f"a task imports another task's module (share it through evaluators/kit):\n{bad}"
+    )

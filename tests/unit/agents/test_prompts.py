@@ -12,7 +12,7 @@ import pytest
 from agents.prompting import DEFAULT_DIR, render
 from evaluators import registry
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "tasks"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tasks"
 # Words that give a task away: its name and what a hypothesis of it defines.
 WORDS = {
     "activation": ("activation", "ReLU", "GELU", "SiLU"),

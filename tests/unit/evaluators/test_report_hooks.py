@@ -225,7 +225,7 @@ def test_grokking_ignores_malformed_predictions(tmp_path):
 
 # -- a plugin without hooks ----------------------------------------------------------------------
 def test_curvefit_plugin_gets_the_generic_report(tmp_path, monkeypatch):
-    monkeypatch.setenv("HYPOFORGE_TASKS", str(ROOT / "tests" / "tasks"))
+    monkeypatch.setenv("HYPOFORGE_TASKS", str(ROOT / "examples" / "tasks"))
     plugin = registry.get("curvefit")
     assert hooks_for(plugin) is None
     rep = result("curvefit", 0.9, per_dataset={})
@@ -324,7 +324,7 @@ def test_a_bad_report_entry_in_task_toml_is_a_config_error():
     plugin = registry.get("activation")
     for ref in ("nowhere:Hooks", "report:Missing", "harness:ActivationEvaluator"):
         with pytest.raises(ConfigError, match="report"):
-            hooks_for(replace(plugin, report=ref))
+            hooks_for(replace(plugin, spec=plugin.spec.model_copy(update={"report": ref})))
 
 
 def test_the_ledger_tsv_writes_lists_and_dicts_as_json(tmp_path):

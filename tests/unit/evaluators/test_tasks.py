@@ -1,5 +1,5 @@
 """Tasks are plugins: found by folder, listed, validated; the example task lives entirely in
-tests/tasks/curvefit and needs no change anywhere else."""
+examples/tasks/curvefit and needs no change anywhere else."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from typer.testing import CliRunner
 
 from core.errors import ConfigError
 from evaluators import registry
+from evaluators.contract import Confirms, Grammars, Probes
 from hypoforge import cli
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "tasks"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "tasks"
+SPEC = 'name = "bad"\nsummary = "x"\nslot = "g(x)"\nevaluator = "h:E"\n'
 runner = CliRunner()
 
 
@@ -39,17 +41,40 @@ def test_plugin_evaluator_is_built_from_its_folder(monkeypatch, tmp_path):
         registry.get("curvefit").make_generator(0)
 
 
-def test_malformed_task_specs_are_refused_with_the_file_named(tmp_path):
+@pytest.mark.parametrize(
+    ("toml", "error"),
+    [
+        ('name = "bad"\nsummary = "x"\n', "slot: Field required"),
+        (f'{SPEC}colour = "red"\n', "colour: unknown key"),
+        (SPEC.replace('"h:E"', '"h"'), "evaluator: String should match pattern"),
+        (SPEC.replace('"g(x)"', "3"), "slot: Input should be a valid string"),
+        (f"{SPEC}generator = 1\n", "generator: Input should be a valid string"),
+        (SPEC.replace('"bad"', '"Bad Task"'), "name: String should match pattern"),
+        ("name = ", "not valid TOML"),
+    ],
+)
+def test_malformed_task_specs_are_refused_with_the_file_and_key_named(tmp_path, toml, error):
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / "task.toml").write_text('name = "bad"\nsummary = "x"\n')
-    with pytest.raises(ConfigError, match=r"task.toml: missing or not text: slot, evaluator"):
+    (bad / "task.toml").write_text(toml)
+    with pytest.raises(ConfigError) as caught:
         registry.tasks(env={"HYPOFORGE_TASKS": str(bad)})
-    (bad / "task.toml").write_text(
-        'name = "bad"\nsummary = "x"\nslot = "g(x)"\nevaluator = "h:E"\ncolour = "red"\n'
-    )
-    with pytest.raises(ConfigError, match="unknown keys: colour"):
-        registry.tasks(env={"HYPOFORGE_TASKS": str(bad)})
+    message = str(caught.value)
+    assert message.startswith(f"{bad / 'task.toml'}: ") and error in message
+    assert "\n" not in message
+
+
+def test_a_plugins_evaluator_keeps_the_contract(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_TASKS", str(EXAMPLES))
+    for name, plugin in registry.tasks().items():
+        ev = plugin.make_evaluator(
+            None, tmp_path, None, **({} if name == "curvefit" else {"splits": []})
+        )
+        for member in ("description", "evaluate", "experiment_key", "static_problem", "behaviour"):
+            assert hasattr(ev, member), (name, member)
+        sandboxed = name != "curvefit"
+        assert isinstance(ev, Confirms) is sandboxed and isinstance(ev, Grammars) is sandboxed
+        assert isinstance(ev, Probes) is (name == "activation")
 
 
 def test_tasks_list_and_task_options(monkeypatch, tmp_path):
