@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from core.errors import ConfigError, ImageMissing, InfraError, SandboxUnavailable
+from core.errors import ConfigError, ImageMissing, InfraError
 from core.records import Outcome
 from core.settings import DockerSandboxSettings, Limits
 from core.text import clean
@@ -59,31 +61,54 @@ def tex_tag() -> str:
     return f"{TEX_REPOSITORY}:{recipe_hash()}"
 
 
-def build_tex_image(tag: str | None = None) -> str:
+Progress = Callable[[str], None]
+
+
+def build_tex_image(tag: str | None = None, progress: Progress | None = None) -> str:
     """Build the TeX image offline (debootstrap + Debian's TeX Live); return its tag.
 
-    Needs root (debootstrap) and a running Docker engine. Raises ``InfraError`` on failure.
+    Needs root (debootstrap) and a running Docker engine. Without ``progress`` the build script
+    writes to this terminal (``make tex-image``); with it, each line of the script's output goes
+    to ``progress`` instead, so a command that shows a status line (or prints JSON) keeps its
+    screen. Raises ``InfraError`` on failure, with the script's last line.
     """
     tag = tag or tex_tag()
-    proc = subprocess.run(["bash", str(TEX_DIR / "build_tex.sh"), tag], check=False)
-    if proc.returncode != 0:
-        raise InfraError(f"building the TeX image {tag} failed (exit {proc.returncode})")
+    command = ["bash", str(TEX_DIR / "build_tex.sh"), tag]
+    if progress is None:
+        code = subprocess.run(command, check=False).returncode
+        last = ""
+    else:
+        code, last = _streamed(command, progress)
+    if code != 0:
+        detail = f": {_bounded(last)}" if last else ""
+        raise InfraError(f"building the TeX image {tag} failed (exit {code}){detail}")
     return tag
 
 
-def ensure_tex_image(settings: DockerSandboxSettings) -> str:
-    """The TeX image's tag, built first if this machine lacks it."""
-    import docker
+def _streamed(command: list[str], progress: Progress) -> tuple[int, str]:
+    """Run ``command`` with each non-empty line of its output (stdout and stderr) passed to
+    ``progress``; return its exit status and its last line."""
+    last = ""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        assert proc.stdout is not None  # stdout=PIPE
+        for line in proc.stdout:
+            if line.strip():
+                last = line.strip()
+                progress(last)
+    return proc.returncode, last
 
-    tag = tex_tag()
+
+def ensure_tex_image(settings: DockerSandboxSettings, progress: Progress | None = None) -> str:
+    """The TeX image's tag, built first if this machine lacks it (the build's steps go to
+    ``progress``, by default to stderr)."""
+    box = TexBox(settings)
     try:
-        client = docker.from_env(timeout=int(settings.api_timeout_seconds))
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        return build_tex_image(tag)
-    except docker.errors.DockerException as exc:
-        raise SandboxUnavailable(f"Docker engine not reachable: {exc}") from None
+        box.ensure_image(progress or (lambda line: print(line, file=sys.stderr)))
+    finally:
+        box.close()
+    return box.image
 
 
 # -- reading what a container wrote (untrusted; never raises) -----------------------------------
@@ -242,6 +267,21 @@ class TexBox:
             raise ImageMissing(
                 f"TeX image {self.image} is not built: run `make tex-image`"
             ) from None
+
+    def ensure_image(self, notify: Progress, build: Callable[..., str] | None = None) -> None:
+        """Like ``preflight``, but a missing TeX image is built first (a few minutes, once per
+        recipe), its steps told to ``notify`` as they run, the way ``hypoforge paper`` and
+        ``review`` show progress on their status line. ``build`` is ``build_tex_image`` unless
+        a test gives its own. ``InfraError`` when the build fails, ``SandboxUnavailable`` when
+        Docker does not answer."""
+        try:
+            self.preflight()
+            return
+        except ImageMissing:
+            pass
+        notify(f"building the TeX image {self.image} (first use: a few minutes)")
+        (build or build_tex_image)(self.image, progress=lambda line: notify(f"TeX image: {line}"))
+        self.preflight()
 
     def close(self) -> None:
         """Remove any container this box left behind."""

@@ -65,7 +65,7 @@ def paper_cmd(
         raise _fail(exc) from None
     with _session(config, reap=False) as (settings, sandbox), spinner(as_json) as notify:
         texbox = TexBox(settings.sandbox)
-        texbox.preflight()
+        texbox.ensure_image(notify)  # built on first use, its steps on the status line
         (folder / "paper").mkdir(exist_ok=True)
         with _llm(settings, llm, folder / "paper") as url:
             writing = settings.llm.model_copy(update={"temperature": 0.3, "max_tokens": 320})

@@ -64,7 +64,7 @@ def review_cmd(
         with spinner(as_json) as notify:
             notify("extracting the paper's text")
             with closing(make_texbox(settings)) as texbox:
-                texbox.preflight()  # Docker down or the TeX image missing: one line, exit 3
+                texbox.ensure_image(notify)  # built on first use; Docker down: exit 3
                 text, folder = review.paper_text(source, texbox, campaign_dir)
             checks = review.code_checks(text, folder)
             where, stem = review.review_folder(pdf, folder)

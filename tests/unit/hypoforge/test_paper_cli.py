@@ -1,6 +1,6 @@
 """``hypoforge paper`` on fakes: a campaign folder, a fake sandbox and a fake TeX box. Exit 0
 with the PDF and the log, 1 over ``--pages`` (the PDF kept), 2 for a folder without a
-campaign, 3 when the TeX image is missing (one line naming ``make tex-image``)."""
+campaign, 3 when the TeX image is missing and cannot be built (one line saying why)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from core.errors import ImageMissing
+from core.errors import InfraError
 from core.records import Outcome
 from hypoforge import campaign, cli
 from hypoforge.cli import common
@@ -27,9 +27,9 @@ class Box:
     def __init__(self, settings, *args, **kwargs):
         pass
 
-    def preflight(self):
+    def ensure_image(self, notify):
         if Box.missing:
-            raise ImageMissing("TeX image hypoforge-tex:x is not built: run `make tex-image`")
+            raise InfraError("building the TeX image hypoforge-tex:x failed (exit 1): E: offline")
 
     def compile(self, folder, out_dir, main="paper.tex"):
         (out_dir / "paper.log").write_text(f"{render.BODY_MARK}={Box.body}\n")
@@ -72,10 +72,10 @@ def test_over_the_page_limit_exits_1_and_keeps_the_pdf(camp):
     assert "over --pages 4" in res.output and (camp / "paper" / "paper.pdf").is_file()
 
 
-def test_no_campaign_exits_2_and_a_missing_tex_image_exits_3(camp, tmp_path):
+def test_no_campaign_exits_2_and_a_tex_image_that_cannot_be_built_exits_3(camp, tmp_path):
     res = run(tmp_path / "nothing", "--llm", "none")
     assert res.exit_code == 2 and "no campaign" in res.output
     Box.missing = True
     res = run(camp, "--llm", "none")
-    assert res.exit_code == 3 and "make tex-image" in res.output
+    assert res.exit_code == 3 and "building the TeX image" in res.output
     assert len(res.output.strip().splitlines()) == 1

@@ -222,7 +222,7 @@ class FakeTexBox:
         self.text_of = text
         self.seen: list = []
 
-    def preflight(self):
+    def ensure_image(self, notify):
         pass
 
     def close(self):

@@ -8,7 +8,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from core.errors import ConfigError, ImageMissing
+from core.errors import ConfigError, ImageMissing, InfraError
 from core.records import Outcome
 from core.settings import DockerSandboxSettings
 from sandbox import tex
@@ -191,3 +191,74 @@ def test_bad_arguments_are_config_errors(tmp_path):
         box.text(tmp_path / "none.pdf", tmp_path / "out")
     with pytest.raises(ConfigError, match="at most 50 pages"):
         box.render(Path("x.pdf"), tmp_path / "out", first=1, last=100)
+
+
+class BuiltOnce:
+    """An engine whose TeX image appears once ``build`` has run: the build ``ensure_image``
+    injects instead of the real debootstrap."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.built: list[str] = []
+        self.fails = fails
+        client = self
+
+        class Images:
+            def get(self, name):
+                if name not in client.built:
+                    raise docker.errors.ImageNotFound(f"no such image: {name}")
+                return type("Image", (), {"id": "sha256:feed"})()
+
+        self.images = Images()
+
+    def ping(self):
+        return True
+
+    def info(self):
+        return {}
+
+    def build(self, tag, progress):
+        progress("[1/4] debootstrap bookworm (minbase)")
+        if self.fails:
+            raise InfraError(f"building the TeX image {tag} failed (exit 1): E: no network")
+        progress(f"built {tag} in 1 s")
+        self.built.append(tag)
+        return tag
+
+
+def test_a_missing_image_is_built_on_first_use_with_each_step_told():
+    engine = BuiltOnce()
+    box = tex.TexBox(DockerSandboxSettings(), image="hypoforge-tex:abc", client=engine)
+    told: list[str] = []
+    box.ensure_image(told.append, build=engine.build)
+    assert engine.built == ["hypoforge-tex:abc"]
+    assert told == [
+        "building the TeX image hypoforge-tex:abc (first use: a few minutes)",
+        "TeX image: [1/4] debootstrap bookworm (minbase)",
+        "TeX image: built hypoforge-tex:abc in 1 s",
+    ]
+    told.clear()
+    box.ensure_image(told.append, build=engine.build)  # present now: nothing is built again
+    assert engine.built == ["hypoforge-tex:abc"] and told == []
+
+
+def test_a_failed_build_is_an_infra_error_with_the_scripts_last_line():
+    engine = BuiltOnce(fails=True)
+    box = tex.TexBox(DockerSandboxSettings(), image="hypoforge-tex:abc", client=engine)
+    with pytest.raises(InfraError, match=r"failed \(exit 1\): E: no network"):
+        box.ensure_image(lambda line: None, build=engine.build)
+
+
+def test_the_build_scripts_lines_stream_to_progress_and_its_exit_names_the_failure(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "build_tex.sh").write_text(
+        'echo "[1/4] debootstrap for $1"\necho\necho "E: mirror unreachable" >&2\nexit 7\n'
+    )
+    monkeypatch.setattr(tex, "TEX_DIR", tmp_path)
+    lines: list[str] = []
+    with pytest.raises(InfraError) as caught:
+        tex.build_tex_image("hypoforge-tex:t", progress=lines.append)
+    assert lines == ["[1/4] debootstrap for hypoforge-tex:t", "E: mirror unreachable"]
+    assert str(caught.value) == (
+        "building the TeX image hypoforge-tex:t failed (exit 7): E: mirror unreachable"
+    )
