@@ -33,10 +33,12 @@ tools:
 image: $(STAMP) docker
 	@$(VENV)/bin/hypoforge sandbox build
 
-# The TeX image (sandbox/tex/) that compiles papers: needed by the tests, not by the demo.
+# The TeX image (sandbox/tex/) that compiles papers: `hypoforge paper` and `review` build it on
+# first use (the demo's paper does), the tests need it built beforehand.
 tex-image: $(STAMP) docker
 	@$(VENV)/bin/hypoforge sandbox build-tex
 
+# The sandbox self-test, a small campaign, its report and its paper (scripts/demo.sh).
 demo: setup
 	@bash scripts/demo.sh
 

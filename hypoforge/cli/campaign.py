@@ -152,6 +152,13 @@ def run_cmd(
         str | None,
         typer.Option(help="Selection splits: 'selection' (default) or 'hard' (no saturation)."),
     ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            help="A published component of the task's catalogue (e.g. ELU) screened beside the "
+            "proposals as a labelled reference point, never a discovery; takes one proposal."
+        ),
+    ] = None,
     sandbox_workers: WorkersOpt = None,
     llm_concurrency: ConcurrencyOpt = None,
     executor: ExecutorOpt = None,
@@ -162,6 +169,7 @@ def run_cmd(
     import time
 
     from hypoforge import campaign
+    from hypoforge import reference as references
 
     try:
         from evaluators import registry
@@ -183,8 +191,11 @@ def run_cmd(
         budgets = settings.campaign.model_validate({**settings.campaign.model_dump(), **updates})
         if budgets.generator == "search" and plugin.generator is None:
             raise ConfigError(f"task {task!r} has no built-in search generator; use the LLM")
+        known = None if reference is None else references.find(plugin.folder, reference, budgets)
         folder = campaign_dir or settings.home / "campaigns" / time.strftime("%Y%m%d-%H%M%S")
         campaign.create(folder, task, budgets)
+        if known is not None:
+            references.seed(folder, known)
     except HypoforgeError as exc:
         raise _fail(exc) from None
     except ValueError as exc:

@@ -1,4 +1,16 @@
-"""Host side of the example task: one sandbox job per hypothesis, scored here from predictions."""
+"""Host side of the example task: the plugin contract (``evaluators.contract.TaskEvaluator``)
+written out by hand, so that every step a task owes is in view.
+
+A hypothesis is ``f(x)``. ``evaluate`` checks the source on the host (nothing runs), writes it
+into a fresh attempt folder, runs ``runner.py`` on it in one sandbox job (the folder and the runner
+mounted read-only), reads the predictions back through ``sandbox.artifacts`` (bounded reads that
+raise ``ArtifactError`` on anything malformed, never unpickled) and scores them here against a
+target that never entered the container. Every number in the report is computed on this side.
+
+A task that trains on data splits would rather subclass ``SandboxedEvaluator``
+(``evaluators.kit.sandboxed``), which does the same with cached baselines, secret data and
+bootstrap intervals (README, "Tasks are plugins").
+"""
 
 from __future__ import annotations
 
@@ -9,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from core.records import EvalReport, Outcome
+from core.settings import Limits
 from sandbox.artifacts import ArtifactError, read_npy
-from sandbox.base import Job, Mount
+from sandbox.base import Job, Mount, Sandbox
 
 HERE = Path(__file__).parent
 GRID = np.linspace(-3.0, 3.0, 61)
@@ -22,18 +35,28 @@ def target(x: np.ndarray) -> np.ndarray:
 
 
 class CurveFitEvaluator:
-    def __init__(self, sandbox, home: Path, limits, **_: object) -> None:
-        self.sandbox, self.home, self.limits = sandbox, home, limits
+    """Built by the registry as ``CurveFitEvaluator(sandbox, home, limits, **options)``; this task
+    takes no options (a split set, say) and ignores them."""
+
+    def __init__(self, sandbox: Sandbox, home: Path, limits: Limits | None, **_: object) -> None:
+        self.sandbox, self.home, self.limits = sandbox, home, limits or Limits()
+
+    # The contract's required members: description, experiment_key, static_problem, behaviour,
+    # evaluate. It has none of the optional capabilities (probe_many, confirmer, grammars), so a
+    # campaign on it takes no fingerprints, confirms nothing and lets the model write free text.
 
     @property
     def description(self) -> str:
         return (HERE / "notes.md").read_text().strip()
 
     def experiment_key(self, source: str, budget: str) -> str:
+        """Same key, same result: the campaign launches each experiment exactly once."""
         return hashlib.sha256(f"curvefit|{source}|{budget}".encode()).hexdigest()[:24]
 
     @staticmethod
     def static_problem(source: str) -> str | None:
+        """Why the source is refused before anything runs, or None. The container is the
+        security boundary; this check only spares it code that cannot be a hypothesis."""
         try:
             tree = ast.parse(source)
         except SyntaxError as exc:
@@ -49,6 +72,7 @@ class CurveFitEvaluator:
 
     @staticmethod
     def behaviour(report: EvalReport) -> list[float] | None:
+        """No behavioural fingerprint: duplicates are found by their code only."""
         return None
 
     def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
