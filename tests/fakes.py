@@ -21,6 +21,7 @@ from evaluators.activation import runner
 from evaluators.activation.harness import ActivationEvaluator, Probe, draw_probe
 from evaluators.fingerprint import draw_points, fingerprint
 from evaluators.kit import datasets
+from evaluators.kit.splits import Split
 from evaluators.novelty import ArchiveEntry
 from hypoforge import campaign
 from sandbox.base import Job, RunResult, Sandbox
@@ -39,11 +40,11 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[labels]
 
 
-def perfect(split: datasets.Split) -> np.ndarray:
+def perfect(split: Split) -> np.ndarray:
     return one_hot(split.y_test, split.n_classes)
 
 
-def half_right(split: datasets.Split) -> np.ndarray:
+def half_right(split: Split) -> np.ndarray:
     wrong = (split.y_test + 1) % split.n_classes
     labels = np.where(np.arange(len(split.y_test)) % 2 == 0, split.y_test, wrong)
     return one_hot(labels, split.n_classes)
@@ -66,7 +67,7 @@ class FakeSandbox(Sandbox):
 
     def __init__(
         self,
-        candidate_logits: Callable[[datasets.Split], np.ndarray] = perfect,
+        candidate_logits: Callable[[Split], np.ndarray] = perfect,
         outcome: Outcome = Outcome.OK,
         probe_fn: Callable[[np.ndarray], np.ndarray] = lambda p: np.maximum(p, 0),
         after: Callable[[Path], None] | None = None,

@@ -31,6 +31,7 @@ from evaluators.kit.secrets import (
     installation_secret,
     make_secret,
 )
+from evaluators.kit.splits import Split
 from evaluators.preprocess import data as preprocess_data
 from evaluators.regularizer import data as regularizer_data
 from tests.fakes import SMALL_SPLITS, FakeSandbox
@@ -285,7 +286,7 @@ WORST = 0.9
 @pytest.mark.parametrize("name", sorted(MEASURED))
 def test_red_team_looking_public_rows_up_labels_test_rows_near_chance(name):
     pub_x, pub_y = datasets.public_data(name)
-    control = _lookups(name, datasets.Split("c", pub_x[:5], pub_y[:5], pub_x, pub_y, 3))
+    control = _lookups(name, Split("c", pub_x[:5], pub_y[:5], pub_x, pub_y, 3))
     assert control == {"exact": 1.0, "standardised_nn": 1.0, "mahalanobis": control["mahalanobis"]}
     got: dict[str, list[float]] = {k: [] for k in MEASURED[name]}
     for secret in SECRETS:

@@ -19,6 +19,7 @@ from evaluators.grokking.harness import GrokkingEvaluator
 from evaluators.kit import datasets
 from evaluators.kit.budgets import get_budget
 from evaluators.kit.secrets import PUBLIC, make_secret
+from evaluators.kit.splits import Split
 from evaluators.preprocess.harness import PreprocessEvaluator
 from evaluators.regularizer.harness import RegularizerEvaluator
 from tests.fakes import SMALL_SPLITS, FakeSandbox
@@ -48,7 +49,7 @@ def _row_ids(rows: np.ndarray, among: np.ndarray, ids: np.ndarray) -> np.ndarray
     return np.array([index[r.tobytes()] for r in rows])
 
 
-def provenance(split: datasets.Split, secret) -> tuple[set[Sample], set[Sample]]:
+def provenance(split: Split, secret) -> tuple[set[Sample], set[Sample]]:
     """The samples behind a task's split: (its training samples, its test samples)."""
     name, seed = _dataset_and_seed(split.name)
     p = datasets.perturbed(name, seed, secret=secret)
