@@ -47,8 +47,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The fast layer: no Docker, no test marked slow (over a second), a tenth of the property tests'
+# examples (tests/conftest.py). `make test` runs everything, slow tests and full counts included.
 unit: $(STAMP)
-	$(VENV)/bin/pytest -m "not docker" -q
+	$(VENV)/bin/pytest -m "not docker and not slow" -q --hypothesis-profile=unit
 
 integration: setup tex-image
 	$(VENV)/bin/pytest -m docker -q
