@@ -168,6 +168,7 @@ def test_core_imports_no_other_project_package(all_imports):
     assert not bad, bad
 
 
+@pytest.mark.slow
 def test_an_upward_import_planted_in_a_copy_of_the_tree_is_found(tmp_path):
     for name in LAYERS:
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -132,6 +132,7 @@ def test_an_honest_new_function_matches_nothing(tmp_path, known):
     assert not same_behaviour(mine, probed(tmp_path, GELU))
 
 
+@pytest.mark.slow
 def test_the_novelty_command_names_gelu_for_a_marked_one(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

@@ -36,6 +36,7 @@ from tests.fakes import (
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_perfect_and_reversed_ranks_with_intervals_and_progress():
     ev = scripted(
         selection__one_pass=UP,
@@ -85,6 +86,7 @@ def test_perfect_and_reversed_ranks_with_intervals_and_progress():
     json.dumps(result, allow_nan=False)  # JSON-able as it is
 
 
+@pytest.mark.slow
 def test_known_tau_and_rho_of_one_swap():
     # One swapped pair of five: tau = (9 - 1) / 10, rho = 1 - 6 * 2 / (5 * 24).
     ev = scripted(
@@ -112,6 +114,7 @@ def test_win_rates_without_spread_have_no_ranking():
     json.dumps(result, allow_nan=False)
 
 
+@pytest.mark.slow
 def test_a_failed_hypothesis_is_dropped_and_not_run_again():
     ev = scripted(
         selection__one_pass=UP,
@@ -171,6 +174,7 @@ def crafted():
     )
 
 
+@pytest.mark.slow
 def test_save_and_load_round_trip_per_harness_version(tmp_path, crafted):
     result = crafted
     path = fidelity.save(tmp_path, result)
@@ -181,6 +185,7 @@ def test_save_and_load_round_trip_per_harness_version(tmp_path, crafted):
     assert fidelity.load(tmp_path, "grokking", "abc123") is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "damage",
     [
@@ -201,6 +206,7 @@ def test_a_damaged_file_loads_as_none(tmp_path, damage, crafted):
     assert fidelity.load(tmp_path, "activation", "abc123") is None
 
 
+@pytest.mark.slow
 def test_summary_lines_and_table_show_the_figures(crafted):
     result = crafted
     lines = fidelity.summary_lines(result)

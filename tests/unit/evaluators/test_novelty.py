@@ -34,6 +34,7 @@ def test_fingerprint_ignores_shift_and_scale_but_not_shape():
     assert similarity(a, fingerprint(PTS, np.sin(PTS))) < 0.5
 
 
+@pytest.mark.slow
 def test_duplicates_by_code_and_by_behaviour_survive_reopening(tmp_path):
     archive = NoveltyArchive(tmp_path / "chroma")
     archive.add(entry(1, "sigmoid-gated identity", SWISH_A, PTS * sigmoid(PTS), win_rate=0.62))
@@ -134,6 +135,7 @@ FUNCTIONS = {
 }
 
 
+@pytest.mark.slow
 def test_reward_model_ranks_prunes_and_reports_to_the_proposer(tmp_path):
     """A real archive of 12 measured hypotheses from an earlier campaign: the next campaign's
     reward model predicts, prunes to the top 1, records the predictions, and the proposer's
@@ -189,6 +191,7 @@ def test_reward_model_ranks_prunes_and_reports_to_the_proposer(tmp_path):
     assert "pruned: predicted win rate" in report.read_text()
 
 
+@pytest.mark.slow
 def test_reward_eval_command_on_an_archive_folder(tmp_path):
     import json
 

@@ -443,6 +443,7 @@ def test_no_allowed_method_position_or_keyword_writes(name, kinds):
         assert _unchanged(before), f".{name} wrote the {kind} it was called on"
 
 
+@pytest.mark.slow
 def test_the_fuzz_finds_a_write_slot_the_table_would_let_through():
     """The sweep and the fuzz are not vacuous: given a table that forgot F.relu's in-place flag
     and torch.norm's out (its fifth position), the sweep finds both writes, and the random

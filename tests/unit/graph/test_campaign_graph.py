@@ -147,6 +147,7 @@ class DeadEndpoint(FakeListChatModel):
         raise openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9"))
 
 
+@pytest.mark.slow
 def test_llm_outage_mid_run_pauses_and_resume_continues(tmp_path):
     from agents.llm import LLMUnavailable
 

@@ -202,6 +202,7 @@ def _ledger_contents(folder, cid):
     return rows, results, tokens, launches
 
 
+@pytest.mark.slow
 def test_several_workers_give_the_ledger_of_one_worker(tmp_path):
     props = [proposal(f"x * torch.sigmoid({k}.0 * x)") for k in range(1, 9)]
     seen = []

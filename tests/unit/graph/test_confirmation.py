@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import pytest
 
 from agents import analyst
 from core.records import EvalReport, Outcome
@@ -177,6 +178,7 @@ def test_old_ledgers_gain_the_new_columns(tmp_path):
     assert row.rungs == {} and row.kept is None and row.selection_win_rate == 0.7
 
 
+@pytest.mark.slow
 def test_report_quotes_the_fidelity_of_its_harness(tmp_path):
     from evaluators import fidelity
     from tests.fakes import SOURCES, UP, scripted

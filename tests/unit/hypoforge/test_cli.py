@@ -113,6 +113,7 @@ def test_bad_config_is_exit_2(monkeypatch, tmp_path):
     assert "sandbox.limits.cpus: Input should be greater than 0" in result.stderr
 
 
+@pytest.mark.slow
 def test_doctor_reports_each_check_and_fails_on_a_dead_llm(fake, tmp_path):
     result = runner.invoke(
         cli.app, ["doctor", "--llm", "http://127.0.0.1:9/v1"], env={"COLUMNS": "200"}

@@ -139,6 +139,7 @@ def test_openalex_works_are_read_with_email_and_key(server, tmp_path):
 # --- rate limits, server errors, timeouts, offline ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_429_then_200_honours_a_one_second_retry_after(server, tmp_path):
     server.script(
         S2_PATH,
@@ -188,6 +189,7 @@ def test_a_4xx_is_not_retried(server, tmp_path):
     assert len(server.seen(S2_PATH)) == 1
 
 
+@pytest.mark.slow
 def test_a_slow_server_ends_the_check_within_its_cap(server, tmp_path):
     server.script(S2_PATH, Reply(200, s2_body(MISH_S2), delay=30))
     check, seconds = timed(make(server, tmp_path, cap_seconds=2.0, request_timeout=20.0), "mish")
@@ -463,6 +465,7 @@ def test_both_sources_are_merged_and_deduplicated(server, tmp_path):
 # --- the circuit breaker -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_silent_server_costs_one_cap_then_is_skipped_until_the_breaker_closes(server, tmp_path):
     server.script(S2_PATH, silent())
     scholar = make(server, tmp_path, cap_seconds=1.0, breaker_seconds=0.5)
@@ -598,6 +601,7 @@ FIELDS = ["paperId", "title", "authors", "year", "venue", "abstract", "externalI
 HIT = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=10)
 
 
+@pytest.mark.slow
 @hypothesis.settings(max_examples=150, deadline=None)
 @hypothesis.given(
     st.one_of(
