@@ -75,7 +75,9 @@ def test_no_test_sample_of_one_split_is_a_training_sample_of_another(task, split
                 assert not test_a & train_b, (task.task, split_set, secret.id, a, b)
 
 
-@pytest.mark.parametrize("name", [d for d in (*datasets.DATASETS, *datasets.HELD_OUT)
+# manyclass, the largest generated set, takes over a second: make test checks it, make unit not
+@pytest.mark.parametrize("name", [pytest.param(d, marks=pytest.mark.slow) if d == "manyclass" else d
+                                  for d in (*datasets.DATASETS, *datasets.HELD_OUT)
                                   if d not in datasets.PUBLIC_DATASETS])  # fmt: skip
 def test_generated_splits_share_no_point_even_up_to_their_secret_transforms(name):
     """Each seed's generated samples are its own: no raw point (before the secret standardise,
