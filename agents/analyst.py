@@ -1,12 +1,9 @@
-"""The analyst: decides keep/discard from measured numbers and writes the round's findings.
+"""The analyst: its prompts (the round's findings, the campaign's tables, a user's question)
+and the check of its replies.
 
-Decisions are computed, not generated. Keep: the win rate's lower confidence bound lies above 1/2
-(the noise floor) at the level ``ALPHA / m``, where m is the number of hypotheses the campaign
-has measured so far (Bonferroni: the chance that any of them is kept by luck stays under
-``ALPHA``), and the harness flagged nothing. A kept hypothesis is then run on held-out splits;
-it is confirmed when its win rate there is above 1/2 at ``ALPHA / k``, k the number confirmed
-or refuted so far. Only a confirmed result is a discovery. The model only writes commentary on
-a table rendered by code, and any number in its text that is not in the table is flagged.
+Keep and confirmation are computed, not generated (``store.lifecycle``); the model only writes
+commentary on tables rendered by code, and any number (``core.grounding.numbers_in``) or
+hypothesis id in its text that is not in the table is flagged.
 """
 
 from __future__ import annotations
@@ -19,15 +16,16 @@ from pydantic import BaseModel, ConfigDict
 
 from agents.llm import Answer, ask
 from agents.prompting import render
-from core.records import EvalReport, Outcome
-from evaluators.stats import ALPHA, corrected_alpha, lower_bound
+from core.grounding import numbers_in
+from core.records import Confirmation
 
-NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 # A hypothesis id (r<round>-<index>), with its campaign in front when it is an archive id.
 HYPOTHESIS_ID = re.compile(r"(?<![\w/-])(?:[\w-]+/)?r\d+-\d+(?![\w-])")
 
 
 class Finding(BaseModel):
+    """One line of the round's measured table (``store.lifecycle.finding`` decides it)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     hypothesis: str
     idea: str
@@ -38,67 +36,7 @@ class Finding(BaseModel):
     bound: float | None = None  # the corrected lower bound the keep decision used
     tried: int = 1  # hypotheses measured when it was decided (the correction's m)
     confirm_win_rate: float | None = None
-    confirmation: str | None = None  # confirmed | not confirmed | failed: ... | None (not run)
-
-
-def corrected_bound(report: EvalReport, tried: int) -> float | None:
-    """The win rate's lower bound at ``ALPHA / tried`` over the report's (dataset, seed) cells;
-    None for a task that reports no cells (its keep then rests on the 95% interval alone)."""
-    cells = list(report.cell_win_rates.values())
-    return lower_bound(cells, corrected_alpha(tried)) if cells else None
-
-
-def keeps(report: EvalReport, tried: int) -> tuple[bool, float | None]:
-    """(keep, corrected bound): an OK, unflagged result whose corrected bound is above 1/2."""
-    if report.status is not Outcome.OK or report.win_rate is None or report.flags:
-        return False, None
-    bound = corrected_bound(report, tried)
-    if bound is None:
-        return report.win_rate_ci is not None and report.win_rate_ci[0] > 0.5, None
-    return bound > 0.5, bound
-
-
-def confirms(report: EvalReport, confirmations: int) -> str:
-    """The verdict of a confirmation run: "confirmed" when its win rate on the held-out splits is
-    above 1/2 at ``ALPHA / confirmations`` and nothing is flagged, else why not."""
-    if report.status is not Outcome.OK or report.win_rate is None:
-        return f"failed: {report.status.value}"
-    if report.flags:
-        return "not confirmed: flagged"
-    cells = list(report.cell_win_rates.values())
-    if cells:
-        ok = lower_bound(cells, corrected_alpha(confirmations)) > 0.5
-    else:
-        ok = report.win_rate_ci is not None and report.win_rate_ci[0] > 0.5
-    return "confirmed" if ok else "not confirmed"
-
-
-def decide(
-    hypothesis: str,
-    idea: str,
-    report: EvalReport,
-    tried: int = 1,
-    row: Any = None,
-) -> Finding | None:
-    """The finding of one result: keep by ``keeps`` (with the decision already in the ledger
-    ``row`` if there is one), the confirmation from ``row``; None when there is no win rate."""
-    if report.win_rate is None or report.win_rate_ci is None:
-        return None
-    keep, bound = keeps(report, tried)
-    if row is not None and row.kept is not None:
-        keep = bool(row.kept)
-    return Finding(
-        hypothesis=hypothesis,
-        idea="; ".join([idea, *(f"FLAGGED: {f}" for f in report.flags)]),
-        win_rate=report.win_rate,
-        ci=report.win_rate_ci,
-        keep=keep,
-        budget=report.budget,
-        bound=bound,
-        tried=tried,
-        confirm_win_rate=None if row is None else row.confirm_win_rate,
-        confirmation=None if row is None else row.confirmation,
-    )
+    confirmation: Confirmation | None = None  # None: not run
 
 
 def table(findings: list[Finding]) -> str:
@@ -119,17 +57,10 @@ def table(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-KEEP_RULE = (
-    f"keep: lower bound of the win rate above 0.5 at level {ALPHA}/m (Bonferroni over the m "
-    f"hypotheses measured so far); a discovery: kept, then confirmed on held-out splits at "
-    f"{ALPHA}/k (k confirmation runs so far)"
-)
-
-
 def unsupported_numbers(text: str, source: str) -> list[str]:
     """Numbers in ``text`` that appear nowhere in ``source`` (likely invented)."""
-    allowed = set(NUMBER.findall(source))
-    return sorted({n for n in NUMBER.findall(text) if n not in allowed and len(n) > 1})
+    allowed = set(numbers_in(source))
+    return sorted({n for n in numbers_in(text) if n not in allowed and len(n) > 1})
 
 
 def unsupported(text: str, source: str) -> list[str]:

@@ -34,9 +34,9 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None, help="JSON cache of every evaluation")
     args = ap.parse_args()
 
-    from agents import analyst
     from evaluators.activation.search import SearchGenerator
     from evaluators.stats import agreement
+    from store import lifecycle
 
     ev, sandbox = evaluator()
     held_out = ev.confirmer()
@@ -97,13 +97,13 @@ def main() -> None:
             rho = f"{a.spearman:.2f} ({a.spearman_ci[0]:.2f}-{a.spearman_ci[1]:.2f})"
         print(f"| {step} | {mean:.3f} | {sum(base) / len(base) - mean:+.3f} | {rho} |")
     full = steps["full, selection"]
-    kept = [n for n in top if analyst.keeps(full[n], len(screened))[0]]
+    kept = [n for n in top if lifecycle.keeps(full[n], len(screened))[0]]
     confirmed = [
         n
         for i, n in enumerate(kept)
-        if analyst.confirms(steps["full, held out (confirmation)"][n], i + 1) == "confirmed"
+        if lifecycle.confirms(steps["full, held out (confirmation)"][n], i + 1) == "confirmed"
     ]
-    uncorrected = [n for n in top if analyst.keeps(full[n], 1)[0]]
+    uncorrected = [n for n in top if lifecycle.keeps(full[n], 1)[0]]
     print()
     print(
         f"kept at the full budget with the correction (m = {len(screened)}): {len(kept)} "

@@ -27,3 +27,8 @@ class ImageMissing(InfraError):
 
 class LowDisk(InfraError):
     """Free disk space is below the configured floor; launching now could harm the host."""
+
+
+class LifecycleError(HypoforgeError):
+    """A hypothesis was asked to move to a stage that may not follow its present one: a bug in
+    the campaign's code, never the hypothesis's fault."""

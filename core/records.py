@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,6 +35,7 @@ class Stage(StrEnum):
     """How far a hypothesis got in a campaign (``HypothesisRow.stage``); the closed set.
 
     The round moves a hypothesis forward through the first group; each of the second is final.
+    Which stage may follow which, and the transitions that move a row, are ``store.lifecycle``.
     """
 
     PROPOSED = "proposed"  # code written by the proposer (or the coder after a repair)
@@ -43,31 +45,56 @@ class Stage(StrEnum):
     SELECTED = "selected"  # the reward model chose it for screening
     SCREENED = "screened"  # measured on the first rung of the ladder
     EVALUATED = "evaluated"  # measured on a later rung (short, full)
-    REJECTED = "rejected"  # final: the critic said reject, or exact duplicate code
-    INVALID = "invalid"  # final: the static check failed with no repairs left
-    DUPLICATE = "duplicate"  # final: behaves like an earlier hypothesis; its result is reused
+    REJECTED = "rejected"  # final: the critic said reject
+    INVALID = "invalid"  # final: unparseable, or the static check failed with no repairs left
+    DUPLICATE = "duplicate"  # final: same code or behaviour as an earlier one; result reused
     PRUNED = "pruned"  # final: the reward model ranked it out of the top k
     VETOED = "vetoed"  # final: the user vetoed it before its code ran
     FAILED = "failed"  # final: the probe or screening failed with no repairs (or no coder) left
 
 
-class Fate(StrEnum):
-    """A hypothesis's outcome in the ledger (``HypothesisRow.outcome``): the sandbox outcome of
-    its last run, or why it never ran."""
+class NeverRan(StrEnum):
+    """Why a hypothesis never ran in the sandbox; with ``Outcome``, its ``Fate``."""
 
-    OK = "ok"
-    INVALID = "invalid"
-    HYP_ERROR = "hyp_error"
-    TIMEOUT = "timeout"
-    OOM = "oom"
-    DISK_QUOTA = "disk_quota"
-    NONFINITE = "nonfinite"
-    INVALID_RESULT = "invalid_result"
-    INFRA_ERROR = "infra_error"
-    REJECTED = "rejected"
-    DUPLICATE = "duplicate"
-    PRUNED = "pruned"
-    VETOED = "vetoed"
+    REJECTED = "rejected"  # the critic said reject
+    DUPLICATE = "duplicate"  # same code or same behaviour as an earlier one: its result is reused
+    PRUNED = "pruned"  # the reward model ranked it out, or a published component not screened
+    VETOED = "vetoed"  # the user vetoed it
+
+
+# A hypothesis's outcome in the ledger (``HypothesisRow.outcome``): the sandbox outcome of its
+# last run, or why it never ran. Two enums with no shared value, so each stored string parses to
+# exactly one member and no value is converted between them.
+Fate: TypeAlias = Outcome | NeverRan
+
+# The proposer's mode: a variation of the best so far, or a new direction.
+Mode = Literal["incremental", "novel"]
+# The critic's decision on a proposal (``agents.critic.Verdict.decision``).
+CriticDecision = Literal["run", "revise", "reject"]
+
+
+class Confirmation(StrEnum):
+    """The verdict of a kept hypothesis's run on held-out splits (``HypothesisRow.confirmation``):
+    confirmed, not confirmed (also when the harness flagged the result), or failed with the run's
+    outcome."""
+
+    CONFIRMED = "confirmed"
+    NOT_CONFIRMED = "not confirmed"
+    FLAGGED = "not confirmed: flagged"
+    FAILED_OK = "failed: ok"  # an OK run that produced no win rate
+    FAILED_INVALID = "failed: invalid"
+    FAILED_HYP_ERROR = "failed: hyp_error"
+    FAILED_TIMEOUT = "failed: timeout"
+    FAILED_OOM = "failed: oom"
+    FAILED_DISK_QUOTA = "failed: disk_quota"
+    FAILED_NONFINITE = "failed: nonfinite"
+    FAILED_INVALID_RESULT = "failed: invalid_result"
+    FAILED_INFRA_ERROR = "failed: infra_error"
+
+    @classmethod
+    def failed(cls, outcome: Outcome) -> Confirmation:
+        """The confirmation of a run that ended with ``outcome`` and no win rate."""
+        return cls(f"failed: {outcome.value}")
 
 
 class _Record(BaseModel):
@@ -125,13 +152,13 @@ class HypothesisRow(BaseModel):
     campaign: str
     id: str
     round: int
-    mode: str  # incremental | novel
+    mode: Mode
     idea: str
     code_sha: str | None = None
-    stage: Stage = Stage.PROPOSED  # see ``core.records.Stage``
-    verdict: str | None = None  # the critic's: run | revise | reject
+    stage: Stage = Stage.PROPOSED  # moved only by ``store.lifecycle``
+    verdict: CriticDecision | None = None
     p_win: float | None = None  # the critic's predicted chance to beat the baselines
-    outcome: Fate | None = None  # see ``core.records.Fate``
+    outcome: Fate | None = None
     reason: str | None = None
     flags: list[str] = Field(default_factory=list)  # the harness's caveats on an OK result
     screen_win_rate: float | None = None
@@ -140,11 +167,11 @@ class HypothesisRow(BaseModel):
     predicted: float | None = None  # the reward model's predicted win rate when it ranked this
     duplicate_of: str | None = None  # archive id (campaign/hypothesis) of the original
     rungs: dict[str, float] = Field(default_factory=dict)  # budget -> win rate, on the ladder
-    # The analyst's keep decision (multiple-comparison corrected; None: not judged yet) and the
-    # confirmation on held-out splits: "confirmed", "not confirmed" or "failed: <outcome>".
+    # The keep decision (multiple-comparison corrected; None: not judged yet) and the
+    # confirmation on held-out splits (None: not run); ``store.lifecycle`` decides both.
     kept: bool | None = None
     confirm_win_rate: float | None = None
-    confirmation: str | None = None
+    confirmation: Confirmation | None = None
     # A published component it behaves like ("same as Mish", "close to SiLU"), with the citation
     # (graph/literature.py, the task's catalogue).
     known: str | None = None
@@ -161,12 +188,6 @@ class HypothesisRow(BaseModel):
         return self.screen_win_rate
 
     @property
-    def discovery(self) -> bool:
-        """Kept at selection and confirmed on held-out splits, and not a published component
-        (the same or close to one): the only results called so."""
-        return bool(self.kept) and self.confirmation == "confirmed" and self.known is None
-
-    @property
     def flagged(self) -> bool:
         """An OK result the harness flagged (a bigger model, say): not a win."""
-        return self.outcome == Fate.OK and bool(self.flags)
+        return self.outcome == Outcome.OK and bool(self.flags)

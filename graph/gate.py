@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from langgraph.types import interrupt
 
-from core.records import Fate, HypothesisRow, Stage
+from core.records import HypothesisRow, Stage
 from graph.state import CampaignState
+from store import lifecycle
 
 if TYPE_CHECKING:
     from graph.deps import Deps
@@ -46,8 +47,7 @@ def cleared(deps: Deps, row: HypothesisRow, wait: bool = False) -> bool:
         return True
     decision, note, who = said
     if decision == "veto":
-        update = {"stage": Stage.VETOED, "outcome": Fate.VETOED, "reason": f"vetoed by {who}"}
+        deps.ledger.apply(lifecycle.vetoed(row, who))
     else:
-        update = {"stage": Stage.NEEDS_REPAIR, "reason": f"{who} asked for a revision: {note}"}
-    deps.ledger.save(row.model_copy(update=update))
+        deps.ledger.apply(lifecycle.needs_repair(row, f"{who} asked for a revision: {note}"))
     return False

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agents import proposer
-from core.records import Fate, HypothesisRow, Stage
+from core.records import HypothesisRow, NeverRan, Outcome, Stage
 from evaluators.reward import FLAGGED
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def remember(deps: Deps, rows: list[HypothesisRow]) -> None:
         return
     for row in rows:
         path = deps.code_path(row.id)
-        if row.outcome in (None, Fate.DUPLICATE, Fate.VETOED) or not path.exists():
+        if row.outcome in (None, NeverRan.DUPLICATE, NeverRan.VETOED) or not path.exists():
             continue
         code = path.read_text()
         report = deps.ledger.result(deps.evaluator.experiment_key(code, "one-pass"))
@@ -91,7 +91,7 @@ def best_archived(deps: Deps, exclude: set[str], k: int = 5) -> list[tuple[str, 
     found = [
         (e.idea, float(e.win_rate))
         for e in deps.archive.measured(deps.task)
-        if e.outcome == Fate.OK and e.win_rate is not None and e.idea not in exclude
+        if e.outcome == Outcome.OK and e.win_rate is not None and e.idea not in exclude
     ]
     return sorted(found, key=lambda f: f[1], reverse=True)[:k]
 
@@ -136,12 +136,14 @@ def for_proposer(deps: Deps) -> dict:
     known = [
         (r.idea, r.selection_win_rate or 0.0)
         for r in scored
-        if r.outcome == Fate.OK and not r.flagged
+        if r.outcome == Outcome.OK and not r.flagged
     ]
     known += best_archived(deps, exclude={r.idea for r in scored})
     known.sort(key=lambda k: k[1], reverse=True)
     best = [proposer.KnownResult(idea=idea, win_rate=wr) for idea, wr in known[:5]]
-    failed = [r for r in rows if r.outcome not in (None, Fate.OK, Fate.PRUNED) or r.flagged][-5:]
+    failed = [r for r in rows if r.outcome not in (None, Outcome.OK, NeverRan.PRUNED) or r.flagged][
+        -5:
+    ]
     failures = [f"{r.idea}: {r.outcome} ({(r.reason or '; '.join(r.flags))[:120]})" for r in failed]
     judged = [r for r in scored if r.p_win is not None][-3:]
     predictions = [

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import pairwise
-from typing import Any
 
-from agents import analyst
-from core.records import EvalReport, HypothesisRow, Outcome, Stage
+from core.records import EvalReport, HypothesisRow, Stage
 from graph import experiments, gate, literature
 from graph.deps import Deps
 from graph.experiments import Experiment
 from graph.state import CampaignState
-
-# Sandbox outcomes the coder can fix from the error message (not timeouts, memory or disk).
-REPAIRABLE = (Outcome.INVALID, Outcome.HYP_ERROR, Outcome.NONFINITE)
+from store import lifecycle
 
 
 def screen(state: CampaignState, deps: Deps) -> dict:
@@ -30,24 +26,7 @@ def screen(state: CampaignState, deps: Deps) -> dict:
     budget = deps.settings.ladder[0]
 
     def record(exp: Experiment, report: EvalReport) -> None:
-        row = exp.row
-        if report.status is Outcome.OK:
-            stage = Stage.SCREENED
-        elif report.status in REPAIRABLE and row.repairs < deps.settings.repairs:
-            stage = Stage.NEEDS_REPAIR
-        else:
-            stage = Stage.FAILED
-        row = row.model_copy(
-            update={
-                "stage": stage,
-                "outcome": report.status.value,
-                "reason": report.reason or None,
-                "flags": list(report.flags),
-                "screen_win_rate": report.win_rate,
-                "rungs": {budget: report.win_rate} if report.win_rate is not None else {},
-            }
-        )
-        deps.ledger.save(row)
+        row = deps.ledger.apply(lifecycle.screened(exp.row, report, budget, deps.settings.repairs))
         # Now that training says where the pre-activations went: a published function marked
         # only where they never go is that function (known), before promotion or any claim.
         literature.remark(deps, row)
@@ -78,20 +57,7 @@ def _promotable(deps: Deps, row: HypothesisRow) -> bool:
 
 def _rung_recorder(deps: Deps, rung: str, last: bool) -> Callable[[Experiment, EvalReport], None]:
     def record(exp: Experiment, report: EvalReport) -> None:
-        rungs = dict(exp.row.rungs)
-        if report.win_rate is not None:
-            rungs[rung] = report.win_rate
-        update: dict[str, Any] = {
-            "stage": Stage.EVALUATED,
-            "outcome": report.status.value,
-            "reason": report.reason or None,
-            "flags": list(report.flags),
-            "rungs": rungs,
-        }
-        if last:
-            update["full_win_rate"] = report.win_rate
-        row = exp.row.model_copy(update=update)
-        deps.ledger.save(row)
+        row = deps.ledger.apply(lifecycle.evaluated(exp.row, report, rung, last))
         literature.remark(deps, row)  # this rung's training may have gone elsewhere
 
     return record
@@ -123,15 +89,13 @@ def confirm(state: CampaignState, deps: Deps) -> dict:
     m = tried(deps)  # every row of the round is measured by now: one count serves them all
     queue: list[HypothesisRow] = []
     for row in deps.rows(state["batch"]):
-        if row.stage not in (Stage.SCREENED, Stage.EVALUATED) or row.confirmation is not None:
+        if row.stage not in lifecycle.MEASURED or row.confirmation is not None:
             continue
         report = selection_report(deps, row)
         if report is None:
             continue
         if row.kept is None:
-            keep, _ = analyst.keeps(report, m)
-            row = row.model_copy(update={"kept": keep})
-            deps.ledger.save(row)
+            row = deps.ledger.apply(lifecycle.kept(row, report, m))
         if row.kept and confirmer is not None and deps.settings.confirm and _promotable(deps, row):
             queue.append(row)
     # The k of each confirmation's correction is fixed by the order of the rows, not by which
@@ -140,13 +104,8 @@ def confirm(state: CampaignState, deps: Deps) -> dict:
     k = {row.id: before + i + 1 for i, row in enumerate(queue)}
 
     def record(exp: Experiment, held: EvalReport) -> None:
-        verdict = analyst.confirms(held, k[exp.row.id])
-        deps.ledger.save(
-            exp.row.model_copy(update={"confirm_win_rate": held.win_rate, "confirmation": verdict})
-        )
-        detail = {"id": exp.row.id, "verdict": verdict, "win_rate": held.win_rate}
-        deps.ledger.log(deps.campaign, "analyst", "confirmation", detail)
-        deps.notify("analyst", f"{exp.row.id} {verdict} on held-out splits")
+        row = deps.ledger.apply(lifecycle.confirmed(exp.row, held, k[exp.row.id]))
+        deps.notify("analyst", f"{row.id} {row.confirmation} on held-out splits")
 
     held_out = [Experiment(r, deps.settings.ladder[-1], confirmer) for r in queue]
     experiments.run(deps, held_out, record)

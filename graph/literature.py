@@ -8,7 +8,7 @@ in ``HOME/catalogue/<task>.json`` under each entry's experiment key, which names
 version and splits. What a campaign does with a known component is ``[campaign] allow_known``:
 "once" (default) screens it as a reference point but promotes it no further and never confirms
 it; "yes" treats it like any other; "never" does not run it. A component the catalogue names is
-never a discovery (``HypothesisRow.discovery``).
+never a discovery (``store.lifecycle.discovery``).
 
 The mark is first decided on the probe (the whole window of the fingerprint), before the
 critic; once a result of the hypothesis exists it is decided again where its training sent the

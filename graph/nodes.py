@@ -13,13 +13,14 @@ from langgraph.types import interrupt
 
 from agents import analyst, coder, critic, proposer
 from agents.literature import literature_rounds
-from core.records import Fate, HypothesisRow, Stage
+from core.records import HypothesisRow, Mode, Stage
 from core.settings import CampaignSettings
 from graph import knowledge, literature, routing, selection
 from graph.deps import Deps
 from graph.ladder import selection_report, tried
 from graph.pool import fan_out
 from graph.state import CampaignState
+from store import lifecycle
 
 
 def context(state: CampaignState, deps: Deps) -> dict:
@@ -48,7 +49,7 @@ def context(state: CampaignState, deps: Deps) -> dict:
     return {"stop": stop}
 
 
-def _mode(settings: CampaignSettings, index: int, explore: bool = False) -> str:
+def _mode(settings: CampaignSettings, index: int, explore: bool = False) -> Mode:
     if explore:
         return "novel"  # the reward model collapsed last round
     if settings.mode != "mixed":
@@ -63,7 +64,7 @@ def propose(state: CampaignState, deps: Deps) -> dict:
     made = len(deps.ledger.hypotheses(deps.campaign))
     batch = list(state["batch"])
     room = deps.settings.proposals - made + len(batch)
-    todo: list[tuple[str, str]] = []
+    todo: list[tuple[str, Mode]] = []
     for i in range(min(deps.settings.batch, room)):
         hid = f"r{rnd}-{i}"
         if hid not in batch:
@@ -77,7 +78,7 @@ def propose(state: CampaignState, deps: Deps) -> dict:
             continue
         todo.append((hid, mode))
 
-    def start(item: tuple[str, str], slot: int) -> Callable[[], Any]:
+    def start(item: tuple[str, Mode], slot: int) -> Callable[[], Any]:
         hid, mode = item
         deps.notify("proposer", f"proposing {hid} ({mode})")
         asked: dict[str, Any] = dict(
@@ -90,27 +91,20 @@ def propose(state: CampaignState, deps: Deps) -> dict:
         )
         return lambda: proposer.propose(deps.models["proposer"], **asked)
 
-    def done(item: tuple[str, str], answer: Any) -> None:
+    def done(item: tuple[str, Mode], answer: Any) -> None:
         hid, mode = item
         deps.spend(answer.tokens)
         if answer.value is None:
             row = HypothesisRow(
-                campaign=deps.campaign,
-                id=hid,
-                round=rnd,
-                mode=mode,
-                idea="(unparseable reply)",
-                stage=Stage.INVALID,
-                outcome=Fate.INVALID,
-                reason="; ".join(answer.errors)[-300:],
+                campaign=deps.campaign, id=hid, round=rnd, mode=mode, idea="(unparseable reply)"
             )
             deps.ledger.log(deps.campaign, "proposer", "malformed", answer.text[-500:])
-        else:
-            row = HypothesisRow(
-                campaign=deps.campaign, id=hid, round=rnd, mode=mode, idea=answer.value.idea
-            )
-            row = deps.write_code(row, answer.value.code)
-        deps.ledger.save(row)
+            deps.ledger.apply(lifecycle.invalid(row, "; ".join(answer.errors)[-300:]))
+            return
+        row = HypothesisRow(
+            campaign=deps.campaign, id=hid, round=rnd, mode=mode, idea=answer.value.idea
+        )
+        deps.ledger.save(deps.write_code(row, answer.value.code))
 
     left = fan_out(todo, start, done, deps.llm_concurrency, admit=deps.llm_open)
     if left:
@@ -120,7 +114,7 @@ def propose(state: CampaignState, deps: Deps) -> dict:
     return {"batch": batch}
 
 
-def _searched(deps: Deps, hid: str, rnd: int, mode: str) -> HypothesisRow:
+def _searched(deps: Deps, hid: str, rnd: int, mode: Mode) -> HypothesisRow:
     """A proposal of the built-in search generator: no LLM, no critic (it always runs)."""
     from evaluators import registry
 
@@ -148,18 +142,7 @@ def critique(state: CampaignState, deps: Deps) -> dict:
         if row.stage != Stage.PROPOSED:
             continue
         if row.code_sha in earlier:
-            original = earlier[row.code_sha]
-            deps.ledger.save(
-                row.model_copy(
-                    update={
-                        "verdict": "reject",
-                        "stage": Stage.DUPLICATE,
-                        "outcome": Fate.DUPLICATE,
-                        "duplicate_of": f"{deps.campaign}/{original}",
-                        "reason": f"same code as {original}",
-                    }
-                )
-            )
+            deps.ledger.apply(lifecycle.same_code(row, f"{deps.campaign}/{earlier[row.code_sha]}"))
             continue
         if row.verdict is None:  # not judged before (a repair) and needs a judge (not search)
             todo.append(row)
@@ -248,13 +231,7 @@ def _judged(deps: Deps, row: HypothesisRow, verdict: Any) -> None:
             f"{deps.settings.allow_known}); the critic would reject it: {verdict.reasons}"
         )
         verdict = critic.Verdict(decision="run", reasons=reasons[:300], p_win=verdict.p_win)
-    update: dict[str, Any] = {"verdict": verdict.decision, "p_win": verdict.p_win}
-    if verdict.decision == "reject":
-        update.update(stage=Stage.REJECTED, outcome=Fate.REJECTED, reason=verdict.reasons[:300])
-    elif verdict.decision == "revise":
-        update.update(stage=Stage.NEEDS_REPAIR, reason=verdict.reasons[:300])
-    deps.ledger.log(deps.campaign, "critic", "verdict", {"id": row.id, **verdict.model_dump()})
-    deps.ledger.save(row.model_copy(update=update))
+    deps.ledger.apply(lifecycle.judged(row, verdict.decision, verdict.reasons, verdict.p_win))
 
 
 def code(state: CampaignState, deps: Deps) -> dict:
@@ -265,9 +242,7 @@ def code(state: CampaignState, deps: Deps) -> dict:
         if row.stage != Stage.NEEDS_REPAIR:
             continue
         if "coder" not in deps.models:  # no LLM in this campaign (the search generator)
-            deps.ledger.save(
-                row.model_copy(update={"stage": Stage.FAILED, "outcome": row.outcome or "invalid"})
-            )
+            deps.ledger.apply(lifecycle.failed(row))
             continue
         todo.append(row)
 
@@ -287,18 +262,14 @@ def code(state: CampaignState, deps: Deps) -> dict:
 
     def done(row: HypothesisRow, answer: Any) -> None:
         deps.spend(answer.tokens)
-        row = row.model_copy(update={"repairs": row.repairs + 1, "stage": Stage.PROPOSED})
+        row = lifecycle.repaired(row).row
         if answer.value is not None:
             row = deps.write_code(row, answer.value)
         deps.ledger.save(row)
 
     for row in fan_out(todo, start, done, deps.llm_concurrency, admit=deps.llm_open):
-        update = {
-            "stage": Stage.FAILED,
-            "outcome": row.outcome or "invalid",
-            "reason": f"token budget spent before the repair of: {row.reason}"[:300],
-        }
-        deps.ledger.save(row.model_copy(update=update))
+        why = f"token budget spent before the repair of: {row.reason}"
+        deps.ledger.apply(lifecycle.failed(row, why))
     return {}
 
 
@@ -308,11 +279,7 @@ def validate(state: CampaignState, deps: Deps) -> dict:
         if row.stage != Stage.PROPOSED or row.verdict not in ("run", "revise"):
             continue
         problem = deps.evaluator.static_problem(deps.code_path(row.id).read_text())
-        passed = {"stage": Stage.CODED, "reason": None}
-        update = routing.after_check(
-            problem, row.repairs, deps.settings.repairs, passed, failed="invalid"
-        )
-        deps.ledger.save(row.model_copy(update=update))
+        deps.ledger.apply(lifecycle.validated(row, problem, deps.settings.repairs))
     return {}
 
 
@@ -325,10 +292,10 @@ def analyze(state: CampaignState, deps: Deps) -> dict:
     m = tried(deps)
     for row in deps.rows(state["batch"]):
         report = selection_report(deps, row)
-        finding = analyst.decide(row.id, row.idea, report, m, row) if report else None
+        finding = lifecycle.finding(row.id, row.idea, report, m, row) if report else None
         if finding is not None:
             findings.append(finding)
-    text = [f"# Round {state['round']}", "", analyst.table(findings), "", analyst.KEEP_RULE, ""]
+    text = [f"# Round {state['round']}", "", analyst.table(findings), "", lifecycle.KEEP_RULE, ""]
     if findings and "analyst" in deps.models and deps.llm_open():
         deps.notify("analyst", f"summarising round {state['round']}")
         answer = analyst.summarise(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from core.records import Fate, HypothesisRow, Stage
+from core.records import HypothesisRow, Stage
 
 
 def after_context(stop: str) -> Literal["propose", "__end__"]:
@@ -32,18 +32,6 @@ def after_probe(rows: list[HypothesisRow]) -> Literal["code", "select"]:
 
 def after_screen(rows: list[HypothesisRow]) -> Literal["code", "evaluate"]:
     return "code" if repairs_waiting(rows) else "evaluate"
-
-
-def after_check(
-    problem: str | None, repairs: int, max_repairs: int, passed: dict, failed: str
-) -> dict:
-    """The ledger update after a check of a hypothesis's code: ``passed`` when there is no
-    problem, back to the coder while repairs are left, else stage ``failed`` for good."""
-    if problem is None:
-        return passed
-    if repairs < max_repairs:
-        return {"stage": Stage.NEEDS_REPAIR, "reason": problem}
-    return {"stage": failed, "outcome": Fate.INVALID, "reason": problem}
 
 
 def budget_stop(

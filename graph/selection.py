@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.records import Fate, HypothesisRow, Stage
-from graph import knowledge, literature, routing
+from core.records import HypothesisRow, Stage
+from graph import knowledge, literature
 from graph.experiments import worker_name
 from graph.pool import fan_out
 from graph.state import CampaignState
+from store import lifecycle
+from store.lifecycle import Change
 
 if TYPE_CHECKING:
     from graph.deps import Deps, Probes
@@ -35,16 +37,10 @@ def probe(state: CampaignState, deps: Deps) -> dict:
     for row in todo:
         found = deps.ledger.probe(deps.campaign, row.id, row.code_sha or "")
         problem, fp = found or (None, None)
-        update = routing.after_check(
-            problem,
-            row.repairs,
-            deps.settings.repairs,
-            {"stage": Stage.PROBED},
-            failed=Stage.FAILED,
-        )
-        if update.get("stage") == Stage.PROBED:
-            update.update(literature.mark(deps, row, fp, known))
-        deps.ledger.save(row.model_copy(update=update))
+        row = lifecycle.probed(row, problem, deps.settings.repairs).row
+        if row.stage == Stage.PROBED:
+            row = row.model_copy(update=literature.mark(deps, row, fp, known))
+        deps.ledger.save(row)
     return {}
 
 
@@ -134,25 +130,26 @@ def open_slots(rows: list[HypothesisRow], k: int) -> int:
     return max(1, k - sum(r.stage in CHOSEN for r in rows))
 
 
-def ranked_update(
-    i: int, chosen: list[int], mean: np.ndarray, std: np.ndarray, model_used: bool, k: int
-) -> dict[str, Any]:
-    """The ledger update of candidate ``i`` after ranking: selected, or pruned with the reason
-    (its prediction, or that there is no reward model yet)."""
+def ranked(
+    row: HypothesisRow,
+    i: int,
+    chosen: list[int],
+    mean: np.ndarray,
+    std: np.ndarray,
+    model_used: bool,
+    k: int,
+) -> Change:
+    """Candidate ``row`` (the ``i``-th) after ranking: selected, or pruned with the reason (its
+    prediction, or that there is no reward model yet)."""
     predicted = float(mean[i]) if model_used else None
     if i in chosen:
-        return {"stage": Stage.SELECTED, "predicted": predicted}
+        return lifecycle.selected(row, predicted)
     why = (
         f"predicted win rate {mean[i]:.2f} ± {std[i]:.2f}"
         if model_used
         else "no reward model yet (too few measured hypotheses)"
     )
-    return {
-        "stage": Stage.PRUNED,
-        "outcome": Fate.PRUNED,
-        "predicted": predicted,
-        "reason": f"pruned: {why}, not in the diverse top {k}",
-    }
+    return lifecycle.pruned(row, f"pruned: {why}, not in the diverse top {k}", predicted)
 
 
 def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: Known) -> Any:
@@ -188,23 +185,11 @@ def select(state: CampaignState, deps: Deps) -> dict:
         twin = _twin(deps, row, fp, earlier) if fp is not None else None
         if twin is not None:
             pointer, win = twin
-            deps.ledger.save(
-                row.model_copy(
-                    update={
-                        "stage": Stage.DUPLICATE,
-                        "outcome": Fate.DUPLICATE,
-                        "duplicate_of": pointer,
-                        "screen_win_rate": win,
-                        "reason": f"behaves exactly like {pointer}: its result is reused",
-                    }
-                )
-            )
-            deps.ledger.log(deps.campaign, "archive", "duplicate", {"id": row.id, "of": pointer})
+            deps.ledger.apply(lifecycle.duplicate(row, pointer, win))
             continue
         if literature.published(row) and deps.settings.allow_known == "never":
             reason = f"{row.known}, a published component (allow_known = never): not run"
-            update = {"stage": Stage.PRUNED, "outcome": Fate.PRUNED, "reason": reason}
-            deps.ledger.save(row.model_copy(update=update))
+            deps.ledger.apply(lifecycle.pruned(row, reason))
             continue
         earlier.append((row, fp))
         candidates.append((row, fp))
@@ -219,8 +204,7 @@ def select(state: CampaignState, deps: Deps) -> dict:
     k = deps.settings.screen_top_k
     chosen = choose(mean, std, vectors, open_slots(rows, k), bonus=deps.settings.exploration)
     for i, (row, _) in enumerate(candidates):
-        update = ranked_update(i, chosen, mean, std, model_used, k)
-        deps.ledger.save(row.model_copy(update=update))
+        deps.ledger.apply(ranked(row, i, chosen, mean, std, model_used, k))
     kept = ", ".join(candidates[i][0].id for i in chosen)
     how = "by the reward model" if model_used else "for diversity (no reward model yet)"
     deps.notify("reward", f"kept {kept} of {len(candidates)} {how}")

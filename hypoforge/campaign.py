@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from core.errors import ConfigError
 from core.settings import CampaignSettings
 from store.ledger import Ledger
+from store.lifecycle import discovery
 
 ROLES = ("proposer", "critic", "coder", "analyst")
 
@@ -202,7 +203,7 @@ def confirmation_summary(rows: list[Any]) -> dict:
     held = [r for r in rows if r.confirm_win_rate is not None and r.selection_win_rate is not None]
     return {
         "kept": sum(bool(r.kept) for r in rows),
-        "confirmed": [r.id for r in rows if r.discovery],
+        "confirmed": [r.id for r in rows if discovery(r)],
         "regression": regression(
             [r.selection_win_rate for r in held], [r.confirm_win_rate for r in held]
         ),

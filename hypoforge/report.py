@@ -23,11 +23,13 @@ from typing import Any
 import numpy as np
 
 from core.errors import ConfigError
-from core.records import EvalReport, HypothesisRow
+from core.grounding import numbers_in
+from core.records import Confirmation, EvalReport, HypothesisRow
 from core.text import clean
 from evaluators.contract import ReportHooks, hooks_for, metric_of
 from hypoforge import campaign
 from store.ledger import Ledger
+from store.lifecycle import KEEP_RULE, discovery
 
 LEADERS = 4
 COMMENTARY = "Analyst's commentary (model-written; the table above is measured):"
@@ -60,7 +62,7 @@ def _plot_confirmation(out: Path, rows: list[HypothesisRow]) -> bool:
     ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":")
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     for r in held:
-        ok = r.confirmation == "confirmed"
+        ok = r.confirmation == Confirmation.CONFIRMED
         xy = (r.selection_win_rate or 0.0, r.confirm_win_rate or 0.0)
         ax.plot(*xy, "o" if ok else "x", color="C0")
         ax.annotate(r.id, xy, fontsize=7)
@@ -95,10 +97,8 @@ def published_lines(rows: list[HypothesisRow]) -> list[str]:
 def _confirmation(rows: list[HypothesisRow]) -> list[str]:
     """Discoveries (confirmed only), every confirmation run beside its selection figure, and the
     campaign's regression from selection to held-out figures."""
-    from agents.analyst import KEEP_RULE
-
     summary = campaign.confirmation_summary(rows)
-    found = [r for r in rows if r.discovery]
+    found = [r for r in rows if discovery(r)]
     lines = ["## Discoveries", ""]
     if found:
         lines += [
@@ -286,7 +286,7 @@ def commentary_problem(findings: str) -> str | None:
     measured table, the keep rule, then the commentary) is left out of the report, or None: more
     than half of its numbers and hypothesis ids (``agents.analyst.unsupported``) are not in the
     table."""
-    from agents.analyst import HYPOTHESIS_ID, NUMBER, unsupported
+    from agents.analyst import HYPOTHESIS_ID, unsupported
 
     lines = findings.splitlines()
     if COMMENTARY not in lines:
@@ -295,7 +295,7 @@ def commentary_problem(findings: str) -> str | None:
     table = "\n".join(line for line in lines[:at] if line.startswith("|"))
     text = "\n".join(line for line in lines[at + 1 :] if not line.startswith(FLAGGED))
     # Counted as ``unsupported`` counts: distinct numbers of two characters or more, distinct ids.
-    numbers = {n for n in NUMBER.findall(text) if len(n) > 1}
+    numbers = {n for n in numbers_in(text) if len(n) > 1}
     total = len(numbers) + len(set(HYPOTHESIS_ID.findall(text)))
     bad = len(unsupported(text, table))
     if total == 0 or 2 * bad <= total:

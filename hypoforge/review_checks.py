@@ -4,7 +4,7 @@
   (``core.grounding``; ``campaign_figures`` gathers them); blocking.
 - ``claims``: a hypothesis the paper says improves on the baselines (improves, outperforms,
   beats...; not when a negation comes first in its clause) has a recorded CI whose lower bound
-  is above 0.5, was confirmed on held-out splits (``HypothesisRow.discovery``), and the text
+  is above 0.5, was confirmed on held-out splits (``store.lifecycle.discovery``), and the text
   states an interval; blocking when the paper claims a discovery the ledger does not hold, or
   names a hypothesis the ledger lacks.
 - ``flags``: a result the harness flagged (over the parameter budget, say) that the paper names
@@ -32,6 +32,7 @@ from core.records import EvalReport, HypothesisRow, Outcome
 from hypoforge import campaign
 from hypoforge.claims import CLAIM, NEW, asserts
 from store.ledger import Ledger
+from store.lifecycle import discovery
 
 MAX_TEXT = 1_000_000  # characters of a paper's text that are checked
 MAX_ITEMS = 20  # of a check's list
@@ -111,7 +112,7 @@ def campaign_figures(folder: Path) -> Figures:
         len(rows),
         sum(r.screen_win_rate is not None for r in rows),
         sum(bool(r.kept) for r in rows),
-        sum(r.discovery for r in rows),
+        sum(discovery(r) for r in rows),
         1 + max((r.round for r in rows), default=-1),
         len(records.results),
         records.tokens,
@@ -282,7 +283,7 @@ def _claims(places: dict[str, list[tuple[str, str]]], records: _Records) -> Chec
             problems.append("the text states no confidence interval")
         if problems:
             items.append(f"{hid}: {'; '.join(problems)}")
-        blocking |= not row.discovery
+        blocking |= not discovery(row)
     return _check(
         "claims",
         items,
@@ -301,7 +302,7 @@ def _claim_problems(row: HypothesisRow, report: EvalReport | None) -> list[str]:
         out.append("no confidence interval recorded")
     elif ci[0] <= 0.5:
         out.append(f"CI [{ci[0]:.3f}, {ci[1]:.3f}] does not clear 0.5")
-    if not row.discovery:
+    if not discovery(row):
         why = f"it is {row.known}" if row.known else (row.confirmation or "never run")
         out.append(f"not a discovery: held-out confirmation {why}")
     return out

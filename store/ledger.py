@@ -14,7 +14,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from core.records import EvalReport, HypothesisRow
+from core.records import EvalReport, HypothesisRow, Stage
+from store.lifecycle import Change, check_move
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -148,8 +149,14 @@ class Ledger:
     # -- hypotheses ----------------------------------------------------------------------------
     def save(self, row: HypothesisRow) -> None:
         """Write ``row``, validated again: rows are updated with ``model_copy``, which does not
-        validate, so a stage or outcome outside the closed sets is refused here."""
+        validate, so a stage or outcome outside the closed sets is refused here, and so is a
+        stage that may not follow the stored one (``store.lifecycle``: ``LifecycleError``)."""
+        stored = self.db.execute(
+            "SELECT stage FROM hypotheses WHERE campaign = ? AND id = ?", (row.campaign, row.id)
+        ).fetchone()
         data = HypothesisRow.model_validate(dict(row)).model_dump(mode="json")
+        if stored is not None:
+            check_move(row.id, Stage(stored[0]), Stage(data["stage"]))
         for key, value in data.items():  # text SQLite can store (no lone surrogates)
             if isinstance(value, str):
                 data[key] = value.encode("utf-8", "replace").decode("utf-8")
@@ -161,6 +168,14 @@ class Ledger:
             f"INSERT OR REPLACE INTO hypotheses ({cols}, updated) VALUES ({marks}, ?)",
             (*data.values(), time.time()),
         )
+
+    def apply(self, change: Change) -> HypothesisRow:
+        """Save the row a lifecycle transition decided and log its event; the row, saved."""
+        self.save(change.row)
+        if change.event is not None:
+            event = change.event
+            self.log(change.row.campaign, event.who, event.kind, event.detail)
+        return change.row
 
     def hypothesis(self, campaign: str, hid: str) -> HypothesisRow | None:
         rows = self._hyps("campaign = ? AND id = ?", (campaign, hid))

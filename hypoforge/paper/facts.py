@@ -22,6 +22,7 @@ from hypoforge import campaign
 from hypoforge.paper.bib import Source, from_catalogue, from_searches
 from hypoforge.report import _best_report, task_plugin
 from store.ledger import Ledger
+from store.lifecycle import discovery
 
 LEADERS = 4
 
@@ -67,7 +68,7 @@ class Facts:
 
     @property
     def discoveries(self) -> list[HypothesisRow]:
-        return [r for r in self.rows if r.discovery]
+        return [r for r in self.rows if discovery(r)]
 
     @property
     def datasets(self) -> list[str]:

@@ -24,6 +24,7 @@ from hypoforge.claims import CLAIM, NEW, asserts
 from hypoforge.paper import render
 from hypoforge.paper.facts import Facts, number
 from hypoforge.paper.latex import _PIECE, ascii_text, plain
+from store.lifecycle import discovery
 
 PURPOSE = {
     "abstract": (
@@ -190,7 +191,7 @@ def _claims(sentence: str, facts: Facts, named: list[str]) -> list[str]:
             continue
         if row.known and asserts(NEW, sentence):
             why.append(f"{hid} is a published component ({row.known}), never new")
-        elif claimed and not row.discovery:
+        elif claimed and not discovery(row):
             why.append(f"claims for {hid} what the ledger does not hold (no confirmed discovery)")
     if not named and claimed:
         why.append("claims a result without naming the hypothesis")

@@ -21,6 +21,7 @@ from evaluators.kit import datasets
 from evaluators.registry import get
 from graph import literature
 from store.ledger import Ledger
+from store.lifecycle import discovery
 from tests.integration.conftest import own_containers
 
 HEAD = "import torch\nimport torch.nn.functional as F\n\ndef activation(x):\n    return "
@@ -95,7 +96,7 @@ def test_a_gelu_marked_where_training_never_goes_is_called_gelu(small, docker_sa
     assert rows["gelu"].known == "same as GELU" and rows["marked"].known == "same as GELU"
     assert "arXiv:1606.08415" in (rows["marked"].citation or "")
     saved = deps.ledger.hypothesis("c", "marked")
-    assert saved is not None and saved.known == "same as GELU" and not saved.discovery
+    assert saved is not None and saved.known == "same as GELU" and not discovery(saved)
     assert rows["new"].known is None
     # A duplicate of plain GELU where GELU's training went, not on the whole window.
     fa, fb = probes["gelu"].fingerprint, probes["marked"].fingerprint

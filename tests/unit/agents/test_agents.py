@@ -6,7 +6,6 @@ from agents.critic import parse_verdict
 from agents.llm import ParseError, ask
 from agents.parsing import extract_code, extract_idea, extract_json
 from agents.prompting import render
-from core.records import EvalReport, Outcome
 
 
 def test_code_in_prose_and_fences_is_found_and_imports_added():
@@ -66,31 +65,9 @@ def test_prompts_render_strictly(tmp_path):
     assert render("coder", tmp_path, idea="z", code="", error="") == "custom z\n"
 
 
-def test_analyst_keeps_only_results_above_the_noise_floor():
-    def rep(wr, lo, hi):
-        return EvalReport(
-            task="t",
-            budget="full",
-            status=Outcome.OK,
-            win_rate=wr,
-            win_rate_ci=(lo, hi),
-            harness_version="h",
-            code_sha="c",
-            wall_seconds=1,
-        )
-
-    assert analyst.decide("h1", "i", rep(0.7, 0.55, 0.8)).keep
-    assert not analyst.decide("h2", "i", rep(0.6, 0.45, 0.7)).keep
-    failed = EvalReport(
-        task="t",
-        budget="full",
-        status=Outcome.TIMEOUT,
-        harness_version="h",
-        code_sha="c",
-        wall_seconds=1,
-    )
-    assert analyst.decide("h3", "i", failed) is None
-    table = analyst.table([analyst.decide("h1", "i", rep(0.7, 0.55, 0.8))])
+def test_analyst_flags_numbers_and_ids_its_table_does_not_hold():
+    found = analyst.Finding(hypothesis="h1", idea="i", win_rate=0.7, ci=(0.55, 0.8), keep=True)
+    table = analyst.table([found])
     assert analyst.unsupported_numbers("win rate 0.70, CI 0.55-0.80, best 0.93", table) == ["0.93"]
     said = "h1 and r2-0 won 0.70; abc/r1-3 lost; r0-0, r10-2 and camp/r0-0 are not in it"
     table += "\n| r0-0 | x | screened | ok | 0.50 | - | |\n| camp/r0-0 | y | ok | 0.40 |"

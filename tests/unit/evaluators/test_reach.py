@@ -293,7 +293,9 @@ def test_a_campaign_calls_it_gelu_once_screening_shows_where_training_went(tmp_p
     marked, new = rows["a smooth gate"], rows["a wave gate"]
     assert marked.known == "same as GELU" and CITED["GELU"] in (marked.citation or "")
     assert set(marked.rungs) == {"one-pass"} and "short" in new.rungs  # a reference point
-    assert not marked.model_copy(update={"kept": True, "confirmation": "confirmed"}).discovery
+    from store.lifecycle import discovery
+
+    assert not discovery(marked.model_copy(update={"kept": True, "confirmation": "confirmed"}))
     assert new.known is None and new.citation is None
     events = [e for _, _, e in ledger.events(info.id, "known")]
     assert len(events) == 1 and marked.id in events[0] and "1606.08415" in events[0]

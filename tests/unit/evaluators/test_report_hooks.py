@@ -28,6 +28,7 @@ from evaluators.grokking.harness import CHECKPOINTS, GrokkingEvaluator, curve
 from evaluators.kit.secrets import PUBLIC, installation_secret
 from hypoforge import campaign
 from hypoforge.report import commentary_problem, write_report
+from store import lifecycle
 from store.ledger import Ledger
 from tests.fakes import write_probe
 
@@ -270,7 +271,7 @@ TABLE = analyst.table(
 
 def findings_file(commentary: str) -> str:
     """A findings file as ``graph.nodes.analyze`` writes it."""
-    text = ["# Round 0", "", TABLE, "", analyst.KEEP_RULE, ""]
+    text = ["# Round 0", "", TABLE, "", lifecycle.KEEP_RULE, ""]
     text += [
         "Analyst's commentary (model-written; the table above is measured):",
         "",
@@ -294,7 +295,7 @@ def test_commentary_mostly_invented_is_left_out(tmp_path):
     folder = fill(tmp_path, "preprocess", [result("preprocess", 0.6)], findings_file(INVENTED))
     text = write_report(folder).read_text()
     section = text[text.index("## Findings: round-0") :]
-    assert TABLE in section and analyst.KEEP_RULE in section
+    assert TABLE in section and lifecycle.KEEP_RULE in section
     assert "(3 of 4)" in section
     assert "0.81" not in section and "r0-7" not in section and "beating" not in section
     assert "Analyst's commentary (model-written" not in section

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from agents import analyst
-from core.records import EvalReport, Outcome
+from core.records import Confirmation, EvalReport, Outcome
 from core.settings import CampaignSettings
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.stats import lower_bound
 from hypoforge import campaign
 from hypoforge.report import write_report
 from store.ledger import Ledger
+from store.lifecycle import confirms, discovery, finding, keeps
 from tests.fakes import CONFIRM_SPLITS, SMALL_SPLITS, FakeSandbox, half_right, one_hot, perfect
 
 SELECTION = {s.name for s in SMALL_SPLITS}
@@ -54,7 +55,7 @@ def candidate_splits(sandbox):
 def test_kept_hypothesis_is_confirmed_on_splits_selection_never_saw(tmp_path):
     folder, info, ledger, sandbox = run(tmp_path, perfect)
     (row,) = ledger.hypotheses(info.id)
-    assert row.kept is True and row.confirmation == "confirmed" and row.discovery
+    assert row.kept is True and row.confirmation == "confirmed" and discovery(row)
     assert set(row.rungs) == {"one-pass", "short", "full"} and row.confirm_win_rate == 1.0
     reports = [rep for _, _, rep in ledger.results(info.id)]
     selection = [r for r in reports if r.split_set == "selection"]
@@ -78,7 +79,7 @@ def test_win_at_selection_and_loss_at_confirmation_is_not_confirmed(tmp_path):
     (row,) = ledger.hypotheses(info.id)
     assert row.kept is True and row.selection_win_rate == 1.0
     assert row.confirmation == "not confirmed" and row.confirm_win_rate == 0.0
-    assert not row.discovery
+    assert not discovery(row)
     st = campaign.status(folder)
     assert st["confirmation"]["confirmed"] == [] and st["confirmation"]["regression"]["drop"] == 1.0
     text = write_report(folder).read_text()
@@ -99,7 +100,7 @@ def test_a_hypothesis_not_kept_is_never_confirmed(tmp_path):
 def test_confirmation_can_be_turned_off(tmp_path):
     _, info, ledger, sandbox = run(tmp_path, perfect, confirm=False)
     (row,) = ledger.hypotheses(info.id)
-    assert row.kept is True and row.confirmation is None and not row.discovery
+    assert row.kept is True and row.confirmation is None and not discovery(row)
     assert HELD_OUT not in candidate_splits(sandbox)
 
 
@@ -120,21 +121,21 @@ def report(cells: list[float]) -> EvalReport:
 def test_the_correction_changes_the_keep_decision():
     # 16 of 21 cells won: clearly above 1/2 for one hypothesis, not after trying 200.
     crafted = report([1.0] * 16 + [0.0] * 5)
-    alone, bound_alone = analyst.keeps(crafted, tried=1)
-    many, bound_many = analyst.keeps(crafted, tried=200)
+    alone, bound_alone = keeps(crafted, tried=1)
+    many, bound_many = keeps(crafted, tried=200)
     assert alone and bound_alone is not None and bound_alone > 0.5
     assert not many and bound_many is not None and bound_many <= 0.5
-    finding = analyst.decide("h", "idea", crafted, tried=200)
-    assert finding is not None and not finding.keep and "(m=200)" in analyst.table([finding])
+    found = finding("h", "idea", crafted, tried=200)
+    assert found is not None and not found.keep and "(m=200)" in analyst.table([found])
 
 
 def test_flagged_or_failed_results_are_never_kept_or_confirmed():
     flagged = report([1.0] * 21).model_copy(update={"flags": ("bigger model",)})
-    assert analyst.keeps(flagged, 1) == (False, None)
-    assert analyst.confirms(flagged, 1) == "not confirmed: flagged"
+    assert keeps(flagged, 1) == (False, None)
+    assert confirms(flagged, 1) is Confirmation.FLAGGED
     failed = report([1.0] * 21).model_copy(update={"status": Outcome.TIMEOUT})
-    assert analyst.confirms(failed, 1) == "failed: timeout"
-    assert analyst.confirms(report([1.0] * 21), 5) == "confirmed"
+    assert confirms(failed, 1) is Confirmation.FAILED_TIMEOUT == "failed: timeout"
+    assert confirms(report([1.0] * 21), 5) is Confirmation.CONFIRMED
 
 
 def test_lower_bound_tightens_with_the_level():
@@ -198,13 +199,13 @@ def test_stages_and_outcomes_are_closed_sets(tmp_path):
     import pytest
     from pydantic import ValidationError
 
-    from core.records import Fate, HypothesisRow, Stage
+    from core.records import HypothesisRow, NeverRan, Stage
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     row = HypothesisRow(campaign="c", id="r0-0", round=0, mode="novel", idea="i")
     ledger.save(row.model_copy(update={"stage": "pruned", "outcome": "pruned"}))
     (back,) = ledger.hypotheses("c")
-    assert back.stage is Stage.PRUNED and back.outcome is Fate.PRUNED
+    assert back.stage is Stage.PRUNED and back.outcome is NeverRan.PRUNED
     with pytest.raises(ValidationError):
         ledger.save(row.model_copy(update={"stage": "finished"}))
 

@@ -8,6 +8,7 @@ import json
 
 from hypoforge import campaign
 from store.ledger import Ledger
+from store.lifecycle import discovery
 from tests.fakes import FakeEvaluator, Recording, models, proposal, start
 
 MISH = "x * torch.tanh(torch.log1p(torch.exp(x)))"  # Mish, written another way
@@ -34,7 +35,7 @@ def test_a_rewritten_published_function_is_marked_and_screened_once(tmp_path):
     # Screened, as a reference point, and not promoted: the new one alone goes up the ladder.
     assert mish.screen_win_rate is not None and set(mish.rungs) == {"one-pass"}
     assert "short" in new.rungs
-    assert not mish.discovery and mish.confirmation is None
+    assert not discovery(mish) and mish.confirmation is None
     events = [json.loads(d) for _, kind, d in ledger.events(info.id, "known")]
     assert [(e["id"], e["known"]) for e in events] == [(mish.id, "same as Mish")]
     assert len(ev.published) == 31  # the catalogue, probed in one job
@@ -53,7 +54,7 @@ def test_yes_treats_it_like_any_other_but_never_as_a_discovery(tmp_path):
     rows, *_ = _run(tmp_path, "yes", props, proposals=2, batch=2, full_top_k=1, promote=(2,))
     mish = rows["soft gate"]
     assert mish.known == "same as Mish" and "short" in mish.rungs
-    assert not mish.model_copy(update={"kept": True, "confirmation": "confirmed"}).discovery
+    assert not discovery(mish.model_copy(update={"kept": True, "confirmation": "confirmed"}))
 
 
 def test_the_catalogue_is_probed_once_per_home_and_a_spoiled_cache_again(tmp_path):
@@ -251,7 +252,7 @@ def test_close_to_a_published_one_is_a_reference_point_too(tmp_path):
     row = rows["stretched gate"]
     assert row.known == "close to Mish" and "1908.08681" in row.citation
     assert set(row.rungs) == {"one-pass"}  # not promoted
-    assert not row.model_copy(update={"kept": True, "confirmation": "confirmed"}).discovery
+    assert not discovery(row.model_copy(update={"kept": True, "confirmation": "confirmed"}))
 
 
 def test_a_critic_that_rejects_a_published_one_does_not_stop_its_reference_run(tmp_path):

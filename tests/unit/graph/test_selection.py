@@ -120,15 +120,17 @@ def test_open_slots_keeps_the_places_of_those_already_chosen():
     assert open_slots([], 3) == 3
 
 
-def test_ranked_update_selects_or_prunes_with_the_reason():
+def test_ranking_selects_or_prunes_with_the_reason():
     import numpy as np
 
-    from graph.selection import ranked_update
+    from graph.selection import ranked
 
+    row = _row("a", "probed")
     mean, std = np.array([0.7, 0.4]), np.array([0.05, 0.1])
-    assert ranked_update(0, [0], mean, std, True, 1) == {"stage": "selected", "predicted": 0.7}
-    pruned = ranked_update(1, [0], mean, std, True, 1)
-    assert pruned["stage"] == "pruned" and pruned["outcome"] == "pruned"
-    assert pruned["reason"] == "pruned: predicted win rate 0.40 ± 0.10, not in the diverse top 1"
-    early = ranked_update(1, [0], mean, std, False, 1)
-    assert early["predicted"] is None and "no reward model yet" in early["reason"]
+    chosen = ranked(row, 0, [0], mean, std, True, 1).row
+    assert chosen.stage == "selected" and chosen.predicted == 0.7 and chosen.outcome is None
+    pruned = ranked(row, 1, [0], mean, std, True, 1).row
+    assert pruned.stage == "pruned" and pruned.outcome == "pruned" and pruned.predicted == 0.4
+    assert pruned.reason == "pruned: predicted win rate 0.40 ± 0.10, not in the diverse top 1"
+    early = ranked(row, 1, [0], mean, std, False, 1).row
+    assert early.predicted is None and early.reason and "no reward model yet" in early.reason

@@ -12,6 +12,7 @@ from core.settings import CampaignSettings
 from evaluators import registry
 from hypoforge import campaign, cli, reference
 from store.ledger import Ledger
+from store.lifecycle import discovery
 from tests.fakes import FakeEvaluator, Recording, models, proposal, start
 
 AFFINE = "* x + 1.0"  # what a small model writes: the probe finds it affine, and it fails
@@ -38,7 +39,7 @@ def test_with_only_degenerate_proposals_the_reference_is_the_scored_row(tmp_path
     assert ref.idea.startswith("ELU (a reference point from the task's catalogue, not a proposal)")
     # Screened once, its label confirmed by its probe; not promoted, never a discovery.
     assert ref.stage == "screened" and ref.screen_win_rate is not None
-    assert set(ref.rungs) == {"one-pass"} and not ref.discovery
+    assert set(ref.rungs) == {"one-pass"} and not discovery(ref)
     assert ref.known == "same as ELU" and ref.citation.startswith("Djork-Arné Clevert")
     assert len(ms["critic"].asked) == 2  # the proposals only: the catalogue's code is not judged
     assert [(s, b) for s, b in ev.calls] == [(ev.calls[0][0], "one-pass")]

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.errors import ConfigError
-from core.records import DatasetScore, EvalReport, Fate, HypothesisRow, Outcome, Stage
+from core.records import DatasetScore, EvalReport, HypothesisRow, Outcome, Stage
 from core.settings import CampaignSettings
 from hypoforge import campaign, cli
 from hypoforge.review import (
@@ -76,7 +76,7 @@ def row(hid: str, sha: str, win: float, **fields: object) -> HypothesisRow:
         idea=f"idea {hid}",
         code_sha=sha,
         stage=Stage.EVALUATED,
-        outcome=Fate.OK,
+        outcome=Outcome.OK,
         screen_win_rate=win,
         full_win_rate=win,
         **fields,  # type: ignore[arg-type]
