@@ -136,12 +136,15 @@ class GpuSlots:
         self.groups = groups
         self._free = list(range(len(groups)))
         self._cond = threading.Condition()
+        self.waiting = 0  # jobs queued for a slot now: lets a caller see a job wait, not guess
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[tuple[str, ...]]:
         """The GPUs of the lowest free slot, for the block's duration."""
         with self._cond:
+            self.waiting += 1
             self._cond.wait_for(lambda: bool(self._free))
+            self.waiting -= 1
             slot = min(self._free)
             self._free.remove(slot)
         try:

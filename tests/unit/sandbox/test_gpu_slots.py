@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -142,7 +143,12 @@ def test_concurrent_jobs_get_disjoint_gpus_and_a_third_waits(tmp_path):
 
         waiting = threading.Thread(target=third)
         waiting.start()
-        assert not entered.wait(0.3)  # both slots busy: it waits, it never shares
+        slots = sb._gpu_slots()
+        deadline = time.monotonic() + 30
+        while slots is not None and slots.waiting == 0:  # until the third job is queued
+            assert time.monotonic() < deadline, "the third job never asked for a slot"
+            time.sleep(0.005)
+        assert slots is not None and not entered.is_set()  # both slots busy: it waits, never shares
     assert entered.wait(5)
     waiting.join(5)
     assert got[0].labels[GPU_LABEL] == "0,1"  # the lowest free slot
