@@ -6,9 +6,17 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from core.errors import ConfigError
 
@@ -95,7 +103,8 @@ class LLMSettings(_Config):
         return 1 if self.endpoint == "embedded" else 8
 
 
-Budget = Literal["one-pass", "short", "full"]
+# The name of a rung of the promotion ladder (its numbers: ``evaluators.kit.budgets.Budget``).
+BudgetName = Literal["one-pass", "short", "full"]
 
 
 class CampaignSettings(_Config):
@@ -110,7 +119,7 @@ class CampaignSettings(_Config):
     # The promotion ladder (successive halving): the first budget screens every selected
     # hypothesis; each later rung runs the best of the rung before. ``promote`` holds the
     # survivor counts of the middle rungs, ``full_top_k`` that of the last (0: screening only).
-    ladder: tuple[Budget, ...] = ("one-pass", "short", "full")
+    ladder: tuple[BudgetName, ...] = ("one-pass", "short", "full")
     promote: tuple[int, ...] = (2,)
     full_top_k: int = Field(1, ge=0)  # survivors of the last rung per round
     # A kept hypothesis is re-run at the last rung's budget on the task's confirmation splits
@@ -166,12 +175,43 @@ class CampaignSettings(_Config):
         return tokens * self.price_per_million_tokens / 1e6
 
 
-class ExecutorSettings(_Config):
-    """Where sandbox jobs run: this machine's Docker engine, or the nodes of a Ray cluster
-    (each node's Docker engine, the same hardened sandbox; sandbox/ray_sandbox.py)."""
+class DockerExecutor(_Config):
+    """Sandbox jobs run in this machine's Docker engine (``sandbox/docker_sandbox.py``)."""
 
-    type: Literal["local", "ray"] = "local"
+    type: Literal["docker", "local"] = "docker"  # "local": the name older settings files use
+
+
+class RayExecutor(_Config):
+    """Sandbox jobs run on the nodes of a Ray cluster, each in its node's Docker engine: the
+    same hardened sandbox (``sandbox/ray_sandbox.py``)."""
+
+    type: Literal["ray"] = "ray"
     ray_address: str = "auto"  # "auto" (a cluster started with `ray start`), or ray://HOST:PORT
+
+
+def _executor_kind(value: object) -> str | None:
+    """Which executor a table or object names (a table without ``type``: this machine's);
+    None for a name that is neither, which the union reports in one line."""
+    if isinstance(value, Mapping):
+        kind = value.get("type", "docker")
+    else:
+        kind = getattr(value, "type", None)
+    if kind in ("docker", "local"):
+        return "docker"
+    return "ray" if kind == "ray" else None
+
+
+# Where sandbox jobs run: ``[executor] type = "docker"`` (the default) or ``"ray"``; each kind
+# refuses the keys of the other (a Ray address for local jobs is a mistake worth naming).
+# ``sandbox.factory.build`` turns it into a sandbox.
+ExecutorSettings = Annotated[
+    Annotated[DockerExecutor, Tag("docker")] | Annotated[RayExecutor, Tag("ray")],
+    Discriminator(
+        _executor_kind,
+        custom_error_type="executor_type",
+        custom_error_message="type is 'docker' (this machine) or 'ray' (a Ray cluster)",
+    ),
+]
 
 
 class LiteratureSettings(_Config):
@@ -196,7 +236,7 @@ class LiteratureSettings(_Config):
 class Settings(_Config):
     home: Path  # caches, attempt folders, baseline results
     sandbox: DockerSandboxSettings = DockerSandboxSettings()
-    executor: ExecutorSettings = ExecutorSettings()
+    executor: ExecutorSettings = DockerExecutor()
     llm: LLMSettings = LLMSettings()
     campaign: CampaignSettings = CampaignSettings()
     literature: LiteratureSettings = LiteratureSettings()

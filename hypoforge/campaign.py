@@ -1,4 +1,5 @@
-"""A campaign folder and its run: ledger, checkpoints, code and findings in one place.
+"""A campaign folder and its run: ledger, checkpoints, code and findings in one place; and
+``Services``, what a run needs besides its folder, built from the settings in one place.
 
 Layout of a campaign folder:
     campaign.json        id, task and the budgets fixed at the start (resume reuses them)
@@ -15,18 +16,101 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from core.errors import ConfigError
-from core.settings import CampaignSettings
+from core.settings import CampaignSettings, Settings
 from store.ledger import Ledger
 from store.lifecycle import discovery
 
+if TYPE_CHECKING:
+    from agents.llm import ChatModel
+    from evaluators.novelty import Archive
+    from graph.deps import Deps, TaskEvaluator
+    from literature.scholar import LiteratureSearch
+    from sandbox.base import Sandbox
+
 ROLES = ("proposer", "critic", "coder", "analyst")
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a campaign runs with besides its folder: the task's evaluator, a chat model per
+    role, the cross-campaign archive and the literature search, and how much runs at once.
+    The CLI builds it from the settings (``from_settings``); a test builds it from fakes."""
+
+    evaluator: TaskEvaluator
+    models: Mapping[str, ChatModel]  # role -> chat model; none with the search generator
+    retries: int  # extra tries when a reply cannot be parsed
+    archive: Archive | None = None  # None: the campaign neither reads nor feeds one
+    scholar: LiteratureSearch | None = None  # None: the online literature check is off
+    generator: str = "llm"  # provenance recorded in the archive
+    workers: int = 1  # sandbox jobs at once
+    llm_concurrency: int = 1  # LLM calls at once
+    home: Path | None = None  # caches shared by campaigns (the catalogue's)
+    literature_rounds: int = 3  # searches the critic may make per proposal, with a scholar
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        evaluator: TaskEvaluator,
+        sandbox: Sandbox,
+        base_url: str | None,
+        note: Callable[[str], None] = lambda message: None,
+    ) -> Services:
+        """Everything from ``settings`` (its ``campaign`` the campaign's own budgets): chat
+        models for the endpoint at ``base_url`` (None: no language model, the search
+        generator), the archive in HOME/archive, the literature search when ``[literature]
+        online`` is on and the endpoint is a URL (otherwise ``note`` says why not), and the
+        sandbox's workers. ``close`` it when the campaign is done."""
+        from agents.llm import make_chat_model
+        from agents.prompting import grammar
+        from evaluators.contract import Grammars
+        from evaluators.novelty import NoveltyArchive
+        from literature.scholar import Scholar
+        from sandbox.factory import workers
+
+        llm = settings.llm
+        search = settings.campaign.generator == "search"
+        grammars: dict[str, str] = {}
+        if llm.use_grammar and not search:
+            task = evaluator.grammars() if isinstance(evaluator, Grammars) else {}
+            grammars = {**task, "critic": grammar("verdict")}
+        models: dict[str, ChatModel] = {}
+        if base_url is not None and not search:
+            models = {r: make_chat_model(llm, base_url, r, grammars.get(r)) for r in ROLES}
+        scholar = None
+        if settings.literature.online and models:
+            if llm.endpoint == "embedded":
+                note(
+                    "the online literature check needs a URL endpoint; the embedded model "
+                    "has the catalogue match alone"
+                )
+            else:
+                scholar = Scholar.from_settings(settings.literature, settings.home)
+        return cls(
+            evaluator=evaluator,
+            models=models,
+            retries=llm.retries,
+            archive=NoveltyArchive(settings.home / "archive"),
+            scholar=scholar,
+            generator="search" if search else f"{llm.endpoint}:{llm.model}",
+            workers=workers(settings, sandbox),
+            llm_concurrency=llm.concurrency,
+            home=settings.home,
+            literature_rounds=settings.literature.rounds,
+        )
+
+    def close(self) -> None:
+        """Close what holds connections (the literature search's)."""
+        if self.scholar is not None:
+            self.scholar.close()
 
 
 class CampaignInfo(BaseModel):
@@ -59,21 +143,13 @@ def load(folder: Path) -> CampaignInfo:
 
 def run(
     folder: Path,
-    evaluator: Any,
-    models: dict[str, Any],
-    retries: int,
+    services: Services,
     notify: Callable[[str, str], None] = lambda agent, message: None,
-    archive: Any = None,
-    generator: str = "llm",
     poll_seconds: float = 1.0,
-    workers: int = 1,
-    llm_concurrency: int = 1,
-    home: Path | None = None,
-    scholar: Any = None,
-    literature_rounds: int = 3,
 ) -> dict:
-    """Run (or resume) the campaign in ``folder`` until a budget is spent; return the state.
-    ``workers`` sandbox jobs and ``llm_concurrency`` LLM calls run at once (``graph.pool``).
+    """Run (or resume) the campaign in ``folder`` with ``services`` until a budget is spent;
+    return the state. ``notify`` hears each agent's news (the live view); a paused campaign
+    looks for the user's answer every ``poll_seconds``.
 
     Checkpoints are written before each next step (durability "sync"), so a killed process
     resumes where it stopped; the ledger keeps finished experiments from running twice.
@@ -82,12 +158,11 @@ def run(
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import Command
 
+    from evaluators import registry
     from graph.build import RECURSION_LIMIT, build
     from graph.deps import Deps
 
     info = load(folder)
-    from evaluators import registry
-
     plugin = registry.get(info.task)
     ledger = Ledger(folder / "ledger.sqlite")
     conn = sqlite3.connect(folder / "checkpoints.sqlite", check_same_thread=False)
@@ -97,19 +172,19 @@ def run(
             campaign=info.id,
             folder=folder,
             ledger=ledger,
-            evaluator=evaluator,
-            models=models,
+            evaluator=services.evaluator,
+            models=services.models,
             settings=info.budgets,
-            retries=retries,
-            notify=notify,
-            archive=archive,
-            generator=generator,
+            retries=services.retries,
             plugin=plugin,
-            workers=workers,
-            llm_concurrency=llm_concurrency,
-            home=home,
-            scholar=scholar,
-            literature_rounds=literature_rounds,
+            notify=notify,
+            archive=services.archive,
+            generator=services.generator,
+            workers=services.workers,
+            home=services.home,
+            scholar=services.scholar,
+            literature_rounds=services.literature_rounds,
+            llm_concurrency=services.llm_concurrency,
         )
         app = build(deps, checkpointer=saver)
         config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}
@@ -134,7 +209,7 @@ def run(
         ledger.close()
 
 
-def _wait_for_user(deps: Any, asked: dict, poll_seconds: float) -> None:
+def _wait_for_user(deps: Deps, asked: dict, poll_seconds: float) -> None:
     """Block until the user answers what the graph asked (through ``hypoforge chat``): a resume
     after a pause, a decision on a hypothesis awaiting approval, or a stop."""
     steering = deps.steering

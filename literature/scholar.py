@@ -55,6 +55,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.settings import LiteratureSettings
 from literature.papers import CAPS, PARSERS, Paper, merge, one_line
 
 Source = Literal["semantic_scholar", "openalex"]
@@ -220,6 +221,20 @@ class Scholar:
         # One client for every thread (httpx's is thread-safe): pooled connections, and no SSL
         # context built per request, so the limiter's spacing is the spacing on the wire.
         self._http = httpx.Client(headers={"User-Agent": USER_AGENT})
+
+    @classmethod
+    def from_settings(cls, literature: LiteratureSettings, home: Path) -> Scholar:
+        """The search ``[literature]`` configures, its answers cached in HOME/literature and its
+        keys read from the environment."""
+        config = ScholarConfig(
+            sources=list(literature.sources),
+            semantic_scholar_url=literature.semantic_scholar_url,
+            openalex_url=literature.openalex_url,
+            cap_seconds=literature.cap_seconds,
+            cache_days=literature.cache_days,
+            breaker_seconds=literature.breaker_seconds,
+        )
+        return cls(config, home / "literature")
 
     def close(self) -> None:
         """Close the pooled connections."""

@@ -1,8 +1,8 @@
-"""The ``hypoforge`` command: thin typer commands over the library.
+"""The ``hypoforge`` command; what a user reads first is ``HELP``.
 
 Exit codes: 0 when an outcome was recorded (invalid, timeout, oom... included); 1 when a self-test
 found a weakness; 2 for usage and configuration errors; 3 for infrastructure errors (Docker, disk,
-image). Domain errors become one-line messages here and nowhere else.
+image). Domain errors become one-line messages in ``common.fail`` and nowhere else.
 
 Layout: ``common`` holds what the commands share (consoles, ``--config``, errors to exit codes,
 the sandbox factory ``common.make_sandbox`` that tests replace); each other module holds one
@@ -30,11 +30,20 @@ from hypoforge.cli import (
     tasks,
 )
 
-__all__ = ["app", "main"]
+__all__ = ["HELP", "app", "main"]
 
-app: typer.Typer = typer.Typer(
-    add_completion=False, no_args_is_help=True, help=(__doc__ or "").split("\n")[0]
-)
+HELP = """Automated machine-learning research: language-model agents propose new components (an
+activation function, a preprocessing step, a regularizer...), a hardened sandbox tests each one
+against published baselines, and what was learned steers the next round.
+
+Start with `hypoforge doctor` (is this machine ready?), then `hypoforge run` (a campaign; it
+prints its folder DIR), `hypoforge status DIR` and `hypoforge report DIR`. `hypoforge eval FILE`
+scores one idea of your own; `hypoforge tasks list` shows what can be researched.
+
+Exit codes: 0 done, 1 a self-test found a weakness, 2 a usage or settings error, 3 Docker, the
+disk, an image or the LLM endpoint failed (a campaign then pauses: `hypoforge resume DIR`)."""
+
+app: typer.Typer = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
 
 # Registration order is the order of `hypoforge --help`.
 app.command("eval")(evaluate.eval_cmd)

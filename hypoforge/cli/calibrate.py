@@ -12,10 +12,10 @@ from core.errors import ConfigError
 from hypoforge.cli.common import (
     BUDGETS,
     ConfigOpt,
-    _fail,
-    _session,
     err,
+    fail,
     out,
+    session,
     spinner,
     task_evaluator,
 )
@@ -32,8 +32,10 @@ def calibrate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Evaluate the task's control panel (controls/controls.toml) and say whether the harness
-    separates the known-worse controls from the known-better ones, pair by pair."""
+    """Check that a task's scoring tells known-worse components from known-better ones.
+
+    Evaluates the task's control panel (controls/controls.toml) in the sandbox and says, pair by
+    pair, whether the harness separates them. Needs Docker and the sandbox image."""
     from evaluators import calibration, registry
 
     try:
@@ -46,8 +48,8 @@ def calibrate_cmd(
             )
         controls = calibration.panel(plugin.folder)
     except ConfigError as exc:
-        raise _fail(exc) from None
-    with _session(config) as (settings, sandbox):
+        raise fail(exc) from None
+    with session(config) as (settings, sandbox):
         with spinner(as_json) as notify:
             evaluator = task_evaluator(plugin, settings, sandbox, notify, split_set=splits)
             result = calibration.calibrate(evaluator, controls, budget, notify=notify)

@@ -11,16 +11,14 @@ from core.errors import ConfigError, HypoforgeError, InfraError
 from core.text import cell, clean
 from hypoforge.cli.common import (
     ConfigOpt,
-    _fail,
-    _open_llm,
-    _session,
     err,
+    fail,
     load_settings,
-    make_scholar,
+    open_llm,
     out,
     preflight_llm,
+    session,
     task_evaluator,
-    workers,
 )
 
 WorkersOpt = Annotated[
@@ -38,7 +36,9 @@ ConcurrencyOpt = Annotated[
 
 ExecutorOpt = Annotated[
     str | None,
-    typer.Option("--executor", help="Where jobs run: 'local' (this machine) or 'ray'."),
+    typer.Option(
+        "--executor", help="Where sandbox jobs run: 'docker' (this machine) or 'ray' (a cluster)."
+    ),
 ]
 AddressOpt = Annotated[
     str | None, typer.Option("--ray-address", help="Ray cluster: 'auto' or ray://HOST:PORT.")
@@ -54,17 +54,12 @@ def _execute(
     executor: tuple[str | None, str | None] = (None, None),
 ) -> None:
     """Run or resume the campaign in ``folder`` with a live view; infra trouble pauses it."""
-    from agents.llm import make_chat_model
-    from agents.prompting import grammar as prompt_grammar
     from evaluators import registry
-    from evaluators.novelty import NoveltyArchive
-    from evaluators.contract import Grammars
     from hypoforge import campaign
-    from hypoforge.campaign import ROLES
     from hypoforge.live import LiveView
     from store.ledger import Ledger
 
-    with _session(config, sandbox_workers=sandbox_workers, executor=executor) as (
+    with session(config, sandbox_workers=sandbox_workers, executor=executor) as (
         settings,
         sandbox,
     ):
@@ -73,53 +68,26 @@ def _execute(
         settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=llm_update)})
         info = campaign.load(folder)
         settings = settings.model_copy(update={"campaign": info.budgets})
-        search = info.budgets.generator == "search"
         plugin = registry.get(info.task)
         evaluator = task_evaluator(plugin, settings, sandbox, split_set=info.budgets.splits)
         try:
-            with _open_llm(settings, folder) as base_url:
-                grammars: dict[str, str] = {}
-                if settings.llm.use_grammar:
-                    task_grammars = evaluator.grammars() if isinstance(evaluator, Grammars) else {}
-                    grammars = {**task_grammars, "critic": prompt_grammar("verdict")}
-                models = {
-                    r: make_chat_model(settings.llm, base_url, r, grammars.get(r))
-                    for r in ROLES
-                    if not search
-                }
+            with open_llm(settings, folder) as base_url:
                 view_ledger = Ledger(folder / "ledger.sqlite")
                 if base_url is not None:  # a bad key or model is reported before any work
                     view_ledger.add_usage(info.id, tokens=preflight_llm(settings, base_url))
-                archive = NoveltyArchive(settings.home / "archive")
-                scholar = None
-                if settings.literature.online and models and base_url is not None:
-                    if settings.llm.endpoint == "embedded":
-                        err.print(
-                            "hypoforge: note: the online literature check needs a URL "
-                            "endpoint; the embedded model has the catalogue match alone"
-                        )
-                    else:
-                        scholar = make_scholar(settings)
-                with LiveView(out, view_ledger, info.id, info.budgets) as view:
-                    state = campaign.run(
-                        folder,
-                        evaluator,
-                        models,
-                        settings.llm.retries,
-                        notify=view.update,
-                        archive=archive,
-                        generator="search"
-                        if search
-                        else f"{settings.llm.endpoint}:{settings.llm.model}",
-                        workers=workers(settings, sandbox),
-                        llm_concurrency=settings.llm.concurrency,
-                        home=settings.home,
-                        scholar=scholar,
-                        literature_rounds=settings.literature.rounds,
-                    )
-                if scholar is not None:
-                    scholar.close()
-                view_ledger.close()
+                services = campaign.Services.from_settings(
+                    settings,
+                    evaluator,
+                    sandbox,
+                    base_url,
+                    note=lambda message: err.print(f"hypoforge: note: {message}"),
+                )
+                try:
+                    with LiveView(out, view_ledger, info.id, info.budgets) as view:
+                        state = campaign.run(folder, services, notify=view.update)
+                finally:
+                    services.close()
+                    view_ledger.close()
         except InfraError as exc:
             err.print(
                 f"hypoforge: campaign paused: {clean(exc)}; "
@@ -165,7 +133,12 @@ def run_cmd(
     ray_address: AddressOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Start a research campaign: propose, criticise, code, screen, evaluate, analyse, repeat."""
+    """Start a research campaign: agents propose ideas, the sandbox tests them, round by round.
+
+    Runs until a budget (proposals, hours, tokens) is spent and prints the campaign's folder:
+    watch it with `hypoforge status`, steer it with `hypoforge chat`, write it up with
+    `hypoforge report`. Needs Docker, the sandbox image and a language model (the embedded one
+    by default, or --llm URL); `hypoforge doctor` checks all three."""
     import time
 
     from hypoforge import campaign
@@ -197,9 +170,9 @@ def run_cmd(
         if known is not None:
             references.seed(folder, known)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     except ValueError as exc:
-        raise _fail(ConfigError(str(exc).splitlines()[0])) from None
+        raise fail(ConfigError(str(exc).splitlines()[0])) from None
     out.print(f"campaign folder: {folder}")
     _execute(folder, config, llm, sandbox_workers, llm_concurrency, (executor, ray_address))
 
@@ -213,12 +186,16 @@ def resume_cmd(
     ray_address: AddressOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Continue a stopped or crashed campaign; finished experiments are not run again."""
+    """Continue a stopped, paused or crashed campaign; finished experiments are not run again.
+
+    Needs what `hypoforge run` needs: Docker, the sandbox image and a language model."""
     _execute(folder, config, llm, sandbox_workers, llm_concurrency, (executor, ray_address))
 
 
 def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")]) -> None:
-    """Show a campaign's budgets, stages and best hypotheses (no Docker, no LLM needed)."""
+    """Show how a campaign is doing: budgets spent, stages and its best hypotheses.
+
+    Reads the campaign's folder only: needs neither Docker nor a language model."""
     from rich.table import Table
 
     from hypoforge import campaign
@@ -226,7 +203,7 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
     try:
         st = campaign.status(folder)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(
         f"campaign {st['id']} ({st['task']}): {st['proposals']}/{st['budget_proposals']} "
         f"proposals, {st['tokens']}/{st['budget_tokens']} tokens, "
@@ -262,11 +239,13 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
 def report_cmd(
     folder: Annotated[Path, typer.Argument(help="Campaign folder.")], config: ConfigOpt = None
 ) -> None:
-    """Write a Markdown report with plots (PNG) and the ledger as TSV into DIR/report/."""
+    """Write a campaign's report: Markdown with plots, and the ledger as TSV, in DIR/report/.
+
+    Reads the campaign's folder only: needs neither Docker nor a language model."""
     from hypoforge.report import write_report
 
     try:
         path = write_report(folder, load_settings(config).home)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"report: {path}")

@@ -11,7 +11,7 @@ import typer
 
 from core.errors import HypoforgeError
 from core.text import clean, shown
-from hypoforge.cli.common import ConfigOpt, _fail, _open_llm, err, out
+from hypoforge.cli.common import ConfigOpt, err, fail, open_llm, out
 
 
 def chat_cmd(
@@ -22,8 +22,10 @@ def chat_cmd(
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Steer a campaign: directives to agents, approve or veto queued hypotheses, ask the
-    analyst, pause, resume, stop, lower budgets. Type help for the commands."""
+    """Steer a campaign while it runs: directives, approvals, questions, pause or stop.
+
+    Give the agents standing directives, approve or veto queued hypotheses, ask the analyst,
+    pause, resume or stop the campaign, or lower its budgets. Type help for the commands."""
     from core.settings import load_settings
     from hypoforge.chat import Chat
 
@@ -40,7 +42,7 @@ def chat_cmd(
                 endpoint = settings.llm.model_copy(update={"endpoint": llm})
                 settings = settings.model_copy(update={"llm": endpoint})
             out.print("[dim]starting the analyst's language model...[/]")
-            url = stack.enter_context(_open_llm(settings, folder))
+            url = stack.enter_context(open_llm(settings, folder))
             model.append(make_chat_model(settings.llm, url, "analyst"))
         return model[0]
 
@@ -58,7 +60,7 @@ def chat_cmd(
     try:
         chat = Chat(folder, who or getpass.getuser(), analyst_model, archive)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(f"chat with campaign {chat.info.id} ({chat.info.task}); type help or quit")
     with stack:
         try:

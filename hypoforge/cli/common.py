@@ -1,12 +1,14 @@
-"""What every ``hypoforge`` command shares: the consoles, the ``--config`` option, the budgets,
-settings loading, the sandbox factory and the translation of domain errors into exit codes.
+"""What every ``hypoforge`` command shares, its public surface listed in ``__all__``: the
+consoles, the ``--config`` option, the budgets, settings with the command line's executor, the
+sandbox factory, the LLM endpoint, the task's evaluator and the translation of domain errors
+into exit codes.
 
 Exit codes: 0 when an outcome was recorded (invalid, timeout, oom... included); 1 when a self-test
 found a weakness; 2 for usage and configuration errors; 3 for infrastructure errors (Docker, disk,
-image). Domain errors become one-line messages here and nowhere else.
+image). Domain errors become one-line messages here (``fail``) and nowhere else.
 
-The command modules look ``make_sandbox`` up on this module at call time
-(``common.make_sandbox(...)``), so a test replaces the sandbox of every command by patching
+``session`` and the commands that build a sandbox without one look ``make_sandbox`` up on this
+module at call time, so a test replaces the sandbox of every command by patching
 ``hypoforge.cli.common.make_sandbox``.
 """
 
@@ -17,11 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from core.errors import ConfigError, HypoforgeError, InfraError
-from core.settings import Settings, load_settings
+from core.settings import ExecutorSettings, Settings, load_settings
 from core.text import clean
+from sandbox.factory import build as make_sandbox
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -32,18 +36,18 @@ __all__ = [
     "BUDGETS",
     "ConfigOpt",
     "Settings",
-    "_fail",
-    "_open_llm",
-    "_session",
     "err",
+    "fail",
     "load_settings",
     "make_sandbox",
+    "open_llm",
     "out",
     "preflight_llm",
+    "read_text",
+    "session",
     "spinner",
     "task_evaluator",
     "with_executor",
-    "workers",
 ]
 
 out = Console()
@@ -56,49 +60,25 @@ ConfigOpt = Annotated[
 ]
 
 
-def make_sandbox(settings: Settings) -> Sandbox:
-    """The one place a concrete sandbox is built (tests replace this function): this machine's
-    Docker engine, or a Ray cluster's nodes (``[executor] type = "ray"``, ``--executor ray``)."""
-    if settings.executor.type == "ray":
-        from sandbox.ray_sandbox import RaySandbox
-
-        return RaySandbox(
-            settings.sandbox, settings.executor.ray_address, workers=settings.sandbox.workers
-        )
-    from sandbox.docker_sandbox import DockerSandbox
-
-    box = settings.sandbox
-    if box.warm_dir is None:  # on HYPOFORGE_HOME's filesystem: outputs renamed, not copied
-        box = box.model_copy(update={"warm_dir": settings.home / "warm"})
-    return DockerSandbox(box, workers=workers(settings))
-
-
-def workers(settings: Settings, sandbox: Sandbox | None = None) -> int:
-    """Containers at once: ``[sandbox] workers`` (``--workers``), else what the sandbox knows
-    it holds (a cluster's slots), else what this machine's cores and memory allow. On this
-    machine, when jobs take GPUs, each worker has its own, so never more workers than the
-    GPUs hold (with none found, one: the sandbox's preflight then says why it cannot run)."""
-    from sandbox.capacity import default_workers, gpu_cap, gpu_ids
-
-    box = settings.sandbox
-    ray = settings.executor.type == "ray"  # the cluster's GPUs are Ray's to place
-    gpus = len(gpu_ids(box)) if box.limits.gpus and not ray else 0
-    cap = None if ray else gpu_cap(box.limits, gpus)
-    if box.workers:
-        return box.workers if cap is None else max(1, min(box.workers, cap))
-    known = sandbox.capacity() if sandbox is not None else None
-    limits = box.limits.model_copy(update={"gpus": 0}) if ray else box.limits
-    return known or default_workers(limits, gpus=gpus)
-
-
 def with_executor(settings: Settings, executor: str | None, address: str | None) -> Settings:
-    """``settings`` with the command line's ``--executor`` and ``--ray-address``."""
-    update = {k: v for k, v in (("type", executor), ("ray_address", address)) if v is not None}
-    if not update:
+    """``settings`` with the command line's ``--executor`` (``docker``, its older name
+    ``local``, or ``ray``) and ``--ray-address`` (with Ray only)."""
+    if executor is None and address is None:
         return settings
-    if update.get("type", "local") not in ("local", "ray"):
-        raise ConfigError(f"--executor: 'local' or 'ray', not {update['type']!r}")
-    return settings.model_copy(update={"executor": settings.executor.model_copy(update=update)})
+    current = settings.executor.model_dump()
+    kind = executor or current["type"]
+    table = {"type": kind}
+    if address is not None:
+        table["ray_address"] = address
+    elif kind == "ray" and current["type"] == "ray":
+        table["ray_address"] = current["ray_address"]
+    try:
+        chosen = TypeAdapter(ExecutorSettings).validate_python(table)
+    except ValidationError:
+        if address is not None and kind != "ray":
+            raise ConfigError("--ray-address: only with --executor ray") from None
+        raise ConfigError(f"--executor: 'docker' (this machine) or 'ray', not {kind!r}") from None
+    return settings.model_copy(update={"executor": chosen})
 
 
 def preflight_llm(settings: Settings, base_url: str) -> int:
@@ -111,23 +91,6 @@ def preflight_llm(settings: Settings, base_url: str) -> int:
     named = {str(role): model for role, model in settings.llm.roles.items()}
     roles = {named.get(r, settings.llm.model): r for r in ROLES}
     return sum(preflight(make_chat_model(tiny, base_url, role)) for role in roles.values())
-
-
-def make_scholar(settings: Settings) -> Any:
-    """The online literature check of ``[literature]`` (``literature.scholar.Scholar``), its
-    responses cached in HOME/literature; keys from the environment."""
-    from literature.scholar import Scholar, ScholarConfig
-
-    lit = settings.literature
-    config = ScholarConfig(
-        sources=list(lit.sources),
-        semantic_scholar_url=lit.semantic_scholar_url,
-        openalex_url=lit.openalex_url,
-        cap_seconds=lit.cap_seconds,
-        cache_days=lit.cache_days,
-        breaker_seconds=lit.breaker_seconds,
-    )
-    return Scholar(config, settings.home / "literature")
 
 
 def read_text(path: Path) -> str:
@@ -167,7 +130,8 @@ def task_evaluator(
     )
 
 
-def _fail(exc: HypoforgeError) -> typer.Exit:
+def fail(exc: HypoforgeError) -> typer.Exit:
+    """The exit for a domain error, its one line printed: 3 for infrastructure, else 2."""
     code = 3 if isinstance(exc, InfraError) else 2
     kind = "infrastructure error" if code == 3 else "error"
     err.print(f"hypoforge: {kind}: {clean(exc)}", markup=False, highlight=False, soft_wrap=True)
@@ -175,7 +139,7 @@ def _fail(exc: HypoforgeError) -> typer.Exit:
 
 
 @contextmanager
-def _session(
+def session(
     config: Path | None,
     reap: bool = True,
     sandbox_workers: int | None = None,
@@ -197,16 +161,16 @@ def _session(
         if reap:
             sandbox.reap_orphans()
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     try:
         yield settings, sandbox
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     finally:
         sandbox.close()
 
 
-def _open_llm(settings: Settings, folder: Path) -> Any:
+def open_llm(settings: Settings, folder: Path) -> Any:
     """A context manager yielding the endpoint's base URL: the embedded server, or a checked URL."""
     from contextlib import nullcontext
 

@@ -7,21 +7,25 @@ from typing import Annotated, Any
 import typer
 
 from core.errors import HypoforgeError
+from core.settings import RayExecutor
 from hypoforge.cli import common
-from hypoforge.cli.common import ConfigOpt, _fail, load_settings, out
+from hypoforge.cli.common import ConfigOpt, fail, load_settings, out
 
 
 def doctor_cmd(
     llm: Annotated[str | None, typer.Option(help="'embedded' or an OpenAI-compatible URL.")] = None,
     executor: Annotated[
-        str | None, typer.Option("--executor", help="'local' or 'ray' (checks every node).")
+        str | None,
+        typer.Option("--executor", help="'docker' (this machine) or 'ray' (checks every node)."),
     ] = None,
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Ray cluster: 'auto' or ray://HOST:PORT.")
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Check the Docker engine, the sandbox image, the LLM endpoint and free disk."""
+    """Check that this machine is ready for campaigns: Docker, images, LLM and free disk.
+
+    Run it first: each check prints what it found, and the command exits 3 when one fails."""
     import shutil
 
     from rich.table import Table
@@ -31,7 +35,7 @@ def doctor_cmd(
     try:
         settings = common.with_executor(load_settings(config), executor, ray_address)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     endpoint = llm or settings.llm.endpoint
     settings = settings.model_copy(
         update={"llm": settings.llm.model_copy(update={"endpoint": endpoint})}
@@ -48,7 +52,7 @@ def doctor_cmd(
     sandbox = common.make_sandbox(settings)
     where = (
         "Ray cluster: Docker and the sandbox image on every node"
-        if settings.executor.type == "ray"
+        if isinstance(settings.executor, RayExecutor)
         else "Docker engine and sandbox image"
     )
     check(where, lambda: (sandbox.preflight(), sandbox.image_ref())[1])
@@ -63,15 +67,16 @@ def doctor_cmd(
     )
 
     from sandbox.capacity import describe, gpu_ids
+    from sandbox.factory import workers
 
     limits = settings.sandbox.limits
 
     def slots() -> str:
-        if settings.executor.type == "ray":
-            n = common.workers(settings, sandbox)
+        if isinstance(settings.executor, RayExecutor):
+            n = workers(settings, sandbox)
             return f"{n} (the Ray cluster's slots for {limits.cpus:g} CPU, {limits.gpus} GPU a job)"
         gpus = len(gpu_ids(settings.sandbox)) if limits.gpus else None
-        return describe(limits, common.workers(settings), gpus=gpus)
+        return describe(limits, workers(settings), gpus=gpus)
 
     check("sandbox workers", slots)
 

@@ -13,11 +13,11 @@ from core.text import clean
 from hypoforge.cli.common import (
     BUDGETS,
     ConfigOpt,
-    _fail,
-    _session,
     err,
+    fail,
     out,
     read_text,
+    session,
     spinner,
     task_evaluator,
 )
@@ -35,7 +35,10 @@ def eval_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Evaluate one hypothesis in the sandbox and report its win rate against the baselines."""
+    """Score one hypothesis file in the sandbox: its win rate against the task's baselines.
+
+    Write the function the task asks for (`hypoforge tasks list` names it) in a Python file.
+    Needs Docker and the sandbox image; no language model."""
     from evaluators import registry
 
     try:
@@ -44,8 +47,8 @@ def eval_cmd(
         if budget not in BUDGETS:
             raise ConfigError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
     except ConfigError as exc:
-        raise _fail(exc) from None
-    with _session(config) as (settings, sandbox), spinner(as_json) as notify:
+        raise fail(exc) from None
+    with session(config) as (settings, sandbox), spinner(as_json) as notify:
         evaluator = task_evaluator(plugin, settings, sandbox, notify, split_set=splits)
         report = evaluator.evaluate(source, budget)
     if as_json:

@@ -12,11 +12,11 @@ import typer
 from core.errors import HypoforgeError
 from hypoforge.cli.common import (
     ConfigOpt,
-    _fail,
-    _session,
     err,
+    fail,
     load_settings,
     out,
+    session,
     spinner,
     task_evaluator,
 )
@@ -35,8 +35,11 @@ def fidelity_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Rank agreement (Kendall, Spearman, 95% CIs) of archived hypotheses' win rates between
-    budgets and between seed sets; stored per harness version for `hypoforge reward eval`."""
+    """Measure whether cheap budgets rank hypotheses the way the full budget does.
+
+    Re-runs archived hypotheses and reports the rank agreement (Kendall, Spearman, 95% CIs) of
+    their win rates between budgets and between seed sets; the result is stored per harness
+    version for `hypoforge reward eval`. Needs Docker and the sandbox image."""
     from evaluators import fidelity, registry
 
     try:
@@ -46,14 +49,14 @@ def fidelity_cmd(
         where = archive or settings.home / "archive"
         sources = fidelity.sample_archive(where, task, sample, seed)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not as_json:
         err.print(
             f"{len(sources)} measured hypotheses of {task} from {where} (seed {seed})",
             markup=False,
             soft_wrap=True,
         )
-    with _session(config) as (settings, sandbox):
+    with session(config) as (settings, sandbox):
         with spinner(as_json) as update:
             current = [""]  # the evaluation under way, for the evaluator's own stage messages
 

@@ -20,12 +20,11 @@ from core.errors import ConfigError, HypoforgeError
 from core.text import cell, clean
 from hypoforge.cli.common import (
     ConfigOpt,
-    _fail,
-    _session,
+    fail,
     load_settings,
-    make_scholar,
     out,
     read_text,
+    session,
     spinner,
     task_evaluator,
 )
@@ -43,9 +42,14 @@ def novelty_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Show the published components, earlier hypotheses and (online) papers an idea may be."""
+    """Check whether an idea is already known, before a campaign spends on it.
+
+    Shows the published components and earlier hypotheses it resembles, and with --online
+    the papers Semantic Scholar and OpenAlex return. With --code it is also probed in the
+    sandbox (then needs Docker)."""
     from evaluators import registry
     from graph import literature
+    from literature.scholar import Scholar
 
     try:
         plugin = registry.get(task)
@@ -54,7 +58,7 @@ def novelty_cmd(
         if not idea.strip():
             raise ConfigError("the idea is empty")
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     found: dict[str, Any] = {
         "by_text": [
             {"name": c.name, "similarity": round(sim, 3), "citation": c.reference.cite()}
@@ -65,7 +69,7 @@ def novelty_cmd(
         found["by_behaviour"] = _by_behaviour(plugin, config, source, quiet=as_json)
     found["archive"] = _archive(settings, idea, source or "", task)
     if online:
-        with make_scholar(settings) as scholar:
+        with Scholar.from_settings(settings.literature, settings.home) as scholar:
             check = scholar.search(idea)
         found["papers"] = [p.model_dump(exclude={"abstract"}) for p in check.papers]
         found["skipped"] = check.skipped
@@ -81,7 +85,7 @@ def _by_behaviour(plugin: Any, config: Path | None, source: str, quiet: bool) ->
     from graph import literature
     from graph.deps import Probes
 
-    with _session(config) as (settings, sandbox), spinner(quiet) as notify:
+    with session(config) as (settings, sandbox), spinner(quiet) as notify:
         evaluator = task_evaluator(plugin, settings, sandbox, notify)
         problem = evaluator.static_problem(source)
         if problem is not None:

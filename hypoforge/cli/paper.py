@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from core.errors import HypoforgeError
-from hypoforge.cli.common import ConfigOpt, _fail, _session, out, spinner
+from hypoforge.cli.common import ConfigOpt, fail, out, session, spinner
 
 PENALTY = 0.6  # the writer's frequency penalty: a small model repeats its sentences otherwise
 
@@ -50,7 +50,10 @@ def paper_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Write the campaign's paper (DIR/paper/paper.pdf) with its write-up log."""
+    """Write a campaign's paper as a PDF (DIR/paper/paper.pdf), with its write-up log.
+
+    Every number in it comes from the campaign's ledger. Needs Docker (LaTeX compiles in a
+    sandbox) and a language model for the prose (with --llm none, code's sentences only)."""
     import json
 
     from agents.llm import make_chat_model
@@ -62,8 +65,8 @@ def paper_cmd(
     try:
         info = campaign.load(folder)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
-    with _session(config, reap=False) as (settings, sandbox), spinner(as_json) as notify:
+        raise fail(exc) from None
+    with session(config, reap=False) as (settings, sandbox), spinner(as_json) as notify:
         texbox = TexBox(settings.sandbox)
         texbox.ensure_image(notify)  # built on first use, its steps on the status line
         (folder / "paper").mkdir(exist_ok=True)

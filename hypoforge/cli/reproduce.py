@@ -11,7 +11,7 @@ import typer
 from core.errors import HypoforgeError
 from core.records import Outcome
 from core.text import cell, clean
-from hypoforge.cli.common import ConfigOpt, _fail, _session, out, spinner, task_evaluator
+from hypoforge.cli.common import ConfigOpt, fail, out, session, spinner, task_evaluator
 
 if TYPE_CHECKING:
     from hypoforge.reproduce import Reproduction
@@ -23,7 +23,9 @@ def reproduce_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Re-run a scored hypothesis from its bundle; exit 1 when an accuracy differs.
+    """Re-run a scored hypothesis and check that its accuracies come out the same.
+
+    Exit 1 when an accuracy differs. Needs Docker and the sandbox image.
 
     The bundle (DIR/bundles/HYPOTHESIS/) holds the code and what the ledger recorded; the re-run
     is a fresh sandbox job at the budget and on the splits it was scored on."""
@@ -35,8 +37,8 @@ def reproduce_cmd(
         found = reproduce.load_bundle(path)
         plugin = registry.get(found.task)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
-    with _session(config) as (settings, sandbox), spinner(as_json) as notify:
+        raise fail(exc) from None
+    with session(config) as (settings, sandbox), spinner(as_json) as notify:
         evaluator = task_evaluator(plugin, settings, sandbox, notify, split_set=found.split_set)
         result = reproduce.reproduce(found, evaluator)
     reproduce.write_reproduction(folder, result)

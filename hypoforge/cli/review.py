@@ -17,7 +17,7 @@ import typer
 
 from core.errors import HypoforgeError
 from core.text import cell, clean
-from hypoforge.cli.common import ConfigOpt, _fail, _open_llm, load_settings, out, spinner
+from hypoforge.cli.common import ConfigOpt, fail, load_settings, open_llm, out, spinner
 
 if TYPE_CHECKING:
     from agents.reviewer import Reviewed
@@ -50,7 +50,11 @@ def review_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Review a paper: K reviews with R reflections each, a meta-review, and code's checks.
+    """Review a campaign's paper (or any PDF) the way a conference would, and check it.
+
+    K reviews with R reflections each and a meta-review by the language model, and code's
+    checks of every number and claim against the campaign's ledger. Needs Docker (the text is
+    extracted in a sandbox) and a language model (the embedded one by default).
 
     For a campaign folder DIR the paper is DIR/paper/paper.pdf and the review goes to
     DIR/review/; for a PDF elsewhere, beside it. A blocking check that fails (an invented
@@ -84,7 +88,7 @@ def review_cmd(
         )
         path = review.write_review(where, result, stem)
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
         print(json.dumps({**result.model_dump(mode="json"), "written": str(path)}))
         return
@@ -113,7 +117,7 @@ def _review(
     task_dir, description = _task(folder)
     logs = where if folder is not None else settings.home
     logs.mkdir(parents=True, exist_ok=True)
-    with _open_llm(chat, logs) as url:
+    with open_llm(chat, logs) as url:
         model = make_chat_model(llm, url, "reviewer")
         return review_paper(
             model,

@@ -9,9 +9,12 @@ from typing import Annotated
 import typer
 
 from core.errors import ConfigError, HypoforgeError
-from hypoforge.cli.common import ConfigOpt, _fail, load_settings, out
+from hypoforge.cli.common import ConfigOpt, fail, load_settings, out
 
-app = typer.Typer(no_args_is_help=True, help="Measure the reward model.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Measure how well the reward model picks the hypotheses that win.",
+)
 
 
 def _examples(target: Path | None, whole: bool, config: Path | None, task: str) -> tuple[str, list]:
@@ -48,8 +51,10 @@ def reward_eval(
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Kendall's tau, Spearman, Pearson and discovery AUC vs random on held-out splits
-    (newest 30% by time; each generator in turn)."""
+    """Measure how well the reward model predicts which archived hypotheses win.
+
+    Kendall's tau, Spearman, Pearson and discovery AUC against random picks on held-out
+    splits (the newest 30% by time; each generator in turn). Needs only the archive."""
     from rich.table import Table
 
     from evaluators.reward import MIN_EXAMPLES, MODELS, held_out
@@ -76,7 +81,7 @@ def reward_eval(
                 "held out (fill an archive with benchmarks/reward_model.py or a campaign)"
             )
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if plot is not None:
         _plot_curves(plot, curves)
     if as_json:

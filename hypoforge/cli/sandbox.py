@@ -11,9 +11,12 @@ import typer
 
 from core.errors import HypoforgeError
 from hypoforge.cli import common
-from hypoforge.cli.common import ConfigOpt, _fail, _session, err, load_settings, out
+from hypoforge.cli.common import ConfigOpt, err, fail, load_settings, out, session
 
-app = typer.Typer(no_args_is_help=True, help="Build, test and clean up the sandbox.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Build, attack and clean up the sandbox that runs generated code.",
+)
 
 
 @app.command("check")
@@ -26,12 +29,14 @@ def sandbox_check(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Run adversarial probes in the sandbox and print a pass/fail table; with --all, also the
-    hostile hypotheses that try to fake a score through each task's harness."""
+    """Attack the sandbox with adversarial probes and show which ones it stopped.
+
+    Prints a pass/fail table; with --all, also runs the hostile hypotheses that try to fake a
+    score through each task's harness. Needs Docker and the sandbox image."""
     from hypoforge.console import probe_table, redteam_table
     from sandbox.selftest import run_all
 
-    with _session(config) as (settings, sandbox):
+    with session(config) as (settings, sandbox):
         work = settings.home / "selftest"
         work.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=work) as tmp, err.status("running probes"):
@@ -69,7 +74,9 @@ def sandbox_build(
     config: ConfigOpt = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the image exists.")] = False,
 ) -> None:
-    """Build the sandbox image offline (debootstrap + pinned wheels) unless it exists."""
+    """Build the sandbox image, unless it exists (`make setup` does this for you).
+
+    Offline, from debootstrap and pinned wheels. Needs Docker."""
     from sandbox.build import build_offline, default_tag
 
     try:
@@ -82,7 +89,7 @@ def sandbox_build(
         build_offline(tag)
         out.print(f"built sandbox image {tag}")
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @app.command("build-tex")
@@ -90,7 +97,9 @@ def sandbox_build_tex(
     config: ConfigOpt = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the image exists.")] = False,
 ) -> None:
-    """Build the TeX image offline (debootstrap + Debian's TeX Live) unless it exists."""
+    """Build the TeX image that papers and reviews compile in, unless it exists.
+
+    Offline, from debootstrap and Debian's TeX Live. Needs Docker."""
     from sandbox.tex import TexBox, build_tex_image
 
     try:
@@ -102,12 +111,12 @@ def sandbox_build_tex(
         build_tex_image(box.image)
         out.print(f"built TeX image {box.image}")
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @app.command("reap")
 def sandbox_reap(config: ConfigOpt = None) -> None:
-    """Remove containers left behind by hypoforge processes that no longer run."""
-    with _session(config, reap=False) as (_, sandbox):
+    """Remove sandbox containers left behind by hypoforge processes that no longer run."""
+    with session(config, reap=False) as (_, sandbox):
         removed = sandbox.reap_orphans()
     out.print(f"removed {len(removed)} orphaned container(s)")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 
 from core.errors import HypoforgeError
-from hypoforge.cli.common import _fail, out
+from hypoforge.cli.common import fail, out
 
-app = typer.Typer(no_args_is_help=True, help="The research tasks (plugins).")
+app = typer.Typer(no_args_is_help=True, help="See which research tasks hypoforge can work on.")
 
 
 @app.command("list")
 def tasks_list() -> None:
-    """Every task found: built-in ones and those in the folders named by HYPOFORGE_TASKS."""
+    """List every research task: the built-in ones and those in HYPOFORGE_TASKS's folders."""
     from rich.table import Table
 
     from evaluators import registry
@@ -20,7 +20,7 @@ def tasks_list() -> None:
     try:
         found = registry.tasks()
     except HypoforgeError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     table = Table(title="research tasks", title_justify="left")
     for col in ("task", "a hypothesis defines", "search generator", "what it asks", "folder"):
         table.add_column(col)

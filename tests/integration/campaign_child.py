@@ -59,7 +59,10 @@ def main(folder: Path, home: Path, workers: int = 1, ray: str | None = None) -> 
     archive = NoveltyArchive(folder.parent / "archive")  # real Chroma, beside the campaign
     try:
         campaign.run(
-            folder, ev, models, retries=0, archive=archive, generator="scripted", workers=workers
+            folder,
+            campaign.Services(
+                ev, models, retries=0, archive=archive, generator="scripted", workers=workers
+            ),
         )
     except InfraError as exc:
         print(f"campaign paused: {exc}", file=sys.stderr)

@@ -47,7 +47,7 @@ def test_short_campaign_with_the_embedded_llm(docker_sandbox, settings, tmp_path
     grammars = {**ev.grammars(), "critic": grammar("verdict")}
     with embedded_server(llm.model, log=folder / "llm.log") as url:
         models = {r: make_chat_model(llm, url, r, grammars.get(r)) for r in ROLES}
-        state = campaign.run(folder, ev, models, retries=2)
+        state = campaign.run(folder, campaign.Services(ev, models, retries=2))
     assert state["stop"] == "proposal budget reached (2/2)"
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)

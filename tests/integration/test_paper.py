@@ -62,7 +62,7 @@ def written(docker_sandbox, settings, tex, tmp_path_factory):
     grammars = {**ev.grammars(), "critic": grammar("verdict")}
     with embedded_server(llm.model, log=folder / "llm.log") as url:
         agents = {r: make_chat_model(llm, url, r, grammars.get(r)) for r in ROLES}
-        campaign.run(folder, ev, agents, retries=2)
+        campaign.run(folder, campaign.Services(ev, agents, retries=2))
         writing = llm.model_copy(update={"temperature": 0.3, "max_tokens": 320})
         writer = make_chat_model(writing, url, "analyst", frequency_penalty=PENALTY)
         result = write_paper(
@@ -133,7 +133,9 @@ def test_hostile_latex_in_ideas_and_prose_is_printed_never_run(
     ev = ActivationEvaluator(
         docker_sandbox, settings.home, settings.sandbox.limits, splits=SPLITS[:1], wall_seconds=60
     )
-    campaign.run(folder, ev, models([proposal("x * torch.sigmoid(x)", idea)]), retries=0)
+    campaign.run(
+        folder, campaign.Services(ev, models([proposal("x * torch.sigmoid(x)", idea)]), retries=0)
+    )
     prose = (
         "We study gates. \\input{../../../secret.txt} " + " ".join(HOSTILE) + " The search ran "
         "in a sandbox, and every figure came from trusted code."

@@ -100,7 +100,7 @@ def test_a_campaign_runs_its_jobs_on_both_nodes(cluster, docker_sandbox, setting
         "analyst": FakeListChatModel(responses=["Summary."]),
     }
     try:
-        campaign.run(folder, ev, models, retries=0, workers=2)
+        campaign.run(folder, campaign.Services(ev, models, retries=0, workers=2))
         nodes = {node for _, node in sandbox.placements}
         assert len(nodes) == 2, sandbox.placements  # jobs seen on both nodes
         assert sandbox.image_ref() == docker_sandbox.image_ref()

@@ -27,7 +27,9 @@ def test_a_scored_hypothesis_reproduces_exactly(docker_sandbox, settings, tmp_pa
         proposals=1, batch=1, ladder=("one-pass",), promote=(), full_top_k=0, allow_known="yes"
     )
     info = campaign.create(folder, "activation", budgets)
-    campaign.run(folder, ev, models([proposal("x * torch.sigmoid(1.5 * x)")]), retries=0)
+    campaign.run(
+        folder, campaign.Services(ev, models([proposal("x * torch.sigmoid(1.5 * x)")]), retries=0)
+    )
     ledger = Ledger(folder / "ledger.sqlite")
     (row,) = ledger.hypotheses(info.id)
     ledger.close()

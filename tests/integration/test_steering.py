@@ -88,7 +88,9 @@ def test_steering_a_campaign_on_the_embedded_llm(docker_sandbox, settings, tmp_p
         box: dict = {}
         run = threading.Thread(
             target=lambda: box.update(
-                state=campaign.run(folder, ev, models, retries=1, poll_seconds=0.05)
+                state=campaign.run(
+                    folder, campaign.Services(ev, models, retries=1), poll_seconds=0.05
+                )
             ),
             daemon=True,
         )

@@ -38,7 +38,7 @@ def test_short_campaign_with_the_embedded_llm(task, docker_sandbox, settings, tm
     with embedded_server(llm.model, log=folder / "llm.log") as url:
         grammars = {**ev.grammars(), "critic": grammar("verdict")}  # as `hypoforge run` does
         models = {r: make_chat_model(llm, url, r, grammars.get(r)) for r in ROLES}
-        state = campaign.run(folder, ev, models, retries=1)
+        state = campaign.run(folder, campaign.Services(ev, models, retries=1))
     assert state["stop"] == "proposal budget reached (2/2)"
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)

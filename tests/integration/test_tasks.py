@@ -55,7 +55,7 @@ def test_short_campaign_on_a_plugin_task(monkeypatch, docker_sandbox, settings, 
         "coder": FakeListChatModel(responses=[replies[0]]),
         "analyst": FakeListChatModel(responses=["Summary."]),
     }
-    state = campaign.run(folder, ev, models, retries=0)
+    state = campaign.run(folder, campaign.Services(ev, models, retries=0))
     assert state["stop"] == "proposal budget reached (2/2)"
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)

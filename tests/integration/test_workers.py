@@ -77,7 +77,7 @@ def _campaign(settings, folder: Path, workers: int) -> tuple[list[dict], list, T
     info = CampaignInfo(id="c0ffee000001", task="activation", budgets=budgets)
     (folder / "campaign.json").write_text(info.model_dump_json())
     try:
-        campaign.run(folder, ev, _models(), retries=0, workers=workers)
+        campaign.run(folder, campaign.Services(ev, _models(), retries=0, workers=workers))
     finally:
         sandbox.close()
     ledger = Ledger(folder / "ledger.sqlite")

@@ -145,7 +145,7 @@ def test_the_novelty_command_names_gelu_for_a_marked_one(tmp_path, monkeypatch):
         yield common.load_settings(config), ProbingSandbox()
 
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(command, "_session", session)
+    monkeypatch.setattr(command, "session", session)
     code = tmp_path / "marked.py"
     for source, expected in ((GRID_MARK, "same as GELU"), (NEW, None)):
         code.write_text(source)
@@ -169,7 +169,7 @@ def test_a_marked_gelu_is_a_duplicate_of_gelu_in_a_campaign(tmp_path):
         proposal(marked.replace("F.gelu", "torch.nn.functional.gelu"), idea="marked"),
     ]
     folder, info = start(tmp_path, allow_known="yes", proposals=2, batch=2)
-    campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    campaign.run(folder, campaign.Services(FakeEvaluator(), models(props), retries=0))
     rows = {r.idea: r for r in Ledger(folder / "ledger.sqlite").hypotheses(info.id)}
     assert rows["plain"].known == rows["marked"].known == "same as GELU"
     assert rows["marked"].stage is Stage.DUPLICATE

@@ -105,7 +105,10 @@ def test_campaign_feeds_the_archive_and_shows_the_critic_its_neighbours(tmp_path
         proposal("x * torch.sigmoid(2.0 * x)", idea="steeper sigmoid gate"),
     ]
     campaign.run(
-        folder, FakeEvaluator(), models(props), retries=0, archive=archive, generator="fake-llm"
+        folder,
+        campaign.Services(
+            FakeEvaluator(), models(props), retries=0, archive=archive, generator="fake-llm"
+        ),
     )
     assert len(archive) == 2
     near = archive.nearest("sigmoid gate", "x * torch.sigmoid(x)", k=1)[0]
@@ -168,7 +171,10 @@ def test_reward_model_ranks_prunes_and_reports_to_the_proposer(tmp_path):
     ]
     ms = models(props)
     ms["proposer"] = Recording(responses=props)
-    campaign.run(folder, FakeEvaluator(), ms, retries=0, archive=archive, generator="fake-llm")
+    campaign.run(
+        folder,
+        campaign.Services(FakeEvaluator(), ms, retries=0, archive=archive, generator="fake-llm"),
+    )
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)
     first_round = rows[:3]
@@ -242,7 +248,10 @@ def test_a_flagged_result_is_remembered_as_no_win_and_never_offered_as_a_lead(tm
         proposal("x * torch.sigmoid(3.0 * x)", idea="the wide gate"),
         proposal("x * torch.tanh(x)", idea="the tanh gate"),
     ]
-    campaign.run(first, Flagging(), models(props), retries=0, archive=archive, generator="g")
+    campaign.run(
+        first,
+        campaign.Services(Flagging(), models(props), retries=0, archive=archive, generator="g"),
+    )
     remembered = {e.idea: e for e in archive.examples("activation")}
     assert remembered["the wide gate"].outcome == "flagged"
     assert remembered["the wide gate"].target == 0.0  # what the reward model learns
@@ -251,7 +260,9 @@ def test_a_flagged_result_is_remembered_as_no_win_and_never_offered_as_a_lead(tm
     second, _ = start(tmp_path / "b", proposals=1, batch=1)
     ms = models([proposal("torch.relu(x)", idea="relu")])
     ms["proposer"] = Recording(responses=ms["proposer"].responses)
-    campaign.run(second, FakeEvaluator(), ms, retries=0, archive=archive, generator="g")
+    campaign.run(
+        second, campaign.Services(FakeEvaluator(), ms, retries=0, archive=archive, generator="g")
+    )
     told = ms["proposer"].asked[0]
     assert "- the tanh gate: win rate" in told
     assert "the wide gate" not in told

@@ -283,7 +283,7 @@ def _campaign(tmp_path, reach):
     folder, info = start(
         tmp_path, allow_known="once", proposals=2, batch=2, full_top_k=1, promote=(2,)
     )
-    campaign.run(folder, Reaching(), models(props), retries=0)
+    campaign.run(folder, campaign.Services(Reaching(), models(props), retries=0))
     ledger = Ledger(folder / "ledger.sqlite")
     return {r.idea: r for r in ledger.hypotheses(info.id)}, ledger, info
 

@@ -209,7 +209,7 @@ def test_several_workers_give_the_ledger_of_one_worker(tmp_path):
     for workers in (1, 3):
         folder, info = start(tmp_path / f"w{workers}", proposals=8, batch=4, full_top_k=2)
         ev = SlowEvaluator(meet=min(workers, 2))  # a stage of this campaign has 2 jobs or more
-        campaign.run(folder, ev, models(props), retries=0, workers=workers)
+        campaign.run(folder, campaign.Services(ev, models(props), retries=0, workers=workers))
         seen.append((_ledger_contents(folder, info.id), ev))
     (one, ev1), (three, ev3) = seen
     assert one == three  # same rows, results, tokens and launches
@@ -231,12 +231,12 @@ def test_an_infra_error_with_jobs_in_flight_keeps_what_finished(tmp_path):
 
     ev = Flaky()
     with pytest.raises(InfraError):
-        campaign.run(folder, ev, models(props), retries=0, workers=4)
+        campaign.run(folder, campaign.Services(ev, models(props), retries=0, workers=4))
     done = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
     screened = [r.id for r in done if r.stage == "screened"]
     assert len(screened) == 3  # the three that finished are recorded, the failure is not
     ev2 = SlowEvaluator()
-    campaign.run(folder, ev2, models(props), retries=0, workers=4)
+    campaign.run(folder, campaign.Services(ev2, models(props), retries=0, workers=4))
     failed = next(r for r in done if r.id not in screened)
     assert ev2.calls == [((folder / "hypotheses" / f"{failed.id}.py").read_text(), "one-pass")]
 
@@ -282,7 +282,9 @@ def _slow_models(meet: int = 0) -> dict:
 def test_the_calls_of_a_round_fan_out_up_to_the_endpoints_bound(tmp_path, concurrency):
     folder, info = start(tmp_path, proposals=6, batch=6, full_top_k=0)
     chat = _slow_models(meet=concurrency)  # the first calls wait until the bound is reached
-    campaign.run(folder, FakeEvaluator(), chat, retries=0, llm_concurrency=concurrency)
+    campaign.run(
+        folder, campaign.Services(FakeEvaluator(), chat, retries=0, llm_concurrency=concurrency)
+    )
     for role in ("proposer", "critic"):
         gauge = chat[role].gauge
         assert gauge.calls == 6
@@ -304,7 +306,9 @@ def test_the_token_budget_is_overshot_by_at_most_the_calls_in_flight(tmp_path, c
     original = llm._tokens
     try:
         llm._tokens = lambda message: per_call  # type: ignore[assignment]
-        state = campaign.run(folder, FakeEvaluator(), chat, retries=0, llm_concurrency=concurrency)
+        state = campaign.run(
+            folder, campaign.Services(FakeEvaluator(), chat, retries=0, llm_concurrency=concurrency)
+        )
     finally:
         llm._tokens = original  # type: ignore[assignment]
     tokens, _ = Ledger(folder / "ledger.sqlite").usage(info.id)

@@ -38,7 +38,7 @@ def run(tmp_path, logits, **budgets):
         generator="search", **{"proposals": 1, "batch": 1, "allow_known": "yes", **budgets}
     )
     info = campaign.create(folder, "activation", settings)
-    campaign.run(folder, ev, {}, retries=0, generator="search")
+    campaign.run(folder, campaign.Services(ev, {}, retries=0, generator="search"))
     ledger = Ledger(folder / "ledger.sqlite")
     return folder, info, ledger, sandbox
 

@@ -18,7 +18,7 @@ NEW = "0.4 * torch.cos(x) + x * torch.sigmoid(3.0 * x)"  # matches nothing publi
 def _run(tmp_path, allow_known, props, home=None, **budgets):
     folder, info = start(tmp_path, allow_known=allow_known, **budgets)
     ev = FakeEvaluator()
-    campaign.run(folder, ev, models(props), retries=0, home=home)
+    campaign.run(folder, campaign.Services(ev, models(props), retries=0, home=home))
     ledger = Ledger(folder / "ledger.sqlite")
     return {r.idea: r for r in ledger.hypotheses(info.id)}, ledger, info, ev
 
@@ -85,7 +85,7 @@ def test_the_critics_prompt_shows_what_it_behaves_like_and_what_it_reads_like(tm
     ms = models(props)
     ms["critic"] = Recording(responses=[RUN])
     ev = FakeEvaluator()
-    campaign.run(folder, ev, ms, retries=0)
+    campaign.run(folder, campaign.Services(ev, ms, retries=0))
     soft, words = ms["critic"].asked  # one review each, in the order proposed
     assert "it behaves exactly like Mish (measured by its probe): Diganta Misra (2019)" in soft
     assert "it behaves" not in words and "its idea reads like SiLU (similarity 0." in words
@@ -107,7 +107,9 @@ def test_with_approval_nothing_is_probed_before_the_yes_and_the_critic_reads_wor
     ms = models([proposal(MISH, idea="x times tanh of softplus of x")])
     ms["critic"] = Recording(responses=[RUN])
     ev = FakeEvaluator()
-    thread = threading.Thread(target=lambda: campaign.run(folder, ev, ms, retries=0))
+    thread = threading.Thread(
+        target=lambda: campaign.run(folder, campaign.Services(ev, ms, retries=0))
+    )
     thread.start()
     ledger = Ledger(folder / "ledger.sqlite")
     deadline = time.monotonic() + 30
@@ -133,7 +135,7 @@ def test_the_report_and_status_name_and_cite_the_published_ones(tmp_path):
 
     props = [proposal(MISH, idea="soft gate"), proposal(NEW, idea="a wave gate")]
     folder, _ = start(tmp_path, allow_known="once", proposals=2, batch=2)
-    campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    campaign.run(folder, campaign.Services(FakeEvaluator(), models(props), retries=0))
     text = write_report(folder).read_text()
     section = text.split("## Published components", 1)[1].split("\n## ", 1)[0]
     assert "- r0-0 (soft gate): same as Mish, screened win rate 0." in section
@@ -166,7 +168,7 @@ def test_with_a_scholar_the_critic_searches_then_judges_and_the_ledger_has_the_h
             cap_seconds=10.0,
         )
         with Scholar(config, tmp_path / "cache", {}) as scholar:
-            campaign.run(folder, FakeEvaluator(), ms, retries=0, scholar=scholar)
+            campaign.run(folder, campaign.Services(FakeEvaluator(), ms, retries=0, scholar=scholar))
         assert len(server.seen(S2_PATH)) == 1
     verdict_prompt = ms["critic"].asked[-1]
     assert "Review this proposed activation function" in verdict_prompt
@@ -202,7 +204,7 @@ def test_an_offline_scholar_is_skipped_in_the_ledger_and_the_campaign_goes_on(tm
         sources=["semantic_scholar"], semantic_scholar_url=f"http://127.0.0.1:{port}/graph/v1"
     )
     with Scholar(config, tmp_path / "cache", {}) as scholar:
-        campaign.run(folder, FakeEvaluator(), ms, retries=0, scholar=scholar)
+        campaign.run(folder, campaign.Services(FakeEvaluator(), ms, retries=0, scholar=scholar))
     ledger = Ledger(folder / "ledger.sqlite")
     (row,) = ledger.hypotheses(info.id)
     assert row.screen_win_rate is not None  # the campaign went on
@@ -259,7 +261,7 @@ def test_a_critic_that_rejects_a_published_one_does_not_stop_its_reference_run(t
     reject = '{"decision": "reject", "reasons": "this is Mish", "p_win": 0.1}'
     folder, info = start(tmp_path, allow_known="once", proposals=1, batch=1)
     ms = models([proposal(MISH, idea="soft gate")], verdicts=[reject])
-    campaign.run(folder, FakeEvaluator(), ms, retries=0)
+    campaign.run(folder, campaign.Services(FakeEvaluator(), ms, retries=0))
     (row,) = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
     assert row.verdict == "run" and row.screen_win_rate is not None
     (verdict,) = [
@@ -271,7 +273,12 @@ def test_a_critic_that_rejects_a_published_one_does_not_stop_its_reference_run(t
 
 def test_a_lone_surrogate_in_a_reply_is_no_crash(tmp_path):
     folder, info = start(tmp_path, proposals=1, batch=1)
-    campaign.run(folder, FakeEvaluator(), models([proposal(NEW, idea="gate \ud800 x")]), retries=0)
+    campaign.run(
+        folder,
+        campaign.Services(
+            FakeEvaluator(), models([proposal(NEW, idea="gate \ud800 x")]), retries=0
+        ),
+    )
     (row,) = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
     assert row.idea == "gate ? x" and row.screen_win_rate is not None
 

@@ -14,7 +14,7 @@ def test_behavioural_duplicate_reuses_the_original_result(tmp_path):
     folder, info = start(tmp_path, proposals=2, batch=2, full_top_k=0)
     ev = FakeEvaluator()
     props = [proposal("x * torch.sigmoid(x)"), proposal("x / (1 + torch.exp(-x))", "a logistic")]
-    campaign.run(folder, ev, models(props), retries=0)
+    campaign.run(folder, campaign.Services(ev, models(props), retries=0))
     ledger = Ledger(folder / "ledger.sqlite")
     first, second = ledger.hypotheses(info.id)
     assert first.stage == "screened"
@@ -29,7 +29,9 @@ def test_behavioural_duplicate_reuses_the_original_result(tmp_path):
 def test_probe_failure_goes_back_to_the_coder_before_any_training(tmp_path):
     folder, info = start(tmp_path, proposals=1, batch=1, repairs=1, full_top_k=0)
     ev = FakeEvaluator(probe_rejects="torch.abs")
-    campaign.run(folder, ev, models([proposal("torch.abs(x) * 0.0 + 1.0")]), retries=0)
+    campaign.run(
+        folder, campaign.Services(ev, models([proposal("torch.abs(x) * 0.0 + 1.0")]), retries=0)
+    )
     row = Ledger(folder / "ledger.sqlite").hypotheses(info.id)[0]
     assert (row.stage, row.repairs) == ("screened", 1)
     assert [src.splitlines()[-1].strip() for src, _ in ev.calls] == ["return torch.tanh(x) * x"]
@@ -45,7 +47,11 @@ def test_pruned_hypotheses_are_recorded_with_the_reason(tmp_path):
         proposal("x * torch.tanh(x)"),
     ]
     said: list[tuple[str, str]] = []
-    campaign.run(folder, ev, models(props), retries=0, notify=lambda a, m: said.append((a, m)))
+    campaign.run(
+        folder,
+        campaign.Services(ev, models(props), retries=0),
+        notify=lambda a, m: said.append((a, m)),
+    )
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)
     assert [r.stage for r in rows] == ["screened", "pruned", "screened", "pruned"]
@@ -62,7 +68,7 @@ def test_collapsed_choice_raises_the_alarm_and_the_next_round_goes_novel(tmp_pat
     folder, info = start(tmp_path, proposals=6, batch=3, screen_top_k=2, full_top_k=0)
     props = [proposal(f"x * torch.sigmoid({k} * x)") for k in ("1.0", "1.05", "1.1")]
     props += [proposal(f"torch.tanh({k} * x)") for k in ("1.0", "2.0", "3.0")]
-    state = campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    state = campaign.run(folder, campaign.Services(FakeEvaluator(), models(props), retries=0))
     ledger = Ledger(folder / "ledger.sqlite")
     alarms = ledger.events(info.id, "collapse")
     assert alarms and "behave alike" in alarms[0][2]
@@ -75,7 +81,7 @@ def test_collapsed_choice_raises_the_alarm_and_the_next_round_goes_novel(tmp_pat
 def test_search_generator_campaign_needs_no_language_model(tmp_path):
     folder, info = start(tmp_path, proposals=4, batch=2, full_top_k=1, generator="search")
     ev = FakeEvaluator()
-    state = campaign.run(folder, ev, {}, retries=0)
+    state = campaign.run(folder, campaign.Services(ev, {}, retries=0))
     assert state["stop"] == "proposal budget reached (4/4)"
     ledger = Ledger(folder / "ledger.sqlite")
     rows = ledger.hypotheses(info.id)

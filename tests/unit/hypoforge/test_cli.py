@@ -147,3 +147,63 @@ def test_reward_eval_on_an_empty_archive_says_what_is_missing(monkeypatch, tmp_p
     assert res.exit_code == 2
     assert "0 hypotheses" in res.output
     assert "too few measured hypotheses" in res.output
+
+
+def test_the_top_level_help_says_what_hypoforge_does_and_where_to_start():
+    result = runner.invoke(cli.app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "Automated machine-learning research: language-model agents propose" in text
+    assert "Start with `hypoforge doctor` (is this machine ready?), then `hypoforge run`" in text
+    assert "Exit codes: 0 done, 1 a self-test found a weakness" in text
+
+
+def _commands(group, path=()):
+    """(command line, click command) for every command, those of sub-groups included."""
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield " ".join((*path, name)), command
+
+
+def test_every_command_has_a_plain_one_line_help():
+    import typer.main
+
+    found = dict(_commands(typer.main.get_command(cli.app)))
+    assert {"run", "eval", "doctor", "sandbox build", "tasks list", "reward eval"} <= set(found)
+    for line, command in found.items():
+        first = (command.help or "").split("\n\n")[0]
+        assert first and "\n" not in first, f"{line}: the first paragraph is one line"
+        assert first.endswith(".") and len(first) <= 92, f"{line}: {first!r}"
+        assert "``" not in command.help, f"{line}: code markup is for docstrings, not users"
+        result = runner.invoke(cli.app, [*line.split(), "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0 and first in " ".join(result.output.split()), line
+
+
+def test_executor_flags_replace_the_settings_executor(tmp_path):
+    from core.errors import ConfigError
+    from core.settings import DockerExecutor, RayExecutor, Settings
+
+    here = Settings(home=tmp_path)
+    cluster = Settings(home=tmp_path, executor=RayExecutor(ray_address="ray://head:10001"))
+    assert common.with_executor(here, None, None) is here
+    assert common.with_executor(here, "ray", None).executor == RayExecutor(ray_address="auto")
+    assert common.with_executor(here, "local", None).executor == DockerExecutor(type="local")
+    assert common.with_executor(cluster, "docker", None).executor == DockerExecutor()
+    assert common.with_executor(cluster, "ray", None).executor == cluster.executor  # kept
+    moved = common.with_executor(cluster, None, "auto")
+    assert moved.executor == RayExecutor(ray_address="auto")
+    with pytest.raises(ConfigError, match="--ray-address: only with --executor ray"):
+        common.with_executor(here, None, "auto")
+    with pytest.raises(ConfigError, match="--executor: 'docker' \\(this machine\\) or 'ray'"):
+        common.with_executor(here, "k8s", None)
+
+
+def test_an_unknown_executor_is_a_usage_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
+    result = runner.invoke(cli.app, ["doctor", "--executor", "k8s"])
+    assert result.exit_code == 2
+    assert "hypoforge: error: --executor: 'docker' (this machine) or 'ray', not 'k8s'" in (
+        result.stderr
+    )

@@ -52,7 +52,7 @@ def camp(tmp_path_factory):
     root = tmp_path_factory.mktemp("paper")
     folder, info = start(root, proposals=3, batch=3, full_top_k=1)
     props = [proposal(MISH, "soft gate"), proposal(NEW, HOSTILE_IDEA), HOSTILE_CODE]
-    campaign.run(folder, ShaEvaluator(), models(props), retries=0)
+    campaign.run(folder, campaign.Services(ShaEvaluator(), models(props), retries=0))
     ledger = Ledger(folder / "ledger.sqlite")
     hits = [
         {"id": "p1", "title": TITLE, "authors": ["Ann Smith"], "year": 2020},

@@ -47,7 +47,10 @@ def camp(tmp_path, monkeypatch):
     monkeypatch.setattr("sandbox.tex.TexBox", Box)
     Box.body, Box.missing = 3, False
     folder, _ = start(tmp_path, proposals=1, batch=1, full_top_k=0)
-    campaign.run(folder, FakeEvaluator(), models([proposal("x * torch.sigmoid(x)")]), retries=0)
+    campaign.run(
+        folder,
+        campaign.Services(FakeEvaluator(), models([proposal("x * torch.sigmoid(x)")]), retries=0),
+    )
     return folder
 
 

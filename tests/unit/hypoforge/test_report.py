@@ -13,7 +13,7 @@ from tests.fakes import FakeEvaluator, models, proposal, start, write_probe
 def test_report_has_plots_leaders_and_the_ledger(tmp_path):
     folder, info = start(tmp_path, proposals=3, batch=3, full_top_k=1)
     props = [proposal(f"x * torch.sigmoid({k}.0 * x)", idea=f"gate {k}") for k in (1, 2, 3)]
-    campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    campaign.run(folder, campaign.Services(FakeEvaluator(), models(props), retries=0))
     path = write_report(folder)
     text = path.read_text()
     assert text.startswith(f"# Campaign {info.id} (activation)")
@@ -32,7 +32,10 @@ def test_report_has_plots_leaders_and_the_ledger(tmp_path):
 
 def test_curves_come_from_the_sandbox_probe_arrays(tmp_path):
     folder, info = start(tmp_path, proposals=1, batch=1, full_top_k=0)
-    campaign.run(folder, FakeEvaluator(), models([proposal("x * torch.sigmoid(x)")]), retries=0)
+    campaign.run(
+        folder,
+        campaign.Services(FakeEvaluator(), models([proposal("x * torch.sigmoid(x)")]), retries=0),
+    )
     artifacts = tmp_path / "attempt" / "out"
     artifacts.mkdir(parents=True)
     spec = draw_probe(np.random.default_rng(3))
@@ -58,7 +61,7 @@ def test_report_explains_what_was_not_run(tmp_path):
         proposal("torch.tanh(x)", "tanh"),
         proposal("x * torch.tanh(x)", "tanh gate"),
     ]
-    campaign.run(folder, FakeEvaluator(), models(props), retries=0)
+    campaign.run(folder, campaign.Services(FakeEvaluator(), models(props), retries=0))
     text = write_report(folder).read_text()
     assert "## What was not run, and why" in text
     assert f"- r0-1 (logistic ratio): behaves like {info.id}/r0-0, result reused" in text

@@ -30,7 +30,7 @@ def camp(tmp_path_factory):
     folder = root / "camp"
     settings = CampaignSettings(generator="search", proposals=1, batch=1, allow_known="yes")
     info = campaign.create(folder, "activation", settings)
-    campaign.run(folder, ev, {}, retries=0, generator="search")
+    campaign.run(folder, campaign.Services(ev, {}, retries=0, generator="search"))
     ledger = Ledger(folder / "ledger.sqlite")
     (row,) = ledger.hypotheses(info.id)
     ledger.close()

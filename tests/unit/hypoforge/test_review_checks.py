@@ -297,7 +297,7 @@ def fake_cli(monkeypatch, tmp_path):
     box = FakeTexBox("r0-1 improves on the baselines (CI [0.62, 0.80]); r0-2 reaches 0.93.")
     model = Recording(responses=[reply(overall=8), reply(overall=7), META])
     monkeypatch.setattr(review_cli, "make_texbox", lambda settings: box)
-    monkeypatch.setattr(review_cli, "_open_llm", lambda settings, folder: nullcontext("http://x"))
+    monkeypatch.setattr(review_cli, "open_llm", lambda settings, folder: nullcontext("http://x"))
     monkeypatch.setattr("agents.llm.make_chat_model", lambda *a, **k: model)
     return model
 
@@ -366,7 +366,7 @@ def test_a_dead_endpoint_exits_3(camp, fake_cli, monkeypatch):
     def down(settings, folder):
         raise InfraError("LLM endpoint http://x not reachable after 10 s: refused")
 
-    monkeypatch.setattr(review_cli, "_open_llm", down)
+    monkeypatch.setattr(review_cli, "open_llm", down)
     pdf(camp / "paper" / "paper.pdf")
     result = runner.invoke(cli.app, ["review", str(camp)])
     assert result.exit_code == 3

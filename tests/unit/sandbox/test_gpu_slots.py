@@ -15,7 +15,7 @@ import pytest
 
 from core.errors import SandboxUnavailable
 from core.records import Outcome
-from core.settings import DockerSandboxSettings, ExecutorSettings, Limits, Settings
+from core.settings import DockerExecutor, DockerSandboxSettings, Limits, RayExecutor, Settings
 from sandbox import capacity
 from sandbox.base import Job
 from sandbox.docker_sandbox import GPU_LABEL, DockerSandbox
@@ -209,11 +209,12 @@ def test_a_job_asking_more_than_a_slot_holds_is_infra_error(tmp_path):
 
 
 def test_workers_are_capped_by_the_gpus(monkeypatch, tmp_path):
-    from hypoforge.cli.common import workers
+    from sandbox.factory import workers
 
-    def settings(gpus: int, devices: tuple[str, ...], n: int | None, executor: str = "local"):
+    def settings(gpus: int, devices: tuple[str, ...], n: int | None, executor: str = "docker"):
         box = DockerSandboxSettings(limits=Limits(gpus=gpus), gpu_devices=devices, workers=n)
-        return Settings(home=tmp_path, sandbox=box, executor=ExecutorSettings(type=executor))
+        kind = RayExecutor() if executor == "ray" else DockerExecutor()
+        return Settings(home=tmp_path, sandbox=box, executor=kind)
 
     monkeypatch.setattr(capacity, "cores", lambda: 64)
     monkeypatch.setattr(capacity, "available_mb", lambda: 10**6)

@@ -31,7 +31,9 @@ def run_in_thread(folder, ev, chat_models, **kw):
     box: dict = {}
     thread = threading.Thread(
         target=lambda: box.update(
-            state=campaign.run(folder, ev, chat_models, retries=0, poll_seconds=0.02, **kw)
+            state=campaign.run(
+                folder, campaign.Services(ev, chat_models, retries=0), poll_seconds=0.02, **kw
+            )
         ),
         daemon=True,
     )
@@ -65,7 +67,7 @@ def test_a_directive_reaches_its_agent_every_round_until_withdrawn(tmp_path):
             chat.handle("withdraw 1")
 
     ms["proposer"].after = withdraw_after_round_1
-    campaign.run(folder, FakeEvaluator(), ms, retries=0)
+    campaign.run(folder, campaign.Services(FakeEvaluator(), ms, retries=0))
     said = "focus on smooth non-monotonic functions (directive #1, from ada)"
     assert len(seen) == 3 and said in seen[0] and said in seen[1]  # rounds 0 and 1
     assert "focus on smooth" not in seen[2]  # withdrawn before round 2
@@ -157,13 +159,13 @@ def test_stop_and_budgets_apply_at_the_next_round(tmp_path):
     folder, info = start(tmp_path, proposals=6, batch=1)
     chat = Chat(folder, "ada")
     assert "2 proposals" in chat.handle("budget proposals=2 hours=9")  # hours: clamped to 1
-    state = campaign.run(folder, FakeEvaluator(), models(PROPS), retries=0)
+    state = campaign.run(folder, campaign.Services(FakeEvaluator(), models(PROPS), retries=0))
     assert state["stop"] == "proposal budget reached (2/2)"
     assert len(Ledger(folder / "ledger.sqlite").hypotheses(info.id)) == 2
     folder2, _ = start(tmp_path / "b", proposals=6, batch=1)
     chat2 = Chat(folder2, "bob")
     chat2.handle("stop")
-    state = campaign.run(folder2, FakeEvaluator(), models(PROPS), retries=0)
+    state = campaign.run(folder2, campaign.Services(FakeEvaluator(), models(PROPS), retries=0))
     assert state["stop"] == "stopped by bob"
     chat.close()
     chat2.close()
@@ -210,7 +212,7 @@ def test_the_chat_command_reads_lines_from_the_terminal(tmp_path, monkeypatch):
 
 def test_the_analyst_answers_from_the_ledger_and_invented_numbers_are_flagged(tmp_path):
     folder, info = start(tmp_path, proposals=2, batch=2)
-    campaign.run(folder, FakeEvaluator(), models(PROPS), retries=0)
+    campaign.run(folder, campaign.Services(FakeEvaluator(), models(PROPS), retries=0))
     rows = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
     best = max(rows, key=lambda r: r.screen_win_rate or 0.0)
     said = f"{best.id} did best with {best.screen_win_rate:.2f}; r4-1 may reach 0.99."
@@ -235,7 +237,9 @@ def test_the_analyst_also_answers_from_other_campaigns_in_the_archive(tmp_path):
 
     folder, info = start(tmp_path, proposals=1, batch=1)
     archive = NoveltyArchive(tmp_path / "archive")  # real Chroma on disk
-    campaign.run(folder, FakeEvaluator(), models(PROPS), retries=0, archive=archive)
+    campaign.run(
+        folder, campaign.Services(FakeEvaluator(), models(PROPS), retries=0, archive=archive)
+    )
     # An earlier campaign ("c1") of the same task.
     archive.add(entry(1, "periodic sine gate", "# sine", PTS * 1, win_rate=0.31))
     archive.add(entry(2, "softsign mixture", "# softsign", PTS * 2, win_rate=0.77))
