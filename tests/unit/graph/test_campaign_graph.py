@@ -205,6 +205,7 @@ def test_sandbox_rejection_without_repairs_left_fails(tmp_path):
     assert row.reason == "non-finite output at x=100"
 
 
+@pytest.mark.slow  # opens a Chroma archive
 def test_services_from_settings_hold_what_a_campaign_runs_with(tmp_path):
     from core.settings import DockerSandboxSettings, LiteratureSettings, LLMSettings, Settings
     from evaluators.novelty import NoveltyArchive
@@ -234,6 +235,7 @@ def test_services_from_settings_hold_what_a_campaign_runs_with(tmp_path):
         services.close()
 
 
+@pytest.mark.slow  # opens a Chroma archive
 def test_services_without_a_url_have_no_literature_search_and_search_has_no_models(tmp_path):
     from core.settings import DockerSandboxSettings, LiteratureSettings, Settings
     from tests.fakes import FakeSandbox

@@ -177,8 +177,8 @@ def test_every_command_has_a_plain_one_line_help():
         assert first and "\n" not in first, f"{line}: the first paragraph is one line"
         assert first.endswith(".") and len(first) <= 92, f"{line}: {first!r}"
         assert "``" not in command.help, f"{line}: code markup is for docstrings, not users"
-        result = runner.invoke(cli.app, [*line.split(), "--help"], env={"COLUMNS": "200"})
-        assert result.exit_code == 0 and first in " ".join(result.output.split()), line
+    result = runner.invoke(cli.app, ["run", "--help"], env={"COLUMNS": "200"})
+    assert "Needs Docker, the sandbox image and a language model" in " ".join(result.output.split())
 
 
 def test_executor_flags_replace_the_settings_executor(tmp_path):
