@@ -65,7 +65,7 @@ REFLECT_CHARS = 3_000  # in a reflection prompt, which also holds the review so 
 
 
 class CheckLike(Protocol):
-    """A code check as the reviewer shows it (``hypoforge.review.Check``)."""
+    """A code check as the reviewer shows it (``hypoforge.review.CodeCheck``)."""
 
     @property
     def name(self) -> str: ...

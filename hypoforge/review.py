@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.reviewer import SCORES, MetaReview, Review
 from core.errors import ConfigError
 from core.text import clean
-from hypoforge.review_checks import MAX_TEXT, Check, campaign_figures, code_checks
+from hypoforge.review_checks import MAX_TEXT, CodeCheck, campaign_figures, code_checks
 
 __all__ = [
-    "Check",
+    "CodeCheck",
     "ReviewResult",
     "campaign_figures",
     "code_checks",
@@ -50,7 +50,7 @@ class ReviewResult(_Record):
     campaign: str | None  # the campaign folder whose records the checks read
     reviews: list[Review]
     meta: MetaReview
-    checks: list[Check]
+    checks: list[CodeCheck]
     failed: list[int] = Field(default_factory=list)  # reviews that could not be parsed
     reflections: list[int] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)

@@ -49,7 +49,7 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Check(_Record):
+class CodeCheck(_Record):
     """One check computed by code. ``blocking``: this failure forces a reject (never set on a
     passed check); ``items``: what failed, one line each, at most ``MAX_ITEMS``."""
 
@@ -189,12 +189,12 @@ def _walk(value: object, figures: Figures, depth: int = 0) -> None:
 
 
 # -- the checks ---------------------------------------------------------------------------------
-def code_checks(text: str, folder: Path | None) -> list[Check]:
+def code_checks(text: str, folder: Path | None) -> list[CodeCheck]:
     """The checks code computes on the paper's ``text`` against the campaign in ``folder``
     (see the module docstring); without a campaign, one check saying numbers cannot be traced."""
     if folder is None:
         return [
-            Check(
+            CodeCheck(
                 name="numbers",
                 ok=False,
                 detail="no campaign folder: the paper's numbers cannot be traced to any records "
@@ -235,8 +235,8 @@ def _clauses(text: str, ids: list[str]) -> dict[str, list[tuple[str, str]]]:
     return places
 
 
-def _check(name: str, items: list[str], blocking: bool, passed: str, failed: str) -> Check:
-    return Check(
+def _check(name: str, items: list[str], blocking: bool, passed: str, failed: str) -> CodeCheck:
+    return CodeCheck(
         name=name,
         ok=not items,
         blocking=bool(items) and blocking,
@@ -245,7 +245,7 @@ def _check(name: str, items: list[str], blocking: bool, passed: str, failed: str
     )
 
 
-def _numbers(text: str, figures: Figures) -> Check:
+def _numbers(text: str, figures: Figures) -> CodeCheck:
     from core.grounding import numbers_in
 
     untraced = figures.untraced(text)
@@ -259,7 +259,7 @@ def _numbers(text: str, figures: Figures) -> Check:
     )
 
 
-def _claims(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check:
+def _claims(places: dict[str, list[tuple[str, str]]], records: _Records) -> CodeCheck:
     """Every claim (``hypoforge.claims``) about a hypothesis: a discovery with its CI stated,
     or blocking: a win, a confirmation or novelty claimed for one the ledger does not confirm,
     and any hypothesis the ledger does not hold."""
@@ -308,7 +308,7 @@ def _claim_problems(row: HypothesisRow, report: EvalReport | None) -> list[str]:
     return out
 
 
-def _flags(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check:
+def _flags(places: dict[str, list[tuple[str, str]]], records: _Records) -> CodeCheck:
     items: list[str] = []
     blocking = False
     for hid, found in places.items():
@@ -330,7 +330,7 @@ def _flags(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check
     )
 
 
-def _known(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check:
+def _known(places: dict[str, list[tuple[str, str]]], records: _Records) -> CodeCheck:
     items = []
     for hid, found in places.items():
         row = records.rows.get(hid)
@@ -346,7 +346,7 @@ def _known(places: dict[str, list[tuple[str, str]]], records: _Records) -> Check
     )
 
 
-def _bundles(ids: list[str], folder: Path) -> Check:
+def _bundles(ids: list[str], folder: Path) -> CodeCheck:
     missing = [h for h in ids if not (folder / "bundles" / h / "bundle.json").is_file()]
     return _check(
         "bundles",

@@ -1,4 +1,4 @@
-"""The parts of the adversarial catalogue (``sandbox.probes``): what a probe is, and the checks
+"""The parts of the adversarial catalogue (``sandbox.probes``): what an attack is, and the checks
 run on the host after a probe's container has ended, to see that the host was left unaffected.
 """
 
@@ -24,7 +24,10 @@ HostCheck = Callable[[RunResult], str | None]
 
 
 @dataclass(frozen=True)
-class Probe:
+class Attack:
+    """One hostile probe of the sandbox: its program and the outcome a safe sandbox must give
+    (a hypothesis's property probe is ``evaluators.activation.harness.Probe``)."""
+
     case: int
     name: str
     code: str

@@ -13,7 +13,7 @@ from sandbox.probe_checks import (
     RELAUNCH_MARK,
     SECRET_NAME,
     SECRET_VALUE,
-    Probe,
+    Attack,
     beacon_stopped,
     log_capped,
     no_relaunched_processes,
@@ -22,10 +22,10 @@ from sandbox.probe_checks import (
     within,
 )
 
-__all__ = ["PROBES", "SECRET_NAME", "SECRET_VALUE", "Probe"]
+__all__ = ["PROBES", "SECRET_NAME", "SECRET_VALUE", "Attack"]
 
-PROBES: tuple[Probe, ...] = (
-    Probe(
+PROBES: tuple[Attack, ...] = (
+    Attack(
         1,
         "fork bomb",
         program("""
@@ -47,7 +47,7 @@ PROBES: tuple[Probe, ...] = (
         pids_bounded(64),
         quick=True,
     ),
-    Probe(
+    Attack(
         2,
         "thread bomb",
         program("""
@@ -66,7 +66,7 @@ PROBES: tuple[Probe, ...] = (
         {"pids": 64},
         pids_bounded(64),
     ),
-    Probe(
+    Attack(
         3,
         "self-relaunch",
         program(f"""
@@ -83,7 +83,7 @@ PROBES: tuple[Probe, ...] = (
         {"pids": 64},
         no_relaunched_processes,
     ),
-    Probe(
+    Attack(
         4,
         "detach and daemonize",
         program("""
@@ -104,7 +104,7 @@ PROBES: tuple[Probe, ...] = (
         {},
         beacon_stopped,
     ),
-    Probe(
+    Attack(
         5,
         "RAM bomb",
         program("""
@@ -118,7 +118,7 @@ PROBES: tuple[Probe, ...] = (
         within(2.0),
         quick=True,
     ),
-    Probe(
+    Attack(
         7,
         "/dev/shm exhaustion",
         program("""
@@ -132,7 +132,7 @@ PROBES: tuple[Probe, ...] = (
         Outcome.OK,
         "SHM-FULL",
     ),
-    Probe(
+    Attack(
         8,
         "CPU spin",
         "while True:\n    pass\n",
@@ -142,7 +142,7 @@ PROBES: tuple[Probe, ...] = (
         within(2.5),
         quick=True,
     ),
-    Probe(
+    Attack(
         9,
         "ignore SIGTERM",
         program("""
@@ -157,7 +157,7 @@ PROBES: tuple[Probe, ...] = (
         {"grace_seconds": 1.0},
         within(3.5),
     ),
-    Probe(
+    Attack(
         10,
         "block forever",
         program("""
@@ -171,7 +171,7 @@ PROBES: tuple[Probe, ...] = (
         {},
         within(2.5),
     ),
-    Probe(
+    Attack(
         11,
         "fd exhaustion",
         program("""
@@ -182,7 +182,7 @@ PROBES: tuple[Probe, ...] = (
         Outcome.HYP_ERROR,
         "Too many open files",
     ),
-    Probe(
+    Attack(
         12,
         "fill /tmp",
         program("""
@@ -194,7 +194,7 @@ PROBES: tuple[Probe, ...] = (
         "No space left on device",
         {"tmpfs_mb": 16},
     ),
-    Probe(
+    Attack(
         13,
         "write to rootfs and inputs",
         program("""
@@ -211,7 +211,7 @@ PROBES: tuple[Probe, ...] = (
         "RO-DENIED",
         quick=True,
     ),
-    Probe(
+    Attack(
         14,
         "single huge file",
         program("""
@@ -223,7 +223,7 @@ PROBES: tuple[Probe, ...] = (
         None,
         {"output_mb": 16},
     ),
-    Probe(
+    Attack(
         15,
         "many files in the output folder",
         program("""
@@ -236,7 +236,7 @@ PROBES: tuple[Probe, ...] = (
         {"output_files": 200},
         within(1.0),
     ),
-    Probe(
+    Attack(
         17,
         "huge stdout",
         program("""
@@ -251,7 +251,7 @@ PROBES: tuple[Probe, ...] = (
         {"wall_seconds": 20.0},
         log_capped,
     ),
-    Probe(
+    Attack(
         18,
         "binary output",
         program("""
@@ -261,7 +261,7 @@ PROBES: tuple[Probe, ...] = (
         Outcome.OK,
         "BINARY-DONE",
     ),
-    Probe(
+    Attack(
         19,
         "network egress",
         program("""
@@ -287,7 +287,7 @@ PROBES: tuple[Probe, ...] = (
         "NET-BLOCKED",
         quick=True,
     ),
-    Probe(
+    Attack(
         20,
         "cloud metadata and LAN",
         program("""
@@ -303,7 +303,7 @@ PROBES: tuple[Probe, ...] = (
         Outcome.OK,
         "LAN-BLOCKED",
     ),
-    Probe(
+    Attack(
         21,
         "read host secrets",
         program(f"""
@@ -322,7 +322,7 @@ PROBES: tuple[Probe, ...] = (
         "NO-SECRETS",
         quick=True,
     ),
-    Probe(
+    Attack(
         22,
         "read other hypotheses' files",
         program("""
@@ -335,7 +335,7 @@ PROBES: tuple[Probe, ...] = (
         Outcome.OK,
         "ISOLATED",
     ),
-    Probe(
+    Attack(
         23,
         "privilege escalation",
         program("""
@@ -360,7 +360,7 @@ PROBES: tuple[Probe, ...] = (
         "PRIV-DENIED",
         quick=True,
     ),
-    Probe(
+    Attack(
         24,
         "Docker socket",
         program("""
@@ -371,7 +371,7 @@ PROBES: tuple[Probe, ...] = (
         Outcome.OK,
         "NO-SOCKET",
     ),
-    Probe(
+    Attack(
         25,
         "container escape probes",
         program("""

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from core.settings import Limits
 from sandbox.base import Job, RunResult, Sandbox
-from sandbox.probes import PROBES, Probe
+from sandbox.probes import PROBES, Attack
 
 
 @dataclass(frozen=True)
 class ProbeReport:
-    probe: Probe
+    probe: Attack
     result: RunResult
     problem: str | None  # None: contained as expected
 
@@ -24,7 +24,7 @@ class ProbeReport:
 
 
 def run_probe(
-    sandbox: Sandbox, probe: Probe, work: Path, base: Limits | None = None
+    sandbox: Sandbox, probe: Attack, work: Path, base: Limits | None = None
 ) -> ProbeReport:
     """Run one probe in a fresh container and judge it."""
     slug = re.sub(r"[^a-z0-9]+", "-", probe.name.lower()).strip("-")
@@ -41,7 +41,7 @@ def run_probe(
     return ProbeReport(probe, result, _judge(probe, result))
 
 
-def _judge(probe: Probe, result: RunResult) -> str | None:
+def _judge(probe: Attack, result: RunResult) -> str | None:
     if result.outcome is not probe.expect:
         return f"outcome {result.outcome}, expected {probe.expect} ({result.reason})"
     if probe.marker and probe.marker not in result.log_tail:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from hypoforge.paper.latex import ascii_text, escape
 
 
-class Source(BaseModel):
+class BibEntry(BaseModel):
     """One bibliography entry and where it came from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,13 +82,13 @@ def _key(
     return key
 
 
-def from_catalogue(components: list[Any], taken: set[str]) -> list[Source]:
+def from_catalogue(components: list[Any], taken: set[str]) -> list[BibEntry]:
     """One entry per catalogue component (``evaluators.catalogue.Component``)."""
     found = []
     for c in components:
         r = c.reference
         found.append(
-            Source(
+            BibEntry(
                 key=_key(r.authors, r.year, r.title, taken),
                 title=r.title,
                 authors=tuple(r.authors),
@@ -119,7 +119,9 @@ def cached_papers(cache: Path) -> dict[str, dict[str, Any]]:
     return papers
 
 
-def from_searches(hits: list[dict[str, Any]], cache: Path | None, taken: set[str]) -> list[Source]:
+def from_searches(
+    hits: list[dict[str, Any]], cache: Path | None, taken: set[str]
+) -> list[BibEntry]:
     """One entry per cited search hit (the ledger's decision events), deduplicated by id."""
     cached = cached_papers(cache) if cache is not None else {}
     found, seen = [], set()
@@ -139,7 +141,7 @@ def from_searches(hits: list[dict[str, Any]], cache: Path | None, taken: set[str
             year = None
         names = tuple(str(a) for a in authors[:12])
         found.append(
-            Source(
+            BibEntry(
                 key=_key(names, year, title, taken),
                 title=title[:300],
                 authors=names,

@@ -19,7 +19,7 @@ from typing import Any
 from core.grounding import Figures
 from core.records import EvalReport, HypothesisRow
 from hypoforge import campaign
-from hypoforge.paper.bib import Source, from_catalogue, from_searches
+from hypoforge.paper.bib import BibEntry, from_catalogue, from_searches
 from hypoforge.report import _best_report, task_plugin
 from store.ledger import Ledger
 from store.lifecycle import discovery
@@ -46,7 +46,7 @@ class Facts:
     data_secrets: list[str]
     split_names: list[str]
     image_versions: dict[str, str]
-    sources: list[Source]
+    sources: list[BibEntry]
     keys_of: dict[str, str]  # "catalogue: <component>" or "search: <paper id>" -> its key
     figures: Figures = field(default_factory=Figures)  # every number code has printed
     # The bibliography's numbers (years, arXiv ids, DOIs, venues): printed by BibTeX in the

@@ -15,7 +15,7 @@ from agents.reviewer import ACCEPT_AT, REVIEW_SCHEMA, SCORES, Review, review_pap
 from core.settings import LLMSettings
 from hypoforge.cli.review import REVIEW_TOKENS
 from hypoforge.llm_server import embedded_server
-from hypoforge.review import Check
+from hypoforge.review import CodeCheck
 
 PAPER = """A Gated Unit for Small Networks
 Abstract
@@ -27,8 +27,8 @@ was confirmed on held-out splits.
 Only three datasets and small networks were tried.
 """
 CHECKS = [
-    Check(name="numbers", ok=True, detail="every number in the paper (4 distinct) is recorded"),
-    Check(name="bundles", ok=False, detail="1 hypothesis has no bundle", items=["r0-1"]),
+    CodeCheck(name="numbers", ok=True, detail="every number in the paper (4 distinct) is recorded"),
+    CodeCheck(name="bundles", ok=False, detail="1 hypothesis has no bundle", items=["r0-1"]),
 ]
 
 

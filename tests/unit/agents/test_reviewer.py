@@ -25,7 +25,7 @@ from agents.reviewer import (
     review_paper,
     with_schema,
 )
-from hypoforge.review import Check
+from hypoforge.review import CodeCheck
 from tests.fakes import Recording
 
 
@@ -57,8 +57,8 @@ def reply(**changes: object) -> str:
 
 
 META = '{"summary": "The reviewers agree the evidence is thin."}'
-BLOCKING = Check(name="numbers", ok=False, blocking=True, detail="2 numbers untraced")
-PASSED = Check(name="bundles", ok=True, detail="every hypothesis has its bundle")
+BLOCKING = CodeCheck(name="numbers", ok=False, blocking=True, detail="2 numbers untraced")
+PASSED = CodeCheck(name="bundles", ok=True, detail="every hypothesis has its bundle")
 
 
 # -- parse_review ----------------------------------------------------------------------------

@@ -481,7 +481,7 @@ def test_a_bibliography_that_bibtex_refuses_is_dropped_search_entries_first(fold
 
 
 def test_author_names_cannot_break_bibtex():
-    source = bib.Source(
+    source = bib.BibEntry(
         key="k",
         title="T",
         authors=("Smith, John, Jr, III", "\\" * 40, "A" * 30_000, "X and Y"),

@@ -16,7 +16,7 @@ from core.records import DatasetScore, EvalReport, HypothesisRow, Outcome, Stage
 from core.settings import CampaignSettings
 from hypoforge import campaign, cli
 from hypoforge.review import (
-    Check,
+    CodeCheck,
     ReviewResult,
     campaign_figures,
     code_checks,
@@ -115,7 +115,7 @@ def camp(tmp_path):
     return folder
 
 
-def by_name(checks: list[Check]) -> dict[str, Check]:
+def by_name(checks: list[CodeCheck]) -> dict[str, CodeCheck]:
     return {c.name: c for c in checks}
 
 
@@ -274,7 +274,7 @@ def test_the_review_is_written_as_json_and_markdown(tmp_path):
         campaign=None,
         reviews=found.reviews,
         meta=found.meta,
-        checks=[Check(name="bundles", ok=False, detail="1 missing", items=["r0-2"])],
+        checks=[CodeCheck(name="bundles", ok=False, detail="1 missing", items=["r0-2"])],
     )
     path = write_review(tmp_path / "review", result)
     assert path == tmp_path / "review" / "review.md"
