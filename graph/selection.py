@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -166,9 +167,21 @@ def _twin(deps: Deps, row: HypothesisRow, fp: list[float], earlier: Known) -> An
     return None
 
 
+# The ledger event that names a row given to the campaign as a reference point (``hypoforge run
+# --reference``): the user asked for this campaign's own figure of it, so it is measured here,
+# never replaced by an archived twin nor left out by ``allow_known = "never"``.
+REFERENCE = "reference"
+
+
+def references(deps: Deps) -> set[str]:
+    """The ids of the campaign's reference points (the ``REFERENCE`` events)."""
+    return {json.loads(d)["id"] for _, _, d in deps.ledger.events(deps.campaign, REFERENCE)}
+
+
 def select(state: CampaignState, deps: Deps) -> dict:
     """De-duplicate by behaviour, rank with the reward model, keep a diverse top-k."""
     rows = deps.rows(state["batch"])
+    given = references(deps)
     # Each fingerprint is read from the ledger once, not once per candidate.
     earlier: Known = [
         (r, _fingerprint(deps, r))
@@ -182,12 +195,16 @@ def select(state: CampaignState, deps: Deps) -> dict:
                 earlier.append((row, _fingerprint(deps, row)))
             continue
         fp = _fingerprint(deps, row)
-        twin = _twin(deps, row, fp, earlier) if fp is not None else None
+        twin = _twin(deps, row, fp, earlier) if fp is not None and row.id not in given else None
         if twin is not None:
             pointer, win = twin
             deps.ledger.apply(lifecycle.duplicate(row, pointer, win))
             continue
-        if literature.published(row) and deps.settings.allow_known == "never":
+        if (
+            literature.published(row)
+            and deps.settings.allow_known == "never"
+            and row.id not in given
+        ):
             reason = f"{row.known}, a published component (allow_known = never): not run"
             deps.ledger.apply(lifecycle.pruned(row, reason))
             continue

@@ -5,9 +5,10 @@ A campaign whose proposals all fail (a small model's degenerate functions, say) 
 empty leaderboard and nothing to plot or write up. A reference row gives it a measured point of
 comparison that is honest about what it is: its idea names it and says it is a published
 component, not a proposal; it carries the component's name and citation (``known``); and the
-campaign's own rules for published components apply to it (``[campaign] allow_known``: screened
-once, never promoted or confirmed, never a discovery). The probe checks the label by behaviour,
-as for any proposal.
+campaign's rules for published components apply to it (screened once, never promoted or
+confirmed, never a discovery). The probe checks the label by behaviour, as for any proposal. It
+is always measured in this campaign (``graph.selection.REFERENCE``): an archived twin from an
+earlier campaign does not stand in for it, so the report has its own figures and curves.
 
 The row takes the first place of round 0, as the built-in search generator's proposals do: it is
 trusted code, so no critic judges it, and the round runs it like a proposal written before a
@@ -23,6 +24,7 @@ from core.errors import ConfigError
 from core.records import HypothesisRow
 from core.settings import CampaignSettings
 from evaluators import catalogue
+from graph import selection
 from hypoforge import campaign
 from store.ledger import Ledger
 
@@ -74,7 +76,8 @@ def seed(folder: Path, component: catalogue.Component) -> HypothesisRow:
             citation=component.reference.cite(),
         )
         ledger.save(row)
-        ledger.log(info.id, "orchestrator", "reference", {"id": PLACE, "component": component.name})
+        detail = {"id": PLACE, "component": component.name}
+        ledger.log(info.id, "orchestrator", selection.REFERENCE, detail)
         return row
     finally:
         ledger.close()

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from core.errors import ConfigError
 from core.settings import CampaignSettings
 from evaluators import registry
+from evaluators.novelty import Neighbour
 from hypoforge import campaign, cli, reference
 from store.ledger import Ledger
 from store.lifecycle import discovery
@@ -45,6 +46,46 @@ def test_with_only_degenerate_proposals_the_reference_is_the_scored_row(tmp_path
     assert [(s, b) for s, b in ev.calls] == [(ev.calls[0][0], "one-pass")]
     best = campaign.status(folder)["best"]
     assert [b["id"] for b in best] == ["r0-0"]
+
+
+class SeenBefore:
+    """An archive in which every function was measured by an earlier campaign: a proposal would
+    reuse its twin's result instead of running."""
+
+    def __init__(self) -> None:
+        self.added: list[str] = []
+
+    def add(self, entry):
+        self.added.append(entry.id)
+
+    def nearest(self, idea, code, k=5, task=None):
+        return []
+
+    def measured(self, task):
+        return []
+
+    def examples(self, task, campaign=None):
+        return []
+
+    def behaviour_twin(self, fingerprint, task=None):
+        return Neighbour(id="earlier/r0-0", idea="ELU", outcome="ok", win_rate=0.3, distance=0.0)
+
+
+@pytest.mark.parametrize("allow_known", ["once", "never"])
+def test_the_reference_is_measured_here_whatever_the_archive_or_allow_known_say(
+    tmp_path, allow_known
+):
+    folder, info = start(tmp_path, allow_known=allow_known, proposals=2, batch=1, repairs=0)
+    task_dir = registry.get("activation").folder
+    reference.seed(folder, reference.find(task_dir, "ELU", CampaignSettings(proposals=2)))
+    ev = FakeEvaluator()
+    archive = SeenBefore()
+    ms = models([proposal("x * torch.sigmoid(1.5 * x)", idea="a gate")])
+    campaign.run(folder, ev, ms, retries=0, archive=archive)
+    rows = {r.id: r for r in Ledger(folder / "ledger.sqlite").hypotheses(info.id)}
+    assert rows["r0-0"].stage == "screened" and rows["r0-0"].duplicate_of is None
+    assert rows["r1-0"].stage == "duplicate"  # a proposal still reuses its archived twin
+    assert len(ev.calls) == 1 and f"{info.id}/r0-0" in archive.added
 
 
 def test_a_reference_is_refused_for_an_unknown_name_a_budget_of_one_or_a_started_campaign(
