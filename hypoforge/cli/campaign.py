@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -71,7 +72,12 @@ def _execute(
         plugin = registry.get(info.task)
         evaluator = task_evaluator(plugin, settings, sandbox, split_set=info.budgets.splits)
         try:
-            with open_llm(settings, folder) as base_url:
+            # The built-in search generator needs no language model.
+            search = settings.campaign.generator == "search"
+            endpoint: AbstractContextManager[str | None] = (
+                nullcontext() if search else open_llm(settings, folder)
+            )
+            with endpoint as base_url:
                 view_ledger = Ledger(folder / "ledger.sqlite")
                 if base_url is not None:  # a bad key or model is reported before any work
                     view_ledger.add_usage(info.id, tokens=preflight_llm(settings, base_url))

@@ -14,7 +14,7 @@ module at call time, so a test replaces the sandbox of every command by patching
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,6 +30,8 @@ from sandbox.factory import build as make_sandbox
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from evaluators.contract import TaskEvaluator
+    from evaluators.registry import TaskPlugin
     from sandbox.base import Sandbox
 
 __all__ = [
@@ -115,8 +117,12 @@ def spinner(quiet: bool) -> Iterator[Callable[[str], None]]:
 
 
 def task_evaluator(
-    plugin: Any, settings: Settings, sandbox: Sandbox, notify: Any = None, **options: Any
-) -> Any:
+    plugin: TaskPlugin,
+    settings: Settings,
+    sandbox: Sandbox,
+    notify: Callable[[str], None] | None = None,
+    **options: Any,
+) -> TaskEvaluator:
     """The task's evaluator as every command builds it: the settings' home, container limits
     and attempt retention, plus the command's own ``options`` (a split set, say)."""
     if notify is not None:
@@ -170,14 +176,13 @@ def session(
         sandbox.close()
 
 
-def open_llm(settings: Settings, folder: Path) -> Any:
-    """A context manager yielding the endpoint's base URL: the embedded server, or a checked URL."""
+def open_llm(settings: Settings, folder: Path) -> AbstractContextManager[str]:
+    """A context manager yielding the endpoint's base URL: the embedded server (its log in
+    ``folder``), or the configured URL once it answers."""
     from contextlib import nullcontext
 
     from hypoforge.llm_server import embedded_server, wait_healthy
 
-    if settings.campaign.generator == "search":
-        return nullcontext(None)  # the built-in generator needs no language model
     if settings.llm.endpoint == "embedded":
         return embedded_server(settings.llm.model, log=folder / "llm-server.log")
     wait_healthy(settings.llm.endpoint.rstrip("/"), timeout=10)

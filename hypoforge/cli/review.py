@@ -110,14 +110,10 @@ def _review(
     from agents.reviewer import review_paper
 
     llm = settings.llm.model_copy(update={"max_tokens": REVIEW_TOKENS})
-    # The review needs the model even where campaigns use the built-in generator.
-    chat = settings.model_copy(
-        update={"campaign": settings.campaign.model_copy(update={"generator": "llm"})}
-    )
     task_dir, description = _task(folder)
     logs = where if folder is not None else settings.home
     logs.mkdir(parents=True, exist_ok=True)
-    with open_llm(chat, logs) as url:
+    with open_llm(settings, logs) as url:
         model = make_chat_model(llm, url, "reviewer")
         return review_paper(
             model,

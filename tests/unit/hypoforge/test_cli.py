@@ -17,7 +17,7 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
     sandbox = FakeSandbox()
     monkeypatch.setattr(common, "make_sandbox", lambda settings: sandbox)
-    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda *_, **__: SMALL_SPLITS)
     return sandbox
 
 
@@ -207,3 +207,24 @@ def test_an_unknown_executor_is_a_usage_error(monkeypatch, tmp_path):
     assert "hypoforge: error: --executor: 'docker' (this machine) or 'ray', not 'k8s'" in (
         result.stderr
     )
+
+
+@pytest.mark.slow
+def test_a_search_campaign_runs_from_the_command_line_without_a_language_model(
+    fake, monkeypatch, tmp_path
+):
+    from hypoforge.cli import campaign as campaign_cli
+
+    def no_endpoint(settings, folder):
+        raise AssertionError("the search generator opened an LLM endpoint")
+
+    monkeypatch.setattr(campaign_cli, "open_llm", no_endpoint)
+    cfg = tmp_path / "hf.toml"
+    cfg.write_text("[campaign]\nfull_top_k = 0\nconfirm = false\n")  # no held-out splits here
+    folder = tmp_path / "camp"
+    args = ["run", "--generator", "search", "--proposals", "1", "--batch", "1", "--workers", "1"]
+    args += ["--campaign", str(folder), "--config", str(cfg)]
+    result = runner.invoke(cli.app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "stopped: proposal budget reached (1/1)" in result.output
+    assert (tmp_path / "home" / "archive").is_dir()  # the archive the campaign fed
