@@ -158,7 +158,10 @@ def round_seconds(url: str, concurrency: int, batch: int) -> float:
         )
         campaign.create(folder, "activation", budgets)
         began = time.monotonic()
-        campaign.run(folder, InstantEvaluator(), models, retries=0, llm_concurrency=concurrency)
+        campaign.run(
+            folder,
+            campaign.Services(InstantEvaluator(), models, retries=0, llm_concurrency=concurrency),
+        )
         return time.monotonic() - began
 
 

@@ -31,7 +31,7 @@ def test_with_only_degenerate_proposals_the_reference_is_the_scored_row(tmp_path
     )
     ms["critic"] = Recording(responses=['{"decision": "run", "reasons": "fine", "p_win": 0.6}'])
     ev = FakeEvaluator(probe_rejects=AFFINE)
-    state = campaign.run(folder, ev, ms, retries=0)
+    state = campaign.run(folder, campaign.Services(ev, ms, retries=0))
     assert state["stop"] == "proposal budget reached (3/3)"
     rows = {r.id: r for r in Ledger(folder / "ledger.sqlite").hypotheses(info.id)}
     assert sorted(rows) == ["r0-0", "r0-1", "r1-0"]
@@ -81,7 +81,7 @@ def test_the_reference_is_measured_here_whatever_the_archive_or_allow_known_say(
     ev = FakeEvaluator()
     archive = SeenBefore()
     ms = models([proposal("x * torch.sigmoid(1.5 * x)", idea="a gate")])
-    campaign.run(folder, ev, ms, retries=0, archive=archive)
+    campaign.run(folder, campaign.Services(ev, ms, retries=0, archive=archive))
     rows = {r.id: r for r in Ledger(folder / "ledger.sqlite").hypotheses(info.id)}
     assert rows["r0-0"].stage == "screened" and rows["r0-0"].duplicate_of is None
     assert rows["r1-0"].stage == "duplicate"  # a proposal still reuses its archived twin
