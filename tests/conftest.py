@@ -36,4 +36,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if own is settings.default:  # no count of its own: the profile's applies as it is
             continue
         fewer = max(2, round(own.max_examples * share))
-        test._hypothesis_internal_use_settings = settings(own, max_examples=fewer)  # type: ignore[union-attr]
+        test._hypothesis_internal_use_settings = settings(own, max_examples=fewer)
