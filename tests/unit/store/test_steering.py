@@ -134,7 +134,9 @@ def test_a_revision_goes_to_the_coder_and_the_new_code_waits_for_its_own_yes(tmp
     thread, box = run_in_thread(folder, ev, ms)
     ledger = Ledger(folder / "ledger.sqlite")
     chat = Chat(folder, "ada")
-    wait_for(lambda: [r.stage for r in ledger.hypotheses(info.id)] == ["coded"])
+    # The revision goes in once the campaign waits on the first code: sent earlier, the gate
+    # would take it without a wait, and the count of waits below would be one short.
+    wait_for(waiting(ledger, info))
     old_sha = ledger.hypothesis(info.id, "r0-0").code_sha
     chat.handle("revise r0-0 add a small linear term")
     wait_for(lambda: ledger.hypothesis(info.id, "r0-0").code_sha != old_sha)
