@@ -9,7 +9,7 @@ for taking its time, which is a timing assertion, not a property.
 A test's own ``@settings(...)`` takes precedence over any profile, so the unit profile's share
 is applied to the count of every test that has settings of its own, at collection; a test with
 none takes the profile's ``max_examples`` directly. Property tests written inside another test
-function cannot be reached here and always draw their full count.
+function cannot be reached here: they ask for a multiple of ``settings.default.max_examples``.
 """
 
 from __future__ import annotations
