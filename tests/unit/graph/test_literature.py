@@ -107,8 +107,9 @@ def test_with_approval_nothing_is_probed_before_the_yes_and_the_critic_reads_wor
     ms = models([proposal(MISH, idea="x times tanh of softplus of x")])
     ms["critic"] = Recording(responses=[RUN])
     ev = FakeEvaluator()
+    # a short poll: the campaign sees the approval at once instead of up to a second later
     thread = threading.Thread(
-        target=lambda: campaign.run(folder, campaign.Services(ev, ms, retries=0))
+        target=lambda: campaign.run(folder, campaign.Services(ev, ms, retries=0), poll_seconds=0.02)
     )
     thread.start()
     ledger = Ledger(folder / "ledger.sqlite")
