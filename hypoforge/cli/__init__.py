@@ -43,7 +43,9 @@ scores one idea of your own; `hypoforge tasks list` shows what can be researched
 Exit codes: 0 done, 1 a self-test found a weakness, 2 a usage or settings error, 3 Docker, the
 disk, an image or the LLM endpoint failed (a campaign then pauses: `hypoforge resume DIR`)."""
 
-app: typer.Typer = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
+app: typer.Typer = typer.Typer(
+    add_completion=False, no_args_is_help=True, help=HELP, rich_markup_mode="markdown"
+)
 
 # Registration order is the order of `hypoforge --help`.
 app.command("eval")(evaluate.eval_cmd)

@@ -12,6 +12,7 @@ from core.errors import ConfigError, HypoforgeError
 from hypoforge.cli.common import ConfigOpt, fail, load_settings, out
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     no_args_is_help=True,
     help="Measure how well the reward model picks the hypotheses that win.",
 )

@@ -14,6 +14,7 @@ from hypoforge.cli import common
 from hypoforge.cli.common import ConfigOpt, err, fail, load_settings, out, session
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     no_args_is_help=True,
     help="Build, attack and clean up the sandbox that runs generated code.",
 )

@@ -7,7 +7,11 @@ import typer
 from core.errors import HypoforgeError
 from hypoforge.cli.common import fail, out
 
-app = typer.Typer(no_args_is_help=True, help="See which research tasks hypoforge can work on.")
+app = typer.Typer(
+    rich_markup_mode="markdown",
+    no_args_is_help=True,
+    help="See which research tasks hypoforge can work on.",
+)
 
 
 @app.command("list")

@@ -154,8 +154,12 @@ def test_the_top_level_help_says_what_hypoforge_does_and_where_to_start():
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     assert "Automated machine-learning research: language-model agents propose" in text
-    assert "Start with `hypoforge doctor` (is this machine ready?), then `hypoforge run`" in text
+    # Markdown help: backticks become code spans and a paragraph is rewrapped to the terminal,
+    # never broken where the source line ended.
+    assert "Start with hypoforge doctor (is this machine ready?), then hypoforge run (a" in text
     assert "Exit codes: 0 done, 1 a self-test found a weakness" in text
+    narrow = runner.invoke(cli.app, ["--help"], env={"COLUMNS": "80"}).output
+    assert "(a campaign; it\n" not in narrow
 
 
 def _commands(group, path=()):
