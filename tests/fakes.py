@@ -21,7 +21,7 @@ from evaluators.activation import runner
 from evaluators.activation.harness import ActivationEvaluator, Probe, draw_probe
 from evaluators.fingerprint import draw_points, fingerprint
 from evaluators.kit import datasets
-from evaluators.kit.splits import Split
+from evaluators.kit.splits import Split, SplitSets
 from evaluators.novelty import ArchiveEntry
 from hypoforge import campaign
 from sandbox.base import Job, RunResult, Sandbox
@@ -34,6 +34,22 @@ CONFIRM_SPLITS = [
     datasets.split("spirals", 4, deep=True),
 ]
 BY_NAME = {s.name: s for s in SMALL_SPLITS + CONFIRM_SPLITS}
+
+
+def on_splits(
+    selection: list[Split], confirmation: list[Split] | None = None
+) -> Callable[..., Any]:
+    """A ``hypoforge.cli.common.make_evaluator`` whose evaluators draw ``selection`` (and their
+    confirmers ``confirmation``) instead of the task's data: small splits, built once."""
+    sets = SplitSets(
+        selection=lambda secret: selection,
+        confirmation=None if confirmation is None else (lambda secret: confirmation),
+    )
+
+    def make(plugin: Any, *args: Any, **options: Any) -> Any:
+        return plugin.make_evaluator(*args, split_sets=sets, **options)
+
+    return make
 
 
 def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:

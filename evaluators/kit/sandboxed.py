@@ -78,6 +78,7 @@ class SandboxedEvaluator:
         keep: str = "ok",
         split_set: str = "selection",
         confirm_splits: list[Split] | None = None,
+        split_sets: SplitSets | None = None,
     ) -> None:
         self.keep = keep  # attempt folders kept after scoring: "none", "ok" or "all"
         self.sandbox = sandbox
@@ -85,7 +86,10 @@ class SandboxedEvaluator:
         self.home = home
         self.limits = limits or Limits()
         self._secret: DataSecret | None = None  # loaded on first use (see ``secret``)
-        draw = self.split_sets.builder(split_set, self.task)  # refuses a set the task lacks
+        # Where the splits are drawn from: the task's own sets, or those given (tests give small
+        # ones, so that every set an evaluator and its confirmer draw stays small).
+        self.sets = split_sets or self.split_sets
+        draw = self.sets.builder(split_set, self.task)  # refuses a set the task lacks
         self.split_set = split_set
         self.splits = splits if splits is not None else draw(self.secret)
         # Held-out splits for ``confirmer``: the task's own, or those given (tests give small
@@ -118,7 +122,7 @@ class SandboxedEvaluator:
     def confirmer(self) -> SandboxedEvaluator | None:
         """The evaluator of this task on its confirmation splits (same sandbox, home, limits);
         None for a task without them, or an evaluator on explicit splits given none."""
-        if self.split_sets.confirmation is None or (self._custom and self._confirm_splits is None):
+        if self.sets.confirmation is None or (self._custom and self._confirm_splits is None):
             return None
         return type(self)(
             self.sandbox,
@@ -129,6 +133,7 @@ class SandboxedEvaluator:
             wall_seconds=self.wall_seconds,
             keep=self.keep,
             split_set="confirmation",
+            split_sets=self.sets,
         )
 
     @classmethod

@@ -61,8 +61,8 @@ class SplitSets:
     ``hard``: where the score does not saturate, for calibration and for campaigns where
     components must matter (``[campaign] splits = "hard"``).
 
-    Builders are called when an evaluator is made, so a builder that reads a module's function at
-    call time (``lambda secret: data.all_splits(secret=secret)``) sees a test's replacement."""
+    Builders are called when an evaluator is made; an evaluator given other sets
+    (``SandboxedEvaluator(split_sets=...)``) draws from those instead."""
 
     selection: Builder
     confirmation: Builder | None = None

@@ -7,9 +7,10 @@ Exit codes: 0 when an outcome was recorded (invalid, timeout, oom... included); 
 found a weakness; 2 for usage and configuration errors; 3 for infrastructure errors (Docker, disk,
 image). Domain errors become one-line messages here (``fail``) and nowhere else.
 
-``session`` and the commands that build a sandbox without one look ``make_sandbox`` up on this
-module at call time, so a test replaces the sandbox of every command by patching
-``hypoforge.cli.common.make_sandbox``.
+The commands build what lies outside the process through this module's factories, looked up on
+it at call time: ``make_sandbox``, ``make_evaluator`` (the task's data), ``make_texbox`` and
+``make_chat_model``. A test hands every command its fake by replacing one of them on this module
+(``monkeypatch.setattr(common, "make_sandbox", ...)``): typer's commands take no other arguments.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from sandbox.factory import build as make_sandbox
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from agents.llm import ChatModel
+    from core.settings import Limits, LLMSettings
     from evaluators.contract import TaskEvaluator
     from evaluators.registry import TaskPlugin
     from sandbox.base import Sandbox
+    from sandbox.tex import TexBox
 
 __all__ = [
     "BUDGETS",
@@ -41,7 +45,10 @@ __all__ = [
     "err",
     "fail",
     "load_settings",
+    "make_chat_model",
+    "make_evaluator",
     "make_sandbox",
+    "make_texbox",
     "open_llm",
     "out",
     "preflight_llm",
@@ -83,10 +90,34 @@ def with_executor(settings: Settings, executor: str | None, address: str | None)
     return settings.model_copy(update={"executor": chosen})
 
 
+def make_chat_model(
+    llm: LLMSettings, base_url: str, role: str, frequency_penalty: float | None = None
+) -> ChatModel:
+    """The chat model of ``role`` at ``base_url`` (``agents.llm.make_chat_model``, imported here
+    on first use: the LLM client is slow to import and most commands need none)."""
+    from agents.llm import make_chat_model as chat_model
+
+    return chat_model(llm, base_url, role, frequency_penalty=frequency_penalty)
+
+
+def make_texbox(settings: Settings) -> TexBox:
+    """The TeX sandbox (``sandbox.tex.TexBox``): compiles a paper, extracts a PDF's text."""
+    from sandbox.tex import TexBox
+
+    return TexBox(settings.sandbox)
+
+
+def make_evaluator(
+    plugin: TaskPlugin, sandbox: Sandbox, home: Path, limits: Limits, **options: Any
+) -> TaskEvaluator:
+    """The task's evaluator, drawing the task's own data (``TaskPlugin.make_evaluator``)."""
+    return plugin.make_evaluator(sandbox, home, limits, **options)
+
+
 def preflight_llm(settings: Settings, base_url: str) -> int:
     """One tiny call per model the roles use, before any work: a bad key, model or quota is
     an ``InfraError`` naming the cause. Returns the tokens spent."""
-    from agents.llm import make_chat_model, preflight
+    from agents.llm import preflight
     from hypoforge.campaign import ROLES
 
     tiny = settings.llm.model_copy(update={"max_tokens": 16})
@@ -127,7 +158,8 @@ def task_evaluator(
     and attempt retention, plus the command's own ``options`` (a split set, say)."""
     if notify is not None:
         options["notify"] = notify
-    return plugin.make_evaluator(
+    return make_evaluator(
+        plugin,
         sandbox,
         settings.home,
         settings.sandbox.limits,

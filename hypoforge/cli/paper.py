@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from core.errors import HypoforgeError
+from hypoforge.cli import common
 from hypoforge.cli.common import ConfigOpt, fail, out, session, spinner
 
 PENALTY = 0.6  # the writer's frequency penalty: a small model repeats its sentences otherwise
@@ -56,18 +57,16 @@ def paper_cmd(
     sandbox) and a language model for the prose (with --llm none, code's sentences only)."""
     import json
 
-    from agents.llm import make_chat_model
     from agents.prompting import render
     from hypoforge import campaign
     from hypoforge.paper.build import write_paper
-    from sandbox.tex import TexBox
 
     try:
         info = campaign.load(folder)
     except HypoforgeError as exc:
         raise fail(exc) from None
     with session(config, reap=False) as (settings, sandbox), spinner(as_json) as notify:
-        texbox = TexBox(settings.sandbox)
+        texbox = common.make_texbox(settings)
         texbox.ensure_image(notify)  # built on first use, its steps on the status line
         (folder / "paper").mkdir(exist_ok=True)
         with _llm(settings, llm, folder / "paper") as url:
@@ -75,7 +74,7 @@ def paper_cmd(
             model = (
                 None
                 if url is None
-                else make_chat_model(writing, url, "analyst", frequency_penalty=PENALTY)
+                else common.make_chat_model(writing, url, "analyst", frequency_penalty=PENALTY)
             )
             system = render(
                 "system", None, role="writer of a research paper", task_description=info.task

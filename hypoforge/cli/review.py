@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import HypoforgeError
 from core.text import cell, clean
+from hypoforge.cli import common
 from hypoforge.cli.common import ConfigOpt, fail, load_settings, open_llm, out, spinner
 
 if TYPE_CHECKING:
@@ -25,14 +26,6 @@ if TYPE_CHECKING:
     from hypoforge.review import ReviewResult
 
 REVIEW_TOKENS = 1000  # the longest form the schema allows is about 700 tokens
-
-
-def make_texbox(settings: Settings) -> Any:
-    """The container that turns an untrusted PDF into text (``sandbox.tex.TexBox``: pdftotext
-    in the hardened sandbox); tests replace this function."""
-    from sandbox.tex import TexBox
-
-    return TexBox(settings.sandbox)
 
 
 def review_cmd(
@@ -67,7 +60,7 @@ def review_cmd(
         pdf, folder = review.locate(source, campaign_dir)
         with spinner(as_json) as notify:
             notify("extracting the paper's text")
-            with closing(make_texbox(settings)) as texbox:
+            with closing(common.make_texbox(settings)) as texbox:
                 texbox.ensure_image(notify)  # built on first use; Docker down: exit 3
                 text, folder = review.paper_text(source, texbox, campaign_dir)
             checks = review.code_checks(text, folder)
@@ -106,7 +99,6 @@ def _review(
     """The reviews by the settings' model, each reply held to the form's schema where the
     endpoint takes one (llama.cpp). The embedded server's log goes beside the review in a
     campaign, else to HYPOFORGE_HOME (not beside a stranger's PDF)."""
-    from agents.llm import make_chat_model
     from agents.reviewer import review_paper
 
     llm = settings.llm.model_copy(update={"max_tokens": REVIEW_TOKENS})
@@ -114,7 +106,7 @@ def _review(
     logs = where if folder is not None else settings.home
     logs.mkdir(parents=True, exist_ok=True)
     with open_llm(settings, logs) as url:
-        model = make_chat_model(llm, url, "reviewer")
+        model = common.make_chat_model(llm, url, "reviewer")
         return review_paper(
             model,
             text,

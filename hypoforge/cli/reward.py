@@ -58,7 +58,7 @@ def reward_eval(
     splits (the newest 30% by time; each generator in turn). Needs only the archive."""
     from rich.table import Table
 
-    from evaluators.reward import MIN_EXAMPLES, MODELS, held_out
+    from evaluators.reward import MIN_EXAMPLES, MODELS
 
     try:
         kinds = list(MODELS) if model == "all" else [model]
@@ -74,8 +74,7 @@ def reward_eval(
         )
         if not as_json:
             out.print(summary, soft_wrap=True)
-        curves: dict[str, dict] = {k: {} for k in kinds}
-        results = {k: held_out(examples, k, curves=curves[k]) for k in kinds}
+        results, curves = _measure(examples, kinds)
         if not any(results.values()):
             raise ConfigError(
                 f"too few measured hypotheses to evaluate: need {MIN_EXAMPLES} to train and 10 "
@@ -105,6 +104,15 @@ def reward_eval(
     out.print(table)
     if version is not None:
         _print_fidelity(home, task, version)
+
+
+def _measure(examples: list, kinds: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Per reward model kind, its figures on each held-out split and its discovery curves
+    (``evaluators.reward.held_out``); the figures are empty for too few examples."""
+    from evaluators.reward import held_out
+
+    curves: dict[str, dict] = {k: {} for k in kinds}
+    return {k: held_out(examples, k, curves=curves[k]) for k in kinds}, curves
 
 
 def _harness_version(task: str) -> str | None:

@@ -12,8 +12,9 @@ from core.settings import CampaignSettings
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.kit import datasets
 from hypoforge import campaign, cli, reproduce
+from hypoforge.cli import common
 from store.ledger import Ledger
-from tests.fakes import models, proposal
+from tests.fakes import models, on_splits, proposal
 
 SPLITS = [datasets.split("iris", 0), datasets.split("moons", 0)]
 
@@ -45,7 +46,7 @@ def test_a_scored_hypothesis_reproduces_exactly(docker_sandbox, settings, tmp_pa
 
     # The command: its own sandbox, the installation's splits (here the campaign's small ones).
     monkeypatch.setenv("HYPOFORGE_HOME", str(settings.home))
-    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SPLITS)
+    monkeypatch.setattr(common, "make_evaluator", on_splits(SPLITS))
     res = CliRunner().invoke(cli.app, ["reproduce", str(folder), row.id, "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)

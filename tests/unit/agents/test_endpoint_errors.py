@@ -174,12 +174,12 @@ def test_hypoforge_run_pauses_with_one_line_and_exit_3(
     from hypoforge import cli
     from hypoforge.cli import common
     from store.ledger import Ledger
-    from tests.fakes import SMALL_SPLITS, FakeSandbox
+    from tests.fakes import SMALL_SPLITS, FakeSandbox, on_splits
 
     server = serve([(status, body, {})] * 50)
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(common, "make_sandbox", lambda settings: FakeSandbox())
-    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    monkeypatch.setattr(common, "make_evaluator", on_splits(SMALL_SPLITS))
     folder = tmp_path / "camp"
     args = [
         "run",

@@ -28,6 +28,7 @@ from tests.fakes import (
     FakeSandbox,
     Scripted,
     half_right,
+    on_splits,
     perfect,
     scripted,
     write_probe,
@@ -314,8 +315,7 @@ class Graded(FakeSandbox):
 @pytest.fixture
 def home(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SMALL_SPLITS)
-    monkeypatch.setattr("evaluators.kit.datasets.confirmation_splits", lambda **_: CONFIRM)
+    monkeypatch.setattr(common, "make_evaluator", on_splits(SMALL_SPLITS, CONFIRM))
     return tmp_path / "home"
 
 
@@ -349,7 +349,9 @@ def test_fidelity_command_prints_stores_and_reward_eval_quotes_it(monkeypatch, h
         "_examples",
         lambda *a: ("archive x", [SimpleNamespace(target=1, generator="g")]),
     )
-    monkeypatch.setattr("evaluators.reward.held_out", lambda *a, **k: {"by time": fake_metrics})
+    monkeypatch.setattr(
+        cli_reward, "_measure", lambda examples, kinds: ({"gp": {"by time": fake_metrics}}, {})
+    )
     res = runner.invoke(cli.app, ["reward", "eval", "--archive"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert res.output.index("Kendall tau") < res.output.index("fidelity of screening")

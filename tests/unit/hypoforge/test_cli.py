@@ -7,7 +7,7 @@ from core.errors import SandboxUnavailable
 from core.records import Outcome
 from hypoforge import cli
 from hypoforge.cli import common
-from tests.fakes import SMALL_SPLITS, FakeSandbox
+from tests.fakes import SMALL_SPLITS, FakeSandbox, on_splits
 
 runner = CliRunner()
 
@@ -17,7 +17,7 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
     sandbox = FakeSandbox()
     monkeypatch.setattr(common, "make_sandbox", lambda settings: sandbox)
-    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda *_, **__: SMALL_SPLITS)
+    monkeypatch.setattr(common, "make_evaluator", on_splits(SMALL_SPLITS))
     return sandbox
 
 
@@ -99,7 +99,7 @@ def test_infra_outcome_mid_run_exits_3(monkeypatch, tmp_path):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
     sb = FakeSandbox(outcome=Outcome.INFRA_ERROR)
     monkeypatch.setattr(common, "make_sandbox", lambda settings: sb)
-    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    monkeypatch.setattr(common, "make_evaluator", on_splits(SMALL_SPLITS))
     result = runner.invoke(cli.app, ["eval", str(write(tmp_path, RELU)), "--json"])
     assert result.exit_code == 3
     assert json.loads(result.stdout)["status"] == "infra_error"

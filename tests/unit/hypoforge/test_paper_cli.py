@@ -44,7 +44,7 @@ class Box:
 def camp(tmp_path, monkeypatch):
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(common, "make_sandbox", lambda settings: FakeSandbox())
-    monkeypatch.setattr("sandbox.tex.TexBox", Box)
+    monkeypatch.setattr(common, "make_texbox", Box)
     Box.body, Box.missing = 3, False
     folder, _ = start(tmp_path, proposals=1, batch=1, full_top_k=0)
     campaign.run(

@@ -16,7 +16,14 @@ from evaluators.activation.harness import ActivationEvaluator
 from hypoforge import campaign, cli, reproduce
 from hypoforge.cli import common
 from store.ledger import Ledger
-from tests.fakes import CONFIRM_SPLITS, SMALL_SPLITS, FakeSandbox, half_right, perfect
+from tests.fakes import (
+    CONFIRM_SPLITS,
+    SMALL_SPLITS,
+    FakeSandbox,
+    half_right,
+    on_splits,
+    perfect,
+)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +188,7 @@ def test_what_a_user_can_get_wrong_is_one_config_error(camp, tmp_path):
 def cli_home(monkeypatch, camp):
     """The CLI's sandbox and splits: a fake sandbox, the campaign's small splits and home."""
     monkeypatch.setenv("HYPOFORGE_HOME", str(camp[1]))
-    monkeypatch.setattr("evaluators.kit.datasets.all_splits", lambda **_: SMALL_SPLITS)
+    monkeypatch.setattr(common, "make_evaluator", on_splits(SMALL_SPLITS))
 
     def use(sandbox):
         monkeypatch.setattr(common, "make_sandbox", lambda settings: sandbox)

@@ -291,14 +291,15 @@ runner = CliRunner()
 
 @pytest.fixture
 def fake_cli(monkeypatch, tmp_path):
+    from hypoforge.cli import common
     from hypoforge.cli import review as review_cli
 
     monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
     box = FakeTexBox("r0-1 improves on the baselines (CI [0.62, 0.80]); r0-2 reaches 0.93.")
     model = Recording(responses=[reply(overall=8), reply(overall=7), META])
-    monkeypatch.setattr(review_cli, "make_texbox", lambda settings: box)
+    monkeypatch.setattr(common, "make_texbox", lambda settings: box)
     monkeypatch.setattr(review_cli, "open_llm", lambda settings, folder: nullcontext("http://x"))
-    monkeypatch.setattr("agents.llm.make_chat_model", lambda *a, **k: model)
+    monkeypatch.setattr(common, "make_chat_model", lambda *a, **k: model)
     return model
 
 
