@@ -118,25 +118,48 @@ class ScholarConfig(BaseModel):
         return url
 
 
+class Clock(Protocol):
+    """The time a check reads and waits on: its cap, the rate limiter's slots, the back-off
+    before a retry and the breaker's memory. Tests give one whose sleeps return at once, so
+    they assert what the check asked to wait rather than how long a busy machine took."""
+
+    def now(self) -> float: ...  # seconds, monotonic
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The machine's monotonic clock and real sleeps."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
 class RateLimiter:
     """At most one request per ``interval`` s across threads: a caller reserves the next free
     slot under the lock and sleeps until it outside the lock."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, clock: Clock = SYSTEM_CLOCK) -> None:
         self.interval = interval
+        self.clock = clock
         self._next = 0.0
         self._lock = threading.Lock()
 
     def wait(self, deadline: float) -> bool:
         """Sleep until this caller's slot; False (none reserved) if it falls past ``deadline``."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.now()
             at = max(now, self._next)
             if at > deadline:
                 return False
             self._next = at + self.interval
         if at > now:
-            time.sleep(at - now)
+            self.clock.sleep(at - now)
         return True
 
 
@@ -160,15 +183,16 @@ class Breaker:
     """Per source: when it last timed out or was offline, and why; ``reason`` is the skip while
     that is under ``seconds`` ago (0: never). Safe to share between threads."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, clock: Clock = SYSTEM_CLOCK) -> None:
         self.seconds = seconds
-        self._down: dict[str, tuple[float, str]] = {}  # source -> (time.monotonic(), cause)
+        self.clock = clock
+        self._down: dict[str, tuple[float, str]] = {}  # source -> (clock.now(), cause)
         self._lock = threading.Lock()
 
     def trip(self, source: str, cause: str) -> None:
         if self.seconds > 0:
             with self._lock:
-                self._down[source] = (time.monotonic(), cause)
+                self._down[source] = (self.clock.now(), cause)
 
     def reset(self, source: str) -> None:
         with self._lock:
@@ -178,7 +202,7 @@ class Breaker:
         """Why ``source`` is skipped now, or None: try it."""
         with self._lock:
             at, cause = self._down.get(source, (-math.inf, ""))
-            ago = time.monotonic() - at
+            ago = self.clock.now() - at
             if ago < self.seconds:
                 again = f"retried after {self.seconds:g} s"
                 return f"{source} unavailable ({cause} {ago:.0f} s ago); {again}"
@@ -201,23 +225,25 @@ class LiteratureSearch(Protocol):
 class Scholar:
     """The literature search: ``search(query)`` returns a ``Check`` and never raises for network
     or data problems. Safe to share between threads (one rate limiter and one circuit breaker
-    per source)."""
+    per source). ``clock``: the time its cap, rate limits, back-off and breaker run on."""
 
     def __init__(
         self,
         config: ScholarConfig | None = None,
         cache_dir: Path | None = None,
         env: Mapping[str, str] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config or ScholarConfig()
+        self.clock = clock
         self.cache_dir = cache_dir
         env = os.environ if env is None else env
         self._s2_key = env.get("S2_API_KEY") or env.get("SEMANTIC_SCHOLAR_API_KEY") or ""
         self._openalex_email = env.get("OPENALEX_EMAIL") or ""
         self._openalex_key = env.get("OPENALEX_API_KEY") or ""
         gaps = self.config.interval_seconds
-        self._limiters = {s: RateLimiter(gaps.get(s, 1.0)) for s in SOURCES}
-        self._breaker = Breaker(self.config.breaker_seconds)
+        self._limiters = {s: RateLimiter(gaps.get(s, 1.0), clock) for s in SOURCES}
+        self._breaker = Breaker(self.config.breaker_seconds, clock)
         # One client for every thread (httpx's is thread-safe): pooled connections, and no SSL
         # context built per request, so the limiter's spacing is the spacing on the wire.
         self._http = httpx.Client(headers={"User-Agent": USER_AGENT})
@@ -251,7 +277,7 @@ class Scholar:
     ) -> Check:
         """The papers for ``query`` from the configured sources, merged; at most ``cap_seconds``
         (default ``config.cap_seconds``) in all."""
-        start = time.monotonic()
+        start = self.clock.now()
         cap = self.config.cap_seconds if cap_seconds is None else cap_seconds
         text, limit = normalise(query), limit or self.config.limit
         if not text:
@@ -271,7 +297,7 @@ class Scholar:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(max(0.0, start + cap - time.monotonic()) + GRACE)
+            thread.join(max(0.0, start + cap - self.clock.now()) + GRACE)
         if bugs:
             raise bugs[0]
         got = dict(answers)  # a source still running past the deadline is not waited for
@@ -279,7 +305,8 @@ class Scholar:
         for source in self.config.sources:
             if source not in got:
                 self._breaker.trip(source, "timed out")
-        return _combine({s: got.get(s, late) for s in self.config.sources}, text, start)
+        found = {s: got.get(s, late) for s in self.config.sources}
+        return _combine(found, text, self.clock.now() - start)
 
     def _source(
         self, source: Source, query: str, limit: int, deadline: float, cap: float
@@ -332,7 +359,7 @@ class Scholar:
         for attempt in range(1, cfg.tries + 1):
             if not self._limiters[source].wait(deadline):
                 raise _Skip(f"rate limited (no request slot left within the {cap:g} s cap)")
-            left = deadline - time.monotonic()
+            left = deadline - self.clock.now()
             if left <= 0:
                 raise _Skip(f"timed out after {cap:g} s", "timed out")
             wait: float | None = None
@@ -354,7 +381,16 @@ class Scholar:
                 failure = f"HTTP {status}"
                 if status != 429 and status < 500:
                     raise _Skip(failure)
-            _next_try(failure, attempt, cfg.tries, wait, cfg.backoff_seconds, deadline, cap)
+            pause = _next_try(
+                failure,
+                attempt,
+                cfg.tries,
+                wait,
+                cfg.backoff_seconds,
+                deadline - self.clock.now(),
+                cap,
+            )
+            self.clock.sleep(pause)
         raise AssertionError("unreachable")  # the last try returns or raises
 
     def _send(
@@ -373,7 +409,7 @@ class Scholar:
                 size += len(chunk)
                 if size > cap:
                     raise _Skip(f"unreadable response: larger than {_size(cap)}")
-                if time.monotonic() > deadline:
+                if self.clock.now() > deadline:
                     raise httpx.ReadTimeout("the check's deadline passed while reading")
                 chunks.append(chunk)
         return 200, None, b"".join(chunks)
@@ -429,10 +465,11 @@ def _next_try(
     tries: int,
     wait: float | None,
     backoff: float,
-    deadline: float,
+    left: float,
     cap: float,
-) -> None:
-    """Sleep before the next try, or ``_Skip`` when none is left or it would pass the cap."""
+) -> float:
+    """The seconds to wait before the next try, with ``left`` of the ``cap`` left; ``_Skip``
+    when no try is left or the wait would pass the cap."""
     rate = failure == "HTTP 429"
     down = "timed out" if failure == "timed out" else ""
     if attempt >= tries:
@@ -440,7 +477,6 @@ def _next_try(
         raise _Skip(
             f"rate limited (HTTP 429 after {count})" if rate else f"{failure} after {count}", down
         )
-    left = deadline - time.monotonic()
     if wait is not None and wait > left:
         bound = (
             f"the {cap:g} s cap" if wait > cap else f"the {left:.0f} s left of the {cap:g} s cap"
@@ -454,7 +490,7 @@ def _next_try(
             raise _Skip(f"timed out after {cap:g} s", down)
         name = "rate limited (HTTP 429)" if rate else failure
         raise _Skip(f"{name}; no time left for another try within the {cap:g} s cap")
-    time.sleep(pause)
+    return pause
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -478,7 +514,7 @@ def normalise(query: str) -> str:
     return " ".join(str(query).split()).lower()[: CAPS["query"]]
 
 
-def _combine(answers: dict[Source, _Answer], query: str, start: float) -> Check:
+def _combine(answers: dict[Source, _Answer], query: str, seconds: float) -> Check:
     ok = {s: a.papers for s, a in answers.items() if a.papers is not None}
     failed = {s: a.reason for s, a in answers.items() if a.papers is None}
     skipped = None
@@ -499,7 +535,7 @@ def _combine(answers: dict[Source, _Answer], query: str, start: float) -> Check:
         sources=list(ok),
         cached=[s for s, a in answers.items() if a.cached],
         notes=[f"{s}: {SKIPPED}{r}" for s, r in failed.items()] if ok else [],
-        seconds=round(time.monotonic() - start, 3),
+        seconds=round(seconds, 3),
     )
 
 

@@ -4,11 +4,15 @@ results and changed fields end in papers or in "literature check skipped: REASON
 cap, never in an exception or a hang; a source that timed out or was offline is skipped at once
 until its breaker closes; the cache makes no repeat call (per base URL, until it expires); and
 the search rounds of a chat model cite only papers they were shown. No test touches the
-internet."""
+internet.
+
+The scholar runs on a ``Clock`` whose sleeps return at once and are recorded: the tests assert
+the waits the check asked for (a Retry-After, the back-off, a rate limiter's slot) and the breaker
+is moved on by ``advance``, so no assertion depends on how busy the machine is. Only the cap on a
+server that never finishes is measured in real time."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import socket
 import threading
@@ -25,7 +29,15 @@ from pydantic import Field, ValidationError
 
 from agents.literature import literature_rounds, parse_reply
 from literature.papers import Paper, parse_openalex, parse_semantic_scholar
-from literature.scholar import S2_FIELDS, RateLimiter, Scholar, ScholarConfig, _offline, retry_after
+from literature.scholar import (
+    S2_FIELDS,
+    SYSTEM_CLOCK,
+    RateLimiter,
+    Scholar,
+    ScholarConfig,
+    _offline,
+    retry_after,
+)
 from tests.replay_server import (
     ELU_OPENALEX,
     MISH_ABSTRACT,
@@ -47,6 +59,45 @@ SKIP = "literature check skipped: "
 MISH_ID, SWISH_ID = "s2:mish0001", "s2:swish0001"
 
 
+class Clock:
+    """Real time plus every sleep asked for: a sleep returns at once, is recorded in ``slept``
+    and moves the clock on, so a deadline sees it as spent; ``advance`` moves it on as a wait
+    would. Requests and timeouts on the wire still take real time."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+        self._ahead = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.monotonic() + self._ahead
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self._ahead += seconds
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._ahead += seconds
+
+
+class Stopped:
+    """A clock at 0 whose sleeps return at once, recorded in ``slept``: what each caller of a
+    rate limiter was told to wait does not depend on when its thread ran."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return 0.0
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+
+
 @pytest.fixture
 def server() -> Iterator[ReplayServer]:
     with ReplayServer() as replay:
@@ -58,9 +109,11 @@ def make(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     url: str | None = None,
+    clock: Clock | None = None,
     **settings: Any,
 ) -> Scholar:
-    """A scholar on the replay server (or ``url``): no pauses between calls, short backoff."""
+    """A scholar on the replay server (or ``url``) and ``clock`` (a fresh ``Clock`` by default):
+    no pauses between calls, short backoff."""
     root = url or (server.url if server else "")
     config: dict[str, Any] = {
         "sources": ["semantic_scholar"],
@@ -71,13 +124,8 @@ def make(
         "cap_seconds": 10.0,
         "request_timeout": 5.0,
     }
-    return Scholar(ScholarConfig(**{**config, **settings}), tmp_path / "cache", env or {})
-
-
-def timed(scholar: Scholar, query: str, **kwargs: Any) -> tuple[Any, float]:
-    start = time.monotonic()
-    check = scholar.search(query, **kwargs)
-    return check, time.monotonic() - start
+    config = ScholarConfig(**{**config, **settings})
+    return Scholar(config, tmp_path / "cache", env or {}, clock=clock or Clock())
 
 
 def closed_port() -> int:
@@ -139,40 +187,53 @@ def test_openalex_works_are_read_with_email_and_key(server, tmp_path):
 # --- rate limits, server errors, timeouts, offline ---------------------------------------------
 
 
-@pytest.mark.slow
 def test_429_then_200_honours_a_one_second_retry_after(server, tmp_path):
     server.script(
         S2_PATH,
         Reply(429, {"message": "Too Many Requests"}, {"Retry-After": "1"}),
         Reply(200, s2_body(MISH_S2)),
     )
-    check, seconds = timed(make(server, tmp_path), "mish")
+    clock = Clock()
+    check = make(server, tmp_path, clock=clock).search("mish")
     assert [p.id for p in check.papers] == [MISH_ID] and check.skipped is None
-    first, second = server.seen(S2_PATH)
-    assert second.at - first.at >= 0.95
-    assert seconds < 3
+    assert len(server.seen(S2_PATH)) == 2 and clock.slept == [1.0]
+    assert check.seconds >= 1.0  # the wait counts against the check's time
 
 
 def test_retry_after_beyond_the_cap_skips_at_once(server, tmp_path):
     server.script(S2_PATH, Reply(429, {"message": "Too Many Requests"}, {"Retry-After": "3600"}))
-    check, seconds = timed(make(server, tmp_path, cap_seconds=60.0), "mish")
+    clock = Clock()
+    check = make(server, tmp_path, clock=clock, cap_seconds=60.0).search("mish")
     assert check.skipped == SKIP + "rate limited (Retry-After 3600 s exceeds the 60 s cap)"
-    assert check.papers == [] and seconds < 1
+    assert check.papers == [] and clock.slept == []
     assert len(server.seen(S2_PATH)) == 1
+
+
+def test_a_retry_after_longer_than_the_time_left_skips_at_once(server, tmp_path):
+    server.script(S2_PATH, Reply(429, {"message": "Too Many Requests"}, {"Retry-After": "8"}))
+    clock = Clock()
+    check = make(server, tmp_path, clock=clock, cap_seconds=10.0).search("mish")
+    # The first wait fits the cap; after it, 2 s are left, too few for the second.
+    assert check.skipped == (
+        SKIP + "rate limited (Retry-After 8 s exceeds the 2 s left of the 10 s cap)"
+    )
+    assert clock.slept == [8.0] and len(server.seen(S2_PATH)) == 2
 
 
 def test_429_without_retry_after_backs_off_a_bounded_number_of_times(server, tmp_path):
     server.script(S2_PATH, Reply(429, {"message": "Too Many Requests"}))
-    check, seconds = timed(make(server, tmp_path), "mish")
+    clock = Clock()
+    check = make(server, tmp_path, clock=clock).search("mish")
     assert check.skipped == SKIP + "rate limited (HTTP 429 after 3 tries)"
-    assert len(server.seen(S2_PATH)) == 3 and seconds < 1
+    assert len(server.seen(S2_PATH)) == 3 and clock.slept == [0.05, 0.1]  # doubled each try
 
 
 def test_5xx_is_retried_a_bounded_number_of_times_then_skipped(server, tmp_path):
     server.script(S2_PATH, Reply(500, "<html><body>Internal Server Error</body></html>"))
-    check, seconds = timed(make(server, tmp_path), "mish")
+    clock = Clock()
+    check = make(server, tmp_path, clock=clock).search("mish")
     assert check.skipped == SKIP + "HTTP 500 after 3 tries"
-    assert len(server.seen(S2_PATH)) == 3 and seconds < 1
+    assert len(server.seen(S2_PATH)) == 3 and clock.slept == [0.05, 0.1]
 
 
 def test_a_5xx_that_recovers_gives_the_papers(server, tmp_path):
@@ -190,27 +251,34 @@ def test_a_4xx_is_not_retried(server, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_slow_server_ends_the_check_within_its_cap(server, tmp_path):
+def test_a_slow_server_ends_the_check_at_its_cap_in_real_time(server, tmp_path):
+    """What only real time shows: a server that holds its answer back (here 30 s, longer than the
+    request timeout) is cut off by the cap, on the machine's clock."""
     server.script(S2_PATH, Reply(200, s2_body(MISH_S2), delay=30))
-    check, seconds = timed(make(server, tmp_path, cap_seconds=2.0, request_timeout=20.0), "mish")
+    scholar = make(server, tmp_path, clock=SYSTEM_CLOCK, cap_seconds=2.0, request_timeout=20.0)
+    start = time.monotonic()
+    check = scholar.search("mish")
+    seconds = time.monotonic() - start
     assert check.skipped == SKIP + "timed out after 2 s"
-    assert 1.9 < seconds < 2.5
+    assert 1.9 < seconds < 15  # the cap, not the server's 30 s or the request's 20 s timeout
 
 
 def test_short_request_timeouts_are_retried_then_skipped(server, tmp_path):
     server.script(S2_PATH, Reply(200, s2_body(MISH_S2), delay=30))
-    scholar = make(server, tmp_path, cap_seconds=5.0, request_timeout=0.2)
-    check, seconds = timed(scholar, "mish")
-    assert check.skipped == SKIP + "timed out after 3 tries"
-    assert len(server.seen(S2_PATH)) == 3 and seconds < 1.5
+    clock = Clock()
+    scholar = make(server, tmp_path, clock=clock, cap_seconds=5.0, request_timeout=0.2)
+    check = scholar.search("mish")
+    assert check.skipped == SKIP + "timed out after 3 tries"  # not the 5 s cap's reason
+    assert len(server.seen(S2_PATH)) == 3 and clock.slept == [0.05, 0.1]
 
 
-def test_a_refused_connection_is_offline_and_fast(tmp_path):
+def test_a_refused_connection_is_offline_and_not_retried(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}"
-    scholar = make(None, tmp_path, url=url, sources=["semantic_scholar", "openalex"])
-    check, seconds = timed(scholar, "mish")
+    clock = Clock()
+    scholar = make(None, tmp_path, url=url, clock=clock, sources=["semantic_scholar", "openalex"])
+    check = scholar.search("mish")
     assert check.skipped == SKIP + "offline: connection refused"  # one reason for both
-    assert check.papers == [] and check.sources == [] and seconds < 1
+    assert check.papers == [] and check.sources == [] and clock.slept == []
 
 
 def test_offline_reasons_name_the_cause():
@@ -465,20 +533,22 @@ def test_both_sources_are_merged_and_deduplicated(server, tmp_path):
 # --- the circuit breaker -----------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_a_silent_server_costs_one_cap_then_is_skipped_until_the_breaker_closes(server, tmp_path):
+def test_a_source_that_timed_out_is_skipped_until_the_breaker_closes(server, tmp_path):
     server.script(S2_PATH, silent())
-    scholar = make(server, tmp_path, cap_seconds=1.0, breaker_seconds=0.5)
-    first, seconds = timed(scholar, "mish")
-    assert first.skipped == SKIP + "timed out after 1 s" and 0.9 < seconds < 1.5
-    second, seconds = timed(scholar, "swish")
+    clock = Clock()
+    # One try with a short request timeout: the check has ended when ``search`` returns, so
+    # nothing trips the breaker again after the clock is moved on.
+    scholar = make(server, tmp_path, clock=clock, tries=1, request_timeout=0.2)
+    assert scholar.search("mish").skipped == SKIP + "timed out after 1 try"
+    clock.advance(120)
+    second = scholar.search("swish")  # no request: the breaker is open
     assert second.skipped == (
-        SKIP + "semantic_scholar unavailable (timed out 0 s ago); retried after 0.5 s"
+        SKIP + "semantic_scholar unavailable (timed out 120 s ago); retried after 300 s"
     )
-    assert seconds < 0.2 and len(server.seen()) == 1
-    time.sleep(0.5)
-    third, seconds = timed(scholar, "elu", cap_seconds=0.3)  # the breaker closed: tried again
-    assert third.skipped == SKIP + "timed out after 0.3 s" and len(server.seen()) == 2
+    assert len(server.seen()) == 1
+    clock.advance(180)
+    third = scholar.search("elu")  # the breaker closed: tried again
+    assert third.skipped == SKIP + "timed out after 1 try" and len(server.seen()) == 2
 
 
 def test_cached_answers_are_served_while_the_breaker_is_open(server, tmp_path):
@@ -488,11 +558,11 @@ def test_cached_answers_are_served_while_the_breaker_is_open(server, tmp_path):
     assert scholar.search("other").skipped == SKIP + "timed out after 0.5 s"
     cached = scholar.search("mish")
     assert [p.id for p in cached.papers] == [MISH_ID] and cached.cached == ["semantic_scholar"]
-    check, seconds = timed(scholar, "third")
+    check = scholar.search("third")
     assert check.skipped == (
         SKIP + "semantic_scholar unavailable (timed out 0 s ago); retried after 300 s"
     )
-    assert seconds < 0.2 and len(server.seen()) == 2
+    assert len(server.seen()) == 2
 
 
 def test_a_silent_source_is_skipped_at_once_while_the_other_answers(server, tmp_path):
@@ -501,8 +571,8 @@ def test_a_silent_source_is_skipped_at_once_while_the_other_answers(server, tmp_
     scholar = make(server, tmp_path, sources=["semantic_scholar", "openalex"], cap_seconds=0.5)
     first = scholar.search("elu")
     assert first.notes == ["semantic_scholar: " + SKIP + "timed out after 0.5 s"]
-    second, seconds = timed(scholar, "exponential linear unit")
-    assert [p.id for p in second.papers] == ["openalex:W2176000002"] and seconds < 0.2
+    second = scholar.search("exponential linear unit")
+    assert [p.id for p in second.papers] == ["openalex:W2176000002"]
     assert second.notes == [
         "semantic_scholar: "
         + SKIP
@@ -550,38 +620,37 @@ def test_the_breaker_is_shared_safely_between_threads(tmp_path):
 
 def test_the_rate_limiter_spaces_a_source_s_calls(server, tmp_path):
     server.script(S2_PATH, Reply(200, s2_body(MISH_S2)))
-    scholar = make(server, tmp_path, interval_seconds={"semantic_scholar": 0.3, "openalex": 0.0})
+    clock = Clock()
+    gaps = {"semantic_scholar": 30.0, "openalex": 0.0}
+    scholar = make(server, tmp_path, clock=clock, interval_seconds=gaps, cap_seconds=100.0)
     for query in ("one", "two", "three"):
-        scholar.search(query)
-    times = [s.at for s in server.seen()]
-    assert len(times) == 3 and all(b - a >= 0.25 for a, b in itertools.pairwise(times))
+        assert scholar.search(query).skipped is None
+    # The first call goes at once; each next one waits out the rest of its 30 s slot.
+    assert len(server.seen()) == 3 and len(clock.slept) == 2
+    assert all(29 < s <= 30 for s in clock.slept)
 
 
 def test_the_rate_limiter_is_shared_safely_between_threads():
-    limiter, times = RateLimiter(0.1), []
-    lock = threading.Lock()
-
-    def call() -> None:
-        assert limiter.wait(time.monotonic() + 10)
-        with lock:
-            times.append(time.monotonic())
-
-    threads = [threading.Thread(target=call) for _ in range(5)]
+    clock = Stopped()
+    limiter = RateLimiter(0.1, clock)
+    threads = [threading.Thread(target=lambda: limiter.wait(10.0)) for _ in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    times.sort()
-    assert all(b - a >= 0.09 for a, b in itertools.pairwise(times))
+    # Five callers at once get five slots 0.1 s apart: the first goes now, the others wait.
+    assert sorted(clock.slept) == pytest.approx([0.1, 0.2, 0.3, 0.4])
 
 
 def test_a_rate_limit_slot_past_the_cap_skips_at_once(server, tmp_path):
     server.script(S2_PATH, Reply(200, s2_body(MISH_S2)))
-    scholar = make(server, tmp_path, interval_seconds={"semantic_scholar": 100.0, "openalex": 0.0})
+    clock = Clock()
+    gaps = {"semantic_scholar": 100.0, "openalex": 0.0}
+    scholar = make(server, tmp_path, clock=clock, interval_seconds=gaps)
     assert scholar.search("one").skipped is None
-    check, seconds = timed(scholar, "two", cap_seconds=1.0)
+    check = scholar.search("two", cap_seconds=1.0)
     assert check.skipped == SKIP + "rate limited (no request slot left within the 1 s cap)"
-    assert seconds < 0.5 and len(server.seen()) == 1
+    assert clock.slept == [] and len(server.seen()) == 1
 
 
 # --- fuzz: no body makes a parser raise ----------------------------------------------------------
