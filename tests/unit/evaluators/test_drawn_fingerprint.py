@@ -157,6 +157,7 @@ def test_the_novelty_command_names_gelu_for_a_marked_one(tmp_path, monkeypatch):
             assert found["citation"].endswith(f"{CITATION}.")
 
 
+@pytest.mark.slow  # a whole campaign, with the embedding model
 def test_a_marked_gelu_is_a_duplicate_of_gelu_in_a_campaign(tmp_path):
     from core.records import Stage
     from hypoforge import campaign

@@ -188,6 +188,7 @@ def test_holding_an_iterator_is_refused(edits):
             run(ns)
 
 
+@pytest.mark.slow  # trains the template and every ordinary edit
 def test_the_template_and_ordinary_edits_train_unflagged_in_the_runners_namespace():
     for path in ORDINARY:
         ns = script(path.read_text(), curated=True)
@@ -197,7 +198,14 @@ def test_the_template_and_ordinary_edits_train_unflagged_in_the_runners_namespac
     assert n == count(script())
 
 
-@pytest.mark.parametrize("name", sorted(allowlist.OPTIMIZERS))
+# Adam in make unit; the other optimizers train a second each and run in make test.
+@pytest.mark.parametrize(
+    "name",
+    [
+        n if n == "Adam" else pytest.param(n, marks=pytest.mark.slow)
+        for n in sorted(allowlist.OPTIMIZERS)
+    ],
+)
 def test_every_allowed_optimizer_trains_unflagged(name):
     extra = {"SGD": ", momentum=0.9", "RMSprop": ", momentum=0.9", "Adam": ", amsgrad=True"}
     built = f"    return torch.optim.{name}(groups, lr=LR{extra.get(name, '')})"

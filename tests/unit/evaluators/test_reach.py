@@ -288,6 +288,7 @@ def _campaign(tmp_path, reach):
     return {r.idea: r for r in ledger.hypotheses(info.id)}, ledger, info
 
 
+@pytest.mark.slow  # a whole campaign, with the embedding model
 def test_a_campaign_calls_it_gelu_once_screening_shows_where_training_went(tmp_path):
     rows, ledger, info = _campaign(tmp_path, IRIS_LIKE)
     marked, new = rows["a smooth gate"], rows["a wave gate"]

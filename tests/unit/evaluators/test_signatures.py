@@ -380,6 +380,7 @@ def test_no_allowed_position_or_keyword_writes(path):
     _sweep(signatures.resolve(path), signatures.for_path(path), path.startswith("numpy"))
 
 
+@pytest.mark.slow  # every callable fuzzed; the sweep above covers each in make unit
 @pytest.mark.parametrize("path", [p for p in PATHS if p != "torch.Tensor"])
 @FUZZ
 @given(data=st.data())
@@ -413,6 +414,7 @@ def _receiver(kind: str) -> Any:
 IN_PLACE = {("sort", "ndarray"), ("fill", "ndarray")}
 
 
+@pytest.mark.slow  # every method fuzzed; the sweep covers each in make unit
 @pytest.mark.parametrize(("name", "kinds"), METHODS)
 @FUZZ
 @given(data=st.data())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from hypoforge import campaign
 from store.ledger import Ledger
 from store.lifecycle import discovery
@@ -215,6 +217,7 @@ def test_an_offline_scholar_is_skipped_in_the_ledger_and_the_campaign_goes_on(tm
     assert decision["reason"] in ms["critic"].asked[-1]
 
 
+@pytest.mark.slow  # the whole command, with the embedding model
 def test_the_novelty_command_matches_words_and_searches_online(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
