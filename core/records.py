@@ -176,6 +176,9 @@ class HypothesisRow(BaseModel):
     # (graph/literature.py, the task's catalogue).
     known: str | None = None
     citation: str | None = None
+    # Lineage: the hypothesis (an id of this campaign, e.g. "r0-1") whose code this one builds on;
+    # None for a fresh idea. For an edit task its source holds the parent's edits, then its own.
+    parent: str | None = None
 
     @property
     def selection_win_rate(self) -> float | None:

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -103,6 +104,11 @@ class LLMSettings(_Config):
         return 1 if self.endpoint == "embedded" else 8
 
 
+# How a proposal picks the hypothesis it builds on (``HypothesisRow.parent``): "best" the best
+# scored so far, "diverse" a leader on some dataset that few children build on yet, "new" none (a
+# fresh idea). ``graph.lineage`` deals them out.
+LineageKind = Literal["best", "diverse", "new"]
+
 # The name of a rung of the promotion ladder (its numbers: ``evaluators.kit.budgets.Budget``).
 BudgetName = Literal["one-pass", "short", "full"]
 
@@ -134,9 +140,27 @@ class CampaignSettings(_Config):
     reward_model: Literal["gp", "ridge"] = "gp"
     generator: Literal["llm", "search"] = "llm"  # who proposes: the LLM or the built-in search
     mode: Literal["incremental", "novel", "mixed"] = "mixed"
+    # Experiment iteration: the shares of the ways proposals pick a parent, dealt out over the
+    # campaign's proposals in a fixed order (``[campaign] lineage = {best = 0.5, new = 0.5}``);
+    # one name alone (``lineage = "new"``) gives every proposal that way. A proposal with no
+    # parent to pick (the first round) is a new idea.
+    lineage: dict[LineageKind, float] = Field(
+        default_factory=lambda: {"best": 0.5, "diverse": 0.25, "new": 0.25}
+    )
     approve: bool = False  # a human says yes or no (hypoforge chat) before each sandbox launch
     cost: float | None = Field(None, gt=0)  # spending cap, in the currency of the price below
     price_per_million_tokens: float | None = Field(None, ge=0)
+
+    @field_validator("lineage", mode="before")
+    @classmethod
+    def _one_lineage(cls, value: object) -> object:
+        return {value: 1.0} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _lineage_shares(self) -> CampaignSettings:
+        if any(w < 0 for w in self.lineage.values()) or sum(self.lineage.values()) <= 0:
+            raise ValueError("lineage: shares are zero or more, and not all zero")
+        return self
 
     @model_validator(mode="after")
     def _cost_needs_price(self) -> CampaignSettings:

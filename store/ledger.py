@@ -59,6 +59,7 @@ ADDED_COLUMNS = {
     "flags": "TEXT",
     "known": "TEXT",
     "citation": "TEXT",
+    "parent": "TEXT",
 }
 JSON_COLUMNS = ("rungs", "flags")
 
