@@ -108,6 +108,7 @@ class LLMSettings(_Config):
 # scored so far, "diverse" a leader on some dataset that few children build on yet, "new" none (a
 # fresh idea). ``graph.lineage`` deals them out.
 LineageKind = Literal["best", "diverse", "new"]
+LINEAGE: dict[LineageKind, float] = {"best": 0.5, "diverse": 0.25, "new": 0.25}  # the default
 
 # The name of a rung of the promotion ladder (its numbers: ``evaluators.kit.budgets.Budget``).
 BudgetName = Literal["one-pass", "short", "full"]
@@ -144,9 +145,7 @@ class CampaignSettings(_Config):
     # campaign's proposals in a fixed order (``[campaign] lineage = {best = 0.5, new = 0.5}``);
     # one name alone (``lineage = "new"``) gives every proposal that way. A proposal with no
     # parent to pick (the first round) is a new idea.
-    lineage: dict[LineageKind, float] = Field(
-        default_factory=lambda: {"best": 0.5, "diverse": 0.25, "new": 0.25}
-    )
+    lineage: dict[LineageKind, float] = Field(default_factory=lambda: dict(LINEAGE))
     approve: bool = False  # a human says yes or no (hypoforge chat) before each sandbox launch
     cost: float | None = Field(None, gt=0)  # spending cap, in the currency of the price below
     price_per_million_tokens: float | None = Field(None, ge=0)
