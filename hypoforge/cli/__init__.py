@@ -64,6 +64,7 @@ app.command("novelty")(novelty.novelty_cmd)
 app.add_typer(reward.app, name="reward")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(tasks.app, name="tasks")
+app.add_typer(tasks.task_app, name="task")
 
 
 def main() -> None:
