@@ -15,7 +15,7 @@ from agents import analyst, coder, critic, proposer
 from agents.literature import literature_rounds
 from core.records import HypothesisRow, Mode, Stage
 from core.settings import CampaignSettings
-from graph import knowledge, literature, routing, selection
+from graph import knowledge, lineage, literature, routing, selection
 from graph.deps import Deps
 from graph.ladder import selection_report, tried
 from graph.pool import fan_out
@@ -64,51 +64,72 @@ def propose(state: CampaignState, deps: Deps) -> dict:
     made = len(deps.ledger.hypotheses(deps.campaign))
     batch = list(state["batch"])
     room = deps.settings.proposals - made + len(batch)
-    todo: list[tuple[str, Mode]] = []
+    todo: list[tuple[str, Mode, str | None]] = []
+    taken: dict[str, int] = {}  # children given out in this batch, by parent
     for i in range(min(deps.settings.batch, room)):
         hid = f"r{rnd}-{i}"
         if hid not in batch:
             batch.append(hid)
         if deps.ledger.hypothesis(deps.campaign, hid) is not None:
             continue  # proposed before a crash
-        mode = _mode(deps.settings, rnd * deps.settings.batch + i, state.get("explore", False))
+        index = rnd * deps.settings.batch + i
+        explore = state.get("explore", False)
+        mode = _mode(deps.settings, index, explore)
         if deps.settings.generator == "search":
             deps.notify("proposer", f"proposing {hid} ({mode})")
             deps.ledger.save(_searched(deps, hid, rnd, mode))
             continue
-        todo.append((hid, mode))
+        kind = "new" if explore else lineage.dealt(deps.settings.lineage, index)
+        parent = lineage.pick(deps, kind, taken)
+        if parent is not None:
+            taken[parent] = taken.get(parent, 0) + 1
+            deps.ledger.log(
+                deps.campaign, "proposer", "parent", {"id": hid, "parent": parent, "by": kind}
+            )
+        todo.append((hid, mode, parent))
 
-    def start(item: tuple[str, Mode], slot: int) -> Callable[[], Any]:
-        hid, mode = item
-        deps.notify("proposer", f"proposing {hid} ({mode})")
+    def start(item: tuple[str, Mode, str | None], slot: int) -> Callable[[], Any]:
+        hid, mode, parent = item
+        deps.notify("proposer", f"proposing {hid} ({mode}" + (f", on {parent})" if parent else ")"))
         asked: dict[str, Any] = dict(
             mode=mode,
             task_description=deps.described("proposer"),
             retries=deps.retries,
             task_dir=deps.task_dir,
             function=deps.function,
+            parent=None if parent is None else lineage.view(deps, parent),
             **knowledge.for_proposer(deps),
         )
         return lambda: proposer.propose(deps.models["proposer"], **asked)
 
-    def done(item: tuple[str, Mode], answer: Any) -> None:
-        hid, mode = item
+    def done(item: tuple[str, Mode, str | None], answer: Any) -> None:
+        hid, mode, parent = item
         deps.spend(answer.tokens)
         if answer.value is None:
             row = HypothesisRow(
-                campaign=deps.campaign, id=hid, round=rnd, mode=mode, idea="(unparseable reply)"
+                campaign=deps.campaign,
+                id=hid,
+                round=rnd,
+                mode=mode,
+                idea="(unparseable reply)",
+                parent=parent,
             )
             deps.ledger.log(deps.campaign, "proposer", "malformed", answer.text[-500:])
             deps.ledger.apply(lifecycle.invalid(row, "; ".join(answer.errors)[-300:]))
             return
         row = HypothesisRow(
-            campaign=deps.campaign, id=hid, round=rnd, mode=mode, idea=answer.value.idea
+            campaign=deps.campaign,
+            id=hid,
+            round=rnd,
+            mode=mode,
+            idea=answer.value.idea,
+            parent=parent,
         )
-        deps.ledger.save(deps.write_code(row, answer.value.code))
+        deps.ledger.save(lineage.write(deps, row, answer.value.code))
 
     left = fan_out(todo, start, done, deps.llm_concurrency, admit=deps.llm_open)
     if left:
-        unmade = [hid for hid, _ in left]
+        unmade = [hid for hid, _, _ in left]
         deps.ledger.log(deps.campaign, "proposer", "budget", {"not proposed": unmade})
         batch = [h for h in batch if h not in unmade]
     return {"batch": batch}
@@ -251,12 +272,14 @@ def code(state: CampaignState, deps: Deps) -> dict:
         path = deps.code_path(row.id)
         asked: dict[str, Any] = dict(
             idea=row.idea,
-            code=path.read_text() if path.exists() else None,
+            # A child's own code: for an edit task, its edits after its parent's.
+            code=lineage.own(deps, row, path.read_text()) if path.exists() else None,
             error=row.reason,
             task_description=deps.described("coder"),
             retries=deps.retries,
             task_dir=deps.task_dir,
             function=deps.function,
+            parent=None if row.parent is None else lineage.view(deps, row.parent),
         )
         return lambda: coder.write_code(deps.models["coder"], **asked)
 
@@ -264,7 +287,7 @@ def code(state: CampaignState, deps: Deps) -> dict:
         deps.spend(answer.tokens)
         row = lifecycle.repaired(row).row
         if answer.value is not None:
-            row = deps.write_code(row, answer.value)
+            row = lineage.write(deps, row, answer.value)
         deps.ledger.save(row)
 
     for row in fan_out(todo, start, done, deps.llm_concurrency, admit=deps.llm_open):
@@ -279,6 +302,7 @@ def validate(state: CampaignState, deps: Deps) -> dict:
         if row.stage != Stage.PROPOSED or row.verdict not in ("run", "revise"):
             continue
         problem = deps.evaluator.static_problem(deps.code_path(row.id).read_text())
+        problem = lineage.problem(deps, row, problem)  # a child's: said of its own edits
         deps.ledger.apply(lifecycle.validated(row, problem, deps.settings.repairs))
     return {}
 

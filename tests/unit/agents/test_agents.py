@@ -53,7 +53,7 @@ def test_ask_retries_with_the_error_then_returns_data():
 
 
 def test_prompts_render_strictly(tmp_path):
-    text = render("coder", idea="a gate", code="", error="")
+    text = render("coder", idea="a gate", code="", error="", parent=None)
     assert "IDEA: a gate" in text
     import jinja2
 

@@ -21,6 +21,16 @@ WORDS = {
     "grokking": ("grokking", "train.py", "SEARCH/REPLACE"),
     "curvefit": ("curvefit", "hidden curve"),
 }
+# A parent as ``graph.lineage.view`` builds it (edits, for the section's edit wording).
+PARENT = {
+    "id": "r0-1",
+    "idea": "a parent idea",
+    "code": "pass",
+    "edits": True,
+    "win_rate": 0.7,
+    "datasets": [{"dataset": "a", "score": 0.9, "win_rate": 0.8}],
+    "children": ["r1-0: a child idea: win rate 0.40"],
+}
 # Exactly what each prompt's caller in agents/ passes: a template needing more fails to render.
 CALLS = {
     "system": dict(role="critic", task_description=""),
@@ -29,11 +39,14 @@ CALLS = {
         best=[{"idea": "an idea", "win_rate": 0.6}],
         failures=["a failure"],
         predictions=["a prediction"],
+        parent=PARENT,
     ),
+    "lineage_proposer": dict(parent=PARENT),
+    "lineage_coder": dict(parent=PARENT),
     "critic": dict(
         idea="an idea", code="pass", neighbours=["a neighbour"], published=["a component"]
     ),
-    "coder": dict(idea="an idea", code="pass", error="an error"),
+    "coder": dict(idea="an idea", code="pass", error="an error", parent=PARENT),
     "analyst": dict(table="| hypothesis | keep |"),
     "analyst_question": dict(table="| hypothesis | keep |", question="which is best?"),
     "review": dict(
