@@ -189,14 +189,15 @@ def run(
         app = build(deps, checkpointer=saver)
         config: Any = {"configurable": {"thread_id": info.id}, "recursion_limit": RECURSION_LIMIT}
         fresh = saver.get_tuple(config) is None
+        # Who proposes and judges, as run (the paper says so from these): each start and resume.
+        agents = {"generator": services.generator, "models": model_names(services.models)}
         if ledger.started(info.id) is None:
             from hypoforge import machine
 
-            ledger.log(
-                info.id, "orchestrator", "start", {"task": info.task, "machine": machine.describe()}
-            )
+            detail = {"task": info.task, "machine": machine.describe(), **agents}
+            ledger.log(info.id, "orchestrator", "start", detail)
         else:
-            ledger.log(info.id, "orchestrator", "resume", {})
+            ledger.log(info.id, "orchestrator", "resume", agents)
         start = {"round": 0, "batch": [], "stop": ""} if fresh else None
         state = app.invoke(start, config, durability="sync")
         while state.get("__interrupt__"):  # paused, or a launch awaits a human yes or no
@@ -207,6 +208,16 @@ def run(
     finally:
         conn.close()
         ledger.close()
+
+
+def model_names(models: Mapping[str, Any]) -> dict[str, str]:
+    """Role -> the name of its chat model (``ChatOpenAI``'s ``model_name``; "unnamed" for a
+    model that has none, a test's fake)."""
+    names = {}
+    for role, model in models.items():
+        name = getattr(model, "model_name", None)
+        names[role] = name if isinstance(name, str) and name else "unnamed"
+    return names
 
 
 def _wait_for_user(deps: Deps, asked: dict, poll_seconds: float) -> None:

@@ -53,3 +53,43 @@ def asserts(pattern: re.Pattern[str], text: str) -> bool:
         if not NEGATION.search(" ".join(clause.split()[-3:])):
             return True
     return False
+
+
+# -- how the campaign ran: who proposed, who reviewed, lineage ------------------------------------
+# A language model (or agents) as the author of the hypotheses: "proposed by language-model
+# agents", "an LLM generated", "the proposer model wrote".
+LLM_PROPOSED = re.compile(
+    r"\b(propos\w*|generat\w*|written|wrote|suggest\w*|came)\s+(by|with|from)\s+(an?\s+|the\s+)?"
+    r"((large\s+)?language[- ]models?|LLMs?|(language[- ]model\s+|LLM\s+|AI\s+)?agents?|"
+    r"(the\s+)?proposer)\b|"
+    r"\b((large\s+)?language[- ]models?|LLMs?|agents?|proposer( model)?)\s+"
+    r"(propos\w*|generat\w*|wrote|writes|suggest\w*)\b",
+    re.IGNORECASE,
+)
+# A critic (or a model) that reviewed the proposals.
+CRITIC = re.compile(
+    r"\bcritic(s|'s)?\b|\b(reviewed|checked|vetted|judged|screened)\s+by\s+(an?\s+|the\s+)?"
+    r"(language[- ]models?|LLMs?|models?|agents?|reviewers?)\b",
+    re.IGNORECASE,
+)
+LINEAGE = re.compile(
+    r"\b(parents?|parent's|child|children|lineage|offspring|descend\w*|ancest\w*|"
+    r"built on (an )?earlier|builds on (an )?earlier)\b",
+    re.IGNORECASE,
+)
+
+
+def provenance_problems(
+    sentence: str, *, llm_proposed: bool, critic_reviewed: bool, lineage: bool
+) -> list[str]:
+    """What ``sentence`` asserts about how the campaign ran that its records do not show: a
+    language model that proposed (``llm_proposed`` false: the search generator did), a critic
+    that reviewed (none did), parents and children (no proposal named a parent)."""
+    why = []
+    if not llm_proposed and asserts(LLM_PROPOSED, sentence):
+        why.append("says a language model proposed the hypotheses: none did in this campaign")
+    if not critic_reviewed and asserts(CRITIC, sentence):
+        why.append("says a critic reviewed the proposals: no critic review is recorded")
+    if not lineage and asserts(LINEAGE, sentence):
+        why.append("speaks of lineage: no proposal in this campaign named a parent")
+    return why

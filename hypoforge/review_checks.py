@@ -11,6 +11,10 @@
   without saying so; blocking when it is also claimed as an improvement.
 - ``known``: a published component (``HypothesisRow.known``) called new, novel or a discovery;
   blocking.
+- ``provenance``: what the paper says of how the campaign ran (a language model proposed, a
+  critic reviewed, parents and children) that its records do not show
+  (``hypoforge.paper.provenance``, ``hypoforge.claims.provenance_problems``); blocking for the
+  proposer and the critic, not for lineage (an idea quoted in a table may speak of a parent).
 - ``bundles``: every hypothesis the paper names has ``DIR/bundles/<id>/bundle.json`` (not
   blocking: ``hypoforge reproduce DIR ID`` writes one).
 
@@ -30,7 +34,7 @@ from core.errors import ConfigError
 from core.grounding import Figures, numbers_in
 from core.records import EvalReport, HypothesisRow, Outcome
 from hypoforge import campaign
-from hypoforge.claims import CLAIM, NEW, asserts
+from hypoforge.claims import CLAIM, NEW, asserts, provenance_problems
 from store.ledger import Ledger
 from store.lifecycle import discovery
 
@@ -65,12 +69,19 @@ class _Records:
     """A campaign's rows by id and each row's result on the highest rung it reached."""
 
     def __init__(self, folder: Path) -> None:
+        from hypoforge.paper import provenance
+        from hypoforge.report import task_plugin
+
         self.info = campaign.load(folder)
         ledger = Ledger(folder / "ledger.sqlite")
         try:
-            self.rows = {r.id: r for r in ledger.hypotheses(self.info.id)}
-            self.results = [rep for _, _, rep in ledger.results(self.info.id)]
+            rows = ledger.hypotheses(self.info.id)
+            self.rows = {r.id: r for r in rows}
+            results = ledger.results(self.info.id)
+            self.results = [rep for _, _, rep in results]
             self.tokens, self.launches = ledger.usage(self.info.id)
+            plugin = task_plugin(self.info.task)
+            self.how = provenance.gather(ledger, self.info, rows, results, plugin)
         finally:
             ledger.close()
 
@@ -215,6 +226,7 @@ def code_checks(text: str, folder: Path | None) -> list[CodeCheck]:
         _claims(places, records),
         _flags(places, records),
         _known(places, records),
+        _provenance(text, records),
         _bundles([h for h in ids if h in records.rows and records.report(records.rows[h])], folder),
     ]
 
@@ -343,6 +355,27 @@ def _known(places: dict[str, list[tuple[str, str]]], records: _Records) -> CodeC
         True,
         "no published component is presented as new",
         "published components are presented as new",
+    )
+
+
+def _provenance(text: str, records: _Records) -> CodeCheck:
+    how = records.how
+    items, blocking = [], False
+    for clause in re.split(r"(?<=[.!?])\s+(?=[A-Z(\[])", text):
+        for why in provenance_problems(
+            clause,
+            llm_proposed=how.llm_proposed,
+            critic_reviewed=how.critic_reviewed,
+            lineage=how.lineage,
+        ):
+            items.append(f"{why}: {clause[:160]}")
+            blocking = blocking or "lineage" not in why
+    return _check(
+        "provenance",
+        items,
+        blocking,
+        "what the paper says of how the campaign ran (proposer, critic, lineage) is in its records",
+        f"{len(items)} statements about how the campaign ran are not in its records",
     )
 
 

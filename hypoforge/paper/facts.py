@@ -19,6 +19,7 @@ from typing import Any
 from core.grounding import Figures
 from core.records import EvalReport, HypothesisRow
 from hypoforge import campaign
+from hypoforge.paper import provenance
 from hypoforge.paper.bib import BibEntry, from_catalogue, from_searches
 from hypoforge.report import _best_report, task_plugin
 from store.ledger import Ledger
@@ -48,6 +49,7 @@ class Facts:
     image_versions: dict[str, str]
     sources: list[BibEntry]
     keys_of: dict[str, str]  # "catalogue: <component>" or "search: <paper id>" -> its key
+    how: provenance.Provenance  # who proposed and checked, lineage, rungs, template
     figures: Figures = field(default_factory=Figures)  # every number code has printed
     # The bibliography's numbers (years, arXiv ids, DOIs, venues): printed by BibTeX in the
     # references, never allowed in prose, where a model would use them to invent a result.
@@ -97,6 +99,7 @@ class Facts:
         facts = {
             "campaign": self.campaign,
             "task": self.task,
+            **self.how.setup(),
             "sandbox image": ", ".join(short_image(i) for i in self.images) or "not recorded",
             "harness version": ", ".join(self.harness_versions) or "not recorded",
             "Python in the image": self.image_versions.get("python", "not recorded"),
@@ -171,14 +174,16 @@ def gather(folder: Path, home: Path | None = None) -> Facts:
     try:
         rows = ledger.hypotheses(info.id)
         reports = _best_report(ledger, info.id)
-        held = {h: rep for _, h, rep in ledger.results(info.id) if rep.split_set == "confirmation"}
+        results = ledger.results(info.id)
+        held = {h: rep for _, h, rep in results if rep.split_set == "confirmation"}
+        components = catalogue.load(plugin.folder) if plugin is not None else []
+        how = provenance.gather(ledger, info, rows, results, plugin, bool(components))
         tokens, launches = ledger.usage(info.id)
         stops = ledger.events(info.id, "stop")
         machine = _machine(ledger, info.id)
         hits = _cited_hits(ledger, info.id)
     finally:
         ledger.close()
-    components = catalogue.load(plugin.folder) if plugin is not None else []
     wanted = {_known_name(r.known) for r in rows if r.known}
     every = [*reports.values(), *held.values()]
     baselines = {b.lower() for rep in every for s in rep.per_dataset.values() for b in s.baselines}
@@ -212,7 +217,9 @@ def gather(folder: Path, home: Path | None = None) -> Facts:
         image_versions={},
         sources=sources,
         keys_of=keys_of,
+        how=how,
     )
+    facts.figures.update(how.figures())
     for s in sources:
         facts.cited.update([s.year, s.arxiv, s.doi, s.venue, s.title])
     return facts

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from core.records import HypothesisRow
+from hypoforge.paper import provenance
 from hypoforge.paper.facts import Facts, number
 from hypoforge.paper.latex import escape, escape_lines
 
@@ -88,8 +89,9 @@ def datasets_table(facts: Facts, top: int = 2) -> str:
     cols = "l" + "r" * len(leaders) + "l"
     return (
         "\\begin{table}[t]\n\\centering\\small\n"
-        "\\caption{Test accuracy per dataset (mean over seeds) of the two leading hypotheses, "
-        "beside the best baseline on that dataset.}\n\\label{tab:datasets}\n"
+        f"\\caption{{{escape(facts.how.metric[:1].upper() + facts.how.metric[1:])} per dataset "
+        "(mean over seeds) of the two leading hypotheses, beside the best baseline on that "
+        "dataset.}\n\\label{tab:datasets}\n"
         f"\\begin{{tabular}}{{{cols}}}\n\\toprule\n"
         f"dataset & {head} & best baseline \\\\\n\\midrule\n"
         + "\n".join(lines)
@@ -205,13 +207,21 @@ def report_figures(report_md: Path) -> list[tuple[str, str]]:
 
 def default_prose(section: str, facts: Facts) -> str:
     """What code writes for ``section``: plain, and true by construction."""
-    n, scored = len(facts.rows), len(facts.scored)
+    scored = len(facts.scored)
     base = ", ".join(facts.baselines) or "the task's baselines"
     found = facts.discoveries
     if section == "abstract":
+        refs = len(facts.how.references)
+        made = len(facts.how.proposed)
+        beside = (
+            f" (and {refs} reference point{'s' if refs > 1 else ''} from the task's catalogue)"
+            if refs
+            else ""
+        )
         head = (
-            f"We report an automated search for {facts.task} components: {n} hypotheses were "
-            f"proposed, {scored} {'was' if scored == 1 else 'were'} scored by a sandboxed harness "
+            f"We report an automated search for {facts.task} components: {made} "
+            f"{'hypothesis was' if made == 1 else 'hypotheses were'} proposed{beside}, "
+            f"{scored} {'was' if scored == 1 else 'were'} scored by a sandboxed harness "
             f"against {base} on "
             f"{len(facts.datasets)} datasets."
         )
@@ -220,11 +230,15 @@ def default_prose(section: str, facts: Facts) -> str:
             return head + " " + f"{len(found)} {verb} confirmed on held-out splits."
         return head + " None was confirmed on held-out splits, so no discovery is claimed."
     if section == "introduction":
-        return (
-            f"The task: {facts.summary or facts.task}. Hypotheses were proposed by language-model "
-            "agents, checked by a critic, run in a hardened container, and scored by trusted "
-            "code. This paper reports what was measured, with every figure taken from the "
-            "campaign's ledger."
+        told = provenance.sentences(facts.how)
+        return " ".join(
+            [
+                f"The task: {facts.summary or facts.task}.",
+                *told["proposed"],
+                *told["template"],
+                "This paper reports what was measured, with every figure taken from the "
+                "campaign's ledger.",
+            ]
         )
     if section == "related":
         if not facts.sources:
@@ -232,14 +246,8 @@ def default_prose(section: str, facts: Facts) -> str:
         cited = ", ".join(f"\\cite{{{s.key}}}" for s in facts.sources[:12])
         return f"The baselines and the published components this campaign met are {cited}."
     if section == "method":
-        ladder = " then ".join(str(b) for b in facts.budgets.get("ladder", ()))
-        return (
-            "Each proposal was probed and compared by behaviour with the task's catalogue, "
-            "ranked by a reward model, screened, and the best promoted along the budget ladder "
-            f"({ladder}). A hypothesis is kept when the lower bound of its win rate is above "
-            "one half after a multiple-comparison correction, and is a discovery only when it "
-            "is then confirmed on held-out splits."
-        )
+        told = provenance.sentences(facts.how)
+        return " ".join([*told["scored"], *told["lineage"]])
     if section == "results":
         if not facts.leaders:
             return "No hypothesis was scored."

@@ -20,7 +20,7 @@ from typing import Any
 from agents.analyst import HYPOTHESIS_ID
 from agents.llm import ParseError, ask
 from agents.prompting import render as render_prompt
-from hypoforge.claims import CLAIM, NEW, asserts
+from hypoforge.claims import CLAIM, NEW, asserts, provenance_problems
 from hypoforge.paper import render
 from hypoforge.paper.facts import Facts, number
 from hypoforge.paper.latex import _PIECE, ascii_text, plain
@@ -35,8 +35,8 @@ PURPOSE = {
     "introduction": (
         "introduction",
         5,
-        "Say what the task is and why it matters; say how the "
-        "search was run (proposer, critic, sandbox, trusted scoring).",
+        "Say what the task is and why it matters; say how the search was run, exactly as "
+        "the facts say (who proposed, whether a critic reviewed, sandbox, trusted scoring).",
     ),
     "related": (
         "background and related work",
@@ -46,8 +46,8 @@ PURPOSE = {
     "method": (
         "method",
         5,
-        "Describe the search: proposals, the critic, the behavioural probe, "
-        "the reward model, the budget ladder, the keep rule and held-out confirmation.",
+        "Describe the search as the facts say it ran: who proposed and reviewed, the "
+        "behavioural probe, the budget ladder, the keep rule and held-out confirmation.",
     ),
     "results": (
         "results discussion",
@@ -91,6 +91,12 @@ def brief(facts: Facts) -> str:
         f"- proposals: {len(facts.rows)}; scored: {len(facts.scored)}; sandbox runs: "
         f"{facts.launches}"
     )
+    for key, value in facts.how.setup().items():  # how it ran: only what the records show
+        lines.append(f"- {key}: {value}")
+    if not facts.how.critic_reviewed:
+        lines.append("- no critic reviewed the proposals: do not mention a critic")
+    if not facts.how.llm_proposed:
+        lines.append("- no language model proposed the hypotheses")
     lines.append(
         f"- baselines: {', '.join(facts.baselines) or 'none'}; datasets: "
         f"{len(facts.datasets)} ({', '.join(facts.datasets)})"
@@ -272,6 +278,12 @@ def problems(text: str, facts: Facts) -> list[tuple[str, str]]:
             subjects = [i for i in named if i in ids] or previous
             previous = subjects
             why += _claims(printed, facts, subjects)
+            why += provenance_problems(
+                printed,
+                llm_proposed=facts.how.llm_proposed,
+                critic_reviewed=facts.how.critic_reviewed,
+                lineage=facts.how.lineage,
+            )
             invented = _invented_names(sentence, vocab)
             if invented:
                 why.append("names not in the facts: " + ", ".join(invented[:4]))

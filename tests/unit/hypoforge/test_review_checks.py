@@ -319,6 +319,7 @@ def test_the_command_reviews_a_campaigns_paper_and_writes_the_review(camp, fake_
         "claims",
         "flags",
         "known",
+        "provenance",
         "bundles",
     ]
 
