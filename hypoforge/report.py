@@ -5,6 +5,7 @@ Plots (PNG, in ``<campaign>/report/``), task-neutral:
   heatmap.png   per-dataset score of the leaders minus the best baseline (the task's ``metric``)
   reward.png    the reward model's predicted win rates against the measured ones
   confirmation.png  selection-time win rates of the kept hypotheses against their held-out ones
+  lineage.png   experiment iteration: each child's win rate joined to its parent's
 
 and whatever figures the task's report hooks add after the heatmap (``evaluators.contract``;
 the activation's ``curves.png``, grokking's ``grokking.png``); a task without hooks adds none.
@@ -16,6 +17,7 @@ are not in the measured table it comments on (``commentary_problem``).
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,138 @@ def _confirmation(rows: list[HypothesisRow]) -> list[str]:
     return lines
 
 
+def _score(row: HypothesisRow) -> str:
+    """A row's win rate at selection, or its fate when it has none."""
+    if row.selection_win_rate is not None and row.outcome is not None:
+        return f"{row.selection_win_rate:.3f}" + (" (flagged)" if row.flagged else "")
+    return str(row.outcome or row.stage)
+
+
+def lineage_lines(rows: list[HypothesisRow], picks: dict[str, str]) -> list[str]:
+    """The campaign's lineage (experiment iteration): every hypothesis that has children, as a
+    tree with each child under its parent, its win rate at selection and the change from its
+    parent's; ``picks`` says how each child's parent was picked (hypothesis id -> best,
+    diverse), from the ledger's ``parent`` events. Empty when no proposal built on another."""
+    by_id = {r.id: r for r in rows}
+    children: dict[str, list[HypothesisRow]] = {}
+    for r in rows:
+        if r.parent is not None and r.parent in by_id:
+            children.setdefault(r.parent, []).append(r)
+    if not children:
+        return []
+    roots = [r for r in rows if r.id in children and (r.parent is None or r.parent not in by_id)]
+    made = sum(r.parent is not None for r in rows)
+    ways = {w: sum(1 for v in picks.values() if v == w) for w in sorted(set(picks.values()))}
+    how = ", ".join(f"{w} {n}" for w, n in ways.items())
+    lines = [
+        "## Lineage",
+        "",
+        f"{made} of {len(rows)} proposals build on an earlier hypothesis"
+        + (f" (parent picked by: {how})" if how else "")
+        + "; each is listed under its parent, with its win rate at selection and the change "
+        "from its parent's. A child of an edit task runs its parent's edits, then its own.",
+        "",
+    ]
+
+    def walk(row: HypothesisRow, depth: int) -> None:
+        parent = by_id.get(row.parent or "")
+        step = ""
+        if parent is not None and row.outcome is not None:
+            mine, theirs = row.selection_win_rate, parent.selection_win_rate
+            if mine is not None and theirs is not None:
+                step = f" ({mine - theirs:+.3f})"
+        way = f", by {picks[row.id]}" if row.id in picks else ""
+        idea = clean(row.idea)[:120]
+        lines.append(f"{'  ' * depth}- {row.id}{way}: {idea}: {_score(row)}{step}")
+        for child in children.get(row.id, []):
+            walk(child, depth + 1)
+
+    for root in roots:
+        walk(root, 0)
+    lines.append("")
+    return lines
+
+
+def lineage_picks(ledger: Ledger, campaign_id: str) -> dict[str, str]:
+    """How each child's parent was picked (hypothesis id -> best, diverse): the proposer's
+    ``parent`` events (``graph/nodes.py``); unreadable details are skipped."""
+    picks = {}
+    for _, _, detail in ledger.events(campaign_id, "parent"):
+        try:
+            found = json.loads(detail)
+        except ValueError:
+            continue
+        if isinstance(found, dict) and isinstance(found.get("id"), str):
+            picks[found["id"]] = str(found.get("by", ""))
+    return picks
+
+
+def lineage_line(rows: list[HypothesisRow]) -> str:
+    """One line for ``hypoforge status``: how many proposals build on a parent and the chain of
+    ancestors of the best scored hypothesis."""
+    made = sum(r.parent is not None for r in rows)
+    head = f"lineage: {made} of {len(rows)} proposals build on an earlier one"
+    scored = [r for r in rows if r.selection_win_rate is not None and r.outcome is not None]
+    if not made or not scored:
+        return head
+    by_id = {r.id: r for r in rows}
+    best = max(scored, key=lambda r: r.selection_win_rate or 0.0)
+    chain = [best]
+    while chain[-1].parent in by_id and len(chain) <= len(rows):
+        chain.append(by_id[chain[-1].parent or ""])
+    if len(chain) < 2:
+        return f"{head}; the best, {best.id}, is a fresh idea"
+    steps = " > ".join(f"{r.id} ({_score(r)})" for r in reversed(chain))
+    return f"{head}; the best's line: {steps}"
+
+
+def lineage_status(folder: Path) -> str:
+    """``lineage_line`` of the campaign in ``folder`` (for ``hypoforge status``)."""
+    info = campaign.load(folder)
+    ledger = Ledger(folder / "ledger.sqlite")
+    try:
+        return lineage_line(ledger.hypotheses(info.id))
+    finally:
+        ledger.close()
+
+
+def _plot_lineage(out: Path, rows: list[HypothesisRow]) -> bool:
+    """Each scored proposal's win rate in the order it was made, a line from each child to its
+    parent: which ideas were built on, and whether building on them paid."""
+    import matplotlib.pyplot as plt
+
+    place = {r.id: i for i, r in enumerate(rows)}
+    win: dict[str, float] = {
+        r.id: r.selection_win_rate
+        for r in rows
+        if r.outcome is not None and r.selection_win_rate is not None
+    }
+    pairs = [
+        (r, r.parent) for r in rows if r.id in win and r.parent is not None and r.parent in win
+    ]
+    if not pairs:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for child, parent in pairs:
+        xs = [place[parent], place[child.id]]
+        ax.plot(xs, [win[parent], win[child.id]], color="C0", lw=0.8, alpha=0.7)
+    shown = [r for r in rows if r.id in win]
+    ax.plot(
+        [place[r.id] for r in shown],
+        [win[r.id] for r in shown],
+        "o",
+        color="C1",
+        ms=4,
+    )
+    ax.axhline(0.5, color="black", lw=0.8, ls=":")
+    ax.set_xticks(list(place.values()), list(place), rotation=90, fontsize=7)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylabel("win rate at selection")
+    ax.set_title("lineage: each child joined to its parent")
+    _save(fig, out / "lineage.png")
+    return True
+
+
 def _save(fig: Any, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -231,8 +365,6 @@ def _decisions(rows: list[HypothesisRow], alarms: list[str]) -> list[str]:
 
 
 def write_tsv(path: Path, rows: list[HypothesisRow]) -> None:
-    import json
-
     fields = list(HypothesisRow.model_fields)
     with path.open("w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
@@ -352,6 +484,7 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
         tokens, launches = ledger.usage(info.id)
         stops = ledger.events(info.id, "stop")
         alarms = [detail for _, _, detail in ledger.events(info.id, "collapse")]
+        picks = lineage_picks(ledger, info.id)
     finally:
         ledger.close()
     out = folder / "report"
@@ -387,6 +520,10 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
         if _plot_heatmap(out, leaders, reports, metric_of(evaluator)):
             lines += ["![per-dataset heatmap](heatmap.png)", ""]
         lines += _task_figures(hooks, out, leaders, reports, home)
+    tree = lineage_lines(rows, picks)
+    lines += tree
+    if tree and _plot_lineage(out, rows):
+        lines += ["![lineage](lineage.png)", ""]
     lines += _confirmation(rows)
     lines += published_lines(rows)
     lines += _trust(home, info.task, reports)

@@ -205,9 +205,11 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
     from rich.table import Table
 
     from hypoforge import campaign
+    from hypoforge.report import lineage_status
 
     try:
         st = campaign.status(folder)
+        lineage = lineage_status(folder)
     except HypoforgeError as exc:
         raise fail(exc) from None
     out.print(
@@ -219,8 +221,10 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
     if st["stopped"]:
         out.print(f"stopped: {st['stopped']}")
     out.print(campaign.regression_line(st["confirmation"]))
+    out.print(lineage, soft_wrap=True)
     table = Table(title="best (held out: the confirmation run)", title_justify="left")
-    for col in ("id", "idea", "screen", "full", "kept", "held out", "confirmation", "published"):
+    columns = ("id", "parent", "idea", "screen", "full", "kept", "held out", "confirmation")
+    for col in (*columns, "published"):
         table.add_column(col)
 
     def num(v: float | None) -> str:
@@ -229,6 +233,7 @@ def status_cmd(folder: Annotated[Path, typer.Argument(help="Campaign folder.")])
     for b in st["best"]:
         table.add_row(
             b["id"],
+            b.get("parent") or "-",
             cell(b["idea"], 60),
             num(b["screen_win_rate"]),
             num(b["full_win_rate"]),
