@@ -84,6 +84,14 @@ def test_the_embedded_model_writes_a_compiling_paper_of_measured_numbers(written
 
     text = tex.text(result.pdf, tmp_path / "text")
     assert "Experimental setup" in text and "Reproduction bundles" in text
+    # How the campaign ran, as its records say: the embedded model proposed and reviewed.
+    flat = " ".join(text.split())
+    assert f"proposed by a language model ({LLMSettings().model})" in flat
+    reviewed = gather(folder).setup()["reviewed by"]  # an unusable reply is no review
+    assert reviewed.startswith(f"a critic model ({LLMSettings().model}): ") or reviewed == (
+        "nothing: no review is recorded"
+    )
+    assert f"reviewed by {reviewed}" in flat
     figures = campaign_figures(folder)
     ids = {r.id for r in gather(folder).rows}
     text = HYPOTHESIS_ID.sub(lambda m: " " if m.group(0) in ids else m.group(0), text)
@@ -166,6 +174,7 @@ def test_the_review_of_that_paper_finds_every_number_in_the_ledger(written, sett
     checks = {c["name"]: c for c in data["checks"]}
     assert checks["numbers"]["ok"], checks["numbers"]  # the PDF says only what the ledger holds
     assert checks["bundles"]["ok"], checks["bundles"]  # the appendix's bundles were written
+    assert checks["provenance"]["ok"], checks["provenance"]  # who proposed and reviewed
     assert len(data["reviews"]) + len(data["failed"]) == 1
     assert data["meta"]["decision"] in ("accept", "reject")
     assert (folder / "review" / "review.md").is_file()

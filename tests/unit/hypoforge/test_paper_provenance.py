@@ -207,6 +207,32 @@ def test_a_search_campaign_refuses_prose_about_a_proposing_model_or_a_critic(sea
     assert verdict_check(own, search_camp).ok  # code's own sentences pass its check
 
 
+def test_a_search_campaigns_whole_paper_tells_its_story_and_passes_the_review(
+    search_camp, tmp_path
+):
+    import shutil
+
+    from hypoforge.paper.build import write_paper
+    from hypoforge.paper.latex import plain
+    from tests.unit.hypoforge.test_paper_build import FakeTexBox, section_lines
+
+    folder = tmp_path / "camp"
+    shutil.copytree(search_camp, folder)
+    write_paper(folder, FakeTexBox(), model=None)
+    tex = (folder / "paper" / "src" / "paper.tex").read_text()
+    _, intro = section_lines(tex, "introduction")
+    assert (
+        "Hypotheses were proposed by the task's built-in search generator; no language model "
+        in (" ".join(intro.split()))
+    )
+    assert "language-model agents" not in tex and "checked by a critic" not in tex
+    setup = json.loads((folder / "paper" / "facts.json").read_text())
+    assert setup["proposed by"] == "the task's built-in search generator (no language model)"
+    text = " ".join(plain(tex).split())
+    checks = {c.name: c for c in code_checks(text, folder)}
+    assert checks["provenance"].ok, checks["provenance"].items
+
+
 def test_the_same_prose_passes_where_a_model_proposed_and_a_critic_reviewed(llm_camp):
     assert problems(FALSE_STORY, gather(llm_camp)) == []
     assert verdict_check(FALSE_STORY, llm_camp).ok
