@@ -125,6 +125,7 @@ def spec_problems(raw: dict[str, Any], text: str) -> tuple[Any, list[Problem]]:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         why = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        why = why.removeprefix("Value error, ")
         line = _line_of(text, str(first["loc"][0])) if first["loc"] else None
         return None, [Problem(_at("task.toml", line), f"[template] {key}: {why}")]
 

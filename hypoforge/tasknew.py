@@ -263,7 +263,10 @@ def guess(source: str) -> Guess:
     for n in nodes:
         if isinstance(n, ast.FunctionDef) and n.name == "train_and_predict":
             g.entry = n
-    for c in _calls(tree):
+    imported = [
+        a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
+    ]
+    for c in [*_calls(tree), *imported]:
         if c.split(".")[-1] in SKLEARN:
             g.dataset = c.split(".")[-1]
             break
