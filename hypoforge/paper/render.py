@@ -56,7 +56,7 @@ def leaders_table(facts: Facts) -> str:
         "\\caption{The leading hypotheses: win rate against the baselines on the selection "
         "splits at the highest budget each reached, its 95\\% confidence interval, and the win "
         "rate on held-out splits for those kept. The figures are measured by the sandboxed "
-        "harness; the ideas are the proposer's words, printed as proposed.}\n\\label{tab:leaders}\n"
+        "harness; the ideas are printed as the ledger records them.}\n\\label{tab:leaders}\n"
         "\\begin{tabular}{lp{5.2cm}lrlrl}\n\\toprule\n"
         "id & idea & budget & win rate & 95\\% CI & held-out & verdict \\\\\n\\midrule\n"
         + "\n".join(rows)
@@ -253,8 +253,14 @@ def default_prose(section: str, facts: Facts) -> str:
             return "No hypothesis was scored."
         best = facts.leaders[0]
         rate = number(facts.reports[best.id].win_rate)
+        what = (
+            f"The best-scored row, {best.id}, is a reference point from the task's catalogue, "
+            "not a proposal; it"
+            if best.id in facts.how.references
+            else f"The best-scored hypothesis, {best.id},"
+        )
         return (
-            f"The best-scored hypothesis, {best.id}, reached a win rate of {rate} at the "
+            f"{what} reached a win rate of {rate} at the "
             f"{facts.reports[best.id].budget} budget (see the table of leading hypotheses). "
             + (
                 "Confirmed on held-out splits: " + ", ".join(r.id for r in found) + "."

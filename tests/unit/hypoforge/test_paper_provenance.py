@@ -420,3 +420,24 @@ def test_hostile_events_never_break_the_gathering(events):
     assert how.proposed in (("r0-0",), ())
     provenance.sentences(how)
     how.setup()
+
+
+def test_a_reference_point_that_leads_is_not_called_a_hypothesis(tmp_path):
+    folder, _ = start(tmp_path, allow_known="once", proposals=2, batch=2, repairs=0)
+    task_dir = registry.get("activation").folder
+    reference.seed(folder, reference.find(task_dir, "elu", CampaignSettings(proposals=2)))
+    affine = "* x + 1.0"  # the probe finds it affine: it fails, and only the reference is scored
+    ms = models([proposal(f"2.0 {affine}", idea="a line")])
+    campaign.run(folder, campaign.Services(FakeEvaluator(probe_rejects=affine), ms, retries=0))
+    facts = gather(folder)
+    assert [r.id for r in facts.leaders] == ["r0-0"]
+    rate = render.number(facts.reports["r0-0"].win_rate)
+    assert render.default_prose("results", facts) == (
+        "The best-scored row, r0-0, is a reference point from the task's catalogue, not a "
+        f"proposal; it reached a win rate of {rate} at the one-pass budget (see the table of "
+        "leading hypotheses). No hypothesis was confirmed on held-out splits."
+    )
+    assert render.default_prose("abstract", facts).startswith(
+        "We report an automated search for activation components: 1 hypothesis was proposed "
+        "(and 1 reference point from the task's catalogue), 1 was scored "
+    )
