@@ -49,6 +49,7 @@ WATCHED_STEPS = 16  # training steps per split where the fixed part's Watch comp
 BASELINE = "template"  # the unedited template: the one baseline
 PARAMS_BUDGET = "params"  # the cache of the template's parameter counts, beside the baselines
 _LOCK = threading.RLock()  # the first thread computes the baseline run; the others wait
+_RUNG = threading.local()  # the rung of the job this thread last made
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class TemplateEvaluator(SandboxedEvaluator):
         splits: list[str] | None = None,
     ) -> Job:
         """The kit's job, with the rung's wall clock and the kind's runner."""
+        _RUNG.name = spec.name  # the rung this thread's job runs (``template_counts``)
         spec = replace(spec, wall_seconds=self.spec.rung(spec.name).wall_seconds)
         job = super().make_job(sources, spec, tag, n_candidates, splits)
         mounts = [
@@ -278,11 +280,13 @@ class TemplateEvaluator(SandboxedEvaluator):
 
     def template_counts(self) -> dict[str, int]:
         """The unedited template's parameter count per split, from its baseline run (cached
-        beside the baselines; computed with the one-pass baseline when missing)."""
+        beside the baselines; when missing, computed with the baseline of the rung this thread
+        is scoring, which the win rate needs next anyway)."""
         with _LOCK:
             counts = _load_counts(self._params_path())
             if counts is None or any(s.name not in counts for s in self.splits):
-                self.baselines(get_budget("one-pass"), refresh_counts=True)
+                rung = getattr(_RUNG, "name", "one-pass")
+                self.baselines(get_budget(rung), refresh_counts=True)
                 counts = _load_counts(self._params_path())
             if counts is None:
                 raise InfraError("the template's parameter counts could not be recorded")
