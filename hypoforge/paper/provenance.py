@@ -59,7 +59,7 @@ class Provenance:
     picked: dict[str, int]  # how parents were picked ("best", "diverse"; the proposer's events)
     ladder: tuple[str, ...]  # the campaign's ladder (campaign.json)
     rungs: dict[str, int]  # budget -> hypotheses with a selection result there, ladder order
-    probed: int  # rows whose current code was probed (the ledger's probes)
+    probed: int  # rows whose current code a probe ran on (the ledger's probes)
     catalogue: bool  # the task has a catalogue of published components
     ranked: int  # rows the reward model ranked (a predicted win rate)
     reward_model: str
@@ -226,7 +226,7 @@ def gather(
         picked=dict(sorted(picked.items())),
         ladder=ladder,
         rungs={b: len(measured[b]) for b in ladder if b in measured},
-        probed=sum(ledger.probe(info.id, r.id, r.code_sha or "") is not None for r in rows),
+        probed=sum(_probed(ledger.probe(info.id, r.id, r.code_sha or "")) for r in rows),
         catalogue=catalogue,
         ranked=sum(r.predicted is not None for r in rows),
         reward_model=budgets.reward_model,
@@ -235,6 +235,12 @@ def gather(
         metric=_metric(plugin),
         template=template_of(plugin),
     )
+
+
+def _probed(found: Any) -> bool:
+    """A probe that ran: a problem or a fingerprint (a task without a probe records neither,
+    ``graph.selection.probe_code``)."""
+    return isinstance(found, tuple) and any(part is not None for part in found)
 
 
 def _role_rank(role: str) -> int:

@@ -6,6 +6,7 @@ reviewer's checks refuse prose that says otherwise."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from core.records import HypothesisRow
+from core.records import DatasetScore, EvalReport, HypothesisRow, Outcome
 from core.settings import CampaignSettings
 from evaluators import registry
 from hypoforge import campaign, reference
@@ -46,6 +47,27 @@ SUMMARY = (
     "ReLU, GELU, SiLU and tanh on 7 datasets x 3 seeds."
 )
 LEDGER = "This paper reports what was measured, with every figure taken from the campaign's ledger."
+
+
+class TexBox:
+    """Compiles nothing: a PDF and a log with the body's page count (four)."""
+
+    def compile(self, folder, out_dir, main="paper.tex"):
+        from sandbox.tex import Compiled
+
+        (out_dir / "paper.log").write_text(f"This is pdfTeX\n{render.BODY_MARK}=4\n")
+        (out_dir / "paper.pdf").write_bytes(b"%PDF-1.4\n%fake\n")
+        return Compiled(
+            ok=True,
+            pdf=out_dir / "paper.pdf",
+            pages=7,
+            errors=[],
+            warnings=[],
+            chktex=[],
+            outcome=Outcome.OK,
+            reason="",
+            seconds=0.5,
+        )
 
 
 class Named(FakeListChatModel):
@@ -214,13 +236,12 @@ def test_a_search_campaigns_whole_paper_tells_its_story_and_passes_the_review(
 
     from hypoforge.paper.build import write_paper
     from hypoforge.paper.latex import plain
-    from tests.unit.hypoforge.test_paper_build import FakeTexBox, section_lines
 
     folder = tmp_path / "camp"
     shutil.copytree(search_camp, folder)
-    write_paper(folder, FakeTexBox(), model=None)
+    write_paper(folder, TexBox(), model=None)
     tex = (folder / "paper" / "src" / "paper.tex").read_text()
-    _, intro = section_lines(tex, "introduction")
+    intro = tex.split("%hf-begin-introduction")[1].split("%hf-end-introduction")[0]
     assert (
         "Hypotheses were proposed by the task's built-in search generator; no language model "
         in (" ".join(intro.split()))
@@ -440,4 +461,126 @@ def test_a_reference_point_that_leads_is_not_called_a_hypothesis(tmp_path):
     assert render.default_prose("abstract", facts).startswith(
         "We report an automated search for activation components: 1 hypothesis was proposed "
         "(and 1 reference point from the task's catalogue), 1 was scored "
+    )
+
+
+# -- campaigns on edit tasks: lineage as the graph records it, and a template task -------------
+GAINS = {"LR = 5e-3": 0.1, "WEIGHT_DECAY = 0.5": 0.2}  # a line's part of the fake win rate
+
+
+class EditsEvaluator:
+    """A fake evaluator of an edit task: the edits applied to the task's real script on the
+    host (as the harness does before a job), every script scored alike."""
+
+    description = "edits to train.py's blocks"
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.script = (registry.get(task).folder / "train.py").read_text()
+
+    def static_problem(self, source: str) -> str | None:
+        from evaluators.edits import EditError, apply_edits
+
+        try:
+            return None if apply_edits(self.script, source) != self.script else "no change"
+        except EditError as exc:
+            return str(exc)
+
+    def experiment_key(self, source: str, budget: str) -> str:
+        return hashlib.sha256(f"{source}|{budget}".encode()).hexdigest()[:24]
+
+    def behaviour(self, report: EvalReport) -> list[float] | None:
+        return None
+
+    def evaluate(self, source: str, budget: str = "one-pass") -> EvalReport:
+        from evaluators.edits import apply_edits
+
+        script = apply_edits(self.script, source)
+        wr = 0.5 + sum(g for line, g in GAINS.items() if f"\n{line}\n" in script)
+        score = DatasetScore(candidate=wr, baselines={"template": 0.5}, win_rate=wr)
+        return EvalReport(
+            task=self.task,
+            budget=budget,
+            status=Outcome.OK,
+            win_rate=wr,
+            win_rate_ci=(wr - 0.01, wr + 0.01),
+            comparisons=9,
+            per_dataset={"d1": score, "d2": score},
+            harness_version="h",
+            code_sha="c",
+            wall_seconds=0.1,
+        )
+
+
+def edit(old: str, new: str, idea: str) -> str:
+    return f"IDEA: {idea}\n<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n"
+
+
+def test_a_grokking_campaign_with_lineage_tells_each_child_and_its_parent(tmp_path):
+    folder = tmp_path / "camp"
+    settings = CampaignSettings(
+        proposals=4, batch=2, full_top_k=0, confirm=False, lineage={"best": 1.0}
+    )
+    campaign.create(folder, "grokking", settings)
+    replies = [
+        edit("LR = 3e-3", "LR = 5e-3", "a larger learning rate"),
+        edit("WEIGHT_DECAY = 1.0", "WEIGHT_DECAY = 0.5", "less weight decay"),
+        edit("WEIGHT_DECAY = 0.5", "WEIGHT_DECAY = 0.3", "still less weight decay"),
+        edit("BETA2 = 0.98", "BETA2 = 0.99", "a longer second moment"),
+    ]
+    ms = named({**models([]), "proposer": FakeListChatModel(responses=replies)}, proposer="p")
+    campaign.run(folder, campaign.Services(EditsEvaluator("grokking"), ms, retries=0))
+    assert {h: r.parent for h, r in rows_of(folder).items()} == {
+        "r0-0": None, "r0-1": None, "r1-0": "r0-1", "r1-1": "r0-1",
+    }  # fmt: skip
+    facts = gather(folder)
+    assert render.default_prose("method", facts) == " ".join(
+        [
+            "Results were measured on the budget ladder one-pass then short then full, with "
+            "hypotheses measured per rung: one-pass (4).",
+            KEEP,
+            "Held-out confirmation was off in this campaign, so no result is a discovery.",
+            "2 of the proposals named a parent hypothesis and built on its code (r1-0 from "
+            "r0-1, r1-1 from r0-1); the longest line of descent is 1 generation deep.",
+            "Parents were picked by the campaign's rule: best (2).",
+        ]
+    )
+    assert facts.how.metric == "area under the held-out accuracy curve"
+    assert facts.how.template is None  # grokking is a task of the plugin kind
+
+
+def test_a_template_task_campaign_names_its_script_blocks_metric_and_rungs(tmp_path):
+    folder = tmp_path / "camp"
+    settings = CampaignSettings(proposals=2, batch=2, full_top_k=0, confirm=False)
+    campaign.create(folder, "lm", settings)
+    replies = [
+        edit("LR = 3e-3", "LR = 5e-3", "a larger learning rate"),
+        edit("WEIGHT_DECAY = 0.1", "WEIGHT_DECAY = 0.05", "less weight decay"),
+    ]
+    ms = named({**models([]), "proposer": FakeListChatModel(responses=replies)}, proposer="p")
+    campaign.run(folder, campaign.Services(EditsEvaluator("lm"), ms, retries=0))
+    facts = gather(folder)
+    assert provenance.sentences(facts.how)["template"] == [
+        "A hypothesis is a set of edits to the editable blocks of the task's script train.py "
+        "(hyperparameters, model, optimizer, loss); the rest of the script is fixed, and the "
+        "score, held-out bits per token (negated), is computed on the host from the "
+        "predictions the script returns."
+    ]
+    intro = render.default_prose("introduction", facts)
+    assert "the task's script train.py (hyperparameters, model, optimizer, loss)" in intro
+    rungs = registry.get("lm").spec.template.rungs  # task.toml's tables, as tuned there
+    units = {
+        name: f"{name}: wall seconds {rung.wall_seconds}, steps {rung.table()['steps']}"
+        for name, rung in rungs.items()
+    }
+    assert render.default_prose("method", facts).startswith(
+        "Results were measured on the budget ladder one-pass then short then full, with "
+        "hypotheses measured per rung: one-pass (2). In the script's own units the rungs run "
+        f"were {units['one-pass']}."
+    )
+    setup = facts.setup()
+    assert setup["template"] == "train.py, editable blocks hyperparameters, model, optimizer, loss"
+    assert setup["metric"] == "held-out bits per token (negated)"
+    assert setup["rungs in the script's units"] == "; ".join(
+        units[r] for r in ("one-pass", "short", "full")
     )
