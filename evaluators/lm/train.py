@@ -26,7 +26,7 @@ from torch import nn
 
 # ---- fixed: the data's shape and the compute per step (a budget, not a hyperparameter) ----
 CONTEXT = 64  # characters a row holds; the positions a model predicts per row
-BATCH = 32  # training rows per step
+BATCH = 16  # training rows per step
 CHECKPOINTS = 4  # evaluations, each on held-out rows of its own, after each quarter of training
 
 # >>> EDIT hyperparameters

@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 def test_builtin_and_plugin_folders_are_found(monkeypatch):
-    builtin = {"activation", "grokking", "preprocess", "regularizer"}
+    builtin = {"activation", "diffusion2d", "grokking", "lm", "preprocess", "regularizer"}
     assert set(registry.tasks(env={})) == builtin
     found = registry.tasks(env={"HYPOFORGE_TASKS": str(EXAMPLES)})
     assert set(found) == {*builtin, "curvefit"}
@@ -87,7 +87,7 @@ def test_tasks_list_and_task_options(monkeypatch, tmp_path):
     assert "f(x: float) -> float" in res.output
     res = runner.invoke(cli.app, ["run", "--task", "nosuch", "--campaign", str(tmp_path / "c")])
     assert res.exit_code == 2
-    assert "unknown task 'nosuch'; available: activation, curvefit, grokking" in res.output
+    assert "unknown task 'nosuch'; available: activation, curvefit, diffusion2d, grokking" in res.output
     res = runner.invoke(
         cli.app,
         ["run", "--task", "curvefit", "--generator", "search", "--campaign", str(tmp_path / "c")],
