@@ -129,6 +129,7 @@ class Provenance:
             )
         if self.parents:  # said only where there is one: the reviewer reads the word as a claim
             out["lineage"] = f"{len(self.parents)} with a parent, {self.deepest} generations deep"
+        out["behaviour probes"] = f"{self.probed} hypotheses" if self.probed else "none ran"
         out["rungs run"] = (
             ", ".join(f"{b} ({n})" for b, n in self.rungs.items()) or "none (nothing was scored)"
         )

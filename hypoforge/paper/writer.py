@@ -47,7 +47,8 @@ PURPOSE = {
         "method",
         5,
         "Describe the search as the facts say it ran: who proposed and reviewed, the "
-        "behavioural probe, the budget ladder, the keep rule and held-out confirmation.",
+        "behavioural probe where one ran, the budget ladder, the keep rule and held-out "
+        "confirmation.",
     ),
     "results": (
         "results discussion",

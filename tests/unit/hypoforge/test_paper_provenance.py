@@ -142,6 +142,7 @@ def test_an_llm_campaign_says_which_models_proposed_and_reviewed(llm_camp):
     assert setup["proposed by"] == "a language model (qwen-7b)"
     assert setup["reviewed by"] == "a critic model (qwen-14b): 3, rejected 1"
     assert "lineage" not in setup and setup["rungs run"] == "one-pass (2), short (2), full (1)"
+    assert setup["behaviour probes"] == "3 hypotheses"
 
 
 def test_the_start_event_records_the_generator_and_the_model_of_each_role(llm_camp):
@@ -547,6 +548,7 @@ def test_a_grokking_campaign_with_lineage_tells_each_child_and_its_parent(tmp_pa
     )
     assert facts.how.metric == "area under the held-out accuracy curve"
     assert facts.how.template is None  # grokking is a task of the plugin kind
+    assert facts.setup()["behaviour probes"] == "none ran"  # grokking has no probe
 
 
 def test_a_template_task_campaign_names_its_script_blocks_metric_and_rungs(tmp_path):
