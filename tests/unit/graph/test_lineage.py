@@ -341,3 +341,17 @@ def test_a_ledger_without_the_parent_column_resumes(tmp_path):
     assert state["stop"] == "proposal budget reached (2/2)"
     rows = Ledger(folder / "ledger.sqlite").hypotheses(info.id)
     assert [(r.parent, r.stage) for r in rows] == [(None, "screened"), (None, "screened")]
+
+
+@pytest.mark.parametrize(("explore", "parents"), [(False, [None, "a"]), (True, [None, None])])
+def test_a_round_that_explores_builds_on_nothing(tmp_path, explore, parents):
+    from graph import nodes
+
+    deps = deps_with(tmp_path, [("a", {"iris": 0.9}), ("b", {"iris": 0.6})])
+    deps.models = {"proposer": FakeListChatModel(responses=[proposal("x * 2.0")])}
+    # Round 1's proposals are the campaign's third and fourth: dealt "new", then "best".
+    state = {"round": 1, "batch": [], "stop": "", "explore": explore}
+    assert nodes.propose(state, deps) == {"batch": ["r1-0", "r1-1"]}
+    rows = [deps.ledger.hypothesis("c", h) for h in ("r1-0", "r1-1")]
+    assert [r.parent for r in rows] == parents
+    assert [r.mode for r in rows] == (["novel", "novel"] if explore else ["incremental", "novel"])
