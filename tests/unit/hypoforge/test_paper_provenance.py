@@ -586,3 +586,16 @@ def test_a_template_task_campaign_names_its_script_blocks_metric_and_rungs(tmp_p
     assert setup["rungs in the script's units"] == "; ".join(
         units[r] for r in ("one-pass", "short", "full")
     )
+
+
+def test_a_resume_with_another_model_names_both(llm_camp, tmp_path):
+    import shutil
+
+    folder = tmp_path / "camp"
+    shutil.copytree(llm_camp, folder)
+    ms = named(models([]), proposer="qwen-8b", critic="qwen-14b")
+    campaign.run(folder, campaign.Services(FakeEvaluator(), ms, retries=0))
+    how = gather(folder).how
+    assert how.models["proposer"] == ("qwen-7b", "qwen-8b")
+    assert how.model("proposer") == "qwen-7b or qwen-8b" and how.model("critic") == "qwen-14b"
+    assert how.model("coder") == "qwen-7b"  # "unnamed" at the resume: no name to add
