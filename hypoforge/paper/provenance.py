@@ -6,8 +6,9 @@ a paper cannot say that a language model proposed what the search generator did.
 
 Where each fact is recorded:
 
-- generator: ``campaign.json`` (``budgets.generator``: "llm" or "search"); the endpoint and the
-  model per role: the ``start`` and ``resume`` events (``campaign.run``: "generator", "models");
+- generator: ``campaign.json`` (``budgets.generator``: "llm" or "search"); the model per role:
+  the ``start`` and ``resume`` events (``campaign.run``: "models"; "generator" there holds the
+  endpoint too, which the paper does not print: a URL names a host);
 - critic reviews: the ``verdict`` events of ``store.lifecycle.judged`` (who "critic"), less those
   written without a review (an unusable reply, the token budget spent: ``graph.nodes.critique``);
 - reference points: the ``reference`` events (``hypoforge.reference.seed``);
@@ -45,7 +46,6 @@ class Template:
 @dataclass(frozen=True)
 class Provenance:
     generator: str  # "llm" or "search" (campaign.json)
-    agent: str | None  # what ran as the generator ("embedded:smollm2", "search"); None: unknown
     models: dict[str, tuple[str, ...]]  # role -> its model names, as recorded at each start
     search_generator: str | None  # the task's built-in generator (task.toml), if it has one
     references: dict[str, str]  # row id -> the catalogue component it is
@@ -164,12 +164,9 @@ def gather(
     its ``rows`` and ``results`` (``Ledger.results``) and its task ``plugin`` (None: unknown);
     ``catalogue``: the task has published components to compare with."""
     budgets = info.budgets
-    agent: str | None = None
     models: dict[str, list[str]] = {}
     for kind in ("start", "resume"):
         for _, data in _events(ledger, info.id, kind):
-            if isinstance(data.get("generator"), str):
-                agent = agent or data["generator"][:80]
             found = data.get("models")
             for role, name in (found if isinstance(found, dict) else {}).items():
                 if isinstance(role, str) and isinstance(name, str):
@@ -213,7 +210,6 @@ def gather(
     spec = getattr(plugin, "spec", None)
     return Provenance(
         generator=budgets.generator,
-        agent=agent,
         models={r: tuple(models[r]) for r in sorted(models, key=_role_rank)},
         search_generator=getattr(spec, "generator", None),
         references=references,
