@@ -1,11 +1,12 @@
 """What the paper may say, gathered by code from the campaign's records.
 
 ``gather`` reads the campaign folder (campaign.json, the ledger, the findings) and returns a
-``Facts``: the rows and their best reports, the campaign's counts and budgets, the machine its
-start recorded, the images, harness versions, data secrets and splits of its results, the
-bibliography (``hypoforge.paper.bib``), and the image's Python and torch versions as read by a
-trusted job (``image_versions``). Every number the paper prints is one of these; the prose's
-numbers are checked against ``Facts.figures`` after the tables are rendered.
+``Facts``: the rows and their best reports, the campaign's counts and budgets, how it ran (who
+proposed and reviewed, reference points, lineage, rungs, the template: ``provenance``), the
+machine its start recorded, the images, harness versions, data secrets and splits of its
+results, the bibliography (``hypoforge.paper.bib``), and the image's Python and torch versions
+as read by a trusted job (``image_versions``). Every number the paper prints is one of these;
+the prose's numbers are checked against ``Facts.figures`` after the tables are rendered.
 """
 
 from __future__ import annotations
