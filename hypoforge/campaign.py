@@ -118,27 +118,45 @@ class CampaignInfo(BaseModel):
     id: str
     task: str
     budgets: CampaignSettings
+    # A task given by its folder (`hypoforge run --task ./dir`), absolute: ``load`` puts it on
+    # HYPOFORGE_TASKS, so that every command on the campaign finds the task by its name.
+    task_folder: str | None = None
 
 
-def create(folder: Path, task: str, budgets: CampaignSettings) -> CampaignInfo:
+def create(
+    folder: Path, task: str, budgets: CampaignSettings, task_folder: Path | None = None
+) -> CampaignInfo:
     """Start a new campaign folder; refuse one that already holds a campaign."""
     meta = folder / "campaign.json"
     if meta.exists():
         raise ConfigError(f"{folder} already holds a campaign: use `hypoforge resume {folder}`")
     folder.mkdir(parents=True, exist_ok=True)
-    info = CampaignInfo(id=uuid.uuid4().hex[:12], task=task, budgets=budgets)
+    where = None if task_folder is None else str(Path(task_folder).resolve())
+    info = CampaignInfo(id=uuid.uuid4().hex[:12], task=task, budgets=budgets, task_folder=where)
     meta.write_text(info.model_dump_json(indent=1))
+    _find_task(info)
     return info
 
 
 def load(folder: Path) -> CampaignInfo:
     meta = folder / "campaign.json"
     try:
-        return CampaignInfo.model_validate_json(meta.read_text())
+        info = CampaignInfo.model_validate_json(meta.read_text())
     except FileNotFoundError:
         raise ConfigError(f"no campaign in {folder} (no campaign.json)") from None
     except ValueError as exc:
         raise ConfigError(f"{meta} is damaged: {exc}") from None
+    _find_task(info)
+    return info
+
+
+def _find_task(info: CampaignInfo) -> None:
+    """Put the campaign's task folder, if it has one, first on this process's HYPOFORGE_TASKS."""
+    if info.task_folder is None:
+        return
+    known = [p for p in os.environ.get("HYPOFORGE_TASKS", "").split(os.pathsep) if p]
+    if info.task_folder not in known:
+        os.environ["HYPOFORGE_TASKS"] = os.pathsep.join([info.task_folder, *known])
 
 
 def run(

@@ -42,7 +42,7 @@ BLOCK_OPTION = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(\d+)\s*-\s*(\d+)\s*$")
 CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 DEFAULT_METRIC = "accuracy"
 # The rungs task new writes, in steps of full-batch training (the user's own units after).
-RUNGS = (("one-pass", 300, 90), ("short", 900, 240), ("full", 2700, 700))
+RUNGS = (("one-pass", 100, 90), ("short", 300, 240), ("full", 900, 700))
 # sklearn's small built-in datasets (no download): loader -> (short name, kind of target).
 SKLEARN = {
     "load_digits": ("digits", "classes"),
@@ -263,9 +263,7 @@ def guess(source: str) -> Guess:
     for n in nodes:
         if isinstance(n, ast.FunctionDef) and n.name == "train_and_predict":
             g.entry = n
-    imported = [
-        a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
-    ]
+    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names]
     for c in [*_calls(tree), *imported]:
         if c.split(".")[-1] in SKLEARN:
             g.dataset = c.split(".")[-1]
@@ -657,9 +655,13 @@ def create(
     block_values: list[str] | None = None,
 ) -> Created:
     """Write the task folder ``into / name`` from ``script``; never into an existing folder."""
+    from evaluators import registry
     from evaluators.template.metrics import METRICS
 
     check_name(name)
+    taken = registry.tasks().get(name)
+    if taken is not None:
+        raise ConfigError(f"a task named {name!r} exists ({taken.folder}); choose another name")
     if metric not in METRICS:
         raise ConfigError(f"--metric {metric!r}: choose one of {', '.join(sorted(METRICS))}")
     folder = into / name
@@ -729,6 +731,13 @@ def create(
     except OSError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise ConfigError(f"cannot write {folder}: {exc.strerror}") from None
+    steps = " / ".join(str(steps) for _, steps, _ in RUNGS)
+    notes.append(
+        Note(
+            "task.toml",
+            f"rungs of {steps} steps: `task check` times them; set them to your script's scale",
+        )
+    )
     notes.append(Note("description.md", "TODO: say what the task asks, for the agents"))
     return Created(folder, spans, notes)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -108,7 +108,9 @@ def _execute(
 
 
 def run_cmd(
-    task: Annotated[str, typer.Option(help="Research task.")] = "activation",
+    task: Annotated[
+        str, typer.Option(help="Research task: its name, or the path of a task folder.")
+    ] = "activation",
     proposals: Annotated[int | None, typer.Option(help="Proposal budget.")] = None,
     hours: Annotated[float | None, typer.Option(help="Wall-clock budget in hours.")] = None,
     batch: Annotated[int | None, typer.Option(help="Proposals per round.")] = None,
@@ -154,6 +156,7 @@ def run_cmd(
         from evaluators import registry
 
         plugin = registry.get(task)
+        task_folder = _task_folder(task, plugin)
         settings = load_settings(config)
         updates = {
             k: v
@@ -172,7 +175,7 @@ def run_cmd(
             raise ConfigError(f"task {task!r} has no built-in search generator; use the LLM")
         known = None if reference is None else references.find(plugin.folder, reference, budgets)
         folder = campaign_dir or settings.home / "campaigns" / time.strftime("%Y%m%d-%H%M%S")
-        campaign.create(folder, task, budgets)
+        campaign.create(folder, plugin.name, budgets, task_folder)
         if known is not None:
             references.seed(folder, known)
     except HypoforgeError as exc:
@@ -181,6 +184,22 @@ def run_cmd(
         raise fail(ConfigError(str(exc).splitlines()[0])) from None
     out.print(f"campaign folder: {folder}")
     _execute(folder, config, llm, sandbox_workers, llm_concurrency, (executor, ray_address))
+
+
+def _task_folder(task: str, plugin: Any) -> Path | None:
+    """The task's folder when ``--task`` named it by its path (the campaign records it), else
+    None; ``ConfigError`` when another task found by name has the folder's task's name."""
+    from evaluators import registry
+
+    if Path(task).expanduser().resolve() != plugin.folder.resolve():
+        return None
+    named = registry.tasks().get(plugin.name)
+    if named is not None and named.folder.resolve() != plugin.folder.resolve():
+        raise ConfigError(
+            f"the task in {task} is named {plugin.name!r}, as the task in {named.folder}: "
+            "rename it in its task.toml"
+        )
+    return Path(plugin.folder)
 
 
 def resume_cmd(

@@ -64,10 +64,10 @@ def task_new(
         Path, typer.Option("--into", help="Folder to create the task folder in.", file_okay=False)
     ] = Path("."),
 ) -> None:
-    """Turn a plain training script into a task folder: INTO/NAME with train.py (editable
-    blocks marked), data.py, task.toml, description.md and baselines/.
+    """Turn a plain training script into a research task folder, INTO/NAME.
 
-    Prints what it guessed and what you must check; never overwrites a folder. Metrics:
+    The folder holds train.py (the script, editable blocks marked), data.py, task.toml,
+    description.md and baselines/. Prints what it guessed and what you must check; never overwrites a folder. Metrics:
     accuracy, cross_entropy, bits_per_token, mse, mmd, nn_kl, curve_area. Then run
     `hypoforge task check INTO/NAME`."""
     from hypoforge import tasknew
@@ -94,11 +94,10 @@ def task_check(
     ] = "one-pass,short,full",
     config: ConfigOpt = None,
 ) -> None:
-    """Check a task folder: its files, its data module, and the unedited template in the
-    sandbox (run twice: the same score, or it is not deterministic), each rung's time and the
-    control panel's ranking (controls/, if any).
+    """Check a task folder: its files, its data and its script run twice in the sandbox.
 
-    One line per problem, naming the file and line where it can. Exit code 0 when all is
+    The unedited template runs at each rung twice (the same score, or it is not
+    deterministic) and is timed; then the control panel (controls/, if any) is ranked. One line per problem, naming the file and line where it can. Exit code 0 when all is
     well, 1 with problems. The sandbox part needs Docker and the sandbox image."""
     from evaluators.kit.secrets import installation_secret
     from hypoforge import taskcheck

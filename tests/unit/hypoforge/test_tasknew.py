@@ -271,6 +271,8 @@ def test_task_new_prints_what_it_guessed_and_what_to_check(tmp_path):
         "  train.py:97: train_and_predict was written from the guess: check it against the "
         "script's training code",
         "  data.py: load_digits's rows, re-split per seed from the secret",
+        "  task.toml: rungs of 100 / 300 / 900 steps: `task check` times them; set them to your "
+        "script's scale",
         "  description.md: TODO: say what the task asks, for the agents",
         f"next: edit the TODOs, then `hypoforge task check {folder}`",
     ]
@@ -291,6 +293,11 @@ def test_task_new_prints_what_it_guessed_and_what_to_check(tmp_path):
             "mmd, mse, nn_kl",
         ),
         (["ok", "--blocks", "m=1"], "--blocks 'm=1': write NAME=START-END, e.g. model=12-40"),
+        (
+            ["grokking"],
+            f"a task named 'grokking' exists ({ROOT / 'evaluators' / 'grokking'}); "
+            "choose another name",
+        ),
     ],
 )
 def test_task_new_refuses_in_one_line(tmp_path, args, message):
@@ -300,7 +307,7 @@ def test_task_new_refuses_in_one_line(tmp_path, args, message):
     )
     assert result.exit_code == 2
     assert result.stderr == f"hypoforge: error: {message}\n"
-    assert not (tmp_path / "ok").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_task_new_never_overwrites_a_folder(tmp_path):
@@ -382,3 +389,18 @@ def test_guessed_blocks_always_mark_a_valid_template(parts):
     ast.parse(text)
     stub, _ = tasknew.entry_point(g, "accuracy")
     ast.parse(text + stub)
+
+
+def test_run_refuses_a_task_folder_named_as_another_task(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path / "home"))
+    made = tasknew.create("mine", EXAMPLE, tmp_path)
+    toml = made.folder / "task.toml"
+    toml.write_text(toml.read_text().replace('name = "mine"', 'name = "grokking"'))
+    args = ["run", "--task", str(made.folder), "--campaign", str(tmp_path / "c")]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"hypoforge: error: the task in {made.folder} is named 'grokking', as the task in "
+        f"{ROOT / 'evaluators' / 'grokking'}: rename it in its task.toml\n"
+    )
+    assert not (tmp_path / "c").exists()
