@@ -19,7 +19,8 @@ a stub to fill in), ``task.toml`` (kind ``template``, the metric chosen from the
 
 Nothing here runs the script. ``create`` never writes into an existing folder; everything it
 guessed and everything the user must check comes back as ``Note`` lines naming a line of the
-script (``script:N``) or of the new ``train.py`` (``train.py:N``).
+script (``script:N`` from ``guess`` and ``mark``, the script's file name from ``create``) or of
+the new ``train.py`` (``train.py:N``).
 """
 
 from __future__ import annotations
@@ -675,7 +676,10 @@ def create(
         raise ConfigError(f"{script} is not UTF-8 text") from None
     if blocks(source):
         raise ConfigError(f"{script} already has editable blocks: copy it into a task folder")
-    g = guess(source)
+    try:
+        g = guess(source)
+    except ConfigError as exc:  # "script:N: ..." -> the script's own name
+        raise ConfigError(str(exc).replace("script:", f"{script}:", 1)) from None
     spans = parse_blocks(block_values, source) if block_values else g.spans
     notes = [Note(f"script:{s.first}-{s.last}", f"block {s.name}: {s.why}") for s in spans]
     if not block_values:
@@ -739,7 +743,8 @@ def create(
         )
     )
     notes.append(Note("description.md", "TODO: say what the task asks, for the agents"))
-    return Created(folder, spans, notes)
+    named = [Note(n.where.replace("script:", f"{script.name}:", 1), n.text) for n in notes]
+    return Created(folder, spans, named)
 
 
 __all__ = [

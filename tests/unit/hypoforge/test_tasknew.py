@@ -256,11 +256,11 @@ def test_task_new_prints_what_it_guessed_and_what_to_check(tmp_path):
     folder = tmp_path / "digits"
     assert result.output.splitlines() == [
         f"task folder: {folder}",
-        "  script:17-22: block hyperparameters: top-level UPPER_CASE constants",
-        "  script:25-38: block model: nn.Module classes (MLP is the model)",
-        "  script:41-42: block optimizer: make_optimizer builds a torch.optim optimizer",
-        "  script:45-46: block loss: loss_fn computes the training loss",
-        "  script:22: the rungs in task.toml set the training length (rung['steps']); the "
+        "  digits_mlp.py:17-22: block hyperparameters: top-level UPPER_CASE constants",
+        "  digits_mlp.py:25-38: block model: nn.Module classes (MLP is the model)",
+        "  digits_mlp.py:41-42: block optimizer: make_optimizer builds a torch.optim optimizer",
+        "  digits_mlp.py:45-46: block loss: loss_fn computes the training loss",
+        "  digits_mlp.py:22: the rungs in task.toml set the training length (rung['steps']); the "
         "wrapper does not read this constant",
         "  train.py:8: import of argparse commented out: the sandbox gives out math, numpy and "
         "torch only",
@@ -342,7 +342,7 @@ def test_a_script_with_its_own_entry_point_keeps_it_and_is_told_its_signature(tm
     script = tmp_path / "s.py"
     script.write_text("A = 1\n\n\ndef train_and_predict(x, y):\n    return {}, 0\n")
     made = tasknew.create("own", script, tmp_path)
-    assert "script:4: train_and_predict must take (inputs, rung, seed, checks), not (x, y)" in [
+    assert "s.py:4: train_and_predict must take (inputs, rung, seed, checks), not (x, y)" in [
         str(n) for n in made.notes
     ]
     assert (made.folder / "train.py").read_text().count("def train_and_predict") == 1
@@ -404,3 +404,12 @@ def test_run_refuses_a_task_folder_named_as_another_task(tmp_path, monkeypatch):
         f"{ROOT / 'evaluators' / 'grokking'}: rename it in its task.toml\n"
     )
     assert not (tmp_path / "c").exists()
+
+
+def test_create_names_the_script_in_its_errors(tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("x = 1\ndef (:\n")
+    with pytest.raises(ConfigError) as caught:
+        tasknew.create("broken", script, tmp_path)
+    assert str(caught.value).startswith(f"{script}:2: not valid Python: ")
+    assert not (tmp_path / "broken").exists()
