@@ -132,6 +132,7 @@ def test_any_stretch_of_proposals_holds_each_way_close_to_its_share(shares, n):
     assert all(weights.get(k, 0.0) > 0 for k in counts)  # a zero share is never dealt
 
 
+@pytest.mark.slow  # a whole campaign: the critic's text matches load the embedder
 def test_a_six_proposal_grokking_campaign_applies_children_to_their_parents_scripts(tmp_path):
     folder, info = grokking(tmp_path, proposals=6, batch=2, lineage={"best": 1.0})
     replies = [
@@ -225,6 +226,7 @@ def test_a_childs_edit_against_the_template_is_refused_in_its_own_terms(tmp_path
     assert source.count("<<<<<<< SEARCH") == 3 and source.endswith(fixed)
 
 
+@pytest.mark.slow  # a whole campaign: the critic's text matches load the embedder
 def test_a_function_child_is_its_own_code_and_sees_its_parents(tmp_path):
     folder, info = start(tmp_path, proposals=3, batch=1, full_top_k=0, lineage={"best": 1.0})
     proposer = Recording(
