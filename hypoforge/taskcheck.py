@@ -361,8 +361,9 @@ def controls_check(evaluator: Any, folder: Path, notify: Callable[[str], None]) 
     found = Checked()
     try:
         controls = calibration.panel(folder)
-    except ConfigError as exc:
-        found.problems.append(Problem("controls/controls.toml", str(exc)))
+    except ConfigError as exc:  # "<path>: why" -> the folder's own file name
+        why = str(exc).removeprefix(f"{calibration.panel_path(folder)}: ")
+        found.problems.append(Problem("controls/controls.toml", why))
         return found
     result = calibration.calibrate(evaluator, controls, "one-pass", notify=notify)
     scored = sorted(
