@@ -167,6 +167,13 @@ def test_the_entry_point_missing_inside_a_block_or_with_other_arguments(folder):
     ]
 
 
+def test_unedited_blocks_that_break_the_rules(folder):
+    edit(folder / "train.py", "LR = 0.01\n", "LR = 0.01\nimport os\n")
+    assert problems(folder) == [
+        "train.py:9: the unedited blocks break the rules: Import is not allowed in a block"
+    ]
+
+
 # -- data.py ---------------------------------------------------------------------------------------
 def test_a_data_module_that_fails_names_its_line(folder):
     data = folder / "data.py"
