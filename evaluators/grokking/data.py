@@ -110,29 +110,29 @@ def split(p: int, seed: int, steps: int = STEPS, *, secret: DataSecret = PUBLIC)
     )
 
 
-def selection(secret: DataSecret) -> list[TemplateSplit]:
+def selection(secret: DataSecret) -> list[ArithmeticSplit]:
     """The three splits of a + b mod ``PRIME`` drawn from ``secret``."""
     return [split(PRIME, s, secret=secret) for s in SEEDS]
 
 
-def confirmation(secret: DataSecret) -> list[TemplateSplit]:
+def confirmation(secret: DataSecret) -> list[ArithmeticSplit]:
     """Held out from selection: ``PRIME`` and ``HELD_OUT`` at ``FRESH_SEEDS`` (6 splits)."""
     return [split(p, s, secret=secret) for p in (PRIME, *HELD_OUT) for s in FRESH_SEEDS]
 
 
-def hard(secret: DataSecret) -> list[TemplateSplit]:
+def hard(secret: DataSecret) -> list[ArithmeticSplit]:
     """Where the controls separate and the curve does not saturate: ``HARD_PRIME`` at ``SEEDS``."""
     return [split(HARD_PRIME, s, secret=secret) for s in SEEDS]
 
 
 # The names these sets had before the template kind (tests and the red-team cases call them).
-def all_splits(*, secret: DataSecret = PUBLIC) -> list[TemplateSplit]:
+def all_splits(*, secret: DataSecret = PUBLIC) -> list[ArithmeticSplit]:
     return selection(secret)
 
 
-def confirmation_splits(*, secret: DataSecret = PUBLIC) -> list[TemplateSplit]:
+def confirmation_splits(*, secret: DataSecret = PUBLIC) -> list[ArithmeticSplit]:
     return confirmation(secret)
 
 
-def hard_splits(*, secret: DataSecret = PUBLIC) -> list[TemplateSplit]:
+def hard_splits(*, secret: DataSecret = PUBLIC) -> list[ArithmeticSplit]:
     return hard(secret)

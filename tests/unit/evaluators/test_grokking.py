@@ -132,7 +132,7 @@ def test_splits_rename_tokens_and_keep_answers_on_the_host():
 def scorer(tmp_path: Path) -> GrokkingEvaluator:
     ev = GrokkingEvaluator.__new__(GrokkingEvaluator)
     ev.splits = [data.split(13, 0, steps=80)]
-    ev.template_counts = lambda: {"add13-s0": template_parameters(14)}  # type: ignore[method-assign]
+    ev.template_counts = lambda: {"add13-s0": template_parameters(14)}
     return ev
 
 
