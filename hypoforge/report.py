@@ -30,6 +30,7 @@ from core.records import Confirmation, EvalReport, HypothesisRow
 from core.text import clean
 from evaluators.contract import ReportHooks, hooks_for, metric_of
 from hypoforge import campaign
+from hypoforge.paper import provenance
 from store.ledger import Ledger
 from store.lifecycle import KEEP_RULE, discovery
 
@@ -139,11 +140,14 @@ def _score(row: HypothesisRow) -> str:
     return str(row.outcome or row.stage)
 
 
-def lineage_lines(rows: list[HypothesisRow], picks: dict[str, str]) -> list[str]:
+def lineage_lines(
+    rows: list[HypothesisRow], picks: dict[str, str], references: int = 0
+) -> list[str]:
     """The campaign's lineage (experiment iteration): every hypothesis that has children, as a
     tree with each child under its parent, its win rate at selection and the change from its
     parent's; ``picks`` says how each child's parent was picked (hypothesis id -> best,
-    diverse), from the ledger's ``parent`` events. Empty when no proposal built on another."""
+    diverse), from the ledger's ``parent`` events; ``references``: how many of ``rows`` are
+    reference points, not proposals. Empty when no proposal built on another."""
     by_id = {r.id: r for r in rows}
     children: dict[str, list[HypothesisRow]] = {}
     for r in rows:
@@ -158,7 +162,7 @@ def lineage_lines(rows: list[HypothesisRow], picks: dict[str, str]) -> list[str]
     lines = [
         "## Lineage",
         "",
-        f"{made} of {len(rows)} proposals build on an earlier hypothesis"
+        f"{made} of {len(rows) - references} proposals build on an earlier hypothesis"
         + (f" (parent picked by: {how})" if how else "")
         + "; each is listed under its parent, with its win rate at selection and the change "
         "from its parent's. A child of an edit task runs its parent's edits, then its own.",
@@ -485,6 +489,7 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
         stops = ledger.events(info.id, "stop")
         alarms = [detail for _, _, detail in ledger.events(info.id, "collapse")]
         picks = lineage_picks(ledger, info.id)
+        how = provenance.gather(ledger, info, rows, ledger.results(info.id), plugin)
     finally:
         ledger.close()
     out = folder / "report"
@@ -492,11 +497,16 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
     scored = [r for r in rows if r.id in reports]
     leaders = sorted(scored, key=lambda r: reports[r.id].win_rate or 0, reverse=True)[:LEADERS]
     write_tsv(out / "ledger.tsv", rows)
+    references = f" and {len(how.references)} reference points" if how.references else ""
     lines = [
         f"# Campaign {info.id} ({info.task})",
         "",
-        f"{len(rows)} proposals, {len(scored)} scored, {launches} sandbox runs, "
-        f"{tokens} LLM tokens. Stopped: {stops[-1][2] if stops else 'not yet'}.",
+        f"{len(how.proposed)} proposals{references}, {len(scored)} scored, {launches} sandbox "
+        f"runs, {tokens} LLM tokens. Stopped: {stops[-1][2] if stops else 'not yet'}.",
+        "",
+        "## How it ran",
+        "",
+        *(f"- {key}: {value}" for key, value in how.setup().items()),
         "",
     ]
     if rows:
@@ -520,7 +530,7 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
         if _plot_heatmap(out, leaders, reports, metric_of(evaluator)):
             lines += ["![per-dataset heatmap](heatmap.png)", ""]
         lines += _task_figures(hooks, out, leaders, reports, home)
-    tree = lineage_lines(rows, picks)
+    tree = lineage_lines(rows, picks, len(how.references))
     lines += tree
     if tree and _plot_lineage(out, rows):
         lines += ["![lineage](lineage.png)", ""]
@@ -535,7 +545,8 @@ def write_report(folder: Path, home: Path | None = None) -> Path:
     lines += [
         "## Every proposal",
         "",
-        "See [ledger.tsv](ledger.tsv): stage, critic verdict and "
+        "See [ledger.tsv](ledger.tsv): stage, verdict (the critic's, or `run` where no critic "
+        "reviewed: a search generator's or a reference row) and "
         "predicted chance to win, outcome, reason and the harness's flags, the win rate of every "
         "rung, the keep decision and the held-out figures.",
         "",

@@ -6,8 +6,9 @@ line (``train.py:12: ...``):
 - ``static_problems`` (host only, no sandbox): task.toml (kind, the metric from the list, the
   ``[template]`` table), train.py (valid Python, editable blocks that pair up, the blocks
   task.toml requires defining their names, a fixed ``train_and_predict(inputs, rung, seed,
-  checks)``) and data.py (imports, ``selection(secret)`` returns splits holding the targets the
-  metric reads; ``confirmation`` and ``hard`` too where defined).
+  checks)``, unedited blocks that keep the kind's rules) and data.py (it imports,
+  ``selection(secret)`` returns splits holding the targets the metric reads; ``confirmation``
+  and ``hard`` too where defined).
 - ``sandbox_check`` (the task's evaluator on the real sandbox): per rung, the unedited template
   runs twice (the baseline run and a candidate run) and must score the same on every split, or
   the script is not deterministic; a crash is reported with its error and train.py's line; each
@@ -50,6 +51,7 @@ NO_BLOCKS = (
 )
 TRACE_LINE = re.compile(r'candidates/[^"/]+\.py", line (\d+)')
 AT_LINE = re.compile(r"^line (\d+): (.*)$", re.S)
+RULE_LINE = re.compile(r"^(.*?)\S+\.py line (\d+): (.*)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,24 @@ def static_problems(folder: Path, secret: DataSecret) -> list[Problem]:
     spec, problems = spec_problems(raw, text)
     if spec is None:
         return problems
-    return [*script_problems(folder, spec, text), *data_problems(folder, spec, secret)]
+    script = script_problems(folder, spec, text) or rule_problems(folder, spec)
+    return [*script, *data_problems(folder, spec, secret)]
+
+
+def rule_problems(folder: Path, spec: Any) -> list[Problem]:
+    """The template kind's own check of the unedited script (``folder.load_template``): its
+    blocks keep the rules every hypothesis's blocks must keep."""
+    from evaluators.template.folder import load_template
+
+    try:
+        load_template(folder, spec)
+    except ConfigError as exc:
+        why = str(exc).removeprefix(f"{folder / spec.script}: ")
+        at = RULE_LINE.match(why)  # "...: train.py line 9: Import ..." -> train.py:9
+        if at is not None:
+            return [Problem(f"{spec.script}:{at[2]}", f"{at[1]}{at[3]}")]
+        return [Problem(spec.script, why)]
+    return []
 
 
 # -- the sandbox -----------------------------------------------------------------------------------
@@ -361,8 +380,9 @@ def controls_check(evaluator: Any, folder: Path, notify: Callable[[str], None]) 
     found = Checked()
     try:
         controls = calibration.panel(folder)
-    except ConfigError as exc:
-        found.problems.append(Problem("controls/controls.toml", str(exc)))
+    except ConfigError as exc:  # "<path>: why" -> the folder's own file name
+        why = str(exc).removeprefix(f"{calibration.panel_path(folder)}: ")
+        found.problems.append(Problem("controls/controls.toml", why))
         return found
     result = calibration.calibrate(evaluator, controls, "one-pass", notify=notify)
     scored = sorted(

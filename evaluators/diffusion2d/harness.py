@@ -22,9 +22,15 @@ a variance of at most 1: C_T < ``THRESHOLD`` (-3) happens by chance with probabi
 0.0013, and a model that does not copy but underfits has C_T > 0 (its samples lie farther from
 the training points than held-out points do). A model that copies in one cell only moves C_T
 little, so a single cell below ``CELL_THRESHOLD`` (-5; by chance at most ``CELLS`` * 3e-7) is
-also copying. The paper reads C_T << 0 as data-copying; the template's runs sit at C_T
-between +1 and +30 (underfitting, as the paper finds for most models), and copies of the
-training points at -10 to -30 (tests/unit/evaluators/diffusion2d/test_copying.py).
+also copying. The paper reads C_T << 0 as data-copying. Measured on the selection splits at
+the one-pass rung: the template's samples sit at C_T from +0.6 (the line, learnt well) to +8.5
+(the circles' thin rings, blurred), lowest cell Z -1.1; the known-worse controls at +5 to +11;
+exact copies of the training points at about -14 (every Q is 0: the lowest Z_U a cell of
+about 125 points can reach), and a denoiser that snaps to 250 points it memorised at -7 to -8,
+lowest cell below -11 (tests/unit/evaluators/diffusion2d/test_copying.py and the red team in
+tests/integration/test_diffusion2d.py). A limit the paper states: the test sees samples nearer
+the training points than fresh points are; samples that copy and then move every point by
+about the held-out spacing are not seen, though they gain little on the metric either.
 
 A flagged result is never kept (``store.lifecycle``: keep needs an unflagged result).
 """

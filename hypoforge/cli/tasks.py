@@ -67,9 +67,9 @@ def task_new(
     """Turn a plain training script into a research task folder, INTO/NAME.
 
     The folder holds train.py (the script, editable blocks marked), data.py, task.toml,
-    description.md and baselines/. Prints what it guessed and what you must check; never overwrites a folder. Metrics:
-    accuracy, cross_entropy, bits_per_token, mse, mmd, nn_kl, curve_area. Then run
-    `hypoforge task check INTO/NAME`."""
+    description.md and baselines/. Prints what it guessed and what you must check; never
+    overwrites a folder. Metrics: accuracy, cross_entropy, bits_per_token, mse, mmd, nn_kl,
+    curve_area. Then run `hypoforge task check INTO/NAME`."""
     from hypoforge import tasknew
 
     try:
@@ -97,8 +97,9 @@ def task_check(
     """Check a task folder: its files, its data and its script run twice in the sandbox.
 
     The unedited template runs at each rung twice (the same score, or it is not
-    deterministic) and is timed; then the control panel (controls/, if any) is ranked. One line per problem, naming the file and line where it can. Exit code 0 when all is
-    well, 1 with problems. The sandbox part needs Docker and the sandbox image."""
+    deterministic) and is timed; then the control panel (controls/, if any) is ranked. One
+    line per problem, naming the file and line where it can. Exit code 0 when all is well, 1
+    with problems. The sandbox part needs Docker and the sandbox image."""
     from evaluators.kit.secrets import installation_secret
     from hypoforge import taskcheck
     from hypoforge.cli.common import load_settings, session, spinner, task_evaluator
@@ -117,7 +118,7 @@ def task_check(
     from evaluators import registry
 
     with session(config) as (settings, sandbox):
-        plugin = registry.get(str(folder))
+        plugin = registry.get(str(folder.resolve()))  # a path, never a task of that name
         with spinner(False) as notify:
             evaluator = task_evaluator(plugin, settings, sandbox, notify)
             result = taskcheck.sandbox_check(evaluator, folder, chosen, notify=notify)

@@ -69,7 +69,7 @@ if __name__ == "__main__":
     main()
 '''
 # Small rungs, as a user sets them for a quick script (task new writes 100 / 300 / 900 steps).
-RUNGS = {"one-pass": (60, 60), "short": (120, 60), "full": (180, 60)}
+RUNGS = {"one-pass": (60, 120), "short": (120, 120), "full": (180, 120)}
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def make_task(tmp_path: Path, name: str = "wine-own") -> Path:
             f"[template.rungs.{rung}]\nsteps = {steps}\nwall_seconds = {wall}\n",
             text,
         )
-    assert text.count("steps = ") == 3 and "steps = 180\nwall_seconds = 60\n" in text
+    assert text.count("steps = ") == 3 and "steps = 180\nwall_seconds = 120\n" in text
     toml.write_text(text)
     return folder
 
@@ -131,7 +131,7 @@ def test_own_experiment_from_plain_script_to_campaign(home, tmp_path):
         f"{folder}",
     ]
     assert lines[-1] == f"{folder}: no problems found"
-    assert all(" s of the 60 s allowed, mean score " in line for line in lines[:3])
+    assert all(" s of the 120 s allowed, mean score " in line for line in lines[:3])
 
     camp = tmp_path / "camp"
     cwd = os.getcwd()

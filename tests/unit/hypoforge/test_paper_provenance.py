@@ -517,6 +517,7 @@ def edit(old: str, new: str, idea: str) -> str:
     return f"IDEA: {idea}\n<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n"
 
 
+@pytest.mark.slow  # a whole campaign of four proposals over two rounds
 def test_a_grokking_campaign_with_lineage_tells_each_child_and_its_parent(tmp_path):
     folder = tmp_path / "camp"
     settings = CampaignSettings(

@@ -70,3 +70,18 @@ def test_report_explains_what_was_not_run(tmp_path):
         rows = {r["id"]: r for r in csv.DictReader(f, delimiter="\t")}
     assert rows["r0-1"]["duplicate_of"] == f"{info.id}/r0-0"
     assert rows["r0-3"]["stage"] == "pruned"
+
+
+def test_report_says_how_the_campaign_ran_from_its_records(tmp_path):
+    folder, _ = start(tmp_path, proposals=2, batch=2, full_top_k=0)
+    props = [proposal(f"x * torch.sigmoid({k}.0 * x)", idea=f"gate {k}") for k in (1, 2)]
+    campaign.run(folder, campaign.Services(FakeEvaluator(), models(props), retries=0))
+    text = write_report(folder).read_text()
+    how = text.split("## How it ran\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert how == [
+        "- proposed by: a language model (name not recorded)",  # the fakes have no names
+        "- reviewed by: a critic model (name not recorded): 2, rejected 0",
+        "- behaviour probes: 2 hypotheses",
+        "- rungs run: one-pass (2)",
+        "- metric: test accuracy",
+    ]

@@ -167,6 +167,13 @@ def test_the_entry_point_missing_inside_a_block_or_with_other_arguments(folder):
     ]
 
 
+def test_unedited_blocks_that_break_the_rules(folder):
+    edit(folder / "train.py", "LR = 0.01\n", "LR = 0.01\nimport os\n")
+    assert problems(folder) == [
+        "train.py:9: the unedited blocks break the rules: Import is not allowed in a block"
+    ]
+
+
 # -- data.py ---------------------------------------------------------------------------------------
 def test_a_data_module_that_fails_names_its_line(folder):
     data = folder / "data.py"
@@ -319,3 +326,69 @@ def test_task_check_refuses_an_unknown_rung(folder):
     assert result.stderr == (
         "hypoforge: error: --rungs: unknown long; choose from one-pass, short, full\n"
     )
+
+
+# -- the control panel -----------------------------------------------------------------------------
+PANEL = """[[control]]
+name = "tiny_lr"
+file = "tiny_lr.edits"
+rank = "worse"
+why = "w"
+reference = "r"
+
+[[control]]
+name = "recipe"
+file = "recipe.edits"
+rank = "better"
+why = "b"
+reference = "r"
+"""
+
+
+class PanelEvaluator:
+    """Scores a control by its source: ``score=<value>`` on every cell."""
+
+    task, version, split_set, splits_id, data_secret = "wine", "v", "selection", "s", None
+    splits = ()
+
+    def evaluate(self, source, budget):
+        value = float(source.split("=")[1])
+        cells = {f"wine-s{i}": value + 0.01 * i for i in range(3)}
+        return report(cells=cells, win_rate=0.5)
+
+
+def panel_folder(tmp_path, worse: float, better: float) -> Path:
+    controls = tmp_path / "controls"
+    controls.mkdir(parents=True)
+    (controls / "controls.toml").write_text(PANEL)
+    (controls / "tiny_lr.edits").write_text(f"score={worse}")
+    (controls / "recipe.edits").write_text(f"score={better}")
+    return tmp_path
+
+
+def test_the_control_panel_ranking_and_its_verdict(tmp_path):
+    found = taskcheck.controls_check(PanelEvaluator(), panel_folder(tmp_path, 0.5, 0.9), print)
+    assert found.lines == [
+        "controls at one-pass, best first: recipe (better, 0.9100) > tiny_lr (worse, 0.5100)",
+        "the harness separates the known-worse from the known-better",
+    ]
+    assert found.problems == []
+
+
+def test_a_control_panel_that_does_not_separate_is_a_problem(tmp_path):
+    found = taskcheck.controls_check(PanelEvaluator(), panel_folder(tmp_path, 0.9, 0.5), print)
+    assert found.lines == [
+        "controls at one-pass, best first: tiny_lr (worse, 0.9100) > recipe (better, 0.5100)"
+    ]
+    assert [str(p) for p in found.problems] == [
+        "controls/controls.toml: the harness cannot separate: tiny_lr vs recipe (reversed)"
+    ]
+
+
+def test_a_broken_control_panel_names_its_file(tmp_path):
+    folder = panel_folder(tmp_path, 0.5, 0.9)
+    (folder / "controls" / "recipe.edits").unlink()
+    found = taskcheck.controls_check(PanelEvaluator(), folder, print)
+    assert [str(p) for p in found.problems] == [
+        "controls/controls.toml: control 'recipe': missing file recipe.edits"
+    ]

@@ -4,6 +4,8 @@ script trains and samples on the host as it does in the sandbox."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import zlib
 from pathlib import Path
@@ -143,3 +145,28 @@ def test_a_diffusion_step_count_over_the_budget_is_a_broken_rule_at_run_time(tas
         fixed.RuleBroken, match=r"DIFFUSION_STEPS is 2000; it must be an int in \[1, 1000\]"
     ):
         run_script(script, 1)
+
+
+def test_the_proposer_prompts_example_passes_the_check(task):
+    prompt = (FOLDER / "prompts" / "proposer.md.j2").read_text()
+    example = prompt.split("Example of a good answer:\n")[1].split("\n", 1)[1]
+    assert example.startswith("<<<<<<< SEARCH\n")
+    assert task.static_problem(example) is None
+
+
+# What the declared harness version "diffusion2d-1" stands for: the script, the data, the
+# harness's checks, the rungs and the baseline. When this digest changes, scores or flags may
+# change: give task.toml a new [template] version, then record the new digest here.
+PINNED = {"version": "diffusion2d-1", "digest": "5ab2438786dff05a"}
+
+
+def test_the_declared_version_pins_what_it_stands_for(task):
+    h = hashlib.sha256()
+    for name in ("train.py", "data.py", "harness.py", "baselines/template.edits"):
+        h.update((FOLDER / name).read_bytes())
+    h.update(json.dumps(task.spec.model_dump(), sort_keys=True).encode())
+    for s in data.selection(PUBLIC) + data.confirmation(PUBLIC):
+        h.update(s.name.encode())
+        h.update(np.ascontiguousarray(s.inputs["x_train"]).tobytes())
+        h.update(np.ascontiguousarray(s.targets["samples"]).tobytes())
+    assert {"version": task.harness_version(), "digest": h.hexdigest()[:16]} == PINNED
