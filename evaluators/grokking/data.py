@@ -1,13 +1,15 @@
-"""The data of the grokking task: all pairs of a + b mod p, tokens renamed by a random
-permutation per seed (so no formula computes the answer), half of them for training. The held-out
-answers stay on the host.
+"""The data of the grokking task (host side, trusted, never mounted into a container): all pairs
+of a + b mod p, tokens renamed by a random permutation per seed (so no formula computes the
+answer), half of them for training. Each split is a ``TemplateSplit``: the training pairs, the
+held-out pairs' inputs, the vocabulary and the step count go into the job; the held-out answers
+(``targets["labels"]``) stay on the host.
 
 The renaming and the train/held-out order come from a seed derived from the installation's secret
 (``evaluators.kit.secrets``), never from the seed index itself: ``modular_addition(p, 0)`` run in a
 container gives another renaming, so an answer table built from the public seeds predicts a secret
 split's held-out answers at chance (1/p).
 
-Split sets (``GrokkingEvaluator.splits_for``):
+Split sets (the template kind's ``selection``, ``confirmation`` and ``hard``):
 
 - ``selection``: a + b mod ``PRIME`` at ``SEEDS`` (``add31-s0`` .. ``-s2``).
 - ``confirmation``: held out from selection: fresh seeds ``FRESH_SEEDS`` of a + b mod ``PRIME``
@@ -21,6 +23,11 @@ Split sets (``GrokkingEvaluator.splits_for``):
   full budget: at one-pass its 37 * 37 pairs take most of the budget's 120 s on one core.
   (Subtraction mod 31 and a training fraction of 0.4 were tried and dropped: no setting
   generalises within the budgets there, so every control scores alike.)
+
+The rungs' steps (task.toml: 2000, 4000, 6000) are ``STEPS`` times 1, 2 and 3. A split carries its
+own one-pass step count (``inputs["steps"]``, ``STEPS`` for every split here); train.py scales it
+as the rung scales ``STEPS``, so a test's smaller split (``split(13, 0, steps=200)``) trains
+200, 400 or 600 steps.
 """
 
 from __future__ import annotations
@@ -29,24 +36,61 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluators.grokking.train import modular_addition
 from evaluators.kit.secrets import PUBLIC, DataSecret, derive_seed
-from evaluators.kit.splits import Split
+from evaluators.template.data import TemplateSplit
 
 PRIME = 31
 SEEDS = (0, 1, 2)
 FRESH_SEEDS = (3, 4)
 HELD_OUT = (23, 29)  # moduli selection never sees
 HARD_PRIME = 37
-STEPS = 2000  # training steps of the one-pass budget; about 20 s per split on one core
+STEPS = 2000  # training steps of the one-pass rung; about 20 s per split on one core
 
 
-@dataclass(frozen=True)
-class ArithmeticSplit(Split):
-    steps: int = STEPS
+@dataclass(frozen=True, eq=False)
+class ArithmeticSplit(TemplateSplit):
+    """A split of a + b mod p, with the arrays by their old names (tests and the report read
+    them): ``x_train``, ``y_train``, ``x_test`` and ``n_classes`` (p) are public, ``y_test``
+    (``targets["labels"]``) is not."""
 
-    def public(self) -> dict[str, np.ndarray]:
-        return {**super().public(), f"{self.name}.steps": np.array(self.steps, dtype=np.int64)}
+    @property
+    def x_train(self) -> np.ndarray:
+        return self.inputs["x_train"]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return self.inputs["y_train"]
+
+    @property
+    def x_test(self) -> np.ndarray:
+        return self.inputs["x_test"]
+
+    @property
+    def y_test(self) -> np.ndarray:
+        return self.targets["labels"]
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.inputs["n_classes"])
+
+    @property
+    def steps(self) -> int:
+        return int(self.inputs["steps"])
+
+
+def modular_addition(
+    p: int, seed: int, train_fraction: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs (a, b) of a + b mod p with tokens renamed by a random permutation, split in two:
+    training pairs [n, 3] (a, b, "=" as token p), their answers, held-out pairs and answers."""
+    rng = np.random.default_rng(seed)
+    a, b = (g.ravel() for g in np.meshgrid(np.arange(p), np.arange(p), indexing="ij"))
+    rename = rng.permutation(p)
+    x = np.stack([rename[a], rename[b], np.full_like(a, p)], axis=1)
+    y = rename[(a + b) % p]
+    order = rng.permutation(len(y))
+    cut = int(train_fraction * len(y))
+    return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
 
 
 def split(p: int, seed: int, steps: int = STEPS, *, secret: DataSecret = PUBLIC) -> ArithmeticSplit:
@@ -54,26 +98,41 @@ def split(p: int, seed: int, steps: int = STEPS, *, secret: DataSecret = PUBLIC)
     x_train, y_train, x_test, y_test = modular_addition(p, derive_seed(secret, "grokking", p, seed))
     return ArithmeticSplit(
         name=f"add{p}-s{seed}",
-        x_train=x_train.astype(np.int64),
-        y_train=y_train.astype(np.int64),
-        x_test=x_test.astype(np.int64),
-        y_test=y_test.astype(np.int64),
-        n_classes=p,
+        inputs={
+            "x_train": x_train.astype(np.int64),
+            "y_train": y_train.astype(np.int64),
+            "x_test": x_test.astype(np.int64),
+            "n_classes": np.array(p, dtype=np.int64),
+            "steps": np.array(steps, dtype=np.int64),
+        },
+        targets={"labels": y_test.astype(np.int64)},
         secret_id=secret.id,
-        steps=steps,
     )
 
 
-def all_splits(*, secret: DataSecret = PUBLIC) -> list[Split]:
+def selection(secret: DataSecret) -> list[ArithmeticSplit]:
     """The three splits of a + b mod ``PRIME`` drawn from ``secret``."""
     return [split(PRIME, s, secret=secret) for s in SEEDS]
 
 
-def confirmation_splits(*, secret: DataSecret = PUBLIC) -> list[Split]:
+def confirmation(secret: DataSecret) -> list[ArithmeticSplit]:
     """Held out from selection: ``PRIME`` and ``HELD_OUT`` at ``FRESH_SEEDS`` (6 splits)."""
     return [split(p, s, secret=secret) for p in (PRIME, *HELD_OUT) for s in FRESH_SEEDS]
 
 
-def hard_splits(*, secret: DataSecret = PUBLIC) -> list[Split]:
+def hard(secret: DataSecret) -> list[ArithmeticSplit]:
     """Where the controls separate and the curve does not saturate: ``HARD_PRIME`` at ``SEEDS``."""
     return [split(HARD_PRIME, s, secret=secret) for s in SEEDS]
+
+
+# The names these sets had before the template kind (tests and the red-team cases call them).
+def all_splits(*, secret: DataSecret = PUBLIC) -> list[ArithmeticSplit]:
+    return selection(secret)
+
+
+def confirmation_splits(*, secret: DataSecret = PUBLIC) -> list[ArithmeticSplit]:
+    return confirmation(secret)
+
+
+def hard_splits(*, secret: DataSecret = PUBLIC) -> list[ArithmeticSplit]:
+    return hard(secret)

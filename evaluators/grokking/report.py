@@ -3,16 +3,16 @@
 ``grokking.png``: for each leader, the held-out accuracy at each of the ``CHECKPOINTS + 1``
 checkpoints (evenly spaced over training), averaged over the splits it was scored on; the task's
 score is the area under this curve. It is computed here, on the host, as the harness scores it
-(``harness.curve``): the predictions ``candidate.<split>.npy`` the sandbox wrote into the
+(``harness.curve``): the predictions ``candidate.<split>.labels.npy`` the sandbox wrote into the
 attempt's out folder (``EvalReport.artifacts``; untrusted, read through ``sandbox.artifacts`` and
 shape-checked) against the held-out answers, which never leave the host: the split is rebuilt
 from the installation's data secret (``<home>/secret.key``; ``data.split``), only when that secret
 is the one the result records.
 
 The template baseline: its curve where its attempt folder was kept (``keep = "all"``:
-``<home>/attempts/grokking/b<harness>-<budget>-<n>/out/template.<split>.npy``); otherwise only its
-area is known (the cached baseline scores, in ``EvalReport.per_dataset``), drawn as a level line:
-a curve with the same mean as that line has the template's score.
+``<home>/attempts/grokking/b<harness>-<budget>-<n>/out/template.<split>.labels.npy``); otherwise
+only its area is known (the cached baseline scores, in ``EvalReport.per_dataset``), drawn as a
+level line: a curve with the same mean as that line has the template's score.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def curves_of(out_dir: Path, name: str, splits: list[str], secret: DataSecret) -
         if answers is None:
             continue
         try:
-            guesses = read_npy(out_dir, f"{name}.{split}.npy", MAX_PREDICTIONS_BYTES)
+            guesses = read_npy(out_dir, f"{name}.{split}.labels.npy", MAX_PREDICTIONS_BYTES)
         except ArtifactError:
             continue
         if guesses.shape == (CHECKPOINTS + 1, len(answers)) and guesses.dtype.kind in "iu":
@@ -107,7 +107,10 @@ def _split_names(out_dir: Path, name: str, cells: dict[str, float]) -> list[str]
     """The splits scored: the report's cells, else the prediction files' names."""
     if cells:
         return sorted(cells)
-    found = (p.name.removeprefix(f"{name}.").removesuffix(".npy") for p in out_dir.glob("*.npy"))
+    found = (
+        p.name.removeprefix(f"{name}.").removesuffix(".labels.npy")
+        for p in out_dir.glob("*.labels.npy")
+    )
     return sorted(s for s in found if SPLIT.fullmatch(s))
 
 

@@ -36,9 +36,10 @@ def template() -> str:
 
 @cache
 def _template() -> Template:
-    # grokking's train.py predates template_fixed: nothing beyond its own fixed names is
-    # forbidden.
-    return Template(template(), required=REQUIRED, forbidden=frozenset())
+    """The task's checked template, as its evaluator holds it (``task.toml``'s ``[template]``)."""
+    from evaluators.registry import get
+
+    return get("grokking").evaluator_class().template  # type: ignore[attr-defined]
 
 
 def fixed_names() -> frozenset[str]:

@@ -9,11 +9,12 @@ import pytest
 from core.records import Outcome
 from evaluators import redteam
 from evaluators.grokking import data
-from evaluators.grokking.harness import PARAMETER_BUDGET, GrokkingEvaluator, template_parameters
+from evaluators.grokking.harness import PARAMETER_BUDGET, GrokkingEvaluator
 from evaluators.grokking.validator import check_edits
 from tests.integration.conftest import own_containers
 
 SMALL = [data.split(13, 0, steps=200)]
+TEMPLATE_PARAMETERS = 13749  # the unedited template's count at vocab 14 (tests/unit/...grokking)
 HEAD = """        self.head = nn.Linear(D_MODEL, vocab - 1)
 
     def forward(self, tokens):
@@ -77,7 +78,7 @@ def test_hidden_capacity_passes_the_check_but_is_counted_and_flagged(ev, docker_
     check_edits(edits)  # the rules allow it: only the count can catch it
     report = ev.evaluate(edits)
     assert report.status is Outcome.OK, report.reason
-    ratio = (template_parameters(14) + EXTRA) / template_parameters(14)
+    ratio = (TEMPLATE_PARAMETERS + EXTRA) / TEMPLATE_PARAMETERS
     assert report.flags == (
         f"bigger model: {ratio:.2f}x the template's parameters "
         f"(budget {PARAMETER_BUDGET:.2f}x); a win here is not a discovery",

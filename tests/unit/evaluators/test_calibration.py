@@ -367,7 +367,7 @@ def test_selection_splits_are_unchanged():
         assert len(small[f"{name}-s{seed}"].x_train) == max(
             regularizer_data.MIN_TRAIN, regularizer_data.PER_CLASS * raw.n_classes
         )
-    from evaluators.grokking.train import modular_addition
+    from evaluators.grokking.data import modular_addition
     from evaluators.kit.secrets import derive_seed
 
     x_tr, y_tr, _, _ = modular_addition(31, derive_seed(PUBLIC, "grokking", 31, 2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,9 @@ from torch import nn
 
 from core.records import Outcome
 from evaluators.grokking import allowlist, data
-from evaluators.grokking.harness import PARAMETER_BUDGET, GrokkingEvaluator, template_parameters
+from evaluators.grokking.harness import PARAMETER_BUDGET, GrokkingEvaluator
 from evaluators.grokking.validator import StaticCheckError, check_edits, edited_script, template
+from evaluators.template import fixed
 from sandbox.base import RunResult
 
 
@@ -97,9 +99,21 @@ def test_the_grammars_search_lines_are_train_py_lines():
     assert set(GrokkingEvaluator.grammars()) == {"proposer", "coder"}
 
 
+def template_parameters(vocab: int) -> int:
+    """The unedited template's parameter count, by its own fixed part (``template_fixed``)."""
+    sys.modules.setdefault("template_fixed", fixed)
+    namespace: dict = {"__name__": "template"}
+    exec(compile(template(), "train.py", "exec"), namespace)
+    model = namespace["Model"](vocab)
+    optimizer = namespace["make_optimizer"](model)
+    return int(fixed.count_parameters(model, optimizer, namespace))
+
+
 def test_the_template_and_its_parameter_count():
-    # 14,911 numbers in tensors, 8 outside (the layer norms' shapes, the optimizer's name)
+    # 14,911 numbers in tensors, 8 outside (the layer norms' shapes, the optimizer's name): the
+    # count the task's own machinery gave before the template kind
     assert template_parameters(data.PRIME + 1) == 14919
+    assert template_parameters(14) == 13749  # tests/integration/test_grokking_redteam.py
     ev = GrokkingEvaluator.__new__(GrokkingEvaluator)
     assert "# >>> EDIT optimizer" in ev.description and "LR_SCALE_EMBED" in ev.description
 
@@ -118,6 +132,7 @@ def test_splits_rename_tokens_and_keep_answers_on_the_host():
 def scorer(tmp_path: Path) -> GrokkingEvaluator:
     ev = GrokkingEvaluator.__new__(GrokkingEvaluator)
     ev.splits = [data.split(13, 0, steps=80)]
+    ev.template_counts = lambda: {"add13-s0": template_parameters(14)}
     return ev
 
 
@@ -137,7 +152,7 @@ def test_the_host_scores_the_area_under_the_accuracy_curve(scorer, tmp_path):
     s = scorer.splits[0]
     guesses = np.zeros((41, len(s.y_test)), dtype=np.int16)
     guesses[20:] = s.y_test  # right from the middle checkpoint on
-    np.save(tmp_path / f"c.{s.name}.npy", guesses)
+    np.save(tmp_path / f"c.{s.name}.labels.npy", guesses)
     np.save(tmp_path / "c.params.npy", np.array([template_parameters(14)]))
     scored = scorer.score_output(_result(tmp_path), "c")
     assert scored.outcome is Outcome.OK and scored.flags == ()
@@ -150,9 +165,10 @@ def test_the_host_scores_the_area_under_the_accuracy_curve(scorer, tmp_path):
     )
     assert "bigger model" in scorer.score_output(_result(tmp_path), "c").flags[0]
 
-    np.save(tmp_path / f"c.{s.name}.npy", guesses[:10].astype(np.float32))
+    np.save(tmp_path / f"c.{s.name}.labels.npy", guesses[:10].astype(np.float32))
     bad = scorer.score_output(_result(tmp_path), "c")
-    assert bad.outcome is Outcome.INVALID_RESULT and "expected integers[41," in bad.reason
+    assert bad.outcome is Outcome.INVALID_RESULT
+    assert bad.reason == f"{s.name}: labels: float32[10, 85], expected integers[10, 85]"
 
 
 def test_allowlisted_paths_exist_and_no_allowed_method_changes_a_tensor_in_place():

@@ -5,6 +5,7 @@ but ``StaticCheckError`` (property-based fuzzing)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from evaluators.grokking.validator import (
     check_script,
     template,
 )
+from evaluators.template import fixed
 
 ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT / "tests" / "corpus" / "grokking"
@@ -140,7 +142,8 @@ def test_hostile_edits_fail_with_their_reason(path):
             edit("class Model(nn.Module):", "class Model(nn.Module):\n    vars = 1\n"),
             "vars is a Python builtin",
         ),
-        (top("count_parameters = 0"), "count_parameters belongs to the fixed part"),
+        (top("predict = 0"), "predict belongs to the fixed part"),
+        (top("template_fixed = 0"), "template_fixed"),
         (top("def train_and_predict():", "    pass"), "train_and_predict belongs to the fixed"),
         (top("torch = 1"), "torch belongs to the fixed part"),
         # 2. C-level Python and escapes: allowlisted names, paths and attributes only
@@ -236,13 +239,14 @@ def test_attacks_are_refused_with_their_reason(edits, reason):
 @pytest.fixture(scope="module")
 def script() -> dict:
     """The unedited train.py's namespace (our code, as the harness runs it for the budget)."""
+    sys.modules.setdefault("template_fixed", fixed)  # what the runner mounts as template_fixed
     namespace: dict = {"__name__": "template"}
     exec(compile(template(), "train.py", "exec"), namespace)
     return namespace
 
 
 def _count(script: dict, model: nn.Module) -> int:
-    return script["count_parameters"](model, script["make_optimizer"](model))
+    return fixed.count_parameters(model, script["make_optimizer"](model), script)
 
 
 def test_the_count_finds_tensors_kept_outside_the_registered_children(script):
@@ -271,18 +275,20 @@ def test_a_model_that_changes_its_tensors_while_predicting_fails(script):
                 self.w.add_(1.0)  # under no_grad, in predict: unseen by the optimizer
             return torch.zeros(len(tokens), 3) + self.w
 
-    with pytest.raises(FloatingPointError, match="changed its own tensors while predicting"):
-        script["predict"](Sneaky(), torch.zeros(4, 3, dtype=torch.long))
-    assert script["predict"](script["Model"](14), torch.zeros(4, 3, dtype=torch.long)).shape == (4,)
+    tokens = torch.zeros(4, 3, dtype=torch.long)
+    with pytest.raises(FloatingPointError, match="changed its own state while predicting"):
+        script["predict"](Sneaky(), tokens, script)
+    assert script["predict"](script["Model"](14), tokens, script).shape == (4,)
 
 
 def test_the_count_includes_the_optimizers_tensors_and_is_bounded(script):
     model = script["Model"](14)
     extra = torch.zeros(11, requires_grad=True)
     optimizer = torch.optim.SGD([*model.parameters(), extra], lr=0.1)
-    assert script["count_parameters"](model, optimizer) == _count(script, script["Model"](14)) + 11
-    model.many = [[] for _ in range(script["MAX_OBJECTS"])]
-    with pytest.raises(FloatingPointError, match="more than 100000 objects"):  # RuleBroken
+    base = _count(script, script["Model"](14))
+    assert fixed.count_parameters(model, optimizer, script) == base + 11
+    model.many = [[] for _ in range(fixed.MAX_OBJECTS)]
+    with pytest.raises(FloatingPointError, match="more than 200000 objects"):  # RuleBroken
         _count(script, model)
 
 

@@ -1,4 +1,5 @@
-"""Training changes only what the optimizer trains (train.py's fixed ``Watch``), and the parameter
+"""Training changes only what the optimizer trains (``template_fixed.Watch``, which train.py's
+fixed part calls), and the parameter
 count sees every tensor the blocks can hide: a corpus of hiding places, each counted and each
 caught when training writes to it; honest edits and every allowed optimizer train unflagged.
 
@@ -8,6 +9,7 @@ that got past the static check (real builtins), as the sandbox's ``escaped`` cas
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import weakref
 from pathlib import Path
@@ -17,11 +19,13 @@ import pytest
 
 from evaluators.edits import apply_edits
 from evaluators.grokking import allowlist, data
+from evaluators.grokking.data import modular_addition
 from evaluators.grokking.harness import WATCHED_STEPS, GrokkingEvaluator
-from evaluators.grokking.train import modular_addition
 from evaluators.grokking.validator import check_edits, template
 from evaluators.runner_loop import load
 from evaluators.static_check import StaticCheckError
+from evaluators.template import fixed
+from evaluators.template.fixed import RuleBroken
 
 ROOT = Path(__file__).resolve().parents[3]
 ORDINARY = [
@@ -41,25 +45,37 @@ def script(edits: str = "", curated: bool = False) -> dict:
     """train.py with ``edits`` applied, run here: with real builtins (code past the check), or
     with the sandbox runner's curated builtins and modules."""
     source = apply_edits(template(), edits)
+    sys.modules.setdefault("template_fixed", fixed)  # what the runner mounts as template_fixed
     if curated:
-        from evaluators.grokking.runner import FIXED_PART_BUILTINS, MODULES
+        from evaluators.runner_loop import MODULES
+        from evaluators.template.runner import FIXED_PART_BUILTINS
 
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "train.py"
             path.write_text(source)
-            return load(path, "train_and_predict", MODULES, FIXED_PART_BUILTINS)
+            modules = (*MODULES, "template_fixed")
+            return load(path, "train_and_predict", modules, FIXED_PART_BUILTINS)
     namespace: dict = {"__name__": "hypothesis", "weakref": weakref}
     exec(compile(source, "train.py", "exec"), namespace)
     return namespace
 
 
+def inputs(x_tr: np.ndarray, y_tr: np.ndarray, x_ev: np.ndarray, p: int) -> dict:
+    """A split's inputs as the job gives them (``data.split``'s keys)."""
+    steps = np.array(data.STEPS)  # the split's own steps: the rung's steps are trained
+    return {"x_train": x_tr, "y_train": y_tr, "x_test": x_ev, "n_classes": p, "steps": steps}
+
+
 def train(ns: dict, steps: int = 6, watched=()) -> tuple[np.ndarray, int]:
-    return ns["train_and_predict"](X_TR, Y_TR, X_EV, VOCAB, steps, 0, list(watched))
+    found = ns["train_and_predict"](
+        inputs(X_TR, Y_TR, X_EV, VOCAB - 1), {"steps": steps}, 0, {"steps": list(watched)}
+    )
+    return found[0]["labels"], found[1]
 
 
 def count(ns: dict) -> int:
     model = ns["Model"](VOCAB)
-    return ns["count_parameters"](model, ns["make_optimizer"](model))
+    return fixed.count_parameters(model, ns["make_optimizer"](model), ns)
 
 
 HEAD = "        self.head = nn.Linear(D_MODEL, vocab - 1)"
@@ -167,7 +183,7 @@ def test_every_hiding_place_is_counted(edits, template_count):
     ns = script(edits)
     model = ns["Model"](VOCAB)
     assert model.w() is not None  # held by the hiding place alone
-    found = ns["count_parameters"](model, ns["make_optimizer"](model)) - template_count
+    found = fixed.count_parameters(model, ns["make_optimizer"](model), ns) - template_count
     # the hidden tensor, and at most a few numbers of the hiding object's own (a new function's
     # name, a dict's value)
     assert HIDDEN <= found <= HIDDEN + 4, found
@@ -176,7 +192,7 @@ def test_every_hiding_place_is_counted(edits, template_count):
 @pytest.mark.parametrize("edits", HIDING_PLACES.values(), ids=HIDING_PLACES.keys())
 def test_a_write_to_any_hiding_place_while_training_is_caught(edits):
     ns = script(edits)
-    with pytest.raises(ns["RuleBroken"], match=r"training changed a tensor of shape \[480\]"):
+    with pytest.raises(RuleBroken, match=r"training changed a tensor of shape \[480\]"):
         train(ns)
 
 
@@ -184,7 +200,7 @@ def test_a_write_to_any_hiding_place_while_training_is_caught(edits):
 def test_holding_an_iterator_is_refused(edits):
     ns = script(edits)
     for run in (count, train):
-        with pytest.raises(ns["RuleBroken"], match=r"holds an iterator \(\w+\)"):
+        with pytest.raises(RuleBroken, match=r"holds an iterator \(\w+\)"):
             run(ns)
 
 
@@ -239,11 +255,11 @@ def test_no_allowed_layer_changes_while_training():
     holders += [nn.ParameterList([nn.Parameter(x)]), nn.ParameterDict({"a": nn.Parameter(x)})]
     for layer, args in layers + [(h, None) for h in holders]:
         layer.train()
-        before = ns["snapshot"]([layer])
+        before = fixed.snapshot([layer], ns)
         if args is not None:
             out = layer(*args)
             (out[0] if isinstance(out, tuple) else out).sum().backward()
-        assert ns["what_changed"](before, [layer]) is None, layer
+        assert fixed.what_changed(before, [layer], ns) is None, layer
 
 
 def test_batchnorm_running_statistics_are_refused_and_plain_batchnorm_trains():
@@ -255,7 +271,7 @@ def test_batchnorm_running_statistics_are_refused_and_plain_batchnorm_trains():
     with pytest.raises(StaticCheckError, match="pass track_running_stats=False"):
         check_edits(bn(""))  # refused before a container starts; the run time refuses it too
     ns = script(bn(""))
-    with pytest.raises(ns["RuleBroken"], match=r"\(bn\.\w+\) in a training step") as e:
+    with pytest.raises(RuleBroken, match=r"\(bn\.\w+\) in a training step") as e:
         train(ns)
     assert "track_running_stats=False" in str(e.value)
     train(script(bn(", track_running_stats=False")), watched=range(6))
@@ -273,34 +289,34 @@ def test_a_view_of_a_parameter_kept_from_init_trains_unflagged_and_is_watched():
     # A write into the view is a write into its parameter, outside the optimizer's step.
     write = "        if self.training:\n            with torch.no_grad():\n"
     ns = script(tied(write + "                self.tied.mul_(1.0)\n"))
-    with pytest.raises(ns["RuleBroken"], match=r"\(embed.weight\) while the loss"):
+    with pytest.raises(RuleBroken, match=r"\(embed.weight\) while the loss"):
         train(ns)
 
 
 def test_a_parameter_written_in_the_forward_pass_is_caught():
     write = "with torch.no_grad():\n                self.head.weight.mul_(1.0)"
     ns = script(hidden("self.box = slice(mem, None)", write=write))
-    with pytest.raises(ns["RuleBroken"], match="while the loss and its gradients were computed"):
+    with pytest.raises(RuleBroken, match="while the loss and its gradients were computed"):
         train(ns)
 
 
 def test_a_parameter_written_without_a_write_count_is_caught_by_its_values():
     write = "self.head.weight.data.add_(0.5)"  # .data: no write count; values compared
     ns = script(hidden("self.box = slice(mem, None)", write=write))
-    with pytest.raises(ns["RuleBroken"], match=r"head.weight\) while the loss"):
+    with pytest.raises(RuleBroken, match=r"head.weight\) while the loss"):
         train(ns, watched=[3])
 
 
 def test_a_write_while_predicting_is_caught():
     write = "pass\n        else:\n            self.w().add_(1.0)"
     ns = script(hidden("self.box = slice(mem, None)", write=write))
-    with pytest.raises(ns["RuleBroken"], match="changed its own tensors while predicting"):
+    with pytest.raises(RuleBroken, match="changed its own state while predicting"):
         train(ns)
 
 
 def test_the_walk_is_bounded():
-    ns = script(hidden("self.many = [[] for _ in range(100_001)]"))
-    with pytest.raises(FloatingPointError, match="more than 100000 objects"):  # RuleBroken
+    ns = script(hidden("self.many = [[] for _ in range(200_001)]"))
+    with pytest.raises(FloatingPointError, match="more than 200000 objects"):  # RuleBroken
         count(ns)
 
 
@@ -315,7 +331,7 @@ def test_the_host_draws_fresh_steps_per_job_and_the_runner_refuses_a_write(tmp_p
     assert draws[0] != draws[1]
     assert all(0 < len(d) <= WATCHED_STEPS and all(0 <= v < 600 for v in d) for d in draws)
 
-    from evaluators.grokking import runner
+    from evaluators.template import runner
 
     (tmp_path / "in" / "candidates").mkdir(parents=True)
     (tmp_path / "out").mkdir()
@@ -323,10 +339,11 @@ def test_the_host_draws_fresh_steps_per_job_and_the_runner_refuses_a_write(tmp_p
     for name, edits in (("honest", ""), ("hiding", sliced)):
         source = apply_edits(template(), edits).replace("weakref.ref(mem)", "None")
         (tmp_path / "in" / "candidates" / f"{name}.py").write_text(source)
-    job = {"candidates": ["honest", "hiding"], "splits": ["add7-s0"], "train": {"step_scale": 1}}
+    train = {"rung": {"steps": 8}, "modules": []}
+    job = {"candidates": ["honest", "hiding"], "splits": ["add7-s0"], "train": train}
     job["checks"] = {"add7-s0": {"steps": draws[0]}}
     (tmp_path / "in" / "job.json").write_text(json.dumps(job))
-    np.savez(tmp_path / "data.npz", **data.split(7, 0, steps=8).public())  # type: ignore[arg-type]
+    np.savez(tmp_path / "data.npz", **data.split(7, 0).public())  # type: ignore[arg-type]
     assert runner.run(tmp_path / "in", tmp_path / "data.npz", tmp_path / "out") == 4
     status = json.loads((tmp_path / "out" / "status.json").read_text())
     assert status["honest"] == {"stage": "done"}
@@ -344,8 +361,8 @@ def test_the_red_team_cases_fail_with_their_reason_whatever_the_host_draws(numbe
     case = next(c for c in redteam.CASES if c.number == number and c.task == "grokking")
     ns = script(case.source, curated=True)
     x_tr, y_tr, x_ev, _ = modular_addition(31, seed=0)  # 480 training pairs, as in the case
-    with pytest.raises(ns["RuleBroken"]) as broken:
-        ns["train_and_predict"](x_tr, y_tr, x_ev, 32, 3, 0, list(watched))
+    with pytest.raises(RuleBroken) as broken:
+        ns["train_and_predict"](inputs(x_tr, y_tr, x_ev, 31), {"steps": 3}, 0, {"steps": watched})
     assert case.reason in str(broken.value)
 
 

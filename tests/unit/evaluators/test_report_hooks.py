@@ -161,12 +161,12 @@ def learns_at(answers: np.ndarray, p: int, k: int) -> np.ndarray:
 
 
 def grokking_attempt(root: Path, name: str, secret, k: int) -> tuple[Path, dict[str, float]]:
-    """What the grokking runner writes for ``name`` on the selection splits, and its cells."""
+    """What the template runner writes for ``name`` on the selection splits, and its cells."""
     root.mkdir(parents=True)
     cells = {}
     for s in data.all_splits(secret=secret):
         guesses = learns_at(s.y_test, s.n_classes, k)
-        np.save(root / f"{name}.{s.name}.npy", guesses)
+        np.save(root / f"{name}.{s.name}.labels.npy", guesses)
         cells[s.name] = float(curve(guesses, s.y_test).mean())
     return root, cells
 

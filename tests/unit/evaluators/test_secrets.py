@@ -18,7 +18,7 @@ from core.errors import ConfigError
 from core.records import Outcome
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.grokking import data as grokking_data
-from evaluators.grokking.train import modular_addition
+from evaluators.grokking.data import modular_addition
 from evaluators.kit import datasets
 from evaluators.kit.budgets import get_budget
 from evaluators.kit.secrets import (

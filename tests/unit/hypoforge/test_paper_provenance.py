@@ -540,6 +540,8 @@ def test_a_grokking_campaign_with_lineage_tells_each_child_and_its_parent(tmp_pa
         [
             "Results were measured on the budget ladder one-pass then short then full, with "
             "hypotheses measured per rung: one-pass (4).",
+            "In the script's own units the rungs run were one-pass: wall seconds 120.0, "
+            "steps 2000.",
             KEEP,
             "Held-out confirmation was off in this campaign, so no result is a discovery.",
             "2 of the proposals named a parent hypothesis and built on its code (r1-0 from "
@@ -548,7 +550,7 @@ def test_a_grokking_campaign_with_lineage_tells_each_child_and_its_parent(tmp_pa
         ]
     )
     assert facts.how.metric == "area under the held-out accuracy curve"
-    assert facts.how.template is None  # grokking is a task of the plugin kind
+    assert facts.how.template is not None  # grokking is a task of the template kind
     assert facts.setup()["behaviour probes"] == "none ran"  # grokking has no probe
 
 
