@@ -18,8 +18,11 @@ WORDS = {
     "activation": ("activation", "ReLU", "GELU", "SiLU"),
     "preprocess": ("preprocess", "X_train"),
     "regularizer": ("regularizer", "penalty("),
-    "grokking": ("grokking", "train.py", "SEARCH/REPLACE"),
+    # The template tasks share train.py and SEARCH/REPLACE: words of the kind, not of one task.
+    "grokking": ("grokking", "modular addition"),
     "curvefit": ("curvefit", "hidden curve"),
+    "lm": ("Shakespeare", "bits per character"),
+    "diffusion2d": ("diffusion", "point cloud"),
 }
 # A parent as ``graph.lineage.view`` builds it (edits, for the section's edit wording).
 PARENT = {

@@ -87,7 +87,8 @@ def test_tasks_list_and_task_options(monkeypatch, tmp_path):
     assert "f(x: float) -> float" in res.output
     res = runner.invoke(cli.app, ["run", "--task", "nosuch", "--campaign", str(tmp_path / "c")])
     assert res.exit_code == 2
-    assert "unknown task 'nosuch'; available: activation, curvefit, diffusion2d, grokking" in res.output
+    available = "available: activation, curvefit, diffusion2d, grokking"
+    assert f"unknown task 'nosuch'; {available}" in res.output
     res = runner.invoke(
         cli.app,
         ["run", "--task", "curvefit", "--generator", "search", "--campaign", str(tmp_path / "c")],
