@@ -57,8 +57,13 @@ unit: $(STAMP)
 integration: setup tex-image
 	$(VENV)/bin/pytest -m docker -q
 
+# Three passes: everything without Docker on one worker per core; the Docker tests on two
+# workers, a test file per worker (each container takes one core; module fixtures stay whole);
+# then the tests marked serial alone, whose short walls and timing bounds assume a free core.
 test: setup tex-image lint
-	$(VENV)/bin/pytest -q
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest -q -m "not docker" -n auto
+	$(VENV)/bin/pytest -q -m "docker and not serial" -n 2 --dist loadfile
+	$(VENV)/bin/pytest -q -m "docker and serial"
 
 bench: setup
 	$(PY) benchmarks/eval_speed.py

@@ -10,6 +10,8 @@ from core.settings import Limits
 from evaluators.activation.harness import ActivationEvaluator
 from evaluators.kit import datasets
 
+pytestmark = pytest.mark.serial  # short walls and timing bounds: run alone (Makefile)
+
 SMALL = [datasets.split("iris", 0), datasets.split("moons", 0)]
 RELU = "import torch\n\ndef activation(x):\n    return torch.relu(x)\n"
 ESCAPED = RELU + "B = torch.sys.modules['builtins']\n"  # the real builtins module

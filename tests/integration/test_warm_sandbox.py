@@ -27,6 +27,8 @@ from sandbox.docker_sandbox import DockerSandbox
 from sandbox.probes import PROBES, SECRET_NAME, SECRET_VALUE
 from sandbox.selftest import run_probe
 
+pytestmark = pytest.mark.serial  # short walls and timing bounds: run alone (Makefile)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
