@@ -15,6 +15,7 @@ from core.records import Outcome
 from evaluators import registry
 from evaluators.diffusion2d import data
 from evaluators.kit.secrets import PUBLIC
+from evaluators.redteam import DIFFUSION_MODEL, DIFFUSION_PULL, DIFFUSION_SNAP, edit
 from store.lifecycle import keeps
 from tests.integration.conftest import own_containers
 
@@ -23,50 +24,13 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 SMALL = [data.split("moons", 0, PUBLIC), data.split("line", 0, PUBLIC)]
 
 
-def edit(search: str, replace: str) -> str:
-    return f"<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n"
-
-
-MODEL = """    def __init__(self):
-        super().__init__()
-        layers = [nn.Linear(3, HIDDEN), nn.SiLU()]
-        for _ in range(LAYERS - 1):
-            layers.extend([nn.Linear(HIDDEN, HIDDEN), nn.SiLU()])
-        layers.append(nn.Linear(HIDDEN, 2))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x, t):
-        time = (t.float() / DIFFUSION_STEPS).unsqueeze(1)
-        return self.net(torch.cat([x, time], dim=1))
-"""
-# A denoiser that remembers 250 training points in a parameter (500 numbers: far under the
-# parameter budget) and, at every step, predicts the noise that leads to the remembered point
-# nearest its estimate of the clean point; the loss pulls the nearest remembered point onto each
-# training point of the batch. Its samples are the remembered points (plus JITTER noise).
-SNAP = """    def __init__(self):
-        super().__init__()
-        self.memory = nn.Parameter(torch.randn(MEMORY, 2))
-
-    def forward(self, x, t):
-        betas = make_schedule(DIFFUSION_STEPS)
-        alpha_bar = torch.exp(torch.cumsum(torch.log(1 - betas), 0))[t].unsqueeze(1)
-        clean = x / alpha_bar.sqrt()
-        gaps = ((clean.unsqueeze(1) - self.memory.unsqueeze(0)) ** 2).sum(2)
-        x0 = self.memory[gaps.argmin(1)]
-        x0 = x0 + JITTER * torch.randn_like(x0)
-        return (x - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt()
-"""
-PULL = """    gaps = ((x0.unsqueeze(1) - model.memory.unsqueeze(0)) ** 2).sum(2)
-    pull = ((model.memory[gaps.argmin(1)] - x0) ** 2).sum(1).mean()
-    return pull + 0.01 * gaps.amin(0).mean()
-"""
-
-
 def snapping(jitter: float) -> str:
+    """The red-team catalogue's copying denoiser (``hypoforge sandbox check --all`` runs it too),
+    its samples jittered by ``jitter``."""
     return (
         edit("BATCH = 256\n", f"BATCH = 256\nMEMORY = 250\nJITTER = {jitter}\n")
-        + edit(MODEL, SNAP)
-        + edit("    return F.mse_loss(predicted, noise)\n", PULL)
+        + edit(DIFFUSION_MODEL, DIFFUSION_SNAP)
+        + edit("    return F.mse_loss(predicted, noise)\n", DIFFUSION_PULL)
     )
 
 
