@@ -299,18 +299,17 @@ class SandboxedEvaluator:
             **extra,
         )
 
+    def cache_file(self, name: str) -> Path:
+        """Where results cached per harness, splits, ``name`` (a budget) and image are kept."""
+        return baseline_cache.cache_path(
+            self.home, self.task, self.version, self.splits_id, name, self.sandbox.image_ref()
+        )
+
     def baselines(self, spec: Budget) -> dict[str, dict[Cell, float]]:
         """Baseline scores, computed once per harness, splits, budget and image
         (``evaluators.kit.baselines``)."""
         with _BASELINES:
-            cache = baseline_cache.cache_path(
-                self.home,
-                self.task,
-                self.version,
-                self.splits_id,
-                spec.name,
-                self.sandbox.image_ref(),
-            )
+            cache = self.cache_file(spec.name)
             found = baseline_cache.load(cache)
             if found is not None:
                 return found

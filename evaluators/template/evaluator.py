@@ -269,14 +269,7 @@ class TemplateEvaluator(SandboxedEvaluator):
 
     # -- the baseline and the template's size --------------------------------------------------
     def _params_path(self) -> Path:
-        return baseline_cache.cache_path(
-            self.home,
-            self.task,
-            self.version,
-            self.splits_id,
-            PARAMS_BUDGET,
-            self.sandbox.image_ref(),
-        )
+        return self.cache_file(PARAMS_BUDGET)
 
     def template_counts(self) -> dict[str, int]:
         """The unedited template's parameter count per split, from its baseline run (cached
@@ -296,14 +289,7 @@ class TemplateEvaluator(SandboxedEvaluator):
         """The template's scores at ``spec``, computed once per harness, splits, budget and
         image; the same run records the template's parameter counts."""
         with _LOCK:
-            cache = baseline_cache.cache_path(
-                self.home,
-                self.task,
-                self.version,
-                self.splits_id,
-                spec.name,
-                self.sandbox.image_ref(),
-            )
+            cache = self.cache_file(spec.name)
             found = baseline_cache.load(cache)
             params = self._params_path()
             if found is not None and not (refresh_counts and _load_counts(params) is None):
