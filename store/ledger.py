@@ -32,9 +32,12 @@ CREATE TABLE IF NOT EXISTS probes (
     fingerprint TEXT, PRIMARY KEY (campaign, id, code_sha));
 CREATE TABLE IF NOT EXISTS usage (
     campaign TEXT PRIMARY KEY, tokens INTEGER NOT NULL, launches INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS spend (
+    campaign TEXT NOT NULL, at REAL NOT NULL, tokens INTEGER NOT NULL, launches INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     campaign TEXT NOT NULL, at REAL NOT NULL, who TEXT NOT NULL, kind TEXT NOT NULL,
     detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (campaign, at);
 CREATE TABLE IF NOT EXISTS directives (
     id INTEGER PRIMARY KEY AUTOINCREMENT, campaign TEXT NOT NULL, agent TEXT NOT NULL,
     text TEXT NOT NULL, who TEXT NOT NULL, created REAL NOT NULL, withdrawn REAL);
@@ -223,6 +226,10 @@ class Ledger:
 
     # -- budgets and events --------------------------------------------------------------------
     def add_usage(self, campaign: str, tokens: int = 0, launches: int = 0) -> None:
+        """Add to the campaign's totals, and log the spend with its time (spend over time)."""
+        self.db.execute(
+            "INSERT INTO spend VALUES (?, ?, ?, ?)", (campaign, time.time(), tokens, launches)
+        )
         self.db.execute(
             "INSERT INTO usage VALUES (?, ?, ?) ON CONFLICT(campaign) DO UPDATE SET "
             "tokens = tokens + excluded.tokens, launches = launches + excluded.launches",

@@ -57,6 +57,7 @@ def _execute(
     """Run or resume the campaign in ``folder`` with a live view; infra trouble pauses it."""
     from evaluators import registry
     from hypoforge import campaign
+    from hypoforge.heartbeat import Heartbeat
     from hypoforge.live import LiveView
     from store.ledger import Ledger
 
@@ -89,8 +90,16 @@ def _execute(
                     note=lambda message: err.print(f"hypoforge: note: {message}"),
                 )
                 try:
-                    with LiveView(out, view_ledger, info.id, info.budgets) as view:
-                        state = campaign.run(folder, services, notify=view.update)
+                    with (
+                        LiveView(out, view_ledger, info.id, info.budgets) as view,
+                        Heartbeat(folder, services.workers) as beat,
+                    ):
+
+                        def notify(agent: str, message: str) -> None:
+                            view.update(agent, message)
+                            beat.update(agent, message)
+
+                        state = campaign.run(folder, services, notify=notify)
                 finally:
                     services.close()
                     view_ledger.close()
