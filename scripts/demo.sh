@@ -30,3 +30,5 @@ echo "== the leaderboard (hypoforge status $folder), after $((SECONDS / 60)) min
 $hf status "$folder"
 echo "report: $folder/report/report.md"
 echo "paper:  $folder/paper/paper.pdf"
+echo
+printf 'see it in a browser: %s serve %q  (then open http://127.0.0.1:8765)\n' "$hf" "$folder"
