@@ -1,0 +1,1 @@
+"""The web dashboard (``hypoforge serve``): read model, SVG charts, the app."""
