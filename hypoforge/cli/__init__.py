@@ -27,6 +27,7 @@ from hypoforge.cli import (
     review,
     reward,
     sandbox,
+    serve,
     tasks,
 )
 
@@ -59,6 +60,7 @@ app.command("reproduce")(reproduce.reproduce_cmd)
 app.command("review")(review.review_cmd)
 app.command("calibrate")(calibrate.calibrate_cmd)
 app.command("chat")(chat.chat_cmd)
+app.command("serve")(serve.serve_cmd)
 app.command("fidelity")(fidelity.fidelity_cmd)
 app.command("novelty")(novelty.novelty_cmd)
 app.add_typer(reward.app, name="reward")
