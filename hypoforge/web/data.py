@@ -284,6 +284,12 @@ def _json(text: Any, default: Any) -> Any:
         return default
 
 
+def _str(value: Any) -> str:
+    """Text that came through ``json.loads`` (a JSON escape may make a lone surrogate), as UTF-8
+    can carry it."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -299,7 +305,7 @@ def _pair(value: Any) -> tuple[float | None, float | None]:
 
 def _flags(text: Any) -> tuple[str, ...]:
     found = _json(text, [])
-    return tuple(str(f) for f in found) if isinstance(found, list) else ()
+    return tuple(_str(f) for f in found) if isinstance(found, list) else ()
 
 
 def _rungs(text: Any) -> dict[str, float]:
@@ -314,7 +320,7 @@ def _floats(found: Any) -> dict[str, float]:
     for key, raw in found.items():
         value = _num(raw)
         if value is not None:
-            out[str(key)] = value
+            out[_str(key)] = value
     return out
 
 
@@ -546,6 +552,7 @@ class CampaignReader:
         hid = asked.get("hypothesis")
         if not isinstance(hid, str):
             return None
+        hid = _str(hid)
         later = db.execute(
             "SELECT 1 FROM events WHERE campaign = ? AND rowid > ? AND who = 'orchestrator' "
             "AND kind IN ('resume', 'start', 'stop') LIMIT 1",
@@ -669,7 +676,9 @@ class CampaignReader:
             best_screened=(str(best[0]), float(best[1]))
             if best and _num(best[1]) is not None
             else None,
-            agents={str(k): str(v) for k, v in agents.items()} if isinstance(agents, dict) else {},
+            agents={_str(k): _str(v) for k, v in agents.items()}
+            if isinstance(agents, dict)
+            else {},
             stages=stages,
             version=self._version(db, cid, tables),
             stop_reason=str(stop_reason),
@@ -1070,7 +1079,7 @@ class CampaignReader:
         if critic is not None:
             found = _json(critic[0], {})
             if isinstance(found, dict) and found.get("id") == hid:
-                reasons = str(found.get("reasons") or "") or None
+                reasons = _str(found.get("reasons") or "") or None
         fingerprint = None
         if probe is not None:
             fp = _json(probe[1], None)
@@ -1208,7 +1217,7 @@ def _result(budget: Any, status: Any, win_rate: Any, report: Any, created: Any) 
             base = score.get("baselines")
             datasets.append(
                 DatasetView(
-                    dataset=str(name),
+                    dataset=_str(name),
                     candidate=_num(score.get("candidate")),
                     baselines=_floats(base),
                     win_rate=_num(score.get("win_rate")),
@@ -1219,13 +1228,13 @@ def _result(budget: Any, status: Any, win_rate: Any, report: Any, created: Any) 
     split = data.get("split_set")
     return ResultView(
         budget=str(budget),
-        split_set=split if isinstance(split, str) else None,
+        split_set=_str(split) if isinstance(split, str) else None,
         status=str(status),
-        reason=str(data.get("reason") or ""),
+        reason=_str(data.get("reason") or ""),
         win_rate=_num(win_rate),
         lo=lo,
         hi=hi,
-        flags=tuple(str(f) for f in flags) if isinstance(flags, list) else (),
+        flags=tuple(_str(f) for f in flags) if isinstance(flags, list) else (),
         per_dataset=tuple(datasets),
         cells=cells,
         cell_win_rates=_floats(data.get("cell_win_rates")),
