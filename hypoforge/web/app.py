@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -70,10 +72,13 @@ PARTS = (
 )
 BOARD_ROWS = 50
 EVENT_ROWS = 200
+QUEUE_ROWS = 100  # the queue's first rows (a long queue is a campaign's backlog, oldest first)
 TREE_NODES = 400
 MAX_BODY = 65_536  # bytes of a steering request
 
 log = logging.getLogger("hypoforge.web")
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
+_PARTS_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hypoforge-web-part")
 
 
 @dataclass(frozen=True)
@@ -202,8 +207,14 @@ class Dashboard:
         slug = reader.slug
         if summary.state == "unreadable":
             return self.page("unreadable.html", title=slug, s=summary)
-        query = _events_query(request)
-        parts = {name: Markup(self._part(reader, name, query)) for name in PARTS}
+        query = {**_events_query(request), "summary": summary}
+        # The parts at once, each on its own reader (its own read-only connection): SQLite
+        # releases the GIL while it reads, so the page costs about its slowest part.
+        jobs = {
+            name: _PARTS_POOL.submit(self._part, data.CampaignReader(reader.folder), name, query)
+            for name in PARTS
+        }
+        parts = {name: Markup(job.result()) for name, job in jobs.items()}
         return self.page(
             "campaign.html",
             title=f"{slug} ({summary.task})",
@@ -236,13 +247,18 @@ class Dashboard:
         return self.render(f"part_{name}.html", slug=slug, src=src, **context)
 
     def _part_summary(self, reader: data.CampaignReader, query: dict) -> dict:
-        return {"s": reader.summary()}
+        return {"s": query.get("summary") or reader.summary()}
 
     def _part_leaderboard(self, reader: data.CampaignReader, query: dict) -> dict:
         return {"rows": reader.leaderboard(limit=BOARD_ROWS), "limit": BOARD_ROWS}
 
     def _part_queue(self, reader: data.CampaignReader, query: dict) -> dict:
-        return {"rows": reader.queue(), "waiting": reader.waiting_for()}
+        rows = reader.queue()
+        return {
+            "rows": rows[:QUEUE_ROWS],
+            "more": max(0, len(rows) - QUEUE_ROWS),
+            "waiting": reader.waiting_for(),
+        }
 
     def _part_directives(self, reader: data.CampaignReader, query: dict) -> dict:
         return {"directives": reader.directives(), "agents": AGENTS}
@@ -450,13 +466,19 @@ def _safe(call: Callable[[], Any], default: Any) -> Any:
 
 
 def _q(text: str) -> str:
-    """A path segment, percent-encoded (a hypothesis id is text from the ledger)."""
-    return quote(text, safe="")
+    """A path segment, percent-encoded (a hypothesis id is text from the ledger); the common
+    plain id as it is (a chart links thousands of points)."""
+    text = str(text)
+    if text in (".", ".."):  # a browser would resolve them as path steps
+        return "%2E" * len(text)
+    return text if _PLAIN.fullmatch(text) else quote(text, safe="")
 
 
 def _hypothesis_href(slug: str) -> Callable[[str], str]:
+    base = f"/c/{_q(slug)}/h/"
+
     def href(hid: str) -> str:
-        return f"/c/{_q(slug)}/h/{_q(hid)}"
+        return base + _q(hid)
 
     return href
 

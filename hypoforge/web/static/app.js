@@ -18,8 +18,11 @@
     status.className = "steer-status " + (ok ? "ok" : "error");
   }
 
-  function partHolds(el, node) {
-    return node && node !== body && el.contains(node);
+  // A part holding a field the user is filling in is not swapped (it would lose the text).
+  function typingIn(el, node) {
+    if (!node || node === body || !el.contains(node)) return false;
+    var tag = node.tagName;
+    return (tag === "INPUT" || tag === "TEXTAREA") && node.value !== "";
   }
 
   // Fetch every [data-part] fragment again and swap it in; a part the user is typing in waits.
@@ -29,7 +32,7 @@
     var parts = Array.prototype.slice.call(document.querySelectorAll("[data-part][data-src]"));
     var focused = document.activeElement;
     var jobs = parts.map(function (el) {
-      if (partHolds(el, focused)) { deferred = true; return Promise.resolve(); }
+      if (typingIn(el, focused)) { deferred = true; return Promise.resolve(); }
       return fetch(el.getAttribute("data-src"), { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) { if (html !== null) el.innerHTML = html; })
