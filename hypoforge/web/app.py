@@ -123,6 +123,7 @@ class Dashboard:
         self.access = auth.Access(config.token, config.require_token, config.host, config.port)
         self.env = _environment()
         self._slugs: dict[str, Path] = {}
+        self.open_feeds = 0  # live feeds being served now
         routes = [
             Route("/", self.campaigns_page),
             Route("/part/campaigns", self.campaigns_part),
@@ -143,6 +144,7 @@ class Dashboard:
             exception_handlers={HTTPException: self._http_error},
         )
         app.add_middleware(auth.Guard, access=self.access, error_page=self.error_html)
+        app.state.dashboard = self  # tests and the benchmark look in (open_feeds)
         self.app = app
 
     # -- rendering ----------------------------------------------------------------------------
@@ -382,21 +384,25 @@ class Dashboard:
         """Server-sent events: ``hello`` with the version at once, ``change`` whenever it moves
         (checked every ``poll`` seconds), a keepalive comment after ``keepalive`` seconds of
         quiet. Holds one version string per connection, nothing more."""
-        last = await anyio.to_thread.run_sync(version)
-        yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'version': last})}\n\n"
-        quiet = 0.0
-        while True:
-            await anyio.sleep(self.config.poll)
-            now = await anyio.to_thread.run_sync(version)
-            if now != last:
-                last = now
-                quiet = 0.0
-                yield f"event: change\ndata: {json.dumps({'version': now})}\n\n"
-            else:
-                quiet += self.config.poll
-                if quiet >= self.config.keepalive:
+        self.open_feeds += 1
+        try:
+            last = await anyio.to_thread.run_sync(version)
+            yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'version': last})}\n\n"
+            quiet = 0.0
+            while True:
+                await anyio.sleep(self.config.poll)
+                now = await anyio.to_thread.run_sync(version)
+                if now != last:
+                    last = now
                     quiet = 0.0
-                    yield ": keepalive\n\n"
+                    yield f"event: change\ndata: {json.dumps({'version': now})}\n\n"
+                else:
+                    quiet += self.config.poll
+                    if quiet >= self.config.keepalive:
+                        quiet = 0.0
+                        yield ": keepalive\n\n"
+        finally:
+            self.open_feeds -= 1  # the client went away: Starlette cancelled the stream
 
     # -- steering ------------------------------------------------------------------------------
     async def steer(self, request: Request) -> Response:

@@ -87,10 +87,6 @@ class Access:
             return self.require_token
         return name == bound
 
-    def origin(self, scope: Scope) -> str:
-        """This server's own origin as the request's (already checked) Host names it."""
-        return f"http://{header(scope, b'host') or ''}"
-
 
 def _host_name(value: str) -> str | None:
     """The name in a Host header, lower case, without port or IPv6 brackets; None if garbled."""
@@ -109,6 +105,15 @@ def _host_name(value: str) -> str | None:
     if port and not port.isdigit():
         return None
     return name
+
+
+def _same_origin(origin: str, host: str | None) -> bool:
+    """Whether a request's ``Origin`` is this server as its (already checked) ``Host`` names
+    it; either scheme, for a TLS proxy in front that keeps the Host ("null": never)."""
+    scheme, sep, netloc = origin.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or host is None:
+        return False
+    return netloc.lower() == host.strip().lower()
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -152,7 +157,7 @@ def steer_problem(scope: Scope, access: Access, read_only: bool) -> tuple[int, s
     if not access.token_ok(header(scope, HEADER.encode())):
         return 403, "steering needs this page's token in the X-Hypoforge-Token header"
     origin = header(scope, b"origin")
-    if origin is not None and origin != access.origin(scope):
+    if origin is not None and not _same_origin(origin, header(scope, b"host")):
         return 403, "steering from another site is refused"
     fetch_site = header(scope, b"sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):

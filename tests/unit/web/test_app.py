@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import anyio
 import pytest
@@ -92,8 +93,10 @@ def test_an_unknown_part_is_a_404_page(camp):
 def test_the_event_log_filters_by_agent_and_pages_by_rowid(camp):
     folder, cid, client = camp
     ledger = Ledger(folder / "ledger.sqlite")
+    ledger.db.execute("BEGIN")  # one transaction: 450 synchronous commits take a second
     for i in range(450):
         ledger.log(cid, "analyst", "finding", {"n": i})
+    ledger.db.execute("COMMIT")
     ledger.close()
     only = client.get(f"/c/{cid}/part/events?agent=critic").text
     assert only.count("data-event=") == 4 and "analyst" not in only.split("</form>")[1]
@@ -324,6 +327,34 @@ def test_the_live_feed_says_hello_then_change_and_closes_when_the_client_goes(tm
     )
     assert keepalive == ": keepalive\n\n"
     assert closed, "the feed kept running after the client went away"
+    assert app.state.dashboard.open_feeds == 0
+
+
+@pytest.mark.slow
+def test_a_live_feed_on_a_real_server_ends_when_the_browser_goes(tmp_path):
+    import httpx
+
+    from tests.cdp import serve as serving
+
+    _, cid = make_campaign(tmp_path)
+    apps = []
+
+    def make(port):
+        apps.append(app_for([tmp_path], port=port, poll=0.05, keepalive=60))
+        return apps[0]
+
+    with serving(make) as base, httpx.Client(base_url=base, timeout=5) as http:
+        dashboard = apps[0].state.dashboard
+        for _ in range(3):  # a page opened and closed three times
+            with http.stream("GET", f"/c/{cid}/live") as feed:
+                assert feed.headers["content-type"].startswith("text/event-stream")
+                lines = feed.iter_lines()
+                assert next(lines) == "retry: 3000" and next(lines) == "event: hello"
+                assert dashboard.open_feeds >= 1
+        deadline = time.monotonic() + 5
+        while dashboard.open_feeds and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dashboard.open_feeds == 0
 
 
 @pytest.mark.slow

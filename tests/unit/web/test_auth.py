@@ -160,8 +160,14 @@ def test_steering_from_another_origin_is_refused(local):
     assert reply.json()["error"] == "steering from another site is refused"
     cross = post(client, cid, "control", {"command": "stop"}, **{"Sec-Fetch-Site": "cross-site"})
     assert cross.status_code == 403
+    for forged in ("null", "http://127.0.0.1:8765.evil.example", "file://", "http://127.0.0.1"):
+        assert post(client, cid, "control", {"command": "stop"}, Origin=forged).status_code == 403
     same = post(client, cid, "control", {"command": "pause"}, Origin=BASE)
     assert same.status_code == 200, same.text
+    behind_tls = post(
+        client, cid, "control", {"command": "resume"}, Origin="https://127.0.0.1:8765"
+    )
+    assert behind_tls.status_code == 200, behind_tls.text
 
 
 def test_a_form_post_is_refused(local):
