@@ -24,8 +24,9 @@ def serve_cmd(
     dirs: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="DIR",
             help="Campaign folders, or folders of campaign folders "
-            "(default: the campaigns folder under HYPOFORGE_HOME)."
+            "(default: the campaigns folder under HYPOFORGE_HOME).",
         ),
     ] = None,
     host: Annotated[
@@ -51,6 +52,11 @@ def serve_cmd(
     try:
         folders = dirs or [load_settings(config).home / "campaigns"]
         for folder in folders:
+            if not folder.is_dir() and not dirs:
+                raise ConfigError(
+                    f"no campaigns yet ({folder} does not exist): start one with "
+                    "`hypoforge run`, or name a campaign folder"
+                )
             if not folder.is_dir():
                 raise ConfigError(f"no such folder: {folder}")
         sock = listen(host, port)

@@ -416,10 +416,16 @@ def test_serve_defaults_to_the_campaigns_under_home(tmp_path, no_server, monkeyp
     assert f"from {tmp_path / 'campaigns'}" in result.output and "read-only" in result.output
 
 
-def test_serve_refuses_a_missing_folder_in_one_line(tmp_path, no_server):
+def test_serve_refuses_a_missing_folder_in_one_line(tmp_path, no_server, monkeypatch):
     result = runner.invoke(cli.app, ["serve", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert result.output.strip() == f"hypoforge: error: no such folder: {tmp_path / 'nope'}"
+    monkeypatch.setenv("HYPOFORGE_HOME", str(tmp_path))
+    fresh = runner.invoke(cli.app, ["serve"], env={"COLUMNS": "300"})
+    assert fresh.exit_code == 2
+    assert fresh.output.startswith(
+        f"hypoforge: error: no campaigns yet ({tmp_path / 'campaigns'} does not exist)"
+    )
     assert no_server == []
 
 
