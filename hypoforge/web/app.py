@@ -159,7 +159,10 @@ class Dashboard:
 
     def error_html(self, status: int, message: str) -> str:
         try:
-            return self.render("error.html", status=status, message=message, title="error")
+            # No steering token: this page also answers requests refused for want of it.
+            return self.render(
+                "error.html", status=status, message=message, title="error", steer_token=None
+            )
         except Exception:  # the error page must never fail in turn
             log.exception("the error page failed")
             return auth.plain_error_page(status, message)
