@@ -202,7 +202,7 @@ class Dashboard:
         return HTMLResponse(self._campaigns_html())
 
     def _campaigns_html(self) -> str:
-        summaries = [r.summary() for r in self._scan()]
+        summaries = list(_PARTS_POOL.map(data.CampaignReader.summary, self._scan()))
         return self.render("part_campaigns.html", summaries=summaries)
 
     # -- a campaign ---------------------------------------------------------------------------
@@ -508,7 +508,7 @@ def _events_query(request: Request) -> dict[str, Any]:
     """The event log's filter (``?agent=``) and page (``?before=ROWID``) from a URL."""
     agent = request.query_params.get("agent") or None
     raw = request.query_params.get("before", "")
-    before = int(raw) if raw.isdigit() else None
+    before = int(raw) if raw.isdigit() and len(raw) <= 18 else None  # a rowid, or no page
     pairs = [(k, v) for k, v in (("agent", agent), ("before", before)) if v is not None]
     return {
         "agent": agent,

@@ -84,6 +84,30 @@ def test_each_part_renders(camp, name, expected):
         assert text.replace("{cid}", cid) in reply.text, (name, text)
 
 
+def test_a_running_campaign_waiting_for_approval_says_so_until_the_page_answers(camp):
+    from hypoforge.heartbeat import Heartbeat
+    from tests.unit.web.serving import post
+
+    folder, cid, client = camp
+    ledger = Ledger(folder / "ledger.sqlite")
+    ledger.log(cid, "orchestrator", "wait", {"kind": "approve", "hypothesis": "r0-1"})
+    ledger.close()
+    with Heartbeat(folder, workers=3, beat=60) as beat:
+        beat.update("sandbox-0", "screening r0-0")
+        beat.update("proposer", "writing round 2")
+        summary = client.get(f"/c/{cid}/part/summary").text
+        assert "state-waiting" in summary and "r0-1 awaits your approval" in summary
+        assert "writing round 2" in summary and "1 / 3" in summary  # workers busy
+        queue = client.get(f"/c/{cid}/part/queue").text
+        assert "The campaign waits for a decision on" in queue and 'href="/c/' in queue
+        assert "state-waiting" in client.get("/part/campaigns").text
+        assert post(client, cid, "decide", {"hypothesis": "r0-1", "decision": "approve"}).json()[
+            "ok"
+        ]
+        assert "state-running" in client.get(f"/c/{cid}/part/summary").text
+        assert "waits for a decision" not in client.get(f"/c/{cid}/part/queue").text
+
+
 def test_an_unknown_part_is_a_404_page(camp):
     _folder, cid, client = camp
     reply = client.get(f"/c/{cid}/part/secrets")
