@@ -21,9 +21,11 @@ import json
 import math
 import shlex
 import sqlite3
+import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,6 +277,31 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+class _Rows(list):
+    """A query's rows, fetched at once (``fetchone`` / ``fetchall`` / iteration)."""
+
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
+
+
+class _Conn(sqlite3.Connection):
+    """A connection whose ``execute`` fetches every row at once, decoding text with SQLite's own
+    (fast) UTF-8 decoder and, for a query that meets bytes that are not UTF-8 (a damaged
+    ledger), again with the replacement character for them."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        try:
+            return _Rows(super().execute(sql, parameters).fetchall())
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc) or self.text_factory is _text:
+                raise
+        self.text_factory = _text
+        return _Rows(super().execute(sql, parameters).fetchall())
+
+
 def _json(text: Any, default: Any) -> Any:
     if not isinstance(text, str) or not text:
         return default
@@ -331,6 +358,90 @@ def _discovery(kept: Any, confirmation: Any, known: Any) -> bool:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
+
+
+# -- what is read once of the append-only tables ---------------------------------------------------
+# The spend, events and results tables only grow: what a reader folded from their rows up to some
+# rowid is kept here per ledger file (path, device, inode) and campaign, and the next read folds
+# only the rows after it (a range of rowids: no scan). A ledger replaced by another file, or a
+# table that shrank, starts again. At most TAILS entries, each of bounded size.
+TAILS = 256
+_TAILS: OrderedDict[tuple[Any, ...], tuple[int, Any]] = OrderedDict()
+_TAILS_LOCK = threading.Lock()
+
+
+def _tail(
+    db: sqlite3.Connection,
+    key: tuple[Any, ...],
+    table: str,
+    select: str,
+    cid: str,
+    init: Callable[[], Any],
+    fold: Callable[[Any, list[Any]], Any],
+) -> Any:
+    """The state folded over ``table``'s rows of campaign ``cid`` (``select``: their columns, a
+    query with placeholders for the campaign and a rowid range), reading only the rows not folded
+    before. ``fold(state, rows)`` returns a new state (states are shared between threads)."""
+    top = db.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+    with _TAILS_LOCK:
+        found = _TAILS.get(key)
+    upto, state = (0, init()) if found is None or found[0] > top else found
+    if top > upto:
+        rows = db.execute(select, (cid, upto, top)).fetchall()
+        state = fold(state, rows)
+    with _TAILS_LOCK:
+        _TAILS[key] = (top, state)
+        _TAILS.move_to_end(key)
+        while len(_TAILS) > TAILS:
+            _TAILS.popitem(last=False)
+    return state
+
+
+# (kept points, stride, rows folded, the latest point): one (time, cumulative tokens, cumulative
+# launches) point kept every ``stride`` rows; when more than 4 * SPEND_POINTS are kept, every
+# other one goes and the stride doubles, so the kept points stay evenly spread over the rows.
+SpendState = tuple[tuple[tuple[float, int, int], ...], int, int, tuple[float, int, int] | None]
+
+
+def _fold_spend(state: SpendState, rows: list[Any]) -> SpendState:
+    kept, stride, n, last = list(state[0]), state[1], state[2], state[3]
+    tokens, launches = (last[1], last[2]) if last is not None else (0, 0)
+    for at, tk, ln in rows:
+        tokens += int(tk or 0)
+        launches += int(ln or 0)
+        last = (float(at or 0.0), tokens, launches)
+        if n % stride == 0:
+            kept.append(last)
+            if len(kept) > 4 * SPEND_POINTS:
+                kept = kept[::2]
+                stride *= 2
+        n += 1
+    return tuple(kept), stride, n, last
+
+
+RUN_EVENTS = ("start", "resume", "stop", "wait")  # the orchestrator's events the state rests on
+
+
+def _fold_latest(latest: dict[str, tuple[int, str]], rows: list[Any]) -> dict[str, tuple[int, str]]:
+    """Kind -> (rowid, detail) of the latest orchestrator event of each of ``RUN_EVENTS``."""
+    out = dict(latest)
+    for rowid, kind, detail in rows:
+        out[str(kind)] = (int(rowid), str(detail))
+    return out
+
+
+def _fold_who(seen: frozenset[str], rows: list[Any]) -> frozenset[str]:
+    return seen | {str(r[0]) for r in rows}
+
+
+def _fold_first(first: dict[str, float], rows: list[Any]) -> dict[str, float]:
+    """Hypothesis -> when its first result with a win rate was recorded."""
+    out = dict(first)
+    for hid, created in rows:
+        at = float(created or 0.0)
+        if hid not in out or at < out[hid]:
+            out[hid] = at
+    return out
 
 
 # -- the reader -----------------------------------------------------------------------------------
@@ -391,12 +502,16 @@ class CampaignReader:
         uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
         try:
             db = sqlite3.connect(
-                uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
+                uri,
+                uri=True,
+                timeout=BUSY_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_Conn,
             )
         except sqlite3.Error as exc:
             raise Unreadable(f"the ledger cannot be opened: {_one_line(exc)}") from None
         try:
-            db.text_factory = _text
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
             db.execute("BEGIN")
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -417,6 +532,14 @@ class CampaignReader:
         finally:
             with suppress(sqlite3.Error):
                 db.close()
+
+    def _ledger_key(self, db: sqlite3.Connection, cid: str, what: str) -> tuple[Any, ...]:
+        """Which ledger file a fold is of: its path, device and inode, and its first event's
+        time (a new file may reuse an old one's inode)."""
+        path = (self.folder / LEDGER).resolve()
+        st = path.stat()
+        first = db.execute("SELECT at FROM events ORDER BY rowid LIMIT 1").fetchone()
+        return (str(path), st.st_dev, st.st_ino, first, cid, what)
 
     @staticmethod
     def _hyp_cols(cols: set[str], wanted: tuple[str, ...]) -> str:
@@ -536,15 +659,29 @@ class CampaignReader:
         ).fetchone()
         return row is not None and row[0] == "pause"
 
+    def _latest(self, db: sqlite3.Connection, cid: str) -> dict[str, tuple[int, str]]:
+        """The latest orchestrator event of each of ``RUN_EVENTS``: kind -> (rowid, detail)."""
+        marks = ", ".join(f"'{k}'" for k in RUN_EVENTS)
+        found: dict[str, tuple[int, str]] = _tail(
+            db,
+            self._ledger_key(db, cid, "run events"),
+            "events",
+            "SELECT rowid, kind, detail FROM events WHERE +campaign = ? AND rowid > ? "
+            f"AND rowid <= ? AND who = 'orchestrator' AND kind IN ({marks}) ORDER BY rowid",
+            cid,
+            dict,
+            _fold_latest,
+        )
+        return found
+
     def _waiting_for(self, db: sqlite3.Connection, cid: str, tables: set[str]) -> str | None:
         """The hypothesis of the latest approval wait, while no decision on its code as it stands
         and no stop answers it (``campaign._wait_for_user``'s test)."""
-        row = db.execute(
-            "SELECT rowid, detail FROM events WHERE campaign = ? AND kind = 'wait' "
-            "AND who = 'orchestrator' ORDER BY rowid DESC LIMIT 1",
-            (cid,),
-        ).fetchone()
+        latest = self._latest(db, cid)
+        row = latest.get("wait")
         if row is None:
+            return None
+        if any(latest[k][0] > row[0] for k in ("start", "resume", "stop") if k in latest):
             return None
         asked = _json(row[1], {})
         if not isinstance(asked, dict) or asked.get("kind") != "approve":
@@ -553,13 +690,6 @@ class CampaignReader:
         if not isinstance(hid, str):
             return None
         hid = _str(hid)
-        later = db.execute(
-            "SELECT 1 FROM events WHERE campaign = ? AND rowid > ? AND who = 'orchestrator' "
-            "AND kind IN ('resume', 'start', 'stop') LIMIT 1",
-            (cid, row[0]),
-        ).fetchone()
-        if later is not None:
-            return None
         if (
             "controls" in tables
             and db.execute(
@@ -608,11 +738,9 @@ class CampaignReader:
         beat = heartbeat.read(self.folder)
         # The state: the heartbeat says running; the orchestrator's latest start, resume or stop
         # says whether a stopped run ended (finished) or was stopped or killed.
-        last_run = db.execute(
-            "SELECT kind, detail FROM events WHERE campaign = ? AND who = 'orchestrator' "
-            "AND kind IN ('start', 'resume', 'stop') ORDER BY rowid DESC LIMIT 1",
-            (cid,),
-        ).fetchone()
+        latest = self._latest(db, cid)
+        runs = [(latest[k][0], k, latest[k][1]) for k in ("start", "resume", "stop") if k in latest]
+        last_run = max(runs)[1:] if runs else None
         stop_reason = last_run[1] if last_run is not None and last_run[0] == "stop" else ""
         waiting = None
         if beat is not None:
@@ -789,12 +917,15 @@ class CampaignReader:
             ).fetchall()
             when: dict[str, float] = {}
             if "results" in tables:
-                when = dict(
-                    db.execute(
-                        "SELECT hypothesis, min(created) FROM results WHERE campaign = ? "
-                        "AND win_rate IS NOT NULL GROUP BY hypothesis",
-                        (cid,),
-                    ).fetchall()
+                when = _tail(
+                    db,
+                    self._ledger_key(db, cid, "first result"),
+                    "results",
+                    "SELECT hypothesis, created FROM results WHERE campaign = ? "
+                    "AND win_rate IS NOT NULL AND rowid > ? AND rowid <= ?",
+                    cid,
+                    dict,
+                    _fold_first,
                 )
         timed = sorted((when.get(h, u) or 0.0, h, float(w)) for h, w, u in rows)
         t0 = start if start is not None else (timed[0][0] if timed else 0.0)
@@ -810,30 +941,36 @@ class CampaignReader:
         return WinRates(points, best)
 
     def spend(self) -> list[tuple[float, int, int]]:
-        """(hours since the first spend, cumulative tokens, cumulative launches), at most
-        ``SPEND_POINTS`` points (summed in equal time buckets in SQL); [] on a ledger from before
-        the spend table."""
+        """(hours since the start, cumulative tokens, cumulative launches): the last point of
+        each of ``SPEND_POINTS`` equal stretches of time; [] on a ledger from before the spend
+        table."""
         with self._db() as (db, cid, _cols, tables):
             if "spend" not in tables:
                 return []
-            t0, t1 = db.execute(
-                "SELECT min(at), max(at) FROM spend WHERE campaign = ?", (cid,)
-            ).fetchone()
-            if t0 is None:
-                return []
-            width = max((t1 - t0) / (SPEND_POINTS - 1), 1e-9)
-            rows = db.execute(
-                "SELECT CAST((at - ?) / ? AS INTEGER) AS b, max(at), sum(tokens), sum(launches) "
-                "FROM spend WHERE campaign = ? GROUP BY b ORDER BY b",
-                (t0, width, cid),
-            ).fetchall()
-        out = []
-        tokens = launches = 0
-        for _, at, tk, ln in rows:
-            tokens += int(tk or 0)
-            launches += int(ln or 0)
-            out.append(((at - t0) / 3600, tokens, launches))
-        return out
+            start = db.execute(
+                "SELECT min(at) FROM events WHERE campaign = ? AND kind = 'start'", (cid,)
+            ).fetchone()[0]
+            state: SpendState = _tail(
+                db,
+                self._ledger_key(db, cid, "spend"),
+                "spend",
+                "SELECT at, tokens, launches FROM spend WHERE campaign = ? "
+                "AND rowid > ? AND rowid <= ? ORDER BY rowid",
+                cid,
+                lambda: ((), 1, 0, None),
+                _fold_spend,
+            )
+        kept, _, _, latest = state
+        if latest is None:
+            return []
+        points = [*kept, latest] if not kept or kept[-1] != latest else list(kept)
+        first, last = points[0][0], points[-1][0]
+        t0 = start if start is not None and start <= first else first
+        width = max((last - first) / SPEND_POINTS, 1e-9)
+        chosen: dict[int, tuple[float, int, int]] = {}
+        for p in points:
+            chosen[min(SPEND_POINTS - 1, int((p[0] - first) / width))] = p
+        return [((at - t0) / 3600, tk, ln) for at, tk, ln in chosen.values()]
 
     def reward_points(self) -> list[tuple[str, float, float]]:
         """(id, the reward model's predicted win rate, the measured one) of each hypothesis the
@@ -854,26 +991,37 @@ class CampaignReader:
         """The lineage tree's nodes, parents before children (ordered by depth, then id); for a
         campaign of more than ``limit`` hypotheses, the best ``limit`` by win rate and their
         ancestors."""
+        wanted = ("id", "stage", "outcome", "kept", "confirmation", "known")
         with self._db() as (db, cid, cols, _tables):
             sel = _sel(cols)
-            wanted = ("id", "parent", "stage", "outcome", "kept", "confirmation", "known")
-            rows = db.execute(
-                f"SELECT {self._hyp_cols(cols, wanted)}, substr(idea, 1, {IDEA_CHARS}), {sel} "
-                "FROM hypotheses WHERE campaign = ?",
-                (cid,),
+            parent_col = "parent" if "parent" in cols else "NULL"
+            links = db.execute(
+                f"SELECT id, {parent_col}, {sel} FROM hypotheses WHERE campaign = ?", (cid,)
             ).fetchall()
-        by_id = {r[0]: r for r in rows}
-        if len(rows) > limit:
-            ranked = sorted(rows, key=lambda r: (r[8] is None, -(r[8] or 0.0), r[0]))[:limit]
-            keep: set[str] = set()
-            for r in ranked:
-                hid: str | None = r[0]
-                while hid is not None and hid in by_id and hid not in keep:
-                    keep.add(hid)
-                    hid = by_id[hid][1]
-            chosen = [by_id[h] for h in keep]
-        else:
-            chosen = rows
+            by_id = {r[0]: r for r in links}
+            if len(links) > limit:
+                ranked = sorted(links, key=lambda r: (r[2] is None, -(r[2] or 0.0), r[0]))
+                keep: set[str] = set()
+                for r in ranked[: max(0, limit)]:
+                    hid: str | None = r[0]
+                    while hid is not None and hid in by_id and hid not in keep:
+                        keep.add(hid)
+                        hid = by_id[hid][1]
+                ids = sorted(keep)
+            else:
+                ids = [r[0] for r in links]
+            # The rest of each chosen row: all rows at once, or the chosen by their keys.
+            select = f"SELECT {self._hyp_cols(cols, wanted)}, substr(idea, 1, {IDEA_CHARS}) "
+            select += "FROM hypotheses WHERE campaign = ?"
+            details: list[Any] = []
+            if len(ids) == len(links):
+                details = db.execute(select, (cid,)).fetchall()
+            else:
+                for at in range(0, len(ids), 500):
+                    chunk = ids[at : at + 500]
+                    marks = ", ".join("?" for _ in chunk)
+                    details += db.execute(f"{select} AND id IN ({marks})", (cid, *chunk))
+        chosen = [(*by_id[d[0]][:2], *d[1:], by_id[d[0]][2]) for d in details]
         depth: dict[str, int] = {}
 
         def depth_of(hid: str) -> int:
@@ -908,25 +1056,31 @@ class CampaignReader:
     def not_run(self) -> dict[str, list[NotRunRow]]:
         """Per category (invalid, duplicate, pruned, vetoed, known, rejected, failed): at most
         ``NOT_RUN_ROWS`` hypotheses with why; ``not_run_counts`` has the full counts."""
+        stages = [c for c in NOT_RUN if c != "known"]
+        marks = ", ".join("?" for _ in stages)
+        out: dict[str, list[NotRunRow]] = {c: [] for c in NOT_RUN}
         with self._db() as (db, cid, cols, _tables):
-            out: dict[str, list[NotRunRow]] = {}
-            args: tuple[str, ...]
-            for category in NOT_RUN:
-                if category == "known":
-                    if "known" not in cols:
-                        out[category] = []
-                        continue
-                    where, args = "known IS NOT NULL", ()
-                    why = "known || COALESCE(' (' || citation || ')', '')"
-                else:
-                    where, args = "stage = ?", (category,)
-                    why = "COALESCE(reason, '')"
-                found = db.execute(
-                    f"SELECT id, substr(idea, 1, {IDEA_CHARS}), {why} FROM hypotheses "
-                    f"WHERE campaign = ? AND {where} ORDER BY round, id LIMIT {NOT_RUN_ROWS}",
-                    (cid, *args),
-                )
-                out[category] = [NotRunRow(h, i, str(w or "")) for h, i, w in found]
+            # One pass over the table: the first NOT_RUN_ROWS of each final stage.
+            found = db.execute(
+                f"SELECT stage, id, substr(idea, 1, {IDEA_CHARS}), COALESCE(reason, '') FROM ("
+                "SELECT stage, id, idea, reason, "
+                "row_number() OVER (PARTITION BY stage ORDER BY round, id) AS n "
+                f"FROM hypotheses WHERE campaign = ? AND stage IN ({marks})) "
+                f"WHERE n <= {NOT_RUN_ROWS} ORDER BY n",
+                (cid, *stages),
+            )
+            known: list[Any] = []
+            if "known" in cols:
+                known = db.execute(
+                    f"SELECT id, substr(idea, 1, {IDEA_CHARS}), "
+                    "known || COALESCE(' (' || citation || ')', '') FROM hypotheses "
+                    f"WHERE campaign = ? AND known IS NOT NULL ORDER BY round, id "
+                    f"LIMIT {NOT_RUN_ROWS}",
+                    (cid,),
+                ).fetchall()
+        for stage, hid, idea, why in found:
+            out[stage].append(NotRunRow(hid, idea, str(why)))
+        out["known"] = [NotRunRow(h, i, str(w or "")) for h, i, w in known]
         return out
 
     def not_run_counts(self) -> dict[str, int]:
@@ -949,7 +1103,9 @@ class CampaignReader:
     ) -> list[EventRow]:
         """The event log, newest first: ``limit`` events (of ``agent`` alone if given) before
         ``before_rowid`` (the next page)."""
-        sql = "SELECT rowid, at, who, kind, substr(detail, 1, ?) FROM events WHERE campaign = ?"
+        # "+campaign": not the (campaign, at) index, which would sort every event of the
+        # campaign by rowid; the table itself is walked from its newest row and stops at limit.
+        sql = "SELECT rowid, at, who, kind, substr(detail, 1, ?) FROM events WHERE +campaign = ?"
         with self._db() as (db, cid, _cols, _tables):
             args: list[Any] = [DETAIL_CHARS, cid]
             if agent is not None:
@@ -966,8 +1122,16 @@ class CampaignReader:
     def agents_seen(self) -> list[str]:
         """Everyone in the event log (agents, the orchestrator, users), sorted."""
         with self._db() as (db, cid, _cols, _tables):
-            rows = db.execute("SELECT DISTINCT who FROM events WHERE campaign = ?", (cid,))
-            return sorted(str(r[0]) for r in rows)
+            seen = _tail(
+                db,
+                self._ledger_key(db, cid, "who"),
+                "events",
+                "SELECT DISTINCT who FROM events WHERE +campaign = ? AND rowid > ? AND rowid <= ?",
+                cid,
+                frozenset,
+                _fold_who,
+            )
+        return sorted(seen)
 
     # -- steering's state -------------------------------------------------------------------------
     def queue(self) -> list[QueueRow]:

@@ -636,3 +636,25 @@ def test_readers_in_threads_at_once(camp):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_what_is_folded_of_growing_tables_follows_them_and_a_replaced_ledger(camp, tmp_path):
+    reader = CampaignReader(camp.folder)
+    assert reader.spend()[-1][1:] == (1500, 3)
+    assert "bob" not in reader.agents_seen()
+    camp.ledger.add_usage(camp.cid, tokens=7, launches=1)
+    camp.ledger.log(camp.cid, "bob", "note", "hi")
+    assert reader.spend()[-1][1:] == (1507, 4)
+    assert "bob" in reader.agents_seen()
+    # Another ledger in the same place (a new file): nothing of the old one is kept.
+    camp.ledger.close()
+    for name in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"):
+        (camp.folder / name).unlink(missing_ok=True)
+    fresh = Ledger(camp.folder / "ledger.sqlite")
+    fresh.log(camp.cid, "orchestrator", "start", {})
+    fresh.add_usage(camp.cid, tokens=5, launches=0)
+    assert reader.spend()[-1][1:] == (5, 0)
+    assert reader.agents_seen() == ["orchestrator"]
+    assert reader.win_rate_over_time().points == []
+    fresh.close()
+    camp.ledger = Ledger(camp.folder / "ledger.sqlite")  # for the fixture's close
