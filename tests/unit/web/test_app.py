@@ -155,6 +155,7 @@ def test_a_hypothesis_page_shows_everything_it_knows(camp):
         assert text in html, text
     child = client.get(f"/c/{cid}/h/r1-0").text
     assert f'href="/c/{cid}/h/r0-0"' in child  # its parent
+    assert f'href="/compare?a={cid}/r0-0&amp;b={cid}/r1-0"' in child
 
 
 def test_an_edit_tasks_hypothesis_shows_its_diffs_highlighted_and_escaped(tmp_path, monkeypatch):
