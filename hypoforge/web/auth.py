@@ -43,8 +43,9 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
-    (b"cache-control", b"no-store"),
 ]
+# Unless a route says otherwise (a fragment revalidated by its ETag), nothing is stored.
+DEFAULT_HEADERS = [(b"cache-control", b"no-store")]
 
 log = logging.getLogger("hypoforge.web")
 
@@ -251,7 +252,8 @@ class Guard:
 def _with_security(headers: Any) -> list[tuple[bytes, bytes]]:
     names = {name for name, _ in SECURITY_HEADERS}
     kept = [(k, v) for k, v in headers if k.lower() not in names]
-    return kept + SECURITY_HEADERS
+    have = {k.lower() for k, _ in kept}
+    return kept + SECURITY_HEADERS + [(k, v) for k, v in DEFAULT_HEADERS if k not in have]
 
 
 def plain_error_page(status: int, message: str) -> str:

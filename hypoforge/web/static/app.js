@@ -33,15 +33,30 @@
     var focused = document.activeElement;
     var jobs = parts.map(function (el) {
       if (typingIn(el, focused)) { deferred = true; return Promise.resolve(); }
-      return fetch(el.getAttribute("data-src"), { credentials: "same-origin" })
+      // The browser revalidates with the fragment's ETag: an unchanged part costs a 304.
+      return fetch(el.getAttribute("data-src"), { credentials: "same-origin", cache: "no-cache" })
         .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) { if (html !== null) el.innerHTML = html; })
+        .then(function (html) { if (html !== null) swap(el, html); })
         .catch(function () {});
     });
     Promise.all(jobs).then(function () {
       body.setAttribute("data-updates", String(Number(body.getAttribute("data-updates") || 0) + 1));
       refreshing = false;
       if (again) { again = false; refresh(); }
+    });
+  }
+
+  // Replace a part's HTML unless it is the same; sections the user opened stay open.
+  function swap(el, html) {
+    if (el.hfHtml === html) return;
+    var open = {};
+    el.querySelectorAll("details[data-key][open]").forEach(function (d) {
+      open[d.getAttribute("data-key")] = true;
+    });
+    el.innerHTML = html;
+    el.hfHtml = html;
+    el.querySelectorAll("details[data-key]").forEach(function (d) {
+      if (open[d.getAttribute("data-key")]) d.open = true;
     });
   }
 
@@ -52,11 +67,11 @@
 
   var live = body.getAttribute("data-live");
   if (live && window.EventSource) {
-    var seen = null;
+    var seen = body.getAttribute("data-version"); // the version this page was rendered at
     var source = new EventSource(live);
     source.addEventListener("hello", function (e) {
       var version = JSON.parse(e.data).version;
-      if (seen !== null && seen !== version) refresh(); // changes missed while reconnecting
+      if (seen !== null && seen !== version) refresh(); // changed since rendered or reconnected
       seen = version;
       if (liveState) liveState.textContent = "live";
     });

@@ -108,6 +108,27 @@ def test_a_running_campaign_waiting_for_approval_says_so_until_the_page_answers(
         assert "waits for a decision" not in client.get(f"/c/{cid}/part/queue").text
 
 
+def test_an_unchanged_part_costs_a_304(camp):
+    folder, cid, client = camp
+    first = client.get(f"/c/{cid}/part/events")
+    tag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, no-cache"
+    again = client.get(f"/c/{cid}/part/events", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["content-security-policy"].startswith("default-src 'self'")
+    finish(folder, cid)
+    changed = client.get(f"/c/{cid}/part/events", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    listing = client.get("/part/campaigns")
+    assert (
+        client.get(
+            "/part/campaigns", headers={"If-None-Match": listing.headers["etag"]}
+        ).status_code
+        == 304
+    )
+    assert client.get(f"/c/{cid}").headers["cache-control"] == "no-store"  # pages: never stored
+
+
 def test_an_unknown_part_is_a_404_page(camp):
     _folder, cid, client = camp
     reply = client.get(f"/c/{cid}/part/secrets")
@@ -430,6 +451,21 @@ def test_a_live_feed_on_a_real_server_ends_when_the_browser_goes(tmp_path):
         while dashboard.open_feeds and time.monotonic() < deadline:
             time.sleep(0.05)
         assert dashboard.open_feeds == 0
+
+
+@pytest.mark.parametrize("page", ["/", "/c/{cid}"])
+def test_a_page_carries_the_version_its_feed_starts_from(camp, page):
+    """The page's data-version is the feed's first word: a change between the page's render
+    and the feed's start is seen (the page refreshes at once), none is invented."""
+    _folder, cid, client = camp
+    html = client.get(page.format(cid=cid)).text
+    version = html.split('data-version="')[1].split('"')[0]
+    feed = "/live" if page == "/" else f"/c/{cid}/live"
+    with client.stream("GET", feed) as stream:
+        lines = stream.iter_lines()
+        assert [next(lines), next(lines)] == ["retry: 3000", "event: hello"]
+        hello = json.loads(next(lines).removeprefix("data: "))["version"]
+    assert hello == version.replace("&#34;", '"')
 
 
 @pytest.mark.slow
