@@ -101,6 +101,12 @@ def test_a_steering_post_needs_the_token_too(guarded):
     assert reply.status_code == 401
 
 
+def test_with_a_token_required_the_header_alone_steers(guarded):
+    cid, client = guarded
+    reply = post(client, cid, "control", {"command": "pause"})
+    assert reply.status_code == 200 and reply.json()["ok"]
+
+
 def test_the_query_token_sets_a_strict_cookie_and_redirects_without_it(guarded):
     cid, client = guarded
     reply = client.get(f"/c/{cid}?agent=critic&token={TOKEN}")

@@ -108,7 +108,9 @@ def test_a_decision_on_a_queued_hypothesis_is_recorded_with_its_code(camp, decis
     ]
     assert f"{decision} ({WHO})" in chat_says(folder, "queue")
     queue = client.get(f"/c/{cid}/part/queue").text
-    assert decision in queue
+    assert '<tr data-hypothesis="r0-1">' in queue and f"<td>{decision}</td>" in queue
+    log = client.get(f"/c/{cid}/part/events").text
+    assert f"<td>{WHO}</td><td>{decision}</td>" in log
 
 
 def test_a_revision_needs_a_note(camp):
@@ -146,6 +148,9 @@ def test_pause_resume_and_stop(camp):
     assert steering.stopped_by() == WHO
     ledger.close()
     assert [w for w, _ in events(folder, cid, "pause")] == [WHO]
+    log = client.get(f"/c/{cid}/part/events?agent={WHO}").text
+    for command in ("pause", "resume", "stop"):
+        assert f"<td>{WHO}</td><td>{command}</td>" in log
     assert f"stopped by {WHO}" in chat_says(folder, "status")
     # A stopped campaign takes no more steering.
     late = post(client, cid, "directive", {"agent": "proposer", "text": "too late"})
@@ -167,6 +172,10 @@ def test_budgets_are_lowered_never_raised(camp):
     assert reply.status_code == 200
     assert reply.json()["message"].startswith("budgets now: 10 proposals")
     assert events(folder, cid, "budget") == [(WHO, {"proposals": 10})]
+    # The chat sees the page's request: lowering the tokens keeps the page's proposals.
+    assert chat_says(folder, "budget tokens=150000").startswith(
+        "budgets now: 10 proposals, 1 h, 150000 tokens"
+    )
     raised = post(client, cid, "budget", {"proposals": 500})
     assert raised.json()["message"].startswith("budgets now: 20 proposals")  # the start's
     for body, error in [
