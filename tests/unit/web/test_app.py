@@ -62,6 +62,14 @@ def test_a_campaign_page_has_every_part_and_the_controls(camp):
     assert f'data-live="/c/{cid}/live"' in html
 
 
+def test_a_finished_campaign_shows_no_controls(camp):
+    folder, cid, client = camp
+    finish(folder, cid)
+    html = client.get(f"/c/{cid}").text
+    assert "state-finished" in html and 'id="directive-form"' not in html
+    assert "This campaign has ended (proposal budget reached (4/4))" in html
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
