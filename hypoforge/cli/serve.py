@@ -135,7 +135,16 @@ def run(app: Any, sock: socket.socket) -> None:
     """Serve ``app`` on ``sock`` until interrupted (a test replaces this)."""
     import uvicorn
 
-    server = uvicorn.Server(
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Open live feeds end at once, so Ctrl-C does not wait out the graceful timeout
+            # with a browser tab open (and print uvicorn's traceback of the cancelled stream).
+            dashboard = getattr(getattr(app, "state", None), "dashboard", None)
+            if dashboard is not None:
+                dashboard.closing = True
+            super().handle_exit(sig, frame)
+
+    server = Server(
         uvicorn.Config(
             app,
             log_level="warning",

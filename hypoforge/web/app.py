@@ -125,6 +125,7 @@ class Dashboard:
         self.env = _environment()
         self._slugs: dict[str, Path] = {}
         self.open_feeds = 0  # live feeds being served now
+        self.closing = False  # set when the server shuts down: every feed ends within a poll
         routes = [
             Route("/", self.campaigns_page),
             Route("/part/campaigns", self.campaigns_part),
@@ -401,6 +402,8 @@ class Dashboard:
             quiet = 0.0
             while True:
                 await anyio.sleep(self.config.poll)
+                if self.closing:
+                    return
                 now = await anyio.to_thread.run_sync(version)
                 if now != last:
                     last = now

@@ -434,6 +434,21 @@ def test_the_live_feed_says_hello_then_change_and_closes_when_the_client_goes(tm
     assert app.state.dashboard.open_feeds == 0
 
 
+def test_the_live_feeds_end_when_the_server_shuts_down(tmp_path):
+    make_campaign(tmp_path)
+    app = app_for([tmp_path], poll=0.05, keepalive=60)
+    seen: list[str] = []
+
+    async def while_open(next_chunk) -> None:
+        seen.append(await next_chunk())
+        app.state.dashboard.closing = True  # what `hypoforge serve` does on Ctrl-C
+        seen.append(await next_chunk())
+
+    assert _feed_events(app, "/live", while_open)
+    assert "event: hello" in seen[0] and seen[1] == ""  # the stream's end
+    assert app.state.dashboard.open_feeds == 0
+
+
 @pytest.mark.slow
 def test_a_live_feed_on_a_real_server_ends_when_the_browser_goes(tmp_path):
     import httpx
