@@ -183,7 +183,12 @@ class Guard:
             await self.app(scope, receive, send)
             return
         if not self.access.host_ok(header(scope, b"host")):
-            await self._page(send, 400, "this server does not answer to that host name")
+            await self._page(
+                send,
+                400,
+                "this server does not answer to that host name (a guard against DNS "
+                "rebinding): open the URL hypoforge serve printed",
+            )
             return
         if self.access.require_token:
             given, rest = query_token(scope)
