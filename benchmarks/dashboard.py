@@ -354,12 +354,44 @@ def slope(samples: list[tuple[float, int]]) -> float:
 
 
 def hold_feed(
-    port: int, slug: str, folder: Path, cid: str, pid: int, minutes: float, every: float
+    port: int,
+    slug: str,
+    folder: Path,
+    cid: str,
+    pid: int,
+    minutes: float,
+    every: float,
+    parts: list[str],
 ) -> None:
-    """Hold ``/c/SLUG/live`` open while a writer appends events; print RSS and what came."""
+    """Hold ``/c/SLUG/live`` open while a writer appends events and, as the page's script does,
+    fetch every part again on each change (revalidating with its ETag); print the server's RSS,
+    what came and how long each refresh took."""
     stop = threading.Event()
-    got = {"change": 0, "keepalive": 0, "bytes": 0}
+    changed = threading.Event()
+    got = {"change": 0, "keepalive": 0, "bytes": 0, "304": 0, "200": 0}
     written = [0]
+    refreshes: list[float] = []
+
+    def refresh() -> None:
+        tags: dict[str, str] = {}
+        while not stop.is_set():
+            if not changed.wait(0.5):
+                continue
+            changed.clear()
+            t = time.perf_counter()
+            for path in parts:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                headers = {"Host": f"127.0.0.1:{port}"}
+                if path in tags:
+                    headers["If-None-Match"] = tags[path]
+                conn.request("GET", path, headers=headers)
+                reply = conn.getresponse()
+                reply.read()
+                got[str(reply.status)] = got.get(str(reply.status), 0) + 1
+                if reply.getheader("etag"):
+                    tags[path] = reply.getheader("etag") or ""
+                conn.close()
+            refreshes.append((time.perf_counter() - t) * 1000)
 
     def listen() -> None:
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -382,6 +414,7 @@ def hold_feed(
             for line in lines:
                 if line.startswith(b"event: change"):
                     got["change"] += 1
+                    changed.set()
                 elif line.startswith(b": keepalive"):
                     got["keepalive"] += 1
         sock.close()
@@ -395,7 +428,11 @@ def hold_feed(
         finally:
             ledger.close()
 
-    threads = [threading.Thread(target=listen, daemon=True), threading.Thread(target=write)]
+    threads = [
+        threading.Thread(target=listen, daemon=True),
+        threading.Thread(target=write),
+        threading.Thread(target=refresh, daemon=True),
+    ]
     for t in threads:
         t.start()
     start = time.monotonic()
@@ -415,7 +452,16 @@ def hold_feed(
     print(
         f"  server RSS: start {samples[0][1] / 1024:.1f} MiB, end {samples[-1][1] / 1024:.1f} MiB"
     )
-    print(f"  slope: {slope(samples):+.1f} kB/min over {len(samples)} samples")
+    print(
+        f"  slope: {slope(samples):+.1f} kB/min over {len(samples)} samples; "
+        f"{slope(samples[1:]):+.1f} kB/min after the first"
+    )
+    if refreshes:
+        print(
+            f"  page refreshes: {len(refreshes)} (every part, {got['200']} x 200, "
+            f"{got['304']} x 304 not modified), median {statistics.median(refreshes):.0f} ms, "
+            f"max {max(refreshes):.0f} ms"
+        )
     print("  samples (s, MiB): " + ", ".join(f"{t:.0f}:{r / 1024:.1f}" for t, r in samples))
 
 
@@ -481,7 +527,16 @@ def main() -> None:
             slow = [p for p in pages if p[2] > 300]
             print(f"\npages over 300 ms (median): {', '.join(p[0] for p in slow) or 'none'}")
             if args.feed_minutes > 0:
-                hold_feed(port, slug, folder, cid, proc.pid, args.feed_minutes, args.sample_seconds)
+                hold_feed(
+                    port,
+                    slug,
+                    folder,
+                    cid,
+                    proc.pid,
+                    args.feed_minutes,
+                    args.sample_seconds,
+                    [f"/c/{slug}/part/{name}" for name in PARTS],
+                )
         finally:
             proc.terminate()
             try:
