@@ -991,7 +991,7 @@ class CampaignReader:
         """The lineage tree's nodes, parents before children (ordered by depth, then id); for a
         campaign of more than ``limit`` hypotheses, the best ``limit`` by win rate and their
         ancestors."""
-        wanted = ("id", "stage", "outcome", "kept", "confirmation", "known")
+        wanted = ("id", "stage", "kept", "confirmation", "known")
         with self._db() as (db, cid, cols, _tables):
             sel = _sel(cols)
             parent_col = "parent" if "parent" in cols else "NULL"
@@ -1038,13 +1038,13 @@ class CampaignReader:
 
         nodes = []
         for r in chosen:
-            hid, parent, stage, outcome, kept, conf, known, idea, w = r
+            hid, parent, stage, kept, conf, known, idea, w = r
             nodes.append(
                 TreeNode(
                     id=hid,
                     parent=parent if parent in by_id else None,
                     idea=idea,
-                    outcome=outcome_class(stage, outcome, kept, conf, known, _num(w)),
+                    outcome=outcome_class(stage, kept, conf, known, _num(w)),
                     win_rate=_num(w),
                     depth=depth_of(hid),
                 )
@@ -1216,7 +1216,7 @@ class CampaignReader:
                     (cid, hid, data["code_sha"]),
                 ).fetchone()
             critic = db.execute(
-                "SELECT detail FROM events WHERE campaign = ? AND kind = 'verdict' "
+                "SELECT detail FROM events WHERE +campaign = ? AND kind = 'verdict' "
                 "AND detail LIKE ? ORDER BY rowid DESC LIMIT 1",
                 (cid, f'%"id": {json.dumps(hid)}%'),
             ).fetchone()
@@ -1347,19 +1347,16 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def outcome_class(
-    stage: Any, outcome: Any, kept: Any, confirmation: Any, known: Any, win_rate: float | None
+    stage: Any, kept: Any, confirmation: Any, known: Any, win_rate: float | None
 ) -> str:
-    """The lineage tree's colour of a hypothesis: discovery, kept, scored, failed, not-run,
-    queued."""
+    """The lineage tree's colour of a hypothesis: discovery, kept, scored (measured on the
+    selection splits), failed (final: failed or invalid), not-run (final: rejected, duplicate,
+    pruned, vetoed) or queued (on its way: proposed, in repair, coded, probed, selected)."""
     if _discovery(kept, confirmation, known):
         return "discovery"
     if kept:
         return "kept"
-    if win_rate is not None and stage != "duplicate" and outcome in (None, "ok"):
-        return "scored"
-    if stage in ("failed", "invalid") or (
-        outcome not in (None, "ok") and stage in ("screened", "evaluated", "needs_repair")
-    ):
+    if stage in ("failed", "invalid"):
         return "failed"
     if stage in ("rejected", "duplicate", "pruned", "vetoed"):
         return "not-run"
