@@ -25,9 +25,12 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +236,11 @@ class Browser:
             self._ws.send(json.dumps(command))
 
     # -- what tests use ---------------------------------------------------------------------------
+    @property
+    def loads(self) -> int:
+        """Load events seen so far: unchanged while a page updates itself without a reload."""
+        return self._loads
+
     def navigate(self, url: str, timeout: float = 0) -> None:
         """Open ``url`` and wait for its load event; raises on a network error."""
         loads = self._loads
@@ -328,6 +336,32 @@ class Browser:
         path = Path(path)
         path.write_bytes(base64.b64decode(data))
         return path
+
+
+@contextlib.contextmanager
+def serve(make_app: Callable[[int], Any]) -> Iterator[str]:
+    """Serve the ASGI app ``make_app(port)`` on a free loopback port with uvicorn from a thread
+    (the app is told its port: the dashboard checks Host headers against it); yields its base
+    URL, and stops the server on the way out."""
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(make_app(port), log_level="warning", timeout_graceful_shutdown=2)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise CDPError("uvicorn did not start")
+            time.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(10)
 
 
 def _remote_text(arg: dict) -> str:
