@@ -91,6 +91,18 @@ class ReportHooks(Protocol):
         ...
 
 
+@runtime_checkable
+class ProbeCurves(Protocol):
+    """Report hooks that also draw one hypothesis's probe curve beside the baselines' (the
+    dashboard's hypothesis page)."""
+
+    def probe_curves(self, report: EvalReport) -> dict[str, list[tuple[float, float]]] | None:
+        """{"hypothesis": points, baseline name: points} from the probe arrays of ``report``'s
+        run (untrusted: read with ``sandbox.artifacts``); None when there is none to draw.
+        Never raises."""
+        ...
+
+
 def hooks_for(plugin: Any) -> ReportHooks | None:
     """The report hooks of a task plugin (``evaluators.registry.TaskPlugin``), or None."""
     try:

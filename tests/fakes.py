@@ -23,6 +23,7 @@ from evaluators.fingerprint import draw_points, fingerprint
 from evaluators.kit import datasets
 from evaluators.kit.splits import Split, SplitSets
 from evaluators.novelty import ArchiveEntry
+from evaluators.runner_loop import load
 from hypoforge import campaign
 from sandbox.base import Job, RunResult, Sandbox
 
@@ -340,3 +341,18 @@ SOURCES = {h: h for h in IDS}
 
 
 UP = [0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+class ProbingSandbox(FakeSandbox):
+    """Runs the runner's probe of each candidate the job names, on the inputs the host drew, in
+    this process: for a test's own and the catalogue's sources only, never a hypothesis's."""
+
+    def run(self, job: Job) -> RunResult:
+        self.jobs.append(job)
+        job.out_dir.mkdir(parents=True)
+        in_dir = next(m.source for m in job.mounts if m.target == "/hf/in")
+        spec = json.loads((in_dir / "job.json").read_text())
+        for name in spec["candidates"]:
+            act = load(in_dir / "candidates" / f"{name}.py", "activation")["activation"]
+            runner._probe(act, job.out_dir, name, spec["checks"]["probe"])
+        return RunResult(outcome=self.outcome, reason="fake", out_dir=job.out_dir, image="fake")

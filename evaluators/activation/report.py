@@ -53,6 +53,38 @@ class ActivationReport:
     ) -> list[tuple[str, str]]:
         return [("curves.png", "curves")] if plot_curves(out_dir, leaders, reports) else []
 
+    def probe_curves(self, report: EvalReport) -> dict[str, list[tuple[float, float]]] | None:
+        """The hypothesis's values at the fixed probe points on [-WINDOW, WINDOW], read from its
+        run's probe arrays, beside each baseline's; None without usable (finite) arrays."""
+        from evaluators.activation.harness import probe_values
+
+        if not report.artifacts:
+            return None
+        try:
+            x, y = _window(probe_values(Path(report.artifacts), "candidate"))
+        except (TypeError, ValueError, OSError):
+            return None
+        if x is None or y is None or not np.isfinite(y).all():
+            return None
+        out = {"hypothesis": list(zip(x.tolist(), y.tolist(), strict=True))}
+        for name, base in baseline_curves(x.astype(np.float64)).items():
+            out[name] = list(zip(x.tolist(), base.tolist(), strict=True))
+        return out
+
+
+def _window(
+    found: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The probe's points and values on [-WINDOW, WINDOW], sorted by point."""
+    if found is None:
+        return None, None
+    pts, y = found
+    if y.shape != pts.shape:
+        return None, None
+    window = np.abs(pts) <= WINDOW
+    order = np.argsort(pts[window])
+    return pts[window][order], y[window][order].astype(np.float64)
+
 
 def plot_curves(out: Path, leaders: list[HypothesisRow], reports: dict[str, EvalReport]) -> bool:
     """Write ``curves.png``; False (nothing written) when no leader left usable probe arrays."""

@@ -454,6 +454,7 @@ class CampaignReader:
         self._info_key: tuple[int, int] | None = None
         self._info_problem = ""
         self._task: tuple[bool, str | None, str | None] | None = None
+        self._hooks: Any = False  # a built-in task's ProbeCurves hooks, None, or False: not read
 
     # -- campaign.json ----------------------------------------------------------------------------
     def _load_info(self) -> Any:
@@ -1283,7 +1284,7 @@ class CampaignReader:
             results=results,
             probe_problem=None if probe is None else probe[0],
             fingerprint=fingerprint,
-            curves=None,
+            curves=self._curves([r[3] for r in reports]),
             reproduce=f"hypoforge reproduce {shlex.quote(str(self.folder))} {shlex.quote(hid)}",
         )
 
@@ -1299,6 +1300,33 @@ class CampaignReader:
                 return fh.read(CODE_CHARS * 4).decode("utf-8", "replace")[:CODE_CHARS]
         except (OSError, ValueError):
             return None
+
+    def _curves(self, reports: list[Any]) -> dict[str, list[tuple[float, float]]] | None:
+        """The probe curve of the first run that left one, beside the baselines', from a
+        built-in task's report hooks (``evaluators.contract.ProbeCurves``: they read the run's
+        arrays with the sandbox's total readers); None otherwise. A task folder of the user's
+        is not imported by the dashboard."""
+        hooks = self._curve_hooks()
+        if hooks is None:
+            return None
+        from core.records import EvalReport
+
+        for text in reports:
+            try:
+                found = hooks.probe_curves(EvalReport.model_validate_json(text))
+            except Exception:  # a read model is total: no curve rather than no page
+                continue
+            if found:
+                return found
+        return None
+
+    def _curve_hooks(self) -> Any:
+        if self._hooks is False:
+            info = self._load_info()
+            self._hooks = None
+            if info is not None and info.task_folder is None:
+                self._hooks = _builtin_curve_hooks(str(info.task))
+        return self._hooks
 
     def _edit_task(self) -> tuple[bool, str | None]:
         """(whether the task's hypotheses are edits to a template, the template's text); read
@@ -1425,6 +1453,23 @@ def _keep_bound(results: tuple[ResultView, ...], measured: int) -> float | None:
             _BOUNDS.clear()
         _BOUNDS[key] = float(lower_bound(values, corrected_alpha(measured)))
     return _BOUNDS[key]
+
+
+def _builtin_curve_hooks(task: str) -> Any:
+    """The ``ProbeCurves`` report hooks of a task shipped with hypoforge, or None."""
+    import evaluators
+    from evaluators import registry
+    from evaluators.contract import ProbeCurves, hooks_for
+
+    try:
+        plugin = registry.get(task)
+        shipped = Path(evaluators.__file__).resolve().parent
+        if not plugin.folder.resolve().is_relative_to(shipped):
+            return None
+        hooks = hooks_for(plugin)
+    except Exception:  # an unknown or broken task: no curves
+        return None
+    return hooks if isinstance(hooks, ProbeCurves) else None
 
 
 def _task_template(info: Any) -> tuple[bool, str | None, str | None]:

@@ -24,9 +24,7 @@ from evaluators.activation.harness import ActivationEvaluator, drawn_fingerprint
 from evaluators.fingerprint import DIM, current, same_behaviour
 from evaluators.kit.budgets import get_budget
 from evaluators.registry import get
-from evaluators.runner_loop import load
-from sandbox.base import Job, RunResult
-from tests.fakes import SMALL_SPLITS, FakeSandbox
+from tests.fakes import SMALL_SPLITS, ProbingSandbox
 
 HEAD = "import torch\nimport torch.nn.functional as F\n\ndef activation(x):\n    return "
 GELU = HEAD + "F.gelu(x)\n"
@@ -42,20 +40,6 @@ MARKED = {  # GELU with a mark no training input meets, as an adversary would wr
 GRID_MARK = MARKED["zero-gradient mark on every fixed grid point"]
 NEW = HEAD + "0.4 * torch.cos(x) + x * torch.sigmoid(3.0 * x)\n"  # matches nothing published
 CITATION = "arXiv:1606.08415"  # Hendrycks and Gimpel (2016), the GELU paper
-
-
-class ProbingSandbox(FakeSandbox):
-    """Runs the runner's probe of each candidate the job names, on the inputs the host drew."""
-
-    def run(self, job: Job) -> RunResult:
-        self.jobs.append(job)
-        job.out_dir.mkdir(parents=True)
-        in_dir = next(m.source for m in job.mounts if m.target == "/hf/in")
-        spec = json.loads((in_dir / "job.json").read_text())
-        for name in spec["candidates"]:
-            act = load(in_dir / "candidates" / f"{name}.py", "activation")["activation"]
-            runner._probe(act, job.out_dir, name, spec["checks"]["probe"])
-        return RunResult(outcome=self.outcome, reason="fake", out_dir=job.out_dir, image="fake")
 
 
 def evaluator(home: Path) -> ActivationEvaluator:
