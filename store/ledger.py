@@ -21,6 +21,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     key TEXT PRIMARY KEY, campaign TEXT NOT NULL, hypothesis TEXT NOT NULL, budget TEXT NOT NULL,
     status TEXT NOT NULL, win_rate REAL, report TEXT NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS results_by_hypothesis ON results (campaign, hypothesis);
 CREATE TABLE IF NOT EXISTS hypotheses (
     campaign TEXT NOT NULL, id TEXT NOT NULL, round INTEGER NOT NULL, mode TEXT NOT NULL,
     idea TEXT NOT NULL, code_sha TEXT, stage TEXT NOT NULL, verdict TEXT, p_win REAL,
