@@ -125,6 +125,7 @@ class Browser:
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
         self.send("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_LISTENER})
+        self._viewport(self.height)  # exactly width x height (the window's frame takes some)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # the browser may already be gone
@@ -321,18 +322,20 @@ class Browser:
         if not found:
             raise CDPError(f"{selector} has no option {value!r}")
 
+    def _viewport(self, height: int) -> None:
+        metrics = {"width": self.width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        self.send("Emulation.setDeviceMetricsOverride", metrics)
+
     def screenshot(self, path: Path, full_page: bool = True) -> Path:
         """Write a PNG of the page: the whole page, or what the window shows."""
         if full_page:
             size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-            height = max(self.height, int(size["height"]))
-            metrics = {"width": self.width, "height": height, "deviceScaleFactor": 1}
-            self.send("Emulation.setDeviceMetricsOverride", {**metrics, "mobile": False})
+            self._viewport(max(self.height, int(size["height"])))
         try:
             data = self.send("Page.captureScreenshot", {"format": "png"}, timeout=60)["data"]
         finally:
             if full_page:
-                self.send("Emulation.clearDeviceMetricsOverride")
+                self._viewport(self.height)
         path = Path(path)
         path.write_bytes(base64.b64decode(data))
         return path
