@@ -173,19 +173,22 @@ def test_steering_a_running_campaign_from_the_browser(docker_sandbox, settings, 
         deadline = time.monotonic() + 600
         while thread.is_alive():
             assert time.monotonic() < deadline, stuck(page, ledger, info.id)
-            for hid in page.evaluate(QUEUED_IDS):
-                row = ledger.hypothesis(info.id, hid)
-                assert row is not None, hid
-                if (hid, row.code_sha) in decided or row.stage != "coded":
+            for qid in page.evaluate(QUEUED_IDS):
+                row = ledger.hypothesis(info.id, qid)
+                assert row is not None, qid
+                if (qid, row.code_sha) in decided or row.stage != "coded":
                     continue
-                veto = "veto" not in decided.values() and hid != references.PLACE
+                veto = "veto" not in decided.values() and qid != references.PLACE
                 decision = "veto" if veto else "approve"
-                button = f'button[data-action={decision}][data-hypothesis="{hid}"]'
+                button = f'button[data-action={decision}][data-hypothesis="{qid}"]'
                 page.click(f"[data-part=queue] {button}")
-                assert answer(page).startswith(f"{hid}: {decision} recorded")
-                decided[hid, row.code_sha] = decision
+                assert answer(page).startswith(f"{qid}: {decision} recorded")
+                decided[qid, row.code_sha] = decision
             time.sleep(0.2)
         assert "error" not in outcome, outcome.get("error")
+        vetoed = [h for (h, _), d in decided.items() if d == "veto"]
+        assert vetoed, "no proposal of the LLM passed the critic and the validator"
+        hid = vetoed[0]
 
         # The leaderboard part shows a scored hypothesis, swapped in by the live feed.
         scored = {r.id for r in ledger.hypotheses(info.id) if r.screen_win_rate is not None}
@@ -193,6 +196,13 @@ def test_steering_a_running_campaign_from_the_browser(docker_sandbox, settings, 
         selector = " ,".join(f'[data-part=leaderboard] [data-hypothesis="{h}"]' for h in scored)
         page.wait_for(f"document.querySelector('{selector}') !== null", timeout=30)
         page.wait_for(f"Number(document.body.dataset.updates) > {updates}", timeout=30)
+        # The veto shows on the same page: under "not run", and in the event log with who.
+        notrun = f'[data-part=notrun] [data-hypothesis="{hid}"]'
+        page.wait_for(f"document.querySelector('{notrun}') !== null")
+        page.wait_for(
+            "[...document.querySelectorAll('[data-part=events] tr[data-event]')]"
+            f".some(tr => tr.innerText.includes('{WHO}') && tr.innerText.includes('veto'))"
+        )
         assert page.evaluate("window.hfMarker") == "the first load"
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
         assert page.loads == loads
@@ -207,9 +217,6 @@ def test_steering_a_running_campaign_from_the_browser(docker_sandbox, settings, 
     rows = {r.id: r for r in ledger.hypotheses(info.id)}
     assert len(rows) == 4
     # The veto: its stage, its reason, and its code never sent to the sandbox.
-    vetoed = [h for (h, _), d in decided.items() if d == "veto"]
-    assert vetoed, "no proposal of the LLM passed the critic and the validator"
-    hid = vetoed[0]
     assert rows[hid].stage == "vetoed" and rows[hid].reason == f"vetoed by {WHO}"
     assert hid not in {h for _, h, _ in ledger.results(info.id)}
     code = (folder / "hypotheses" / f"{hid}.py").read_text()
