@@ -76,6 +76,7 @@ EVENT_ROWS = 200
 QUEUE_ROWS = 100  # the queue's first rows (a long queue is a campaign's backlog, oldest first)
 TREE_NODES = 400
 MAX_BODY = 65_536  # bytes of a steering request
+MAX_FEEDS = 100  # live feeds open at once (a tab holds one); past it a feed answers 503
 
 log = logging.getLogger("hypoforge.web")
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
@@ -383,39 +384,35 @@ class Dashboard:
     # -- live updates --------------------------------------------------------------------------
     def live(self, request: Request) -> Response:
         reader = self._reader(request.path_params["slug"])
-        return _event_stream(self._feed(_guarded(reader.version)))
+        return _LiveFeed(self, self._feed(_guarded(reader.version)))
 
     def live_all(self, request: Request) -> Response:
         def version() -> str:
             return "|".join(f"{r.slug}:{_guarded(r.version)()}" for r in self._scan())
 
-        return _event_stream(self._feed(version))
+        return _LiveFeed(self, self._feed(version))
 
     async def _feed(self, version: Callable[[], str]) -> AsyncIterator[str]:
         """Server-sent events: ``hello`` with the version at once, ``change`` whenever it moves
         (checked every ``poll`` seconds), a keepalive comment after ``keepalive`` seconds of
-        quiet. Holds one version string per connection, nothing more."""
-        self.open_feeds += 1
-        try:
-            last = await anyio.to_thread.run_sync(version)
-            yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'version': last})}\n\n"
-            quiet = 0.0
-            while True:
-                await anyio.sleep(self.config.poll)
-                if self.closing:
-                    return
-                now = await anyio.to_thread.run_sync(version)
-                if now != last:
-                    last = now
+        quiet. Holds one version string per connection, nothing more (``_LiveFeed`` counts it)."""
+        last = await anyio.to_thread.run_sync(version)
+        yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'version': last})}\n\n"
+        quiet = 0.0
+        while True:
+            await anyio.sleep(self.config.poll)
+            if self.closing:
+                return
+            now = await anyio.to_thread.run_sync(version)
+            if now != last:
+                last = now
+                quiet = 0.0
+                yield f"event: change\ndata: {json.dumps({'version': now})}\n\n"
+            else:
+                quiet += self.config.poll
+                if quiet >= self.config.keepalive:
                     quiet = 0.0
-                    yield f"event: change\ndata: {json.dumps({'version': now})}\n\n"
-                else:
-                    quiet += self.config.poll
-                    if quiet >= self.config.keepalive:
-                        quiet = 0.0
-                        yield ": keepalive\n\n"
-        finally:
-            self.open_feeds -= 1  # the client went away: Starlette cancelled the stream
+                    yield ": keepalive\n\n"
 
     # -- steering ------------------------------------------------------------------------------
     async def steer(self, request: Request) -> Response:
@@ -433,8 +430,8 @@ class Dashboard:
             if len(body) > MAX_BODY:
                 return _refused(413, f"a steering request is at most {MAX_BODY} bytes")
         try:
-            values = json.loads(body)
-        except ValueError:
+            values = json.loads(body, parse_constant=_no_constant)
+        except (ValueError, RecursionError):  # a body nested past the recursion limit too
             return _refused(400, "the body is not JSON")
         if not isinstance(values, dict):
             return _refused(400, "the body must be a JSON object")
@@ -466,9 +463,32 @@ def _line(text: str) -> str:
     return " ".join(clean(text).split())[:500]
 
 
-def _event_stream(feed: AsyncIterator[str]) -> StreamingResponse:
-    headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
-    return StreamingResponse(feed, media_type="text/event-stream", headers=headers)
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python's parser takes them): a budget of NaN would be
+    one no campaign reaches."""
+    raise ValueError(f"{name} is not JSON")
+
+
+class _LiveFeed(StreamingResponse):
+    """A live feed, counted while it is served; past ``MAX_FEEDS`` open at once it answers 503
+    at once (a page that opens hundreds of feeds cannot starve the others). Counted here, not in
+    the stream: a feed whose client goes before its first event still ends its count."""
+
+    def __init__(self, dashboard: Dashboard, feed: AsyncIterator[str]) -> None:
+        headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
+        super().__init__(feed, media_type="text/event-stream", headers=headers)
+        self.dashboard = dashboard
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.dashboard.open_feeds >= MAX_FEEDS:
+            busy = _refused(503, f"too many live feeds open (at most {MAX_FEEDS})")
+            await busy(scope, receive, send)
+            return
+        self.dashboard.open_feeds += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.dashboard.open_feeds -= 1  # the client went away, or the server is closing
 
 
 def _guarded(version: Callable[[], str]) -> Callable[[], str]:
@@ -528,7 +548,8 @@ def _events_query(request: Request) -> dict[str, Any]:
     """The event log's filter (``?agent=``) and page (``?before=ROWID``) from a URL."""
     agent = request.query_params.get("agent") or None
     raw = request.query_params.get("before", "")
-    before = int(raw) if raw.isdigit() and len(raw) <= 18 else None  # a rowid, or no page
+    # A rowid, or no page ("²" is a digit to isdigit, not to int).
+    before = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
     pairs = [(k, v) for k, v in (("agent", agent), ("before", before)) if v is not None]
     return {
         "agent": agent,

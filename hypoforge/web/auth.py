@@ -43,6 +43,8 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
+    # Another site's <img>, <script> or no-cors fetch gets nothing (older browsers too).
+    (b"cross-origin-resource-policy", b"same-origin"),
 ]
 # Unless a route says otherwise (a fragment revalidated by its ETag), nothing is stored.
 DEFAULT_HEADERS = [(b"cache-control", b"no-store")]
@@ -169,6 +171,21 @@ def steer_problem(scope: Scope, access: Access, read_only: bool) -> tuple[int, s
     return None
 
 
+def cross_site(scope: Scope) -> bool:
+    """Whether the browser says another site (or another port of this host: same-site) made
+    this request for anything but opening a page: an <img>, a <script>, a fetch, an
+    EventSource, a frame. Fetch metadata (Sec-Fetch-*); a request without it (curl, an older
+    browser) is judged by the token and the Host alone. A link followed from another site (a
+    top-level navigation) still opens the dashboard."""
+    site = header(scope, b"sec-fetch-site")
+    if site is None or site in ("same-origin", "none"):
+        return False
+    mode = header(scope, b"sec-fetch-mode")
+    dest = header(scope, b"sec-fetch-dest")
+    navigation = mode == "navigate" and dest in (None, "document")
+    return not (navigation and scope.get("method") in ("GET", "HEAD"))
+
+
 class Guard:
     """Pure ASGI middleware, outermost: the Host check, the token, the security headers on
     every response, and an error page (never a traceback) for any exception a route lets out."""
@@ -188,6 +205,13 @@ class Guard:
                 400,
                 "this server does not answer to that host name (a guard against DNS "
                 "rebinding): open the URL hypoforge serve printed",
+            )
+            return
+        if cross_site(scope):
+            await self._page(
+                send,
+                403,
+                "another site cannot read this dashboard: open it from its own address",
             )
             return
         if self.access.require_token:
@@ -240,7 +264,8 @@ class Guard:
         """Set the token's cookie and send the browser to the same URL without the token (it
         leaves the address bar and the history)."""
         raw = scope.get("raw_path") or scope["path"].encode("utf-8")
-        target = "/" + raw.decode("latin-1").lstrip("/")  # never //host: no open redirect
+        # Never //host (nor /\\host, which a browser reads as //host): no open redirect.
+        target = "/" + raw.decode("latin-1").lstrip("/\\")
         target += f"?{rest}" if rest else ""
         value = f"{COOKIE}={self.access.token}; HttpOnly; SameSite=Strict; Path=/"
         headers = [

@@ -8,6 +8,7 @@ the page. The campaign picks requests up at its next round or before its next la
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from store.steering import AGENTS, BUDGETS, DECISIONS, QUEUED, Steering
 ACTIONS = ("directive", "decide", "control", "budget")
 CONTROLS = ("pause", "resume", "stop")
 MAX_TEXT = 4000  # characters of a directive or a note
+MAX_ID = 2**63 - 1  # a directive's number is an SQLite integer
 
 
 class Unknown(ConfigError):
@@ -42,7 +44,7 @@ def steer(folder: Path, action: str, body: dict[str, Any], who: str) -> str:
     """Apply one steering request to the campaign in ``folder``; the reply, one line."""
     if action not in ACTIONS:
         raise Unknown(f"unknown action {action[:40]!r}; actions: {', '.join(ACTIONS)}")
-    info = campaign.load(folder)
+    info = _info(folder)
     path = folder / "ledger.sqlite"
     if not path.is_file():
         raise Refused("this campaign has no ledger yet: start it with hypoforge run")
@@ -64,6 +66,20 @@ def steer(folder: Path, action: str, body: dict[str, Any], who: str) -> str:
         raise Refused(f"the campaign's ledger refused the request: {exc}") from None
     finally:
         ledger.close()
+
+
+def _info(folder: Path) -> campaign.CampaignInfo:
+    """The campaign's campaign.json, read without ``campaign.load`` (which puts the campaign's
+    task folder on this process's HYPOFORGE_TASKS: a server over many campaigns must not let
+    one steer where another's task is found)."""
+    meta = folder / "campaign.json"
+    try:
+        return campaign.CampaignInfo.model_validate_json(meta.read_bytes())
+    except FileNotFoundError:
+        raise Refused(f"no campaign in {folder} (no campaign.json)") from None
+    except (OSError, ValueError) as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise Refused(f"campaign.json is damaged: {first}"[:300]) from None
 
 
 def _refuse_ended(ledger: Ledger, steering: Steering, cid: str) -> None:
@@ -93,7 +109,7 @@ def _directive(steering: Steering, body: dict[str, Any], who: str) -> str:
         number = body["withdraw"]
         if isinstance(number, str) and number.lstrip("#").isdigit():
             number = int(number.lstrip("#"))
-        if not isinstance(number, int) or isinstance(number, bool):
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 < number <= MAX_ID:
             raise ConfigError("withdraw: the directive's number")
         if not steering.withdraw(number, who):
             raise Unknown(f"no standing directive #{number}")
@@ -120,6 +136,23 @@ def _decide(ledger: Ledger, steering: Steering, cid: str, body: dict[str, Any], 
     return f"{row.id}: {decision} recorded; the campaign applies it before the launch"
 
 
+def _finite(key: str, value: Any) -> Any:
+    """A budget as the page sent it, refused unless it is a finite number (or text of one): NaN
+    would pass every comparison with the start (a budget never reached), inf is no number of
+    proposals, and true is not 1."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"budget {key} must be a number, got {value[:40]!r}") from None
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise ConfigError(f"budget {key} must be a number, got {str(value)[:40]!r}")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ConfigError(f"budget {key} must be a finite number")
+    return value
+
+
 def _control(steering: Steering, body: dict[str, Any], who: str) -> str:
     command = _text(body, "command")
     if command not in CONTROLS:
@@ -136,7 +169,7 @@ def _budget(steering: Steering, info: campaign.CampaignInfo, body: dict[str, Any
     unknown = [k for k in body if k not in BUDGETS]
     if unknown:
         raise ConfigError(f"unknown budget {unknown[0][:40]!r}; budgets: {', '.join(BUDGETS)}")
-    values = {k: v for k, v in body.items() if v not in (None, "")}
+    values = {k: _finite(k, v) for k, v in body.items() if v is not None and v != ""}
     steering.request("budget", who, values)
     now = steering.budgets(info.budgets)
     return (
