@@ -37,7 +37,10 @@ def cleared(deps: Deps, row: HypothesisRow, wait: bool = False) -> bool:
     With ``wait``, the graph interrupts until there is a decision or the campaign is stopped."""
     said = deps.steering.decision(row.id, since_code=row.code_sha)
     if said is None and wait:
-        if deps.steering.stopped_by() is None:
+        # A resumed node's first interrupt returns the answer to the question it asked before,
+        # whichever row asks now (an earlier row may have been decided meanwhile): ask again
+        # until this row has a decision of its own.
+        while said is None and deps.steering.stopped_by() is None:
             interrupt({"kind": "approve", "hypothesis": row.id, "idea": row.idea})
             said = deps.steering.decision(row.id, since_code=row.code_sha)
         who = deps.steering.stopped_by()

@@ -276,3 +276,25 @@ def test_the_live_view_shows_steering(tmp_path):
     assert "standing directives 1" in shown and "vetoed 0" in shown
     assert "orchestrator" in shown and "paused: resume it in hypoforge chat" in shown
     chat.close()
+
+
+def test_a_veto_typed_after_the_awaited_approval_still_prevents_the_launch(tmp_path):
+    """The campaign waits on the first row; approving it resumes the gate, whose re-run must ask
+    again about the second row (a resumed node's first interrupt returns the earlier answer),
+    so a veto typed then still prevents the second row's probe."""
+    folder, info = start(tmp_path, proposals=2, batch=2, approve=True)
+    ev = FakeEvaluator()
+    thread, _ = run_in_thread(folder, ev, models(PROPS))
+    ledger = Ledger(folder / "ledger.sqlite")
+    chat = Chat(folder, "ada")
+    wait_for(waiting(ledger, info))
+    first, second = ledger.hypotheses(info.id)
+    chat.handle(f"approve {first.id}")  # the row the campaign waits on: it resumes
+    wait_for(waiting(ledger, info, 2))  # and asks again, about the second
+    chat.handle(f"veto {second.id}")
+    thread.join(30)
+    assert not thread.is_alive()
+    assert ledger.hypothesis(info.id, second.id).stage == "vetoed"
+    assert ev.probed == [first.id]
+    chat.close()
+    ledger.close()
