@@ -683,6 +683,15 @@ def test_fifos_and_devices_never_hang_a_read(tmp_path):
     (folder / "paper").mkdir()
     os.mkfifo(folder / "report" / "fifo.png")
     os.mkfifo(folder / "paper" / "paper.pdf")
+    fifo_meta, _ = make_campaign(tmp_path, "fifo-meta")
+    (fifo_meta / "campaign.json").unlink()
+    os.mkfifo(fifo_meta / "campaign.json")
+    fifo_ledger, fifo_cid = make_campaign(tmp_path, "fifo-ledger")
+    (fifo_ledger / "ledger.sqlite").unlink()
+    os.mkfifo(fifo_ledger / "ledger.sqlite")
+    zero_ledger, _ = make_campaign(tmp_path, "zero-ledger")
+    (zero_ledger / "ledger.sqlite").unlink()
+    (zero_ledger / "ledger.sqlite").symlink_to("/dev/zero")
     (folder / "report" / "zero.png").symlink_to("/dev/zero")
     (folder / "hypotheses" / "r0-0.py").unlink()
     os.mkfifo(folder / "hypotheses" / "r0-0.py")
@@ -690,8 +699,15 @@ def test_fifos_and_devices_never_hang_a_read(tmp_path):
     (folder / "hypotheses" / "r0-1.py").symlink_to("/dev/zero")
     client = client_for([tmp_path])
     started = time.monotonic()
-    for url in (f"/c/{cid}", f"/c/{cid}/h/r0-0", f"/c/{cid}/h/r0-1", "/"):
+    for url in (
+        f"/c/{cid}",
+        f"/c/{cid}/h/r0-0",
+        f"/c/{cid}/h/r0-1",
+        "/",
+        f"/c/{fifo_cid}",
+    ):
         assert client.get(url).status_code == 200, url
+    assert client.get("/c/fifo-meta").status_code == 404  # a FIFO is no campaign.json
     for name in ("fifo.png", "zero.png", "paper.pdf"):
         assert client.get(f"/c/{cid}/files/{name}").status_code == 404
     assert time.monotonic() - started < 20
@@ -1180,3 +1196,164 @@ def test_an_edit_tasks_hypothesis_page_with_hostile_code_is_fast(tmp_path, monke
     started = time.monotonic()
     assert client.get(f"/c/{cid}/h/r1-0").status_code == 200
     assert time.monotonic() - started < 3
+
+
+# == in a real browser (Debian's chromium through tests/cdp.py) ====================================
+def _browser_or_skip() -> None:
+    if not Path("/usr/bin/chromium").is_file():
+        pytest.skip("no /usr/bin/chromium (make setup installs it)")
+
+
+@pytest.mark.slow
+def test_in_a_browser_the_csp_blocks_an_injected_inline_script(tmp_path):
+    """Hostile text reaches no page as script; and were markup ever injected (a fragment swapped
+    in by innerHTML), the CSP blocks its inline script, handler and style."""
+    _browser_or_skip()
+    from tests.cdp import Browser, serve
+
+    hostile = "<script>window.pwned=1</script><img src=x onerror=window.pwned=2>"
+    _folder, cid = make_campaign(tmp_path, idea=hostile, code=f"# {hostile}\n")
+    with serve(lambda port: app_for([tmp_path], port=port)) as base, Browser() as page:
+        for url in (f"{base}/c/{cid}", f"{base}/c/{cid}/h/r0-0", f"{base}/"):
+            page.navigate(url)
+            page.wait_for("document.body.getAttribute('data-updates') !== null")
+            assert page.evaluate("typeof window.pwned") == "undefined", url
+        assert page.errors == []
+        page.evaluate(
+            "document.body.insertAdjacentHTML('beforeend', "
+            '\'<img src="/static/style.css" onerror="window.pwned=3">'
+            '<p id=styled style="color: rgb(255, 0, 0)">x</p>\');'
+            "var s = document.createElement('script'); s.textContent = 'window.pwned = 4';"
+            "document.body.appendChild(s); true"
+        )
+        page.wait_for("true", timeout=2)
+        time.sleep(0.5)
+        assert page.evaluate("typeof window.pwned") == "undefined"
+        assert page.evaluate("getComputedStyle(document.getElementById('styled')).color") != (
+            "rgb(255, 0, 0)"
+        )
+        assert any("CSP violation" in e or "Content Security Policy" in e for e in page.errors)
+
+
+EVIL_PAGE = """<!doctype html><html><body><script>
+window.results = {};
+const base = "%(base)s", cid = "%(cid)s";
+function done(k, v) { window.results[k] = v; }
+fetch(base + "/c/" + cid + "/part/queue").then(r => r.text()).then(
+  t => done("read", t.slice(0, 200)), e => done("read", "blocked"));
+fetch(base + "/c/" + cid + "/part/queue", {mode: "no-cors"}).then(
+  r => done("opaque", r.type), e => done("opaque", "blocked"));
+fetch(base + "/c/" + cid + "/steer/control", {method: "POST", mode: "no-cors",
+  headers: {"Content-Type": "text/plain"}, body: JSON.stringify({command: "stop"})}).then(
+  r => done("simple-post", r.type), e => done("simple-post", "blocked"));
+fetch(base + "/c/" + cid + "/steer/control", {method: "POST",
+  headers: {"Content-Type": "application/json", "X-Hypoforge-Token": "guess"},
+  body: JSON.stringify({command: "stop"})}).then(
+  r => done("preflight-post", r.status), e => done("preflight-post", "blocked"));
+const img = new Image();
+img.onload = () => done("img", "loaded " + img.naturalWidth);
+img.onerror = () => done("img", "blocked");
+img.src = base + "/c/" + cid + "/files/fig.png";
+const es = new EventSource(base + "/live");
+es.onmessage = e => done("sse", "read " + e.data);
+es.addEventListener("hello", e => done("sse", "read " + e.data));
+es.onerror = () => { es.close(); done("sse", "blocked"); };
+const frame = document.createElement("iframe");
+frame.src = base + "/c/" + cid;
+frame.onload = () => { try { done("frame", frame.contentDocument.body.innerHTML.slice(0, 80)); }
+  catch (e) { done("frame", "blocked"); } };
+document.body.appendChild(frame);
+const form = document.createElement("form");
+form.method = "POST"; form.action = base + "/c/" + cid + "/steer/control";
+form.enctype = "text/plain"; form.target = "sink";
+const field = document.createElement("input");
+field.name = '{"command": "stop", "x": "'; field.value = '"}'; form.appendChild(field);
+const sink = document.createElement("iframe"); sink.name = "sink"; document.body.appendChild(sink);
+document.body.appendChild(form); form.submit(); done("form", "sent");
+</script></body></html>"""
+
+
+@pytest.mark.slow
+def test_in_a_browser_another_site_can_neither_read_nor_steer_nor_frame(tmp_path):
+    """A page on another site (http://localhost:Q, while the dashboard is http://127.0.0.1:P)
+    tries every way a browser allows: a CORS fetch, a no-cors fetch, a simple POST, a POST
+    with a guessed token header, an <img> of a figure, an EventSource, an iframe and a form."""
+    _browser_or_skip()
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from tests.cdp import Browser, serve
+
+    folder, cid = make_campaign(tmp_path)
+    (folder / "report").mkdir()
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
+        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
+        b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+    (folder / "report" / "fig.png").write_bytes(png)
+
+    with serve(lambda port: app_for([tmp_path], port=port)) as base:
+
+        def evil(port: int) -> Starlette:
+            page = EVIL_PAGE % {"base": base, "cid": cid}
+            return Starlette(routes=[Route("/", lambda request: HTMLResponse(page))])
+
+        with serve(evil) as evil_base, Browser() as browser:
+            # The same figure opens from the dashboard's own page (the attack's control).
+            browser.navigate(f"{base}/c/{cid}")
+            own = browser.evaluate(
+                f"new Promise(ok => {{ const i = new Image(); i.onload = () => ok('loaded');"
+                f" i.onerror = () => ok('blocked'); i.src = '/c/{cid}/files/fig.png'; }})"
+            )
+            assert own == "loaded"
+            browser.navigate(evil_base.replace("127.0.0.1", "localhost") + "/")
+            keys = ("read", "opaque", "simple-post", "preflight-post", "img", "sse", "frame")
+            results = browser.wait_for(
+                f"Object.keys(window.results).length >= {len(keys) + 1} && window.results",
+                timeout=20,
+            )
+    assert results["read"] == "blocked"
+    assert results["preflight-post"] == "blocked"
+    assert results["img"] == "blocked"
+    assert results["sse"] == "blocked"
+    assert results["frame"] == "blocked" or "r0-1" not in results["frame"]
+    ledger = Ledger(folder / "ledger.sqlite")
+    assert not list(ledger.events(cid, "stop")), results
+    ledger.close()
+
+
+@pytest.mark.slow
+def test_in_a_browser_a_figure_or_paper_holding_script_runs_nothing(tmp_path):
+    """report/x.png that is an SVG with a script, paper/paper.pdf that is HTML with one: opened
+    directly, inline on the page and in an <img>, neither runs (image/png and application/pdf,
+    nosniff, the CSP)."""
+    _browser_or_skip()
+    from tests.cdp import Browser, CDPError, serve
+
+    folder, cid = make_campaign(tmp_path)
+    (folder / "report").mkdir()
+    (folder / "paper").mkdir()
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" onload="document.title=\'pwned\'">'
+        "<script>document.title='pwned'; top.pwned = 1</script></svg>"
+    )
+    (folder / "report" / "x.png").write_text(svg)
+    (folder / "paper" / "paper.pdf").write_text(
+        "<html><script>document.title='pwned'; top.pwned = 1</script></html>"
+    )
+    with serve(lambda port: app_for([tmp_path], port=port)) as base, Browser() as page:
+        page.navigate(f"{base}/c/{cid}")
+        page.wait_for("document.querySelectorAll('img').length >= 0")
+        time.sleep(0.5)
+        assert page.evaluate("typeof window.pwned") == "undefined"
+        for name in ("x.png", "paper.pdf"):
+            try:
+                page.navigate(f"{base}/c/{cid}/files/{name}", timeout=10)
+            except CDPError:
+                continue  # the browser would not show it (a download): nothing ran either
+            time.sleep(0.3)
+            assert page.evaluate("document.title") != "pwned", name
+            assert page.evaluate("typeof window.pwned") == "undefined", name
+            assert page.evaluate("document.contentType") in ("image/png", "application/pdf")
