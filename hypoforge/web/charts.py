@@ -412,6 +412,11 @@ def tree(nodes: Sequence[TreeNode], href: Callable[[str], str]) -> Markup:
     if not nodes:
         return _empty("tree", 640, 80, "no hypotheses yet")
     by_id = {n.id: n for n in nodes}
+    labels = len(nodes) <= TREE_LABELS
+    # With labels, a slot as wide as the longest one (ids side by side must not run together).
+    step = TREE_X
+    if labels:
+        step = max(TREE_X, 7.0 * min(40, max(len(n.id) for n in nodes)) + 14.0)
     kids: dict[str, list[str]] = {}
     for n in nodes:
         if n.parent is not None and n.parent in by_id and n.parent != n.id:
@@ -433,7 +438,7 @@ def tree(nodes: Sequence[TreeNode], href: Callable[[str], str]) -> Markup:
             hid, depth, done = stack.pop()
             if done:
                 xs = [pos[c][0] for c in kids.get(hid, []) if c in pos]
-                x = (min(xs) + max(xs)) / 2 if xs else slot * TREE_X
+                x = (min(xs) + max(xs)) / 2 if xs else slot * step
                 if not xs:
                     slot += 1
                 pos[hid] = (x, depth * TREE_Y)
@@ -450,12 +455,12 @@ def tree(nodes: Sequence[TreeNode], href: Callable[[str], str]) -> Markup:
         slot += 1  # a gap between families
     solo += sorted(n.id for n in nodes if n.id not in pos and n.id not in solo)  # in a cycle
     pad = 16.0
-    tree_width = slot * TREE_X
-    per_row = max(20, int(max(tree_width, 600) / TREE_X))
+    tree_width = slot * step
+    per_row = max(20, int(max(tree_width, 600) / step))
     solo_top = (deepest + 1) * TREE_Y + (TREE_Y if families else 0)
     for i, hid in enumerate(solo):
-        pos[hid] = ((i % per_row) * TREE_X, solo_top + (i // per_row) * TREE_X * 1.4)
-    width = int(max(tree_width, min(len(solo), per_row) * TREE_X, 200) + 2 * pad)
+        pos[hid] = ((i % per_row) * step, solo_top + (i // per_row) * TREE_X * 1.4)
+    width = int(max(tree_width, min(len(solo), per_row) * step, 200) + 2 * pad)
     height = int(max(y for _, y in pos.values()) + 2 * pad + 4)
     body: list[str] = []
     for a, b in edges:
@@ -464,7 +469,6 @@ def tree(nodes: Sequence[TreeNode], href: Callable[[str], str]) -> Markup:
             f'<line class="edge" x1="{_n(xa + pad)}" y1="{_n(ya + pad)}" '
             f'x2="{_n(xb + pad)}" y2="{_n(yb + pad)}"/>'
         )
-    labels = len(nodes) <= TREE_LABELS
     for n in nodes:
         x, y = pos[n.id]
         rate = "" if n.win_rate is None else f", win rate {n.win_rate:.3f}"
