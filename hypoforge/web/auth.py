@@ -268,6 +268,22 @@ class Guard:
         target = "/" + raw.decode("latin-1").lstrip("/\\")
         target += f"?{rest}" if rest else ""
         value = f"{COOKIE}={self.access.token}; HttpOnly; SameSite=Strict; Path=/"
+        if header(scope, b"sec-fetch-site") in ("cross-site", "same-site"):
+            # A link on another site (a chat, a web mail): a browser does not send a Strict
+            # cookie on the redirect of a navigation another site began, so the redirect would
+            # land on "needs its token". A page that moves on by itself (a meta refresh: no
+            # script) makes the next request this site's own, which carries the cookie.
+            body = _moving_on(target).encode()
+            headers = [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"set-cookie", value.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": _with_security(headers)}
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
         headers = [
             (b"location", target.encode("latin-1", "replace")),
             (b"set-cookie", value.encode()),
@@ -277,6 +293,17 @@ class Guard:
             {"type": "http.response.start", "status": 303, "headers": _with_security(headers)}
         )
         await send({"type": "http.response.body", "body": b""})
+
+
+def _moving_on(target: str) -> str:
+    """A page that opens ``target`` (a path on this server) at once, without script."""
+    where = escape(target, quote=True)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<meta http-equiv='refresh' content='0; url={where}'>"
+        "<title>hypoforge</title><link rel='stylesheet' href='/static/style.css'></head>"
+        f"<body><main><p><a href='{where}'>open the dashboard</a></p></main></body></html>"
+    )
 
 
 def _with_security(headers: Any) -> list[tuple[bytes, bytes]]:

@@ -1357,3 +1357,50 @@ def test_in_a_browser_a_figure_or_paper_holding_script_runs_nothing(tmp_path):
             assert page.evaluate("document.title") != "pwned", name
             assert page.evaluate("typeof window.pwned") == "undefined", name
             assert page.evaluate("document.contentType") in ("image/png", "application/pdf")
+
+
+def test_a_cross_site_link_with_the_token_sets_the_cookie_and_moves_on_without_it(exposed):
+    """A link on another site to the printed URL: a 303 would land on "needs its token" (the
+    Strict cookie is not sent on a redirect another site began), so the answer is a page that
+    moves on by itself, with the cookie and without the token."""
+    _folder, cid, client = exposed
+    headers = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    headers["Sec-Fetch-Dest"] = "document"
+    reply = client.get(f"/c/{cid}", params={"token": TOKEN, "agent": '"><x'}, headers=headers)
+    assert reply.status_code == 200
+    assert "SameSite=Strict" in reply.headers["set-cookie"]
+    assert TOKEN not in reply.text
+    assert f"content='0; url=/c/{cid}?agent=%22%3E%3Cx'" in reply.text
+    assert "<x" not in reply.text
+    assert reply.headers["content-security-policy"] == auth.CSP
+
+
+@pytest.mark.slow
+def test_in_a_browser_a_link_to_the_printed_url_from_another_site_opens_the_dashboard(tmp_path):
+    _browser_or_skip()
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from tests.cdp import Browser, serve
+
+    _folder, cid = make_campaign(tmp_path)
+
+    def dashboard(port: int) -> Any:
+        return app_for([tmp_path], port=port, require_token=True, host="0.0.0.0")
+
+    with serve(dashboard) as base:
+        link = f"{base}/c/{cid}?token={TOKEN}"
+
+        def chat(port: int) -> Starlette:
+            page = f'<a id="go" href="{link}">the dashboard</a>'
+            return Starlette(routes=[Route("/", lambda request: HTMLResponse(page))])
+
+        with serve(chat) as chat_base, Browser() as page:
+            page.navigate(chat_base.replace("127.0.0.1", "localhost") + "/")
+            page.evaluate("document.getElementById('go').click(); true")
+            page.wait_for(f"location.pathname === '/c/{cid}' && document.title.includes('{cid}')")
+            assert TOKEN not in page.evaluate("location.href")
+            history = page.send("Page.getNavigationHistory")["entries"]
+            assert all(TOKEN not in entry["url"] for entry in history), history
+            assert page.errors == []
