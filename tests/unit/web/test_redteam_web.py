@@ -1404,3 +1404,15 @@ def test_in_a_browser_a_link_to_the_printed_url_from_another_site_opens_the_dash
             history = page.send("Page.getNavigationHistory")["entries"]
             assert all(TOKEN not in entry["url"] for entry in history), history
             assert page.errors == []
+
+
+@pytest.mark.parametrize("meta", [b"", b"{", b"[" * 100_000, b'{"id": 1}'])
+def test_steering_a_campaign_with_a_damaged_campaign_json_answers_json(tmp_path, meta):
+    folder, cid = make_campaign(tmp_path)
+    client = client_for([tmp_path])
+    assert client.get(f"/c/{cid}").status_code == 200  # the server knows the slug
+    (folder / "campaign.json").write_bytes(meta)
+    reply = post(client, cid, "control", {"command": "stop"})
+    assert reply.status_code in (404, 409), reply.status_code
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["ok"] is False
