@@ -1052,9 +1052,12 @@ def _audit(event: str, args: tuple) -> None:
     if not _WATCH:
         return
     if event == "exec":
-        name = getattr(args[0], "co_filename", "")
-        if any(str(w) in str(name) for w in _WATCH):
-            _EXECUTED.append(f"exec {name}")
+        # Code from the campaign folder: by its file name, or (compiled from text, "<string>")
+        # by the folder's path among its constants (the hostile code names its marker file).
+        code = args[0]
+        where = f"{getattr(code, 'co_filename', '')} {getattr(code, 'co_consts', ())!r}"
+        if any(str(w) in where for w in _WATCH):
+            _EXECUTED.append(f"exec {getattr(code, 'co_filename', '?')}")
     elif event == "import":
         path = args[1] if len(args) > 1 else None
         if path and any(str(w) in str(path) for w in _WATCH):
@@ -1064,6 +1067,18 @@ def _audit(event: str, args: tuple) -> None:
 
 
 sys.addaudithook(_audit)
+
+
+def test_the_watch_sees_code_from_the_folder_run(tmp_path):
+    """The control for the tests below: the audit hook does see such code run."""
+    _WATCH.append(tmp_path)
+    try:
+        exec(compile(f"marker = {str(tmp_path / 'ran')!r}", "<string>", "exec"))
+        seen = list(_EXECUTED)
+    finally:
+        _WATCH.clear()
+        _EXECUTED.clear()
+    assert seen == ["exec <string>"]
 
 
 def test_reading_every_page_runs_no_hypothesis_or_task_code(tmp_path):
