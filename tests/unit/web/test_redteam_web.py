@@ -500,7 +500,7 @@ def test_nulls_and_wrong_types_in_every_column_render_pages(tmp_path):
                 reason="data._json catches ValueError only: json.loads raises RecursionError",
             ),
         ),
-        json.dumps({"a": "x" * 2_000_000}),
+        pytest.param(json.dumps({"a": "x" * 2_000_000}), marks=pytest.mark.slow),
         json.dumps([1e308] * 10),
         "NaN",
         '"\\ud800"',  # a lone surrogate
