@@ -1233,6 +1233,9 @@ def test_in_a_browser_the_csp_blocks_an_injected_inline_script(tmp_path):
             page.navigate(url)
             page.wait_for("document.body.getAttribute('data-updates') !== null")
             assert page.evaluate("typeof window.pwned") == "undefined", url
+        # The page's own live feed and fragments pass the cross-site guard (same-origin).
+        page.wait_for("document.getElementById('live-state').textContent === 'live'")
+        assert page.evaluate(f"fetch('/c/{cid}/part/queue').then(r => r.status)") == 200
         assert page.errors == []
         page.evaluate(
             "document.body.insertAdjacentHTML('beforeend', "
