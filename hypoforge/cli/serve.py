@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 TOKEN_ENV = "HYPOFORGE_SERVE_TOKEN"
+MIN_TOKEN = 16  # characters of a token from the environment (a drawn one has 32)
 
 
 def serve_cmd(
@@ -39,6 +40,13 @@ def serve_cmd(
     who: Annotated[
         str | None, typer.Option(help="Your name in the ledger for steering (default USER@web).")
     ] = None,
+    token_on_loopback: Annotated[
+        bool,
+        typer.Option(
+            "--token",
+            help="Ask for the token on loopback too (a machine other users log in to).",
+        ),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """A web dashboard over campaigns: watch, compare and steer them from a browser.
@@ -46,7 +54,8 @@ def serve_cmd(
     Pages update live; steering (directives, approve / veto / revise, pause / resume / stop,
     lower budgets) goes through the same store as `hypoforge chat`. Listens on loopback by
     default; any other address needs the token (from HYPOFORGE_SERVE_TOKEN, or drawn and
-    printed) on every request."""
+    printed) on every request, and so does loopback with --token (other users of the machine
+    can reach loopback too)."""
     from hypoforge.web.auth import is_loopback
 
     try:
@@ -59,11 +68,13 @@ def serve_cmd(
                 )
             if not folder.is_dir():
                 raise ConfigError(f"no such folder: {folder}")
+        token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
+        if len(token) < MIN_TOKEN:
+            raise ConfigError(f"{TOKEN_ENV} is too short to guard anything: {MIN_TOKEN} or more")
         sock = listen(host, port)
     except HypoforgeError as exc:
         raise fail(exc) from None
-    require_token = not is_loopback(host)
-    token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
+    require_token = token_on_loopback or not is_loopback(host)
     bound = sock.getsockname()[1]
     app = build_app(folders, token, require_token, read_only, who, host, bound)
     from hypoforge.web.data import CampaignReader, find_campaigns

@@ -15,7 +15,7 @@ methods; no sqlite3, JSON or pydantic error leaves this module.
 
 from __future__ import annotations
 
-import difflib
+import functools
 import hashlib
 import json
 import math
@@ -50,6 +50,36 @@ LADDER_ORDER = ("one-pass", "short", "full")  # the default ladder's order, for 
 
 class Unreadable(HypoforgeError):
     """A campaign folder the dashboard cannot read now (its message: one line, why)."""
+
+
+# What a damaged row (a NULL, a blob or text where a number belongs, JSON nested past the
+# recursion limit) makes Python raise while a page's rows are turned into its records.
+DAMAGE = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+    UnicodeError,
+)
+
+
+def _total(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A page method whose rows may be damaged: what a damaged row raises becomes
+    ``Unreadable``, one line, never an error of another kind."""
+
+    @functools.wraps(method)
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Unreadable:
+            raise
+        except (sqlite3.Error, *DAMAGE) as exc:
+            raise Unreadable(f"the ledger holds a damaged row: {_one_line(exc)}") from None
+
+    return read
 
 
 # -- what the pages get ---------------------------------------------------------------------------
@@ -307,7 +337,7 @@ def _json(text: Any, default: Any) -> Any:
         return default
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return default
 
 
@@ -526,7 +556,7 @@ class CampaignReader:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise Unreadable(f"the ledger is locked by a writer: {_one_line(exc)}") from None
             raise Unreadable(f"the ledger cannot be read: {_one_line(exc)}") from None
-        except (sqlite3.Error, ValueError, TypeError, KeyError, OverflowError) as exc:
+        except (sqlite3.Error, *DAMAGE) as exc:
             raise Unreadable(f"the ledger cannot be read: {_one_line(exc)}") from None
         except OSError as exc:
             raise Unreadable(f"the campaign folder cannot be read: {_one_line(exc)}") from None
@@ -822,6 +852,7 @@ class CampaignReader:
         ladder = tuple(info.budgets.ladder) if info is not None else ()
         return ladder + tuple(b for b in LADDER_ORDER if b not in ladder)
 
+    @_total
     def leaderboard(self, limit: int = 50) -> list[BoardRow]:
         """The best ``limit`` measured hypotheses by their selection win rate (duplicates left
         out: they reuse their original's result), each with its rungs and their 95% intervals,
@@ -903,6 +934,7 @@ class CampaignReader:
         return out
 
     # -- charts' data -----------------------------------------------------------------------------
+    @_total
     def win_rate_over_time(self) -> WinRates:
         """Each scored hypothesis (hours since the start, its selection win rate), in the order it
         was first scored, and the running best as steps."""
@@ -941,6 +973,7 @@ class CampaignReader:
             best.append((points[-1].hours, top))
         return WinRates(points, best)
 
+    @_total
     def spend(self) -> list[tuple[float, int, int]]:
         """(hours since the start, cumulative tokens, cumulative launches): the last point of
         each of ``SPEND_POINTS`` equal stretches of time; [] on a ledger from before the spend
@@ -973,6 +1006,7 @@ class CampaignReader:
             chosen[min(SPEND_POINTS - 1, int((p[0] - first) / width))] = p
         return [((at - t0) / 3600, tk, ln) for at, tk, ln in chosen.values()]
 
+    @_total
     def reward_points(self) -> list[tuple[str, float, float]]:
         """(id, the reward model's predicted win rate, the measured one) of each hypothesis the
         reward model ranked and the ladder measured."""
@@ -988,6 +1022,7 @@ class CampaignReader:
         return [(h, float(p), float(w)) for h, p, w in rows if _num(p) is not None]
 
     # -- lineage ----------------------------------------------------------------------------------
+    @_total
     def lineage(self, limit: int = 400) -> list[TreeNode]:
         """The lineage tree's nodes, parents before children (ordered by depth, then id); for a
         campaign of more than ``limit`` hypotheses, the best ``limit`` by win rate and their
@@ -1054,6 +1089,7 @@ class CampaignReader:
         return nodes
 
     # -- what was not run -------------------------------------------------------------------------
+    @_total
     def not_run(self) -> dict[str, list[NotRunRow]]:
         """Per category (invalid, duplicate, pruned, vetoed, known, rejected, failed): at most
         ``NOT_RUN_ROWS`` hypotheses with why; ``not_run_counts`` has the full counts."""
@@ -1084,6 +1120,7 @@ class CampaignReader:
         out["known"] = [NotRunRow(h, i, str(w or "")) for h, i, w in known]
         return out
 
+    @_total
     def not_run_counts(self) -> dict[str, int]:
         """Per category of ``not_run``, how many hypotheses in all."""
         with self._db() as (db, cid, cols, _tables):
@@ -1099,6 +1136,7 @@ class CampaignReader:
         return {c: counts[c] for c in NOT_RUN}
 
     # -- events -----------------------------------------------------------------------------------
+    @_total
     def events(
         self, agent: str | None = None, limit: int = 200, before_rowid: int | None = None
     ) -> list[EventRow]:
@@ -1120,6 +1158,7 @@ class CampaignReader:
             rows = db.execute(sql, args).fetchall()
         return [EventRow(int(r), float(a or 0.0), str(w), str(k), str(d)) for r, a, w, k, d in rows]
 
+    @_total
     def agents_seen(self) -> list[str]:
         """Everyone in the event log (agents, the orchestrator, users), sorted."""
         with self._db() as (db, cid, _cols, _tables):
@@ -1135,6 +1174,7 @@ class CampaignReader:
         return sorted(seen)
 
     # -- steering's state -------------------------------------------------------------------------
+    @_total
     def queue(self) -> list[QueueRow]:
         """Validated hypotheses waiting for a launch (``store.steering.QUEUED``), each with the
         latest decision on its code as it stands."""
@@ -1155,6 +1195,7 @@ class CampaignReader:
                     decided[(hid, sha)] = decision
         return [QueueRow(h, i, s, c, decided.get((h, c))) for h, i, s, c in rows]
 
+    @_total
     def directives(self) -> list[DirectiveRow]:
         """Standing (not withdrawn) directives, oldest first."""
         with self._db() as (db, cid, _cols, tables):
@@ -1169,6 +1210,7 @@ class CampaignReader:
             DirectiveRow(int(i), str(a), str(t), str(w), float(c or 0.0)) for i, a, t, w, c in rows
         ]
 
+    @_total
     def waiting_for(self) -> str | None:
         """The hypothesis a running campaign's approval wait is on, or None."""
         if heartbeat.read(self.folder) is None:
@@ -1177,6 +1219,7 @@ class CampaignReader:
             return self._waiting_for(db, cid, tables)
 
     # -- one hypothesis ---------------------------------------------------------------------------
+    @_total
     def hypothesis(self, hid: str) -> HypothesisView | None:
         """Everything the hypothesis page shows of ``hid``, or None when the ledger has no such
         id."""
@@ -1357,12 +1400,15 @@ class CampaignReader:
         try:
             root = self.folder.resolve()
             if name == "paper.pdf":
-                path = (self.folder / "paper" / "paper.pdf").resolve()
+                home = (self.folder / "paper").resolve()
             elif name in self._figure_names() and "/" not in name and "\\" not in name:
-                path = (self.folder / "report" / name).resolve()
+                home = (self.folder / "report").resolve()
             else:
                 return None
-            if not path.is_relative_to(root) or not path.is_file():
+            path = (home / name).resolve()
+            # In its own folder (report/ or paper/, itself inside the campaign's): a link to the
+            # ledger or campaign.json is no figure.
+            if not home.is_relative_to(root) or path.parent != home or not path.is_file():
                 return None
             return path
         except (OSError, ValueError):
@@ -1511,7 +1557,7 @@ def _edited(template: str | None, source: str) -> str:
 
 
 def _diff(before: str, after: str, a: str, b: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), a, b, n=3
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    """The unified diff, bounded (``highlight.unified``: difflib is slow on crafted code)."""
+    from hypoforge.web.highlight import unified
+
+    return unified(before, after, a, b)

@@ -9,6 +9,7 @@ import time
 
 import anyio
 import pytest
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from hypoforge import cli
@@ -16,7 +17,7 @@ from hypoforge.cli import serve
 from hypoforge.web import app as web_app
 from hypoforge.web import data
 from store.ledger import Ledger
-from tests.unit.web.serving import TOKEN, app_for, client_for, finish, make_campaign
+from tests.unit.web.serving import BASE, TOKEN, app_for, client_for, finish, make_campaign
 
 
 @pytest.fixture
@@ -586,3 +587,30 @@ def test_the_app_serves_the_token_it_was_given(tmp_path, no_server, monkeypatch)
     app = no_server[0][0]
     page = TestClient(app, base_url="http://127.0.0.1:1").get("/").text
     assert f'content="{TOKEN}"' in page
+
+
+def test_serve_asks_for_the_token_on_loopback_with_the_flag(tmp_path, no_server, monkeypatch):
+    """Other users of a shared machine reach its loopback too: --token guards it there."""
+    monkeypatch.setenv("HYPOFORGE_SERVE_TOKEN", "a-token-of-enough-length")
+    make_campaign(tmp_path)
+    result = runner.invoke(cli.app, ["serve", str(tmp_path), "--port", "0", "--token"])
+    assert result.exit_code == 0, result.output
+    assert "?token=a-token-of-enough-length" in result.output
+    app = no_server[0][0]
+    client = TestClient(app, base_url=BASE, follow_redirects=False)
+    assert client.get("/").status_code == 401
+    assert (
+        client.get("/", headers={"X-Hypoforge-Token": "a-token-of-enough-length"}).status_code
+        == 200
+    )
+
+
+def test_serve_refuses_a_short_token_from_the_environment(tmp_path, no_server, monkeypatch):
+    monkeypatch.setenv("HYPOFORGE_SERVE_TOKEN", "abc")
+    make_campaign(tmp_path)
+    result = runner.invoke(cli.app, ["serve", str(tmp_path), "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "hypoforge: error: HYPOFORGE_SERVE_TOKEN is too short to guard anything: 16 or more"
+    )
+    assert no_server == []
