@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from pydantic import Field
 
@@ -356,3 +357,13 @@ class ProbingSandbox(FakeSandbox):
             act = load(in_dir / "candidates" / f"{name}.py", "activation")["activation"]
             runner._probe(act, job.out_dir, name, spec["checks"]["probe"])
         return RunResult(outcome=self.outcome, reason="fake", out_dir=job.out_dir, image="fake")
+
+
+class SystemPrompts(BaseCallbackHandler):
+    """Keeps the system prompt of every request a chat model sends."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_chat_model_start(self, serialized, messages, **kwargs):  # type: ignore[no-untyped-def]
+        self.seen.extend(str(batch[0].content) for batch in messages)

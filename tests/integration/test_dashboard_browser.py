@@ -34,7 +34,7 @@ from hypoforge.web.app import make_app
 from sandbox.base import Job, RunResult, Sandbox
 from store.ledger import Ledger
 from tests.cdp import Browser, png_size, serve
-from tests.integration.test_steering import SystemPrompts
+from tests.fakes import SystemPrompts
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -13,8 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-from langchain_core.callbacks import BaseCallbackHandler
-
 from agents.llm import make_chat_model
 from agents.prompting import grammar
 from core.settings import CampaignSettings, LLMSettings
@@ -25,16 +23,7 @@ from hypoforge.campaign import ROLES
 from hypoforge.chat import Chat
 from hypoforge.llm_server import embedded_server
 from store.ledger import Ledger
-
-
-class SystemPrompts(BaseCallbackHandler):
-    """Keeps the system prompt of every request a chat model sends."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def on_chat_model_start(self, serialized, messages, **kwargs):  # type: ignore[no-untyped-def]
-        self.seen.extend(str(batch[0].content) for batch in messages)
+from tests.fakes import SystemPrompts
 
 
 def wait_for(condition, seconds=300.0):
