@@ -127,6 +127,26 @@ def client_for(dirs: list[Path], **options: Any) -> TestClient:
     return TestClient(app_for(dirs, **options), base_url=BASE, follow_redirects=False)
 
 
+def asgi_scope(path: str, **extra: Any) -> dict[str, Any]:
+    """An HTTP GET's ASGI scope for ``path`` exactly as given (no client normalising it), from
+    a loopback client to the server's own host and port; ``extra`` adds or replaces keys."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8765")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8765),
+        **extra,
+    }
+
+
 def steer_headers(token: str = TOKEN, **extra: str) -> dict[str, str]:
     return {"X-Hypoforge-Token": token, "Content-Type": "application/json", **extra}
 

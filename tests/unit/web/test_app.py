@@ -17,7 +17,15 @@ from hypoforge.cli import serve
 from hypoforge.web import app as web_app
 from hypoforge.web import data
 from store.ledger import Ledger
-from tests.unit.web.serving import BASE, TOKEN, app_for, client_for, finish, make_campaign
+from tests.unit.web.serving import (
+    BASE,
+    TOKEN,
+    app_for,
+    asgi_scope,
+    client_for,
+    finish,
+    make_campaign,
+)
 
 
 @pytest.fixture
@@ -343,23 +351,6 @@ def test_pages_carry_no_inline_script_or_style(camp):
 
 
 # -- the live feed ------------------------------------------------------------------------------
-def _scope(path: str) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8765")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8765),
-    }
-
-
 def _feed_events(app, path, while_open):
     """Run the app on a feed at ``path``: call ``while_open(next_chunk)`` with a function that
     returns the next body chunk, then disconnect; return whether the app then returned."""
@@ -387,7 +378,7 @@ def _feed_events(app, path, while_open):
         done = anyio.Event()
 
         async def serve() -> None:
-            await app(_scope(path), receive, send)
+            await app(asgi_scope(path), receive, send)
             done.set()
 
         async with sender, chunks, anyio.create_task_group() as tg:

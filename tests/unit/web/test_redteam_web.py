@@ -29,6 +29,7 @@ from store.ledger import Ledger
 from tests.unit.web.serving import (
     TOKEN,
     app_for,
+    asgi_scope,
     client_for,
     make_campaign,
     post,
@@ -956,26 +957,8 @@ def _call(app: Any, path: str) -> tuple[int, bytes]:
         elif message["type"] == "http.response.body":
             seen["body"] += message.get("body", b"")
 
-    anyio.run(app, _scope(path), receive, send)
+    anyio.run(app, asgi_scope(path), receive, send)
     return seen["status"], seen["body"]
-
-
-def _scope(path: str, **extra: Any) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8765")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8765),
-        **extra,
-    }
 
 
 @pytest.mark.slow
@@ -999,7 +982,7 @@ def test_many_live_feeds_are_capped_and_pages_still_answer(tmp_path):
                 if message["type"] == "http.response.start":
                     statuses.append(message["status"])
 
-            await app(_scope("/live"), receive, send)
+            await app(asgi_scope("/live"), receive, send)
 
         async with anyio.create_task_group() as tg:
             for _ in range(many):
@@ -1018,7 +1001,7 @@ def test_many_live_feeds_are_capped_and_pages_still_answer(tmp_path):
                     page.append(message["status"])
 
             with anyio.fail_after(10):
-                await app(_scope("/"), receive_page, send_page)
+                await app(asgi_scope("/"), receive_page, send_page)
             assert page == [200]
             gone.set()
 
