@@ -147,6 +147,13 @@ def asgi_scope(path: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def served_campaign(root: Path) -> tuple[Path, str, TestClient]:
+    """``make_campaign`` under ``root`` and a loopback client on ``root``: (folder, campaign id,
+    client), what a page or steering test starts from."""
+    folder, cid = make_campaign(root)
+    return folder, cid, client_for([root])
+
+
 def steer_headers(token: str = TOKEN, **extra: str) -> dict[str, str]:
     return {"X-Hypoforge-Token": token, "Content-Type": "application/json", **extra}
 

@@ -25,13 +25,13 @@ from tests.unit.web.serving import (
     client_for,
     finish,
     make_campaign,
+    served_campaign,
 )
 
 
 @pytest.fixture
 def camp(tmp_path):
-    folder, cid = make_campaign(tmp_path)
-    return folder, cid, client_for([tmp_path])
+    return served_campaign(tmp_path)
 
 
 def test_the_campaigns_page_lists_state_budgets_and_bests(camp):
@@ -394,10 +394,16 @@ def _feed_events(app, path, while_open):
     return anyio.run(main)
 
 
+def _feed_app(tmp_path, keepalive: float):
+    """A campaign under ``tmp_path`` and the app on it, polling every 50 ms and sending a
+    keepalive after ``keepalive`` seconds of quiet: (folder, campaign id, app)."""
+    folder, cid = make_campaign(tmp_path)
+    return folder, cid, app_for([tmp_path], poll=0.05, keepalive=keepalive)
+
+
 @pytest.mark.slow
 def test_the_live_feed_says_hello_then_change_and_closes_when_the_client_goes(tmp_path):
-    folder, cid = make_campaign(tmp_path)
-    app = app_for([tmp_path], poll=0.05, keepalive=0.3)
+    folder, cid, app = _feed_app(tmp_path, keepalive=0.3)
     seen: list[str] = []
 
     async def while_open(next_chunk) -> None:
@@ -427,8 +433,7 @@ def test_the_live_feed_says_hello_then_change_and_closes_when_the_client_goes(tm
 
 
 def test_the_live_feeds_end_when_the_server_shuts_down(tmp_path):
-    make_campaign(tmp_path)
-    app = app_for([tmp_path], poll=0.05, keepalive=60)
+    _folder, _cid, app = _feed_app(tmp_path, keepalive=60)
     seen: list[str] = []
 
     async def while_open(next_chunk) -> None:
@@ -485,8 +490,7 @@ def test_a_page_carries_the_version_its_feed_starts_from(camp, page):
 
 @pytest.mark.slow
 def test_the_campaigns_feed_changes_when_a_campaign_does(tmp_path):
-    folder, cid = make_campaign(tmp_path)
-    app = app_for([tmp_path], poll=0.05, keepalive=60)
+    folder, cid, app = _feed_app(tmp_path, keepalive=60)
     seen: list[str] = []
 
     async def while_open(next_chunk) -> None:

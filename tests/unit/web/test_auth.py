@@ -15,6 +15,7 @@ from tests.unit.web.serving import (
     client_for,
     make_campaign,
     post,
+    served_campaign,
     steer_headers,
 )
 
@@ -136,8 +137,7 @@ def test_a_page_carries_the_steering_token_in_its_meta(tmp_path):
 # -- forged steering --------------------------------------------------------------------------
 @pytest.fixture
 def local(tmp_path):
-    folder, cid = make_campaign(tmp_path)
-    return folder, cid, client_for([tmp_path])
+    return served_campaign(tmp_path)
 
 
 def test_a_cookie_alone_never_steers(local):

@@ -27,6 +27,17 @@ def probed(tmp_path):
     return ev.sandbox.jobs[-1].out_dir
 
 
+def probed_view(folder, cid, tmp_path):
+    """r0-0's page view once its result is replaced by one whose run left GELU's probe arrays
+    (an attempt folder under ``tmp_path``)."""
+    out = probed(tmp_path)
+    ledger = Ledger(folder / "ledger.sqlite")
+    ledger.db.execute("DELETE FROM results")
+    ledger.put_result("key-r0-0", cid, "r0-0", report("r0-0", 0.75, artifacts=str(out)))
+    ledger.close()
+    return CampaignReader(folder).hypothesis("r0-0")
+
+
 def test_the_curve_of_gelu_lies_on_the_gelu_baseline(tmp_path):
     out = probed(tmp_path)
     curves = ActivationReport().probe_curves(report("r0-0", 0.6, artifacts=str(out)))
@@ -54,13 +65,7 @@ def test_no_folder_or_damaged_arrays_draw_nothing(tmp_path):
 
 def test_the_hypothesis_page_draws_the_probe_beside_the_baselines(tmp_path):
     folder, cid = make_campaign(tmp_path)
-    out = probed(tmp_path)
-    ledger = Ledger(folder / "ledger.sqlite")
-    # r0-0's first result is replaced by one whose run left its probe arrays
-    ledger.db.execute("DELETE FROM results")
-    ledger.put_result("key-r0-0", cid, "r0-0", report("r0-0", 0.75, artifacts=str(out)))
-    ledger.close()
-    view = CampaignReader(folder).hypothesis("r0-0")
+    view = probed_view(folder, cid, tmp_path)
     assert view is not None and view.curves is not None and "gelu" in view.curves
     page = client_for([folder]).get(f"/c/{cid}/h/r0-0")
     assert page.status_code == 200
@@ -73,11 +78,6 @@ def test_a_task_folder_of_the_users_is_not_imported_for_curves(tmp_path):
     meta = folder / "campaign.json"
     text = meta.read_text().replace('"task_folder": null', f'"task_folder": "{tmp_path}"')
     meta.write_text(text)
-    out = probed(tmp_path)
-    ledger = Ledger(folder / "ledger.sqlite")
-    ledger.db.execute("DELETE FROM results")
-    ledger.put_result("key-r0-0", cid, "r0-0", report("r0-0", 0.75, artifacts=str(out)))
-    ledger.close()
-    view = CampaignReader(folder).hypothesis("r0-0")
+    view = probed_view(folder, cid, tmp_path)
     assert view is not None and view.curves is None
     assert view.results and view.results[0].win_rate == 0.75  # the page itself reads on

@@ -11,13 +11,12 @@ import pytest
 from hypoforge.chat import Chat
 from store.ledger import Ledger
 from store.steering import Steering
-from tests.unit.web.serving import WHO, client_for, finish, make_campaign, post
+from tests.unit.web.serving import WHO, client_for, finish, make_campaign, post, served_campaign
 
 
 @pytest.fixture
 def camp(tmp_path):
-    folder, cid = make_campaign(tmp_path)
-    return folder, cid, client_for([tmp_path])
+    return served_campaign(tmp_path)
 
 
 def events(folder, cid, kind):
