@@ -4,6 +4,7 @@ and the lifecycle's transitions, as a campaign writes them) and a test client on
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,58 @@ def finish(folder: Path, cid: str, reason: str = "proposal budget reached (4/4)"
     ledger = Ledger(folder / "ledger.sqlite")
     ledger.log(cid, "orchestrator", "stop", reason)
     ledger.close()
+
+
+EDIT_RUNGS = "".join(
+    f"[template.rungs.{r}]\nsteps = 10\nwall_seconds = 60\n" for r in ("one-pass", "short", "full")
+)
+
+
+def edit_task(task: Path, script: str, toml: str = "", template: str = "") -> Path:
+    """The folder ``task`` made a template (edit) task named edity whose script, train.py, is
+    ``script``; ``toml`` adds keys to task.toml's top level, ``template`` to its [template]."""
+    task.mkdir()
+    (task / "task.toml").write_text(
+        'name = "edity"\nsummary = "s"\nslot = "edits()"\nkind = "template"\n'
+        + toml
+        + '[template]\nscript = "train.py"\n'
+        + template
+        + 'metric = "curve_area"\n'
+        + EDIT_RUNGS
+    )
+    (task / "train.py").write_text(script)
+    return task
+
+
+def edit_campaign(root: Path, task: Path) -> tuple[Path, str]:
+    """A campaign of the edit task ``task`` at root/campaigns/c with hypotheses r0-0 and r1-0
+    (r0-0's child) and an empty hypotheses folder; the process's task path is left as it was
+    (``campaign.create`` puts the task folder on it). Returns (folder, campaign id)."""
+    folder = root / "campaigns" / "c"
+    env = os.environ.get("HYPOFORGE_TASKS")
+    info = campaign.create(folder, "edity", CampaignSettings(), task_folder=task)
+    if env is None:
+        os.environ.pop("HYPOFORGE_TASKS", None)
+    else:
+        os.environ["HYPOFORGE_TASKS"] = env
+    ledger = Ledger(folder / "ledger.sqlite")
+    try:
+        for hid, parent in (("r0-0", None), ("r1-0", "r0-0")):
+            ledger.save(
+                HypothesisRow(
+                    campaign=info.id,
+                    id=hid,
+                    round=int(hid[1]),
+                    mode="novel",
+                    idea="an edit",
+                    parent=parent,
+                    code_sha=hid,
+                )
+            )
+    finally:
+        ledger.close()
+    (folder / "hypotheses").mkdir()
+    return folder, info.id
 
 
 def app_for(dirs: list[Path], **options: Any) -> Any:

@@ -23,6 +23,8 @@ from tests.unit.web.serving import (
     app_for,
     asgi_scope,
     client_for,
+    edit_campaign,
+    edit_task,
     finish,
     make_campaign,
     served_campaign,
@@ -196,42 +198,9 @@ def test_a_hypothesis_page_shows_everything_it_knows(camp):
     assert f'href="/compare?a={cid}/r0-0&amp;b={cid}/r1-0"' in child
 
 
-def test_an_edit_tasks_hypothesis_shows_its_diffs_highlighted_and_escaped(tmp_path, monkeypatch):
-    from core.records import HypothesisRow
-    from core.settings import CampaignSettings
-    from hypoforge import campaign
-
-    monkeypatch.setenv("HYPOFORGE_TASKS", "")  # campaign.create puts the task folder on it
-    task = tmp_path / "task"
-    task.mkdir()
-    rungs = "".join(
-        f"[template.rungs.{r}]\nsteps = 10\nwall_seconds = 60\n"
-        for r in ("one-pass", "short", "full")
-    )
-    (task / "task.toml").write_text(
-        'name = "edity"\nsummary = "s"\nslot = "edits()"\nkind = "template"\n'
-        '[template]\nscript = "train.py"\nmetric = "curve_area"\n' + rungs
-    )
-    (task / "train.py").write_text(
-        "x = 1\n# >>> EDIT model\ndef model():\n    return 1\n# <<< EDIT model\n"
-    )
-    folder = tmp_path / "campaigns" / "c"
-    info = campaign.create(folder, "edity", CampaignSettings(), task_folder=task)
-    ledger = Ledger(folder / "ledger.sqlite")
-    for hid, parent in (("r0-0", None), ("r1-0", "r0-0")):
-        ledger.save(
-            HypothesisRow(
-                campaign=info.id,
-                id=hid,
-                round=int(hid[1]),
-                mode="novel",
-                idea="an edit",
-                parent=parent,
-                code_sha=hid,
-            )
-        )
-    ledger.close()
-    (folder / "hypotheses").mkdir()
+def test_an_edit_tasks_hypothesis_shows_its_diffs_highlighted_and_escaped(tmp_path):
+    script = "x = 1\n# >>> EDIT model\ndef model():\n    return 1\n# <<< EDIT model\n"
+    folder, cid = edit_campaign(tmp_path, edit_task(tmp_path / "task", script))
     first = "<<<<<<< SEARCH\n    return 1\n=======\n    return 2\n>>>>>>> REPLACE\n"
     second = (
         "<<<<<<< SEARCH\n    return 2\n=======\n    return '</pre><script>alert(1)</script>'\n"
@@ -239,7 +208,7 @@ def test_an_edit_tasks_hypothesis_shows_its_diffs_highlighted_and_escaped(tmp_pa
     )
     (folder / "hypotheses" / "r0-0.py").write_text(first)
     (folder / "hypotheses" / "r1-0.py").write_text(first + second)
-    html = client_for([tmp_path / "campaigns"]).get(f"/c/{info.id}/h/r1-0").text
+    html = client_for([tmp_path / "campaigns"]).get(f"/c/{cid}/h/r1-0").text
     assert "Against its parent" in html and "Against the template" in html
     assert html.count('class="highlight"') == 3  # the code and two diffs
     assert '<span class="gd">-    return 2</span>' in html  # a deleted line, highlighted

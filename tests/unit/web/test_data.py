@@ -25,9 +25,9 @@ from hypoforge.web.data import CampaignReader, Unreadable, find_campaigns
 from store import lifecycle
 from store.ledger import Ledger
 from store.steering import Steering
+from tests.unit.web.serving import edit_task
 
 HOSTILE = '<script>alert("x")</script> ]]> \'q\' "dq" & \ud800 end'
-RUNGS = ("one-pass", "short", "full")
 STORED = HOSTILE.replace("\ud800", "?")  # as Ledger.save stores it
 
 
@@ -395,15 +395,8 @@ def test_hypothesis_view(camp):
 def test_edit_task_diffs_from_text_alone(tmp_path):
     """An edit task (a template task folder): the diffs against the parent's and the
     template's script are made by applying the SEARCH/REPLACE edits as text."""
-    task = tmp_path / "task"
-    task.mkdir()
-    (task / "task.toml").write_text(
-        'name = "edity"\nsummary = "s"\nslot = "edits()"\nkind = "template"\n'
-        '[template]\nscript = "train.py"\nmetric = "curve_area"\n'
-        + "".join(f"[template.rungs.{r}]\nsteps = 10\nwall_seconds = 60\n" for r in RUNGS)
-    )
     script = "x = 1\n# >>> EDIT model\ndef model():\n    return 1\n# <<< EDIT model\ny = 2\n"
-    (task / "train.py").write_text(script)
+    task = edit_task(tmp_path / "task", script)
     folder = tmp_path / "c"
     info = campaign.create(folder, "edity", CampaignSettings(), task_folder=task)
     led = Ledger(folder / "ledger.sqlite")

@@ -31,6 +31,8 @@ from tests.unit.web.serving import (
     app_for,
     asgi_scope,
     client_for,
+    edit_campaign,
+    edit_task,
     make_campaign,
     post,
     steer_headers,
@@ -723,51 +725,22 @@ def _edit_campaign(
     """A campaign of an edit task whose folder holds Python that writes ``marker`` when run
     (its package, its evaluator, its report hooks, its data module); hypotheses r0-0 and r1-0
     (r0-0's child) with ``codes``."""
-    from core.records import HypothesisRow
-    from core.settings import CampaignSettings
-    from hypoforge import campaign
-
-    task = root / "task"
-    task.mkdir()
-    rungs = "".join(
-        f"[template.rungs.{r}]\nsteps = 10\nwall_seconds = 60\n"
-        for r in ("one-pass", "short", "full")
-    )
-    (task / "task.toml").write_text(
-        'name = "edity"\nsummary = "s"\nslot = "edits()"\nkind = "template"\n'
-        'evaluator = "harness:Evil"\nreport = "report:Evil"\n'
-        '[template]\nscript = "train.py"\ndata = "data.py"\nmetric = "curve_area"\n' + rungs
-    )
     run = f"open({str(marker)!r}, 'a').write(__name__)\n"
+    task = edit_task(
+        root / "task",
+        run + template,
+        toml='evaluator = "harness:Evil"\nreport = "report:Evil"\n',
+        template='data = "data.py"\n',
+    )
     for name in ("__init__.py", "harness.py", "report.py", "data.py", "conftest.py"):
         (task / name).write_text(run)
-    (task / "train.py").write_text(run + template)
-    folder = root / "campaigns" / "c"
-    env = os.environ.get("HYPOFORGE_TASKS")
-    info = campaign.create(folder, "edity", CampaignSettings(), task_folder=task)
-    if env is None:  # campaign.create puts the task folder on it
-        os.environ.pop("HYPOFORGE_TASKS", None)
-    else:
-        os.environ["HYPOFORGE_TASKS"] = env
+    folder, cid = edit_campaign(root, task)
     ledger = Ledger(folder / "ledger.sqlite")
-    for hid, parent in (("r0-0", None), ("r1-0", "r0-0")):
-        ledger.save(
-            HypothesisRow(
-                campaign=info.id,
-                id=hid,
-                round=int(hid[1]),
-                mode="novel",
-                idea="an edit",
-                parent=parent,
-                code_sha=hid,
-            )
-        )
-    ledger.log(info.id, "orchestrator", "start", {"task": "edity"})
+    ledger.log(cid, "orchestrator", "start", {"task": "edity"})
     ledger.close()
-    (folder / "hypotheses").mkdir()
     for hid, code in codes.items():
         (folder / "hypotheses" / f"{hid}.py").write_text(run + code)
-    return folder, info.id
+    return folder, cid
 
 
 def test_an_edit_tasks_folder_runs_none_of_its_code_while_read_or_steered(tmp_path, monkeypatch):
