@@ -9,13 +9,22 @@ known components, probes, code files), ``--events`` events and ``--spend`` spend
 2. starts the real server (``hypoforge serve DIR --port P`` in a subprocess) and times each
    page and part over HTTP: median and max of ``--requests`` requests, and the bytes;
 3. holds the live feed (``/c/SLUG/live``, server-sent events) open for ``--feed-minutes``
-   while a writer thread appends events to the ledger, sampling the server's RSS every
-   ``--sample-seconds``: RSS at the start and the end and its slope.
+   while a writer thread appends two events a second to the ledger and, every
+   ``--change-seconds``, moves a selected hypothesis to screened with a result that puts it
+   near the leaderboard's top; samples the server's RSS every ``--sample-seconds``: RSS at
+   the start and the end and its slope. The feed is held by an HTTP client that refetches
+   every part on each change as the page's script does, or, with ``--browser``, by the
+   campaign page itself open in Debian's headless chromium (``tests/cdp.py``): then the
+   browser's JavaScript heap (``Runtime.getHeapUsage``, also after a forced garbage
+   collection at the start and the end), its processes' memory (PSS), the page's DOM size and
+   its ``data-updates`` counter (live refreshes done) are sampled too, and the page's
+   leaderboard is checked for the latest change.
 
-The goal (issue 27): each page under 300 ms, memory flat while the feed is open. Figures are
-printed; nothing is asserted.
+The goal (issue 27): each page under 300 ms, memory flat while a browser keeps the live feed
+open for ten minutes. Figures are printed; nothing is asserted.
 
     .venv/bin/python benchmarks/dashboard.py --feed-minutes 2
+    .venv/bin/python benchmarks/dashboard.py --browser --feed-minutes 10
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -353,6 +363,73 @@ def slope(samples: list[tuple[float, int]]) -> float:
     return sum((t - mt) * (r - mr) for t, r in zip(ts, rs, strict=True)) / den if den else 0.0
 
 
+class Writer(threading.Thread):
+    """What a running campaign does to the ledger while the feed is held: two events a second
+    and, every ``change_seconds``, a selected hypothesis screened with a win rate of 0.96 and
+    up (each change higher: above all but a few of the filled ones), its result and its event,
+    so the leaderboard's rows really change. ``changed`` lists the hypotheses moved, in order."""
+
+    def __init__(self, folder: Path, cid: str, change_seconds: float) -> None:
+        super().__init__(name="ledger-writer")
+        self.folder, self.cid, self.change_seconds = folder, cid, change_seconds
+        self.stop = threading.Event()
+        self.written = 0
+        self.changed: list[str] = []
+
+    def run(self) -> None:
+        from core.records import EvalReport, Stage
+
+        ledger = Ledger(self.folder / "ledger.sqlite")
+        rng = random.Random(1)
+        waiting = [r for r in ledger.hypotheses(self.cid) if r.stage == Stage.SELECTED]
+        next_change = time.monotonic() + self.change_seconds
+        try:
+            while not self.stop.wait(0.5):
+                ledger.log(self.cid, "critic", "note", {"n": self.written, "text": "a note " * 10})
+                self.written += 1
+                if waiting and self.change_seconds > 0 and time.monotonic() >= next_change:
+                    next_change += self.change_seconds
+                    row = waiting.pop(0)
+                    win = round(min(0.999, 0.96 + 0.002 * len(self.changed)), 3)
+                    report = EvalReport.model_validate_json(
+                        report_json(rng, row.id, "one-pass", win, "selection", [])
+                    )
+                    ledger.put_result(f"bench-{row.id}", self.cid, row.id, report)
+                    ledger.save(
+                        row.model_copy(
+                            update={
+                                "stage": Stage.SCREENED, "outcome": "ok",
+                                "screen_win_rate": win, "rungs": {"one-pass": win},
+                            }
+                        )
+                    )  # fmt: skip
+                    ledger.log(self.cid, "orchestrator", "screen", {"id": row.id, "win": win})
+                    self.changed.append(row.id)
+        finally:
+            ledger.close()
+
+
+def sample_loop(
+    minutes: float, every: float, sample: Callable[[float], None], wait: Callable[[float], None]
+) -> None:
+    """Call ``sample(seconds since the start)`` at 0, every ``every`` seconds and at the end;
+    ``wait(seconds)`` passes the time between (sleeping, or handling a browser's events)."""
+    start = time.monotonic()
+    end = start + minutes * 60
+    sample(0.0)
+    while time.monotonic() < end:
+        wait(min(every, max(0.0, end - time.monotonic())))
+        sample(time.monotonic() - start)
+
+
+def print_rss(title: str, samples: list[tuple[float, int]]) -> None:
+    print(
+        f"  {title}: start {samples[0][1] / 1024:.1f} MiB, end {samples[-1][1] / 1024:.1f} MiB; "
+        f"slope {slope(samples):+.1f} kB/min over {len(samples)} samples, "
+        f"{slope(samples[1:]):+.1f} kB/min after the first"
+    )
+
+
 def hold_feed(
     port: int,
     slug: str,
@@ -361,6 +438,7 @@ def hold_feed(
     pid: int,
     minutes: float,
     every: float,
+    change_seconds: float,
     parts: list[str],
 ) -> None:
     """Hold ``/c/SLUG/live`` open while a writer appends events and, as the page's script does,
@@ -369,7 +447,6 @@ def hold_feed(
     stop = threading.Event()
     changed = threading.Event()
     got = {"change": 0, "keepalive": 0, "bytes": 0, "304": 0, "200": 0}
-    written = [0]
     refreshes: list[float] = []
 
     def refresh() -> None:
@@ -419,43 +496,29 @@ def hold_feed(
                     got["keepalive"] += 1
         sock.close()
 
-    def write() -> None:
-        ledger = Ledger(folder / "ledger.sqlite")
-        try:
-            while not stop.wait(0.5):
-                ledger.log(cid, "critic", "note", {"n": written[0], "text": "a note " * 10})
-                written[0] += 1
-        finally:
-            ledger.close()
-
+    writer = Writer(folder, cid, change_seconds)
     threads = [
         threading.Thread(target=listen, daemon=True),
-        threading.Thread(target=write),
+        writer,
         threading.Thread(target=refresh, daemon=True),
     ]
     for t in threads:
         t.start()
-    start = time.monotonic()
-    samples = [(0.0, rss_kb(pid))]
-    end = start + minutes * 60
-    while time.monotonic() < end:
-        time.sleep(min(every, max(0.0, end - time.monotonic())))
-        samples.append((time.monotonic() - start, rss_kb(pid)))
+    samples: list[tuple[float, int]] = []
+    sample_loop(minutes, every, lambda at: samples.append((at, rss_kb(pid))), time.sleep)
     stop.set()
+    writer.stop.set()
     for t in threads:
         t.join(timeout=10)
-    print(f"\nlive feed held {minutes:g} min; {written[0]} events written (2 a second)")
+    print(
+        f"\nlive feed held {minutes:g} min by an HTTP client; {writer.written} events written "
+        f"(2 a second), {len(writer.changed)} hypotheses screened near the leaderboard's top"
+    )
     print(
         f"  received: {got['change']} change events, {got['keepalive']} keepalives, "
         f"{got['bytes']} bytes"
     )
-    print(
-        f"  server RSS: start {samples[0][1] / 1024:.1f} MiB, end {samples[-1][1] / 1024:.1f} MiB"
-    )
-    print(
-        f"  slope: {slope(samples):+.1f} kB/min over {len(samples)} samples; "
-        f"{slope(samples[1:]):+.1f} kB/min after the first"
-    )
+    print_rss("server RSS", samples)
     if refreshes:
         print(
             f"  page refreshes: {len(refreshes)} (every part, {got['200']} x 200, "
@@ -463,6 +526,138 @@ def hold_feed(
             f"max {max(refreshes):.0f} ms"
         )
     print("  samples (s, MiB): " + ", ".join(f"{t:.0f}:{r / 1024:.1f}" for t, r in samples))
+
+
+HEAP = "Runtime.getHeapUsage"
+PAGE_STATE = """(() => {
+  const rows = document.querySelectorAll('[data-part=leaderboard] tbody tr[data-hypothesis]');
+  const nav = performance.getEntriesByType('navigation')[0];
+  return {
+    updates: Number(document.body.dataset.updates || 0),
+    nodes: document.getElementsByTagName('*').length,
+    board: Array.from(rows, (r) => r.dataset.hypothesis),
+    live: (document.getElementById('live-state') || {}).textContent || null,
+    nav: nav ? [nav.responseEnd, nav.domContentLoadedEventEnd, nav.loadEventEnd] : null,
+  };
+})()"""
+
+
+def tree_pss_kb(pid: int) -> int:
+    """Proportional set size of ``pid`` and every process below it (a browser and its
+    renderers: what they share counted once), in kB."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+            total += next(int(x.split()[1]) for x in rollup if x.startswith("Pss:"))
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, StopIteration):
+            continue
+    return total
+
+
+def hold_browser(
+    port: int,
+    slug: str,
+    folder: Path,
+    cid: str,
+    pid: int,
+    minutes: float,
+    every: float,
+    change_seconds: float,
+) -> None:
+    """Open the campaign page in headless chromium and keep it open while a writer changes the
+    ledger; sample the server's RSS, the browser's heap and RSS and the page's live refreshes."""
+    from tests.cdp import Browser
+
+    with Browser(timeout=60) as page:
+        t = time.perf_counter()
+        page.navigate(f"http://127.0.0.1:{port}/c/{slug}")
+        opened = (time.perf_counter() - t) * 1000
+        page.wait_for("document.getElementById('live-state').textContent === 'live'")
+        assert page._proc is not None
+        browser_pid = page._proc.pid
+        first = page.evaluate(PAGE_STATE)
+        page.send("HeapProfiler.collectGarbage")
+        gc_start = page.send(HEAP)["usedSize"]
+        writer = Writer(folder, cid, change_seconds)
+        writer.start()
+        server: list[tuple[float, int]] = []
+        heap: list[tuple[float, int]] = []
+        total: list[tuple[float, int]] = []
+        nodes: list[tuple[float, int]] = []
+        seen: list[tuple[float, int, str | None, list[str]]] = []
+
+        def sample(at: float) -> None:
+            state = page.evaluate(PAGE_STATE)
+            server.append((at, rss_kb(pid)))
+            heap.append((at, int(page.send(HEAP)["usedSize"]) // 1024))
+            total.append((at, tree_pss_kb(browser_pid)))
+            nodes.append((at, int(state["nodes"])))
+            latest = writer.changed[-1] if writer.changed else None
+            seen.append((at, int(state["updates"]), latest, state["board"]))
+
+        try:
+            sample_loop(minutes, every, sample, page._pump)
+        finally:
+            writer.stop.set()
+            writer.join(timeout=30)
+        latest = writer.changed[-1] if writer.changed else None
+        caught_up = True
+        if latest is not None:  # the writer has stopped: the page catches up with its last change
+            try:
+                page.wait_for(f"({PAGE_STATE}).board.includes({json.dumps(latest)})", timeout=15)
+            except TimeoutError:
+                caught_up = False
+        last = page.evaluate(PAGE_STATE)
+        page.send("HeapProfiler.collectGarbage")
+        gc_end = page.send(HEAP)["usedSize"]
+        errors, loads = list(page.errors), page.loads
+
+    print(
+        f"\nlive feed held {minutes:g} min by the campaign page in headless chromium; "
+        f"{writer.written} events written (2 a second), {len(writer.changed)} hypotheses "
+        f"screened near the leaderboard's top (one every {change_seconds:g} s)"
+    )
+    response, dom, load = first["nav"] or (0, 0, 0)
+    print(
+        f"  page opened in {opened:.0f} ms (response {response:.0f} ms, DOMContentLoaded "
+        f"{dom:.0f} ms, load {load:.0f} ms after navigation start); live state {first['live']!r}"
+    )
+    print(
+        f"  live refreshes the page did (data-updates): {last['updates']}; page loads "
+        f"{loads} (no reload); console errors, exceptions, CSP violations: {len(errors)}"
+    )
+    board = last["board"]
+    rank = board.index(latest) + 1 if latest in board else None
+    shown = sum(1 for _, _, want, rows in seen if want is not None and want in rows)
+    print(
+        f"  leaderboard on the page at the end: the writer's last change {latest} at rank {rank} "
+        f"of {len(board)} (top three {', '.join(board[:3])}){'' if caught_up else ', NOT SHOWN'}; "
+        f"the latest change shown at {shown} of {sum(1 for s in seen if s[2])} samples "
+        "taken after the first change"
+    )
+    print_rss("server RSS", server)
+    print_rss("browser JS heap (used)", heap)
+    print(
+        f"  browser JS heap after a forced GC: start {gc_start / 2**20:.2f} MiB, "
+        f"end {gc_end / 2**20:.2f} MiB"
+    )
+    print_rss("browser processes' PSS", total)
+    print(
+        f"  DOM elements: start {nodes[0][1]}, end {nodes[-1][1]}, max {max(n for _, n in nodes)}"
+    )
+    if errors:
+        print("  page errors: " + "; ".join(errors[:5]))
+    print(
+        "  samples (s: server MiB / heap MiB / browser MiB / updates): "
+        + ", ".join(
+            f"{a:.0f}: {s / 1024:.1f}/{h / 1024:.1f}/{b / 1024:.0f}/{u[1]}"
+            for (a, s), (_, h), (_, b), u in zip(server, heap, total, seen, strict=True)
+        )
+    )
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -487,6 +682,17 @@ def main() -> None:
     ap.add_argument("--feed-minutes", type=float, default=10.0)
     ap.add_argument("--sample-seconds", type=float, default=10.0)
     ap.add_argument("--folder", type=Path, help="fill this (new) folder instead of a temporary one")
+    ap.add_argument(
+        "--change-seconds",
+        type=float,
+        default=30.0,
+        help="while the feed is held, screen a hypothesis near the top every so many seconds",
+    )
+    ap.add_argument(
+        "--browser",
+        action="store_true",
+        help="hold the feed with the campaign page open in headless chromium (tests/cdp.py)",
+    )
     ap.add_argument("--no-server", action="store_true", help="time the read model only")
     args = ap.parse_args()
 
@@ -526,7 +732,18 @@ def main() -> None:
             )
             slow = [p for p in pages if p[2] > 300]
             print(f"\npages over 300 ms (median): {', '.join(p[0] for p in slow) or 'none'}")
-            if args.feed_minutes > 0:
+            if args.feed_minutes > 0 and args.browser:
+                hold_browser(
+                    port,
+                    slug,
+                    folder,
+                    cid,
+                    proc.pid,
+                    args.feed_minutes,
+                    args.sample_seconds,
+                    args.change_seconds,
+                )
+            elif args.feed_minutes > 0:
                 hold_feed(
                     port,
                     slug,
@@ -535,6 +752,7 @@ def main() -> None:
                     proc.pid,
                     args.feed_minutes,
                     args.sample_seconds,
+                    args.change_seconds,
                     [f"/c/{slug}/part/{name}" for name in PARTS],
                 )
         finally:
