@@ -63,6 +63,7 @@ STATIC = HERE / "static"
 # A campaign's fragments, in page order; each is templates/part_<name>.html.
 PARTS = (
     "summary",
+    "controls",
     "leaderboard",
     "queue",
     "directives",
@@ -261,6 +262,11 @@ class Dashboard:
         return self.render(f"part_{name}.html", slug=slug, src=src, **context)
 
     def _part_summary(self, reader: data.CampaignReader, query: dict) -> dict:
+        return {"s": query.get("summary") or reader.summary()}
+
+    def _part_controls(self, reader: data.CampaignReader, query: dict) -> dict:
+        """The steering controls, or the line that the campaign takes no more (a page left open
+        when its campaign ends loses its buttons at the next change)."""
         return {"s": query.get("summary") or reader.summary()}
 
     def _part_leaderboard(self, reader: data.CampaignReader, query: dict) -> dict:

@@ -578,3 +578,19 @@ def test_serve_refuses_a_short_token_from_the_environment(tmp_path, no_server, m
         "hypoforge: error: HYPOFORGE_SERVE_TOKEN is too short to guard anything: 16 or more"
     )
     assert no_server == []
+
+
+def test_the_controls_are_a_live_part_that_goes_when_the_campaign_ends(tmp_path):
+    folder, cid = make_campaign(tmp_path)
+    client = client_for([tmp_path])
+    before = client.get(f"/c/{cid}/part/controls")
+    assert before.status_code == 200
+    assert 'data-action="stop"' in before.text and 'id="directive-form"' in before.text
+    page = client.get(f"/c/{cid}").text
+    assert f'data-src="/c/{cid}/part/controls"' in page
+    finish(folder, cid)
+    after = client.get(f"/c/{cid}/part/controls")
+    assert "it takes no more steering" in after.text and "data-action" not in after.text
+    quiet = client_for([tmp_path], read_only=True).get(f"/c/{cid}/part/controls")
+    assert quiet.status_code == 200 and "data-action" not in quiet.text
+    assert "takes no more steering" not in quiet.text
