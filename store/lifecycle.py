@@ -283,8 +283,12 @@ KEEP_RULE = (
 def corrected_bound(report: EvalReport, tried: int) -> float | None:
     """The win rate's lower bound at ``ALPHA / tried`` over the report's (dataset, seed) cells;
     None for a task that reports no cells (its keep then rests on the 95% interval alone)."""
-    cells = list(report.cell_win_rates.values())
-    return lower_bound(cells, corrected_alpha(tried)) if cells else None
+    return cells_bound(list(report.cell_win_rates.values()), tried)
+
+
+def cells_bound(cells: list[float], tried: int) -> float | None:
+    """The lower bound at ``ALPHA / tried`` over per-cell win rates; None for no cells."""
+    return float(lower_bound(cells, corrected_alpha(tried))) if cells else None
 
 
 def keeps(report: EvalReport, tried: int) -> tuple[bool, float | None]:
@@ -315,7 +319,12 @@ def confirms(report: EvalReport, confirmations: int) -> Confirmation:
 def discovery(row: HypothesisRow) -> bool:
     """Kept at selection and confirmed on held-out splits, and not a published component (the
     same or close to one): the only results called so."""
-    return bool(row.kept) and row.confirmation == Confirmation.CONFIRMED and row.known is None
+    return is_discovery(row.kept, row.confirmation, row.known)
+
+
+def is_discovery(kept: Any, confirmation: Any, known: Any) -> bool:
+    """``discovery`` on a row's three columns as stored (the dashboard reads them raw)."""
+    return bool(kept) and confirmation == Confirmation.CONFIRMED and known is None
 
 
 def finding(

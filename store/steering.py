@@ -112,11 +112,7 @@ class Steering:
 
     def budgets(self, start: CampaignSettings) -> CampaignSettings:
         """The budgets in force: the latest requests, never above those set at the start."""
-        update: dict = {}
-        for _, value, _ in self._controls("budget"):
-            update.update(value)
-        clamped = {k: min(v, getattr(start, k)) for k, v in update.items()}
-        return start.model_copy(update=clamped)
+        return budgets_in_force(start, [value for _, value, _ in self._controls("budget")])
 
     # -- decisions on queued hypotheses -----------------------------------------------------------
     def decide(
@@ -143,6 +139,16 @@ class Steering:
             (self.campaign, hypothesis, since_code),
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2])
+
+
+def budgets_in_force(start: CampaignSettings, requests: list[dict]) -> CampaignSettings:
+    """``start`` with the budget ``requests`` (oldest first) applied, each never above the
+    start's: a request lowers a budget, never raises it."""
+    update: dict = {}
+    for value in requests:
+        update.update(value)
+    clamped = {k: min(v, getattr(start, k)) for k, v in update.items()}
+    return start.model_copy(update=clamped)
 
 
 def _budget_value(value: dict) -> dict:

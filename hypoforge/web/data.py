@@ -34,6 +34,7 @@ from typing import Any
 from core.errors import HypoforgeError
 from core.settings import CampaignSettings
 from hypoforge import heartbeat
+from store.lifecycle import is_discovery
 
 BUSY_SECONDS = 1.0  # how long a read waits on a writer's lock before the folder is unreadable
 LEDGER = "ledger.sqlite"
@@ -381,10 +382,6 @@ def _floats(found: Any) -> dict[str, float]:
     return out
 
 
-def _discovery(kept: Any, confirmation: Any, known: Any) -> bool:
-    return bool(kept) and confirmation == "confirmed" and known is None
-
-
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
@@ -662,21 +659,24 @@ class CampaignReader:
         start's."""
         if "controls" not in tables:
             return start
-        update: dict[str, Any] = {}
+        from store.steering import budgets_in_force
+
+        requests = []
         for (value,) in db.execute(
             "SELECT value FROM controls WHERE campaign = ? AND command = 'budget' ORDER BY id",
             (cid,),
         ):
             found = _json(value, {})
-            if isinstance(found, dict):
-                update.update({k: v for k, v in found.items() if _num(v) is not None})
-        clamped = {
-            k: min(v, getattr(start, k))
-            for k, v in update.items()
-            if k in CampaignSettings.model_fields
-        }
+            if isinstance(found, dict):  # what a damaged row holds is left out
+                requests.append(
+                    {
+                        k: v
+                        for k, v in found.items()
+                        if _num(v) is not None and k in CampaignSettings.model_fields
+                    }
+                )
         try:
-            return start.model_copy(update=clamped)
+            return budgets_in_force(start, requests)
         except (TypeError, ValueError):
             return start
 
@@ -904,7 +904,7 @@ class CampaignReader:
                     citation=citation,
                     outcome=outcome,
                     reason=reason,
-                    discovery=_discovery(kept, conf, known),
+                    discovery=is_discovery(kept, conf, known),
                 )
             )
         return out
@@ -1314,7 +1314,7 @@ class CampaignReader:
             keep_bound=keep_bound,
             confirm_win_rate=_num(data["confirm_win_rate"]),
             confirmation=data["confirmation"],
-            discovery=_discovery(data["kept"], data["confirmation"], data["known"]),
+            discovery=is_discovery(data["kept"], data["confirmation"], data["known"]),
             known=data["known"],
             citation=data["citation"],
             duplicate_of=data["duplicate_of"],
@@ -1426,7 +1426,7 @@ def outcome_class(
     """The lineage tree's colour of a hypothesis: discovery, kept, scored (measured on the
     selection splits), failed (final: failed or invalid), not-run (final: rejected, duplicate,
     pruned, vetoed) or queued (on its way: proposed, in repair, coded, probed, selected)."""
-    if _discovery(kept, confirmation, known):
+    if is_discovery(kept, confirmation, known):
         return "discovery"
     if kept:
         return "kept"
@@ -1485,7 +1485,7 @@ def _keep_bound(results: tuple[ResultView, ...], measured: int) -> float | None:
     """The keep rule's corrected lower bound (``store.lifecycle.corrected_bound``) of the latest
     selection result with cells, at m = hypotheses measured now (the decision was taken at the m
     of its round, which the ledger does not keep); remembered per (cells, m)."""
-    from evaluators.stats import corrected_alpha, lower_bound
+    from store.lifecycle import cells_bound
 
     chosen = [r for r in results if r.split_set != "confirmation" and r.win_rate is not None]
     if not chosen:
@@ -1497,7 +1497,7 @@ def _keep_bound(results: tuple[ResultView, ...], measured: int) -> float | None:
     if key not in _BOUNDS:
         if len(_BOUNDS) > 4096:
             _BOUNDS.clear()
-        _BOUNDS[key] = float(lower_bound(values, corrected_alpha(measured)))
+        _BOUNDS[key] = cells_bound(values, measured)
     return _BOUNDS[key]
 
 
